@@ -1,0 +1,109 @@
+"""The one interface every backend presents: start a target, wait until healthy, its URL, usage, stop, log tail."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from flasklab.catalog import Server
+
+
+class TargetFailed(RuntimeError):
+    """A server that could not be started or stopped answering; the message is recorded as the target's error."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """CPU seconds consumed so far and resident memory now, for everything the server runs."""
+
+    cpu_seconds: float
+    rss_bytes: int
+    at: float  # time.monotonic() of the reading
+
+
+def http_get(url: str, timeout: float) -> tuple[int, bytes]:
+    """A plain GET for health checks and probes (the orchestrator stays clear of Locust and gevent)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - lab-built loopback URLs only
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+class RunningTarget(ABC):
+    """A started server."""
+
+    url: str
+
+    @abstractmethod
+    def alive(self) -> bool:
+        """False once the server has exited."""
+
+    @abstractmethod
+    def usage(self) -> Usage | None:
+        """Its CPU and memory now, or None when this backend cannot see them."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop it and everything it started; safe to call twice."""
+
+    @abstractmethod
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines the server wrote."""
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        """Poll /health until it answers 200; fail early when the server exits."""
+        deadline = time.monotonic() + timeout_s
+        last_error = "no answer"
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise TargetFailed(f"exited during start-up ({last_error})")
+            try:
+                status, _ = http_get(f"{self.url}/health", timeout=2)
+                if status == 200:
+                    return
+                last_error = f"/health answered {status}"
+            except OSError as error:
+                last_error = str(getattr(error, "reason", error))
+            time.sleep(0.05)
+        raise TargetFailed(f"not healthy after {timeout_s:.0f} s ({last_error})")
+
+    def info(self) -> dict[str, Any]:
+        """Versions the app reports from inside the server (Python, Flask, the server's packages)."""
+        try:
+            status, body = http_get(f"{self.url}/_lab/info", timeout=5)
+            versions = json.loads(body).get("versions", {}) if status == 200 else {}
+            return {str(key): str(value) for key, value in versions.items()}
+        except (OSError, ValueError):
+            return {}
+
+
+class Backend(ABC):
+    """Where servers run. One module per backend; the runner only sees this interface."""
+
+    name: str
+    pinning: dict[str, list[int]] | None = None
+    budget: dict[str, str] = {}
+
+    def prepare(self, servers: list[Server]) -> None:  # noqa: B027 - optional hook
+        """Make ready what the servers need (environments, the upstream) before the first one starts."""
+
+    @abstractmethod
+    def unavailable(self, server: Server) -> str | None:
+        """Why this backend cannot run ``server`` here (the target is then skipped), or None."""
+
+    @abstractmethod
+    def start(self, server: Server) -> RunningTarget:
+        """Start ``server``; raises TargetFailed if it cannot even be launched."""
+
+    def generator_command(self, command: list[str]) -> list[str]:
+        """The load generator's command, pinned away from the servers when the backend pins."""
+        return command
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Stop whatever prepare() started."""

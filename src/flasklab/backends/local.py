@@ -1,0 +1,202 @@
+"""The local backend: the catalog's commands as processes on 127.0.0.1, each in a cached environment of its own.
+
+Every distinct requirements file (the compose services' REQUIREMENTS build argument) gets one virtual environment,
+created on first use under the user's cache folder and reused afterwards. A server runs in its own process group
+so that its usage (all its processes, reaped children included) and its stop (the whole group) are exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from flasklab.backends.base import Backend, RunningTarget, TargetFailed, Usage
+from flasklab.catalog import Server, compose_environment
+from flasklab_app.usage import process_group_usage
+
+STOP_GRACE_S = 5.0
+
+
+def cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flasklab"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cpu_split(budget_cpus: float) -> dict[str, list[int]] | None:
+    """Servers on the first CPUs of the budget, the generator on the rest; None on a machine with one CPU."""
+    available = sorted(os.sched_getaffinity(0))
+    server_count = max(1, int(-(-budget_cpus // 1)))
+    if len(available) < 2:
+        return None
+    server_count = min(server_count, len(available) - 1)
+    return {"server": available[:server_count], "generator": available[server_count:]}
+
+
+def pinned(command: list[str], cpus: list[int] | None) -> list[str]:
+    if not cpus or not shutil.which("taskset"):
+        return command
+    return ["taskset", "--cpu-list", ",".join(map(str, cpus)), *command]
+
+
+class Environments:
+    """One cached virtual environment per requirements file, keyed by the file's content."""
+
+    def __init__(self, root: Path, report: Callable[[str], None] = print) -> None:
+        self.root = root
+        self.report = report
+
+    def path(self, requirements: str) -> Path:
+        text = (self.root / requirements).read_bytes()
+        digest = hashlib.sha256(text + sys.version.encode()).hexdigest()[:12]
+        return cache_home() / "envs" / f"{Path(requirements).stem}-{digest}"
+
+    def ensure(self, requirements: str) -> Path:
+        """The environment's folder, created (once) if missing or left half-built by an interrupted run."""
+        venv = self.path(requirements)
+        marker = venv / ".flasklab-complete"
+        if marker.exists():
+            return venv
+        shutil.rmtree(venv, ignore_errors=True)
+        self.report(f"creating the server environment for {requirements} (once; cached in {venv})")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        install = subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "-r",
+             str(self.root / requirements)],
+            capture_output=True, text=True,
+        )
+        if install.returncode != 0:
+            shutil.rmtree(venv, ignore_errors=True)
+            raise TargetFailed(f"pip install -r {requirements} failed: {install.stderr.strip()[-800:]}")
+        marker.write_text(requirements + "\n")
+        return venv
+
+
+class LocalTarget(RunningTarget):
+    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+        self.process = process
+        self.url = url
+        self.log_path = log_path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def usage(self) -> Usage | None:
+        reading = process_group_usage(self.process.pid)
+        if not reading["processes"]:
+            return None
+        return Usage(float(reading["cpu_seconds"]), int(reading["rss_bytes"]), time.monotonic())
+
+    def _signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def stop(self) -> None:
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
+        # Whatever is left of the group (a worker that ignored SIGTERM, an orphaned child) goes too.
+        self._signal_group(signal.SIGKILL)
+        self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, root: Path, logs: Path, report: Callable[[str], None] = print) -> None:
+        self.root = root
+        self.logs = logs
+        self.settings = compose_environment(root)
+        budget_cpus = float(self.settings.get("SERVER_CPUS", "1"))
+        self.pinning = cpu_split(budget_cpus)
+        self.budget = {
+            "cpus": str(len(self.pinning["server"])) if self.pinning else "unpinned (one CPU on this host)",
+            "memory": "not enforced by the local backend",
+        }
+        self.environments = Environments(root, report)
+        self.upstream: subprocess.Popen[bytes] | None = None
+        self.upstream_url = ""
+
+    def unavailable(self, server: Server) -> str | None:
+        missing = [program for program in server.requires if not shutil.which(program)]
+        return f"needs {', '.join(missing)} (not installed here; the Docker backend has it)" if missing else None
+
+    def prepare(self, servers: list[Server]) -> None:
+        for requirements in sorted({server.requirements for server in servers if not self.unavailable(server)}):
+            self.environments.ensure(requirements)
+        self._start_upstream()
+
+    def _start_upstream(self) -> None:
+        port = free_port()
+        self.upstream_url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, str(self.root / "services/upstream/upstream.py"), "--port", str(port)]
+        self.upstream = subprocess.Popen(
+            pinned(command, self.pinning["generator"] if self.pinning else None),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TargetFailed("the lab's upstream service did not start")
+
+    def start(self, server: Server) -> LocalTarget:
+        venv = self.environments.ensure(server.requirements)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        environment = {
+            **os.environ,
+            "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+            "VIRTUAL_ENV": str(venv),
+            "PYTHONPATH": str(self.root / "services" / "app"),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "APP_MODULE": self.settings.get("APP_MODULE", "flasklab_app.app:app"),
+            "LAB_SELF_URL": url,
+            "LAB_UPSTREAM_URL": self.upstream_url,
+            "PYTHONUNBUFFERED": "1",
+        }
+        environment.pop("LAB_USAGE_SOURCE", None)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log_path = self.logs / f"{server.name}.log"
+        command = pinned(["sh", "-c", server.command], self.pinning["server"] if self.pinning else None)
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, cwd=self.root, env=environment, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return LocalTarget(process, url, log_path)
+
+    def generator_command(self, command: list[str]) -> list[str]:
+        return pinned(command, self.pinning["generator"] if self.pinning else None)
+
+    def close(self) -> None:
+        if self.upstream and self.upstream.poll() is None:
+            os.killpg(self.upstream.pid, signal.SIGKILL)
+            self.upstream.wait()

@@ -1,0 +1,126 @@
+"""Runs one target's load in a Locust process of its own and turns its step events into results steps.
+
+Locust lives in a child process (``flasklab.loadgen``) because importing it monkey-patches with gevent; this side
+only reads JSON lines, samples the server's usage at each window's edges, and enforces time limits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from flasklab.backends.base import Backend, RunningTarget, Usage
+from flasklab.results import Step
+from flasklab.settings import GENERATOR_SATURATION, Profile
+
+# Locust start-up plus the slack a step may overrun before the generator is declared hung.
+GRACE_S = 30.0
+
+
+class LoadFailed(RuntimeError):
+    """The load generator could not run the scenario (bad locustfile, crash, hang)."""
+
+
+@dataclass(frozen=True)
+class LoadJob:
+    locustfile: Path
+    params: dict[str, int]
+    profile: Profile
+
+
+def _lines(stream: IO[str]) -> Iterator[str]:
+    yield from iter(stream.readline, "")
+
+
+def _reader(stream: IO[str], sink: queue.Queue[str | None]) -> None:
+    for line in _lines(stream):
+        sink.put(line)
+    sink.put(None)
+
+
+def step_from_event(event: dict[str, Any], before: Usage | None, after: Usage | None) -> Step:
+    server_cpu = None
+    if before and after and after.at > before.at:
+        server_cpu = round((after.cpu_seconds - before.cpu_seconds) / (after.at - before.at), 3)
+    return Step(
+        users=event["users"],
+        duration_s=event["duration_s"],
+        requests=event["requests"],
+        failures=event["failures"],
+        rps=round(event["rps"], 3),
+        p50_ms=event["p50_ms"],
+        p95_ms=event["p95_ms"],
+        p99_ms=event["p99_ms"],
+        max_ms=event["max_ms"],
+        mean_ms=event["mean_ms"],
+        errors=event["errors"],
+        generator_cpu=event["generator_cpu"],
+        generator_saturated=event["generator_saturated"],
+        server_cpu=server_cpu,
+        server_rss_mb=round(after.rss_bytes / 2**20, 1) if after else None,
+    )
+
+
+def run_load(
+    job: LoadJob,
+    target: RunningTarget,
+    backend: Backend,
+    on_window: Callable[[int, int], None],
+    on_step: Callable[[Step], None],
+) -> None:
+    """Drive ``target`` through every step of the profile; each finished step goes to ``on_step``."""
+    command = backend.generator_command(
+        [sys.executable, "-m", "flasklab.loadgen", "--locustfile", str(job.locustfile), "--host", target.url,
+         "--saturation", str(GENERATOR_SATURATION)]
+    )
+    environment = {
+        **os.environ,
+        "LAB_STEPS": ",".join(map(str, job.profile.steps)),
+        "LAB_WARMUP_S": str(job.profile.warmup_s),
+        "LAB_WINDOW_S": str(job.profile.window_s),
+        "LAB_PARAMS": json.dumps(job.params),
+    }
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+        stdin=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
+    stderr_tail: list[str] = []
+    threading.Thread(target=lambda: stderr_tail.extend(_lines(process.stderr)), daemon=True).start()  # type: ignore[arg-type]
+    before: Usage | None = None
+    steps_done = 0
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=job.profile.step_s + GRACE_S)
+            except queue.Empty:
+                raise LoadFailed(f"the load generator hung (no event for {job.profile.step_s + GRACE_S:.0f} s)") from None
+            if line is None:
+                break
+            event = json.loads(line)
+            if event["event"] == "window":
+                before = target.usage()
+                on_window(event["step"], event["users"])
+            elif event["event"] == "step":
+                on_step(step_from_event(event, before, target.usage()))
+                steps_done += 1
+            elif event["event"] == "error":
+                raise LoadFailed(event["message"])
+        process.wait(timeout=GRACE_S)
+        if process.returncode != 0 or steps_done < len(job.profile.steps):
+            tail = "".join(stderr_tail[-15:]).strip()
+            raise LoadFailed(f"the load generator exited with {process.returncode} after {steps_done} step(s): {tail}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -1,0 +1,163 @@
+"""results.json: the one record of a run, written atomically after every step.
+
+Everything downstream (summary, report, compare, plan) is a function of this file. Its JSON Schema is generated
+from these models into schemas/results.schema.json (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+RESULTS_FILE = "results.json"
+
+TargetStatus = Literal["ok", "failed", "skipped", "running"]
+Verdict = Literal["confirmed", "refuted", "not-run"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Step(Record):
+    """One measurement window at a fixed number of users (the warm-up before it is discarded)."""
+
+    users: int = Field(ge=0)
+    duration_s: float = Field(gt=0, description="length of the measurement window")
+    requests: int = Field(ge=0, description="requests completed inside the window")
+    failures: int = Field(ge=0, description="of those, failed ones (errors, timeouts, HTTP >= 400)")
+    rps: float = Field(ge=0, description="completions inside the window / its length")
+    p50_ms: float | None = Field(description="exact (nearest-rank) percentiles of every completion in the window")
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    mean_ms: float | None = None
+    errors: dict[str, int] = Field(default_factory=dict, description="failures by kind")
+    generator_cpu: float = Field(ge=0, description="load generator CPU, share of one core")
+    generator_saturated: bool = Field(description="generator CPU passed the saturation threshold")
+    server_cpu: float | None = Field(description="server CPU in cores (all its processes or its cgroup)")
+    server_rss_mb: float | None = Field(description="server resident memory at the window's end, MiB")
+
+
+class Target(Record):
+    """One server under one scenario."""
+
+    server: str
+    scenario: str
+    concurrency: int | None = Field(description="configured concurrency; null means unbounded")
+    params: dict[str, int] = Field(default_factory=dict)
+    status: TargetStatus
+    error: str | None = None
+    log_tail: str | None = None
+    steps: list[Step] = Field(default_factory=list)
+
+
+class ProbeResult(Record):
+    """How many requests a server really processed at once, beside what it is configured for."""
+
+    server: str
+    configured: int | None
+    measured: int | None = Field(description="largest number of server-side io intervals that overlapped")
+    width: int = Field(description="concurrent requests sent (an upper bound on what can be measured)")
+    io_ms: int
+    completed: int = 0
+    selfcall_status: int | None = Field(default=None, description="HTTP status of /self (504: the server deadlocked)")
+    selfcall_s: float | None = None
+    error: str | None = None
+
+
+class Claim(Record):
+    claim: str
+    text: str
+    verdict: Verdict
+    evidence: str
+
+
+class Meta(Record):
+    run_id: str
+    status: Literal["running", "complete", "interrupted"]
+    backend: str
+    profile: str
+    steps: list[int]
+    warmup_s: float
+    window_s: float
+    scenarios: list[str]
+    servers: list[str]
+    started: str
+    ended: str | None = None
+    host: dict[str, str | int]
+    budget: dict[str, str] = Field(description="CPU and memory budget of every server")
+    pinning: dict[str, list[int]] | None = Field(description="CPUs of servers and of the generator, if pinned")
+    versions: dict[str, str] = Field(description="versions of the lab, Python and Locust")
+    server_versions: dict[str, dict[str, str]] = Field(default_factory=dict, description="per server, its packages")
+
+
+class Results(Record):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    meta: Meta
+    targets: list[Target] = Field(default_factory=list)
+    probe: list[ProbeResult] = Field(default_factory=list)
+    claims: list[Claim] = Field(default_factory=list)
+
+    def target(self, server: str, scenario: str) -> Target | None:
+        return next((t for t in self.targets if t.server == server and t.scenario == scenario), None)
+
+
+class ResultsError(ValueError):
+    """A results file that is missing, unreadable or not a flasklab results.json."""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def write_results(results: Results, directory: Path) -> Path:
+    """Write DIR/results.json atomically: a temp file in the same folder, fsync, then rename over the old one."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / RESULTS_FILE
+    text = results.model_dump_json(indent=2)
+    handle, temporary = tempfile.mkstemp(prefix=".results.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_results(location: Path) -> Results:
+    """Read a run folder (or a results.json path), with an error that says what is wrong."""
+    path = location / RESULTS_FILE if location.is_dir() else location
+    if not path.is_file():
+        raise ResultsError(f"{location}: no {RESULTS_FILE} here (pass a run folder written by `flasklab run`)")
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ResultsError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
+        found = document.get("schema_version") if isinstance(document, dict) else type(document).__name__
+        raise ResultsError(f"{path}: not a flasklab results file (schema_version {found!r}, expected {SCHEMA_VERSION})")
+    try:
+        return Results.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ResultsError(f"{path}: invalid at {where}: {first['msg']} ({error.error_count()} problem(s))") from error
+
+
+def json_schema() -> dict[str, object]:
+    schema = Results.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "flasklab results.json"
+    return schema

@@ -1,0 +1,186 @@
+"""The sweep: each server in turn (one loaded at a time), probed, then measured on each scenario.
+
+results.json is rewritten atomically after every step and every state change, so an interrupted run keeps
+everything it measured. A server that fails is data (status, reason, log tail), never the end of the sweep.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Protocol
+
+from flasklab import __version__
+from flasklab.backends.base import Backend, RunningTarget, TargetFailed
+from flasklab.catalog import Scenario, Server
+from flasklab.claims import evaluate_claims
+from flasklab.load import LoadFailed, LoadJob, run_load
+from flasklab.probe import probe_concurrency
+from flasklab.results import Meta, Results, Step, Target, now, write_results
+from flasklab.settings import PROBE_IO_MS, PROBE_WIDTH, START_TIMEOUT_S, Profile
+
+
+class Observer(Protocol):
+    """What the runner tells its user interface (the CLI's progress bar, or nothing in tests)."""
+
+    def target_started(self, server: str, scenario: str) -> None: ...
+    def window_started(self, server: str, scenario: str, users: int) -> None: ...
+    def step_finished(self, server: str, scenario: str, step: Step) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+class Quiet:
+    def target_started(self, server: str, scenario: str) -> None: ...
+    def window_started(self, server: str, scenario: str, users: int) -> None: ...
+    def step_finished(self, server: str, scenario: str, step: Step) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+@dataclass
+class Sweep:
+    servers: list[Server]
+    scenarios: list[Scenario]
+    profile: Profile
+    out: Path
+    probe: bool = True
+    params: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def new_run_id() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def _meta(sweep: Sweep, backend: Backend) -> Meta:
+    return Meta(
+        run_id=sweep.out.name,
+        status="running",
+        backend=backend.name,
+        profile=sweep.profile.name,
+        steps=list(sweep.profile.steps),
+        warmup_s=sweep.profile.warmup_s,
+        window_s=sweep.profile.window_s,
+        scenarios=[scenario.name for scenario in sweep.scenarios],
+        servers=[server.name for server in sweep.servers],
+        started=now(),
+        host={"cores": os.cpu_count() or 0, "platform": platform.platform(), "machine": platform.machine()},
+        budget=dict(backend.budget),
+        pinning=backend.pinning,
+        versions={"flasklab": __version__, "python": platform.python_version(), "locust": version("locust")},
+    )
+
+
+class Run:
+    """One sweep in progress: owns the Results and saves them after every change."""
+
+    def __init__(self, sweep: Sweep, backend: Backend, observer: Observer) -> None:
+        self.sweep = sweep
+        self.backend = backend
+        self.observer = observer
+        self.results = Results(meta=_meta(sweep, backend))
+        self.save()
+
+    def save(self) -> None:
+        write_results(self.results, self.sweep.out)
+
+    def _targets_of(self, server: Server) -> list[Target]:
+        return [
+            Target(
+                server=server.name,
+                scenario=scenario.name,
+                concurrency=server.concurrency,
+                params={**scenario.params, **self.sweep.params.get(scenario.name, {})},
+                status="running",
+            )
+            for scenario in self.sweep.scenarios
+        ]
+
+    def _close_all(self, targets: list[Target], status: str, error: str | None, log_tail: str | None) -> None:
+        for target in targets:
+            if target.status == "running":
+                target.status = status  # type: ignore[assignment]
+                target.error, target.log_tail = error, log_tail
+        self.save()
+
+    def execute(self) -> Results:
+        try:
+            self.backend.prepare([s for s in self.sweep.servers if not self.backend.unavailable(s)])
+            for server in self.sweep.servers:
+                self.measure_server(server)
+            self.results.meta.status = "complete"
+        except BaseException:
+            self.results.meta.status = "interrupted"
+            raise
+        finally:
+            self.results.claims = evaluate_claims(self.results.probe)
+            self.results.meta.ended = now()
+            self.save()
+            self.backend.close()
+        return self.results
+
+    def measure_server(self, server: Server) -> None:
+        targets = self._targets_of(server)
+        self.results.targets.extend(targets)
+        if reason := self.backend.unavailable(server):
+            self.observer.message(f"{server.name}: skipped, {reason}")
+            self._close_all(targets, "skipped", reason, None)
+            return
+        running: RunningTarget | None = None
+        try:
+            running = self.backend.start(server)
+            running.wait_healthy(START_TIMEOUT_S)
+            self.results.meta.server_versions[server.name] = running.info()
+            if self.sweep.probe:
+                self.observer.target_started(server.name, "probe")
+                self.results.probe.append(probe_concurrency(running.url, server, PROBE_WIDTH, PROBE_IO_MS))
+                self.save()
+            for target, scenario in zip(targets, self.sweep.scenarios, strict=True):
+                self.measure_target(running, target, scenario)
+        except TargetFailed as error:
+            self.observer.message(f"{server.name}: failed, {error}")
+            self._close_all(targets, "failed", str(error), running.log_tail() if running else None)
+        finally:
+            if running is not None:
+                tail = running.log_tail()
+                running.stop()
+                for target in targets:
+                    if target.status == "failed" and not target.log_tail:
+                        target.log_tail = tail
+                self.save()
+
+    def measure_target(self, running: RunningTarget, target: Target, scenario: Scenario) -> None:
+        self.observer.target_started(target.server, target.scenario)
+
+        def on_step(step: Step) -> None:
+            target.steps.append(step)
+            self.save()
+            self.observer.step_finished(target.server, target.scenario, step)
+
+        def on_window(_: int, users: int) -> None:
+            self.observer.window_started(target.server, target.scenario, users)
+
+        job = LoadJob(scenario.locustfile, target.params, self.sweep.profile)
+        try:
+            run_load(job, running, self.backend, on_window, on_step)
+        except LoadFailed as error:
+            target.status, target.error = "failed", str(error)
+            self.save()
+            if not running.alive():
+                raise TargetFailed(f"the server exited during {target.scenario}") from error
+            return
+        if not running.alive():
+            target.status, target.error = "failed", f"the server exited during {target.scenario}"
+            raise TargetFailed(target.error)
+        target.status = "ok"
+        self.save()
+
+
+def estimated_seconds(sweep: Sweep) -> float:
+    """Roughly how long a sweep takes: load windows plus start-up and probe per server."""
+    per_server = 3.0 + (PROBE_WIDTH * PROBE_IO_MS / 1000 / 4 if sweep.probe else 0)
+    return len(sweep.servers) * (per_server + len(sweep.scenarios) * (sweep.profile.target_s() + 1.5))
+

@@ -1,0 +1,53 @@
+"""Settings declared once: each with its default, its validation and its help text.
+
+The CLI builds its options from these, and the same names (upper-cased, LAB_ prefix) are read from the
+environment and .env, as the compose file does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How hard and how long each target is measured."""
+
+    name: str
+    steps: tuple[int, ...]
+    warmup_s: float
+    window_s: float
+    help: str
+
+    @property
+    def step_s(self) -> float:
+        return self.warmup_s + self.window_s
+
+    def target_s(self) -> float:
+        """Seconds of load for one target (one server, one scenario)."""
+        return len(self.steps) * self.step_s
+
+
+PROFILES: dict[str, Profile] = {
+    profile.name: profile
+    for profile in (
+        Profile("quick", (1, 4, 16), 0.5, 1.5, "tests and demos: core scenarios, 3 short steps"),
+        Profile("standard", (1, 2, 4, 8, 16, 32, 64), 1.0, 5.0, "the default: users doubling to 64"),
+        Profile("full", (1, 2, 4, 8, 16, 32, 64, 128), 2.0, 10.0, "every scenario, users doubling to 128, long windows"),
+    )
+}
+DEFAULT_PROFILE = "standard"
+
+# A step whose load generator used more than this share of its CPU measured the generator, not the server.
+GENERATOR_SATURATION = 0.90
+
+# The probe: this many concurrent `io` requests of PROBE_IO_MS each; "many" means at least half of them overlapped.
+PROBE_WIDTH = 24
+PROBE_IO_MS = 200
+PROBE_MANY = PROBE_WIDTH // 2
+
+# How long a server may take to answer its health check after start.
+START_TIMEOUT_S = 30.0
+
+# The slow upstream's port when the lab starts it locally (0: any free port).
+UPSTREAM_PORT = 0
