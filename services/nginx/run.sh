@@ -6,9 +6,11 @@ workers=${1:?usage: run.sh WORKERS}
 here=$(dirname "$0")
 command -v nginx >/dev/null || { echo "run.sh: nginx is not installed" >&2; exit 127; }
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/nginx-gunicorn.XXXXXX")
+# Started as root (a local run by root), nginx's workers drop to nobody: they must reach the socket.
+chmod 711 "$RUN_DIR"
 sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@HOST@|$HOST|g" -e "s|@PORT@|$PORT|g" \
     "$here/nginx.conf.template" > "$RUN_DIR/nginx.conf"
-gunicorn --no-control-socket --bind "unix:$RUN_DIR/gunicorn.sock" --worker-class sync --workers "$workers" \
+gunicorn --no-control-socket --umask 0 --bind "unix:$RUN_DIR/gunicorn.sock" --worker-class sync --workers "$workers" \
     "$APP_MODULE" &
 # nginx's startup check of its default log path fails as non-root; -e points it at stderr first.
 exec nginx -e stderr -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf"

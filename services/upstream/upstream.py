@@ -29,7 +29,9 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 ms = 0
             await asyncio.sleep(ms / 1000)
             body = b"upstream ok\n"
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
             await writer.drain()
     except (ConnectionError, asyncio.IncompleteReadError):
         pass

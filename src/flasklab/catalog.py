@@ -137,8 +137,8 @@ def _server_from_service(name: str, service: dict[str, Any]) -> Server:
     for label in ("lab.worker-model", "lab.concurrency"):
         if not str(labels.get(label, "")).strip():
             raise CatalogError(f"service {name!r}: label {label} is missing")
-    build = service.get("build") if isinstance(service.get("build"), dict) else {}
-    args = build.get("args") or {}
+    build = service.get("build")
+    args = (build.get("args") if isinstance(build, dict) else None) or {}
     ports = service.get("ports") or []
     host_port = int(str(ports[0]).split(":")[-2]) if ports and str(ports[0]).count(":") >= 1 else None
     return Server(
@@ -166,7 +166,7 @@ def load_servers(root: Path | None = None, environment: Mapping[str, str] | None
     environment = compose_environment(root) if environment is None else environment
     servers: dict[str, Server] = {}
     for name, service in services.items():
-        labels = (service or {}).get("labels") or {}
+        labels = service.get("labels") if isinstance(service, dict) else None
         if isinstance(labels, dict) and "lab.server" in labels:
             servers[name] = _server_from_service(name, _interpolate_tree(service, environment))
     if not servers:
@@ -189,10 +189,15 @@ def _literal_assignment(path: Path, variable: str) -> Any:
     """The literal value assigned to ``variable`` at module level, read without importing (no gevent here)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-        if any(isinstance(target, ast.Name) and target.id == variable for target in targets) and node.value:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if any(isinstance(target, ast.Name) and target.id == variable for target in targets):
             try:
-                return ast.literal_eval(node.value)
+                return ast.literal_eval(value)
             except ValueError as error:
                 raise CatalogError(f"{path}: {variable} must be a literal dict ({error})") from error
     return None

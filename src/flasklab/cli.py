@@ -22,7 +22,7 @@ from flasklab.catalog import CatalogError, Scenario, Server, lab_root, load_scen
 from flasklab.results import Results, Step
 from flasklab.runner import Run, Sweep, new_run_id
 from flasklab.settings import DEFAULT_PROFILE, PROFILES, Profile
-from flasklab.summary import catalog_table, print_results
+from flasklab.summary import catalog_markdown, catalog_table, print_results
 
 console = Console(stderr=True)
 EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 1, 2, 130, 143
@@ -82,8 +82,14 @@ def execute(sweep: Sweep, backend_name: str, root: Path) -> Results:
     """Run the sweep with a progress bar; SIGINT/SIGTERM stop it with the partial results written."""
     backend = BACKENDS[backend_name](root, sweep.out / "logs", console.print)
     total = len(sweep.servers) * len(sweep.scenarios) * len(sweep.profile.steps)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         with Progress(*columns, console=console, transient=True) as progress:
@@ -106,25 +112,41 @@ def main() -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def servers(as_json: bool) -> None:
+@click.option("--markdown", is_flag=True, help="A Markdown table (the README's copy).")
+def servers(as_json: bool, markdown: bool) -> None:
     """The catalog: every server of docker-compose.yml with its configured concurrency."""
     _, catalog_servers, _ = catalog()
     if as_json:
         rows = [
-            {"name": s.name, "server": s.software, "worker_model": s.worker_model, "concurrency": s.concurrency,
-             "requirements": s.requirements, "requires": list(s.requires), "note": s.note}
+            {
+                "name": s.name,
+                "server": s.software,
+                "worker_model": s.worker_model,
+                "concurrency": s.concurrency,
+                "requirements": s.requirements,
+                "requires": list(s.requires),
+                "note": s.note,
+            }
             for s in catalog_servers.values()
         ]
         click.echo(json.dumps(rows, indent=2))
+    elif markdown:
+        click.echo(catalog_markdown(list(catalog_servers.values())))
     else:
         Console().print(catalog_table(list(catalog_servers.values())))
 
 
-backend_option = click.option("--backend", type=click.Choice(list(BACKENDS)), default=DEFAULT_BACKEND,
-                              show_default=True, help="Where the servers run.")
+backend_option = click.option(
+    "--backend",
+    type=click.Choice(list(BACKENDS)),
+    default=DEFAULT_BACKEND,
+    show_default=True,
+    help="Where the servers run.",
+)
 servers_option = click.option("--servers", "server_names", metavar="A,B", help="Servers to measure (default: all).")
-out_option = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-                          help="Run folder (default: results/<run-id>).")
+out_option = click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder (default: results/<run-id>)."
+)
 
 
 def _out_folder(out: Path | None, root: Path) -> Path:
@@ -148,27 +170,43 @@ def _finish(results: Results, as_json: bool) -> None:
 @backend_option
 @servers_option
 @click.option("--scenarios", "scenario_names", metavar="X,Y", help="Scenarios (default: the profile's).")
-@click.option("--profile", "profile_name", default=DEFAULT_PROFILE, show_default=True, metavar="NAME",
-              help="; ".join(f"{p.name}: {p.help}" for p in PROFILES.values()))
+@click.option(
+    "--profile",
+    "profile_name",
+    default=DEFAULT_PROFILE,
+    show_default=True,
+    metavar="NAME",
+    help="; ".join(f"{p.name}: {p.help}" for p in PROFILES.values()),
+)
 @click.option("--no-probe", is_flag=True, help="Skip the concurrency probe.")
 @out_option
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of tables.")
-def run(backend: str, server_names: str | None, scenario_names: str | None, profile_name: str, no_probe: bool,
-        out: Path | None, as_json: bool) -> None:
+def run(
+    backend: str,
+    server_names: str | None,
+    scenario_names: str | None,
+    profile_name: str,
+    no_probe: bool,
+    out: Path | None,
+    as_json: bool,
+) -> None:
     """Measure each server in turn under each scenario's step load; writes DIR/results.json."""
     root, catalog_servers, catalog_scenarios = catalog()
     profile: Profile = PROFILES[choose("profile", profile_name, PROFILES, [DEFAULT_PROFILE])[0]]
     default_scenarios = [name for name, s in catalog_scenarios.items() if profile.name in s.profiles]
     sweep = Sweep(
         servers=[catalog_servers[n] for n in choose("server", server_names, catalog_servers, list(catalog_servers))],
-        scenarios=[catalog_scenarios[n] for n in choose("scenario", scenario_names, catalog_scenarios,
-                                                        default_scenarios)],
+        scenarios=[
+            catalog_scenarios[n] for n in choose("scenario", scenario_names, catalog_scenarios, default_scenarios)
+        ],
         profile=profile,
         out=_out_folder(out, root),
         probe=not no_probe,
     )
-    console.print(f"flasklab run: {len(sweep.servers)} servers x {len(sweep.scenarios)} scenarios, profile "
-                  f"{profile.name}, backend {backend} → {sweep.out}")
+    console.print(
+        f"flasklab run: {len(sweep.servers)} servers x {len(sweep.scenarios)} scenarios, profile "
+        f"{profile.name}, backend {backend} → {sweep.out}"
+    )
     _finish(execute(sweep, backend, root), as_json)
 
 
@@ -188,8 +226,12 @@ def probe(backend: str, server_names: str | None, out: Path | None, as_json: boo
     )
     results = execute(sweep, backend, root)
     if as_json:
-        click.echo(json.dumps({"probe": [p.model_dump() for p in results.probe],
-                               "claims": [c.model_dump() for c in results.claims]}, indent=2))
+        click.echo(
+            json.dumps(
+                {"probe": [p.model_dump() for p in results.probe], "claims": [c.model_dump() for c in results.claims]},
+                indent=2,
+            )
+        )
     else:
         print_results(Console(), results)
     if any(claim.verdict == "not-run" for claim in results.claims if claim.claim):

@@ -78,8 +78,17 @@ def run_load(
 ) -> None:
     """Drive ``target`` through every step of the profile; each finished step goes to ``on_step``."""
     command = backend.generator_command(
-        [sys.executable, "-m", "flasklab.loadgen", "--locustfile", str(job.locustfile), "--host", target.url,
-         "--saturation", str(GENERATOR_SATURATION)]
+        [
+            sys.executable,
+            "-m",
+            "flasklab.loadgen",
+            "--locustfile",
+            str(job.locustfile),
+            "--host",
+            target.url,
+            "--saturation",
+            str(GENERATOR_SATURATION),
+        ]
     )
     environment = {
         **os.environ,
@@ -89,7 +98,11 @@ def run_load(
         "LAB_PARAMS": json.dumps(job.params),
     }
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
         stdin=subprocess.DEVNULL,
     )
     assert process.stdout is not None and process.stderr is not None
@@ -104,7 +117,9 @@ def run_load(
             try:
                 line = lines.get(timeout=job.profile.step_s + GRACE_S)
             except queue.Empty:
-                raise LoadFailed(f"the load generator hung (no event for {job.profile.step_s + GRACE_S:.0f} s)") from None
+                raise LoadFailed(
+                    f"the load generator hung (no event for {job.profile.step_s + GRACE_S:.0f} s)"
+                ) from None
             if line is None:
                 break
             event = json.loads(line)

@@ -13,8 +13,6 @@ and a step's rps counts the completions inside its own window only (not ramp-up,
 
 from __future__ import annotations
 
-from locust import events  # first: Locust's gevent monkey-patching must precede everything else
-
 import argparse
 import json
 import logging
@@ -28,6 +26,7 @@ from typing import Any
 
 import gevent
 import psutil
+from locust import events  # first: Locust's gevent monkey-patching must precede everything else
 from locust.env import Environment
 from locust.log import setup_logging
 from locust.util.load_locustfile import load_locustfile

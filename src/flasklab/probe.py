@@ -8,6 +8,7 @@ Then it calls ``/self`` once to see whether the server can answer a request to i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -31,10 +32,8 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
 
 
 def _timed_io(url: str, io_ms: int, barrier: threading.Barrier, timeout_s: float) -> tuple[float, float] | str:
-    try:
+    with contextlib.suppress(threading.BrokenBarrierError):
         barrier.wait(timeout=10)
-    except threading.BrokenBarrierError:
-        pass
     try:
         status, body = http_get(f"{url}/io?ms={io_ms}", timeout=timeout_s)
     except OSError as error:

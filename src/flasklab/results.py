@@ -100,7 +100,7 @@ class Meta(Record):
 
 
 class Results(Record):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     meta: Meta
     targets: list[Target] = Field(default_factory=list)
     probe: list[ProbeResult] = Field(default_factory=list)

@@ -183,4 +183,3 @@ def estimated_seconds(sweep: Sweep) -> float:
     """Roughly how long a sweep takes: load windows plus start-up and probe per server."""
     per_server = 3.0 + (PROBE_WIDTH * PROBE_IO_MS / 1000 / 4 if sweep.probe else 0)
     return len(sweep.servers) * (per_server + len(sweep.scenarios) * (sweep.profile.target_s() + 1.5))
-

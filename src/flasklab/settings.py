@@ -33,7 +33,9 @@ PROFILES: dict[str, Profile] = {
     for profile in (
         Profile("quick", (1, 4, 16), 0.5, 1.5, "tests and demos: core scenarios, 3 short steps"),
         Profile("standard", (1, 2, 4, 8, 16, 32, 64), 1.0, 5.0, "the default: users doubling to 64"),
-        Profile("full", (1, 2, 4, 8, 16, 32, 64, 128), 2.0, 10.0, "every scenario, users doubling to 128, long windows"),
+        Profile(
+            "full", (1, 2, 4, 8, 16, 32, 64, 128), 2.0, 10.0, "every scenario, users doubling to 128, long windows"
+        ),
     )
 }
 DEFAULT_PROFILE = "standard"

@@ -21,6 +21,13 @@ def catalog_table(servers: list[Server]) -> Table:
     return table
 
 
+def catalog_markdown(servers: list[Server]) -> str:
+    """The catalog as a Markdown table, for the README (a test keeps the README's copy current)."""
+    rows = ["| server | software | worker model | configured concurrency |", "|---|---|---|---|"]
+    rows += [f"| `{s.name}` | {s.software} | {s.worker_model} | {s.concurrency_text} |" for s in servers]
+    return "\n".join(rows)
+
+
 def peak_step(target: Target) -> tuple[float, float | None, bool] | None:
     """(peak rps, p95 at that step, generator saturated at that step) over the target's steps."""
     if not target.steps:
@@ -31,7 +38,9 @@ def peak_step(target: Target) -> tuple[float, float | None, bool] | None:
 
 def summary_table(results: Results) -> Table:
     scenarios = results.meta.scenarios
-    table = Table(title=f"Peak throughput (rps) and its p95 - run {results.meta.run_id}, profile {results.meta.profile}")
+    table = Table(
+        title=f"Peak throughput (rps) and its p95 - run {results.meta.run_id}, profile {results.meta.profile}"
+    )
     table.add_column("server")
     table.add_column("configured")
     for scenario in scenarios:
@@ -67,7 +76,9 @@ def probe_table(results: Results) -> Table:
         measured = "-" if probe.measured is None else str(probe.measured)
         if probe.measured is not None and probe.measured >= probe.width:
             measured = f">= {probe.measured} (probe width)"
-        selfcall = {200: "works", 504: "[red]deadlocks (504)[/]"}.get(probe.selfcall_status or 0, str(probe.selfcall_status))
+        selfcall = {200: "works", 504: "[red]deadlocks (504)[/]"}.get(
+            probe.selfcall_status or 0, str(probe.selfcall_status)
+        )
         table.add_row(probe.server, configured, measured, selfcall)
     return table
 
@@ -87,8 +98,10 @@ def print_results(console: Console, results: Results) -> None:
         console.print(summary_table(results))
         for target in results.targets:
             if target.status in ("failed", "skipped"):
-                console.print(f"[{STATUS_STYLE[target.status]}]{target.server} / {target.scenario}: {target.status}[/]"
-                              f" - {target.error}")
+                console.print(
+                    f"[{STATUS_STYLE[target.status]}]{target.server} / {target.scenario}: {target.status}[/]"
+                    f" - {target.error}"
+                )
     if results.probe:
         console.print(probe_table(results))
         console.print(claims_table(results))

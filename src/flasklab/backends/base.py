@@ -29,7 +29,7 @@ class Usage:
 def http_get(url: str, timeout: float) -> tuple[int, bytes]:
     """A plain GET for health checks and probes (the orchestrator stays clear of Locust and gevent)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - lab-built loopback URLs only
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -87,8 +87,8 @@ class Backend(ABC):
     """Where servers run. One module per backend; the runner only sees this interface."""
 
     name: str
-    pinning: dict[str, list[int]] | None = None
-    budget: dict[str, str] = {}
+    pinning: dict[str, list[int]] | None
+    budget: dict[str, str]
 
     def prepare(self, servers: list[Server]) -> None:  # noqa: B027 - optional hook
         """Make ready what the servers need (environments, the upstream) before the first one starts."""

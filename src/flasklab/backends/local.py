@@ -7,6 +7,7 @@ so that its usage (all its processes, reaped children included) and its stop (th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -73,9 +74,16 @@ class Environments:
         self.report(f"creating the server environment for {requirements} (once; cached in {venv})")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
         install = subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "-r",
-             str(self.root / requirements)],
-            capture_output=True, text=True,
+            [
+                str(venv / "bin" / "pip"),
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                str(self.root / requirements),
+            ],
+            capture_output=True,
+            text=True,
         )
         if install.returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
@@ -100,17 +108,13 @@ class LocalTarget(RunningTarget):
         return Usage(float(reading["cpu_seconds"]), int(reading["rss_bytes"]), time.monotonic())
 
     def _signal_group(self, signum: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signum)
-        except ProcessLookupError:
-            pass
 
     def stop(self) -> None:
         self._signal_group(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            pass
         # Whatever is left of the group (a worker that ignored SIGTERM, an orphaned child) goes too.
         self._signal_group(signal.SIGKILL)
         self.process.wait()
@@ -155,7 +159,9 @@ class LocalBackend(Backend):
         command = [sys.executable, str(self.root / "services/upstream/upstream.py"), "--port", str(port)]
         self.upstream = subprocess.Popen(
             pinned(command, self.pinning["generator"] if self.pinning else None),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -188,8 +194,13 @@ class LocalBackend(Backend):
         command = pinned(["sh", "-c", server.command], self.pinning["server"] if self.pinning else None)
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                command, cwd=self.root, env=environment, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                command,
+                cwd=self.root,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         return LocalTarget(process, url, log_path)
 

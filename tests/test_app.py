@@ -1,0 +1,73 @@
+"""The app's endpoints, through real servers of the catalog."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import pytest
+
+from flasklab.backends.base import RunningTarget, http_get
+
+
+@pytest.fixture
+def threaded(start_server: Callable[[str], RunningTarget]) -> RunningTarget:
+    return start_server("dev-threaded")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/io?ms=-1",
+        "/io?ms=10001",
+        "/io?ms=abc",
+        "/cpu?ms=999999",
+        "/payload?kb=0",
+        "/payload?kb=99999999",
+        "/upstream?ms=1e9",
+        "/cpu?ms=%00",
+    ],
+)
+def test_bad_parameters_get_400_with_json_error(threaded: RunningTarget, path: str) -> None:
+    status, body = http_get(threaded.url + path, timeout=5)
+    assert status == 400
+    assert "must be" in json.loads(body)["error"]
+
+
+def test_scenario_endpoints_answer(threaded: RunningTarget) -> None:
+    assert http_get(threaded.url + "/hello", 5) == (200, b"Hello, World!")
+    status, body = http_get(threaded.url + "/io?ms=50", 5)
+    document = json.loads(body)
+    assert status == 200 and 0.045 <= document["end"] - document["start"] < 1
+    status, body = http_get(threaded.url + "/payload?kb=3", 5)
+    assert status == 200 and len(body) == 3 * 1024
+    status, body = http_get(threaded.url + "/upstream?ms=20", 5)
+    assert status == 200 and json.loads(body)["upstream_status"] == 200
+    status, body = http_get(threaded.url + "/cpu?ms=5", 5)
+    assert status == 200 and json.loads(body)["spins"] > 0
+
+
+def test_usage_counts_the_whole_process_group(start_server: Callable[[str], RunningTarget]) -> None:
+    target = start_server("gunicorn-sync")
+    deadline = time.monotonic() + 10
+    while True:  # the first worker answers /health while the others still boot
+        status, body = http_get(target.url + "/_lab/usage", 5)
+        usage = json.loads(body)
+        if usage["processes"] >= 5 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert status == 200
+    assert usage["source"] == "process-group"
+    assert usage["processes"] >= 5  # the master and its 4 workers
+    assert usage["rss_bytes"] > 20 * 2**20
+    before = target.usage()
+    http_get(target.url + "/cpu?ms=300", 5)
+    after = target.usage()
+    assert before and after and after.cpu_seconds - before.cpu_seconds >= 0.25
+
+
+def test_debugger_is_never_on(threaded: RunningTarget) -> None:
+    # A route that does not exist must not reveal a Werkzeug debugger page or console.
+    status, body = http_get(threaded.url + "/console", 5)
+    assert status == 404 and b"Werkzeug Debugger" not in body

@@ -1,0 +1,87 @@
+"""Real sweeps: real servers on 127.0.0.1, real Locust in its own process, results.json checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flasklab.backends.local import LocalBackend
+from flasklab.catalog import Scenario, Server
+from flasklab.results import load_results
+from flasklab.runner import Quiet, Run, Sweep
+from flasklab.settings import Profile
+
+TINY = Profile("tiny", (1, 4), 0.5, 1.5, "two short steps")
+
+
+def sweep(tmp_path: Path, root: Path, servers: list[Server], scenarios: list[Scenario], probe: bool = False) -> Path:
+    out = tmp_path / "run"
+    backend = LocalBackend(root, out / "logs", report=lambda _: None)
+    Run(Sweep(servers, scenarios, TINY, out, probe=probe), backend, Quiet()).execute()
+    return out
+
+
+def test_sweep_measures_io_within_the_concurrency_bound(
+    tmp_path: Path, root: Path, catalog_servers: dict[str, Server], catalog_scenarios: dict[str, Scenario]
+) -> None:
+    out = sweep(tmp_path, root, [catalog_servers["gunicorn-sync"]], [catalog_scenarios["io"]], probe=True)
+    results = load_results(out)
+    assert results.meta.status == "complete" and results.meta.ended
+    (target,) = results.targets
+    assert target.status == "ok" and target.params == {"ms": 100}
+    assert [step.users for step in target.steps] == [1, 4]
+    for step in target.steps:
+        bound = min(step.users, 4) / 0.1  # Little's law: 4 sync workers, 100 ms each
+        assert 0.75 * bound <= step.rps <= 1.05 * bound, (step.users, step.rps)
+        assert step.failures == 0
+        assert step.p50_ms is not None and step.p95_ms is not None and step.p99_ms is not None
+        assert 100 <= step.p50_ms <= step.p95_ms <= step.p99_ms <= (step.max_ms or 0)
+        assert step.server_cpu is not None and step.server_rss_mb and step.server_rss_mb > 20
+        assert 0 <= step.generator_cpu < 1.5
+    assert results.probe[0].measured == 4
+    assert results.meta.server_versions["gunicorn-sync"]["gunicorn"]
+
+
+def test_a_server_that_fails_to_start_is_recorded_and_the_sweep_goes_on(
+    tmp_path: Path, root: Path, catalog_servers: dict[str, Server], catalog_scenarios: dict[str, Scenario]
+) -> None:
+    broken = Server(
+        name="broken",
+        software="none",
+        worker_model="exits at once",
+        concurrency=1,
+        command="echo 'ModuleNotFoundError: no module named nowhere' >&2; exit 3",
+    )
+    out = sweep(tmp_path, root, [broken, catalog_servers["waitress"]], [catalog_scenarios["hello"]])
+    results = load_results(out)
+    failed, ok = results.targets
+    assert failed.status == "failed" and "exited" in (failed.error or "")
+    assert "ModuleNotFoundError" in (failed.log_tail or "")
+    assert ok.status == "ok" and ok.steps and all(step.requests > 0 for step in ok.steps)
+
+
+def test_a_locustfile_that_raises_fails_its_target_only(
+    tmp_path: Path, root: Path, catalog_servers: dict[str, Server], catalog_scenarios: dict[str, Scenario]
+) -> None:
+    bad = tmp_path / "bad_locustfile.py"
+    bad.write_text("raise RuntimeError('this locustfile is broken')\n")
+    scenarios = [Scenario("bad", bad, "raises on import"), catalog_scenarios["hello"]]
+    results = load_results(sweep(tmp_path, root, [catalog_servers["gunicorn-gthread"]], scenarios))
+    bad_target, hello = results.targets
+    assert bad_target.status == "failed" and "this locustfile is broken" in (bad_target.error or "")
+    assert hello.status == "ok"
+
+
+def test_unavailable_server_is_skipped_with_the_reason(
+    tmp_path: Path, root: Path, catalog_scenarios: dict[str, Scenario]
+) -> None:
+    needs = Server(
+        name="needs-tool",
+        software="x",
+        worker_model="x",
+        concurrency=1,
+        command="exit 0",
+        requires=("no-such-program-here",),
+    )
+    results = load_results(sweep(tmp_path, root, [needs], [catalog_scenarios["hello"]]))
+    (target,) = results.targets
+    assert target.status == "skipped" and "no-such-program-here" in (target.error or "")
