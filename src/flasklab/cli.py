@@ -141,9 +141,12 @@ backend_option = click.option(
     type=click.Choice(list(BACKENDS)),
     default=DEFAULT_BACKEND,
     show_default=True,
-    help="Where the servers run.",
+    envvar="LAB_BACKEND",
+    help="Where the servers run: local processes, or (inside the compose lab) the services of its network.",
 )
-servers_option = click.option("--servers", "server_names", metavar="A,B", help="Servers to measure (default: all).")
+servers_option = click.option(
+    "--servers", "server_names", metavar="A,B", envvar="LAB_SERVERS", help="Servers to measure (default: all)."
+)
 out_option = click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder (default: results/<run-id>)."
 )
@@ -169,12 +172,15 @@ def _finish(results: Results, as_json: bool) -> None:
 @main.command()
 @backend_option
 @servers_option
-@click.option("--scenarios", "scenario_names", metavar="X,Y", help="Scenarios (default: the profile's).")
+@click.option(
+    "--scenarios", "scenario_names", metavar="X,Y", envvar="LAB_SCENARIOS", help="Scenarios (default: the profile's)."
+)
 @click.option(
     "--profile",
     "profile_name",
     default=DEFAULT_PROFILE,
     show_default=True,
+    envvar="LAB_PROFILE",
     metavar="NAME",
     help="; ".join(f"{p.name}: {p.help}" for p in PROFILES.values()),
 )

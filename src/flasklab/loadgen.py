@@ -31,7 +31,8 @@ from locust.env import Environment
 from locust.log import setup_logging
 from locust.util.load_locustfile import load_locustfile
 
-LAB_LOCUSTFILES = Path(__file__).resolve().parents[2] / "locustfiles"
+from flasklab.catalog import lab_root
+
 SATURATION = 0.90  # flasklab.settings.GENERATOR_SATURATION, passed on the command line
 
 
@@ -86,7 +87,7 @@ def find_shape(shapes: list[Any]) -> Any:
     for shape in shapes:
         if hasattr(shape, "step_at") and hasattr(shape, "steps"):
             return shape
-    sys.path.insert(0, str(LAB_LOCUSTFILES))
+    sys.path.insert(0, str(lab_root() / "locustfiles"))
     from _lab import StepLoadShape  # type: ignore[import-not-found]
 
     return StepLoadShape()

@@ -6,6 +6,7 @@ environment and .env, as the compose file does.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -49,7 +50,7 @@ PROBE_IO_MS = 200
 PROBE_MANY = PROBE_WIDTH // 2
 
 # How long a server may take to answer its health check after start.
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = float(os.environ.get("LAB_START_TIMEOUT_S", "30"))
 
 # The slow upstream's port when the lab starts it locally (0: any free port).
 UPSTREAM_PORT = 0

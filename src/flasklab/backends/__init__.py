@@ -7,8 +7,10 @@ from pathlib import Path
 
 from flasklab.backends.base import Backend
 from flasklab.backends.local import LocalBackend
+from flasklab.backends.network import NetworkBackend
 
 BACKENDS: dict[str, Callable[[Path, Path, Callable[[str], None]], Backend]] = {
     "local": LocalBackend,
+    "network": NetworkBackend,
 }
 DEFAULT_BACKEND = "local"

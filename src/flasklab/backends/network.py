@@ -1,0 +1,88 @@
+"""The network backend: servers already running as compose services, reached by service name.
+
+This is how the conductor container measures the lab that `docker compose up` started: it cannot start or stop
+containers (no Docker socket anywhere), so "start" waits for the service to answer, usage and the log tail come
+from each container's agent (port 8001, its own cgroup), and "stop" leaves the idle service to compose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from flasklab.backends.base import Backend, RunningTarget, Usage, http_get
+from flasklab.catalog import Server, compose_environment
+
+SERVER_PORT = 8000
+AGENT_PORT = 8001
+
+
+class AgentTarget(RunningTarget):
+    """A server in a container whose agent reports its cgroup's usage and the server's log."""
+
+    def __init__(self, url: str, agent_url: str) -> None:
+        self.url = url
+        self.agent_url = agent_url
+        self.started = False
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        super().wait_healthy(timeout_s)
+        self.started = True
+
+    def alive(self) -> bool:
+        if not self.started:  # a container still starting cannot be told from one that exited: wait for health
+            return True
+        try:
+            return http_get(f"{self.agent_url}/usage", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def usage(self) -> Usage | None:
+        try:
+            status, body = http_get(f"{self.agent_url}/usage", timeout=2)
+        except OSError:
+            return None
+        if status != 200:
+            return None
+        reading = json.loads(body)
+        return Usage(float(reading["cpu_seconds"]), int(reading["rss_bytes"]), time.monotonic())
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            status, body = http_get(f"{self.agent_url}/log", timeout=2)
+        except OSError as error:
+            return f"(log unavailable: {error})"
+        return "\n".join(body.decode(errors="replace").splitlines()[-lines:]) if status == 200 else ""
+
+    def stop(self) -> None:
+        """Nothing to do: the service stays up, idle, until compose stops the lab."""
+
+
+def cpuset(text: str) -> list[int]:
+    """Docker's cpuset syntax ("0", "0-1", "0,2") as a list of CPUs."""
+    cpus: list[int] = []
+    for part in filter(None, text.split(",")):
+        low, _, high = part.partition("-")
+        cpus.extend(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+class NetworkBackend(Backend):
+    name = "network"
+
+    def __init__(self, root: Path, logs: Path, report: Callable[[str], None] = print) -> None:
+        settings = compose_environment(root)
+        self.budget = {"cpus": settings.get("SERVER_CPUS", "1"), "memory": settings.get("SERVER_MEM", "512m")}
+        server_cpus, load_cpus = settings.get("SERVER_CPUSET", ""), settings.get("LOAD_CPUSET", "")
+        self.pinning = {"server": cpuset(server_cpus), "generator": cpuset(load_cpus)} if server_cpus else None
+        self.host_suffix = os.environ.get("LAB_SERVICE_SUFFIX", "")
+
+    def unavailable(self, server: Server) -> str | None:
+        return None
+
+    def start(self, server: Server) -> AgentTarget:
+        host = server.name + self.host_suffix
+        return AgentTarget(f"http://{host}:{SERVER_PORT}", f"http://{host}:{AGENT_PORT}")
