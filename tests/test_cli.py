@@ -28,6 +28,9 @@ def flasklab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[st
         (["run", "--profile", "huge"], ["quick", "standard", "full"]),
         (["run", "--backend", "kubernetes"], ["local"]),
         (["probe", "--servers", ""], ["dev-single"]),
+        (["run", "--target", "app"], ["NAME=http://host[:port]"]),
+        (["run", "--target", "app=http://192.0.2.1:8000"], ["loopback", "--allow-remote"]),
+        (["run", "--target", "app=http://127.0.0.1:8000/x?y=1"], ["base URL only"]),
     ],
 )
 def test_bad_usage_exits_2_and_lists_the_valid_choices(args: list[str], names: list[str]) -> None:
@@ -120,3 +123,25 @@ def test_locustfiles_run_on_their_own_with_locust(start_server, root: Path) -> N
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "/io" in result.stdout + result.stderr
+
+
+def test_target_measures_a_server_deployed_elsewhere(start_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = start_server("waitress")
+    out = tmp_path / "external"
+    result = flasklab(
+        "run",
+        "--target",
+        f"mine={target.url}",
+        "--scenarios",
+        "hello",
+        "--profile",
+        "quick",
+        "--no-probe",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = load_results(out)
+    (measured,) = results.targets
+    assert results.meta.backend == "external" and measured.server == "mine" and measured.status == "ok"
+    assert all(step.requests > 0 and step.server_cpu is None for step in measured.steps)

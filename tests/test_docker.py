@@ -23,7 +23,7 @@ pytestmark = pytest.mark.docker
 COMPOSE_TIMEOUT_S = 1500
 
 
-def _docker_ready(root: Path) -> str | None:
+def docker_ready(root: Path) -> str | None:
     """None when an engine runs (started here if need be), else why not."""
     if shutil.which("docker") is None and not (os.geteuid() == 0 and shutil.which("apt-get")):
         return "no Docker client and no way to install one"
@@ -43,9 +43,9 @@ class ComposeRun:
     containers: list[dict[str, object]]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def compose_run(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeRun]:
-    reason = _docker_ready(root)
+    reason = docker_ready(root)
     if reason:
         if os.environ.get("CI"):
             pytest.fail(f"Docker tests must run in CI: {reason}")

@@ -118,7 +118,7 @@ class Server:
     requirements: str = DEFAULT_REQUIREMENTS
     requires: tuple[str, ...] = ()
     note: str = ""
-    port: int | None = None
+    published: dict[int, int] = field(default_factory=dict)  # container port -> 127.0.0.1 port on the host
 
     @property
     def concurrency_text(self) -> str:
@@ -139,8 +139,11 @@ def _server_from_service(name: str, service: dict[str, Any]) -> Server:
             raise CatalogError(f"service {name!r}: label {label} is missing")
     build = service.get("build")
     args = (build.get("args") if isinstance(build, dict) else None) or {}
-    ports = service.get("ports") or []
-    host_port = int(str(ports[0]).split(":")[-2]) if ports and str(ports[0]).count(":") >= 1 else None
+    published = {}
+    for mapping in service.get("ports") or []:
+        parts = str(mapping).split(":")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            published[int(parts[2])] = int(parts[1])
     return Server(
         name=name,
         software=str(labels["lab.server"]),
@@ -150,7 +153,7 @@ def _server_from_service(name: str, service: dict[str, Any]) -> Server:
         requirements=str(args.get("REQUIREMENTS", DEFAULT_REQUIREMENTS)),
         requires=tuple(str(labels.get("lab.requires", "")).split()),
         note=" ".join(str(labels.get("lab.note", "")).split()),
-        port=host_port,
+        published=published,
     )
 
 

@@ -17,7 +17,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from flasklab.backends import BACKENDS, DEFAULT_BACKEND
+from flasklab.backends import BACKENDS, DEFAULT_BACKEND, EXTERNAL
+from flasklab.backends.external import TargetURLError, parse_target
 from flasklab.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
 from flasklab.results import Results, Step
 from flasklab.runner import Run, Sweep, new_run_id
@@ -79,8 +80,10 @@ class ProgressObserver:
 
 
 def execute(sweep: Sweep, backend_name: str, root: Path) -> Results:
+    """Run the sweep with a progress bar on the named backend ("external" for --target servers)."""
     """Run the sweep with a progress bar; SIGINT/SIGTERM stop it with the partial results written."""
-    backend = BACKENDS[backend_name](root, sweep.out / "logs", console.print)
+    factory = EXTERNAL if backend_name == EXTERNAL.name else BACKENDS[backend_name]
+    backend = factory(root, sweep.out / "logs", console.print)
     total = len(sweep.servers) * len(sweep.scenarios) * len(sweep.profile.steps)
     columns = (
         TextColumn("{task.description}"),
@@ -185,6 +188,14 @@ def _finish(results: Results, as_json: bool) -> None:
     help="; ".join(f"{p.name}: {p.help}" for p in PROFILES.values()),
 )
 @click.option("--no-probe", is_flag=True, help="Skip the concurrency probe.")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Measure a server deployed elsewhere instead of the catalog's (repeatable).",
+)
+@click.option("--allow-remote", is_flag=True, help="Let --target point beyond this machine's loopback.")
 @out_option
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of tables.")
 def run(
@@ -193,6 +204,8 @@ def run(
     scenario_names: str | None,
     profile_name: str,
     no_probe: bool,
+    targets: tuple[str, ...],
+    allow_remote: bool,
     out: Path | None,
     as_json: bool,
 ) -> None:
@@ -200,8 +213,19 @@ def run(
     root, catalog_servers, catalog_scenarios = catalog()
     profile: Profile = PROFILES[choose("profile", profile_name, PROFILES, [DEFAULT_PROFILE])[0]]
     default_scenarios = [name for name, s in catalog_scenarios.items() if profile.name in s.profiles]
+    if targets:
+        if server_names:
+            raise click.UsageError("--target and --servers exclude each other: measure the catalog or your URLs")
+        try:
+            servers = [parse_target(text, allow_remote) for text in targets]
+        except TargetURLError as error:
+            raise click.BadParameter(str(error), param_hint="--target") from error
+        backend = EXTERNAL.name
+    else:
+        names = choose("server", server_names, catalog_servers, list(catalog_servers))
+        servers = [catalog_servers[name] for name in names]
     sweep = Sweep(
-        servers=[catalog_servers[n] for n in choose("server", server_names, catalog_servers, list(catalog_servers))],
+        servers=servers,
         scenarios=[
             catalog_scenarios[n] for n in choose("scenario", scenario_names, catalog_scenarios, default_scenarios)
         ],

@@ -6,11 +6,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flasklab.backends.base import Backend
+from flasklab.backends.docker import DockerBackend
+from flasklab.backends.external import ExternalBackend
 from flasklab.backends.local import LocalBackend
 from flasklab.backends.network import NetworkBackend
 
+# "external" is chosen by --target, not by --backend.
 BACKENDS: dict[str, Callable[[Path, Path, Callable[[str], None]], Backend]] = {
     "local": LocalBackend,
+    "docker": DockerBackend,
     "network": NetworkBackend,
 }
+EXTERNAL = ExternalBackend
 DEFAULT_BACKEND = "local"

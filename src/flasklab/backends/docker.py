@@ -1,0 +1,97 @@
+"""The Docker backend, driven from the host: each catalog server as its compose service, one running at a time.
+
+Servers are started with ``compose up -d --no-deps NAME`` and reached on their 127.0.0.1 ports; their CPU and memory
+come from the agent inside each container (its own cgroup); Locust runs on the host, pinned to LOAD_CPUSET while the
+containers are pinned to SERVER_CPUSET. The compose file is the same one ``docker compose up`` runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from flasklab.backends.base import Backend, TargetFailed
+from flasklab.backends.local import pinned
+from flasklab.backends.network import AGENT_PORT, SERVER_PORT, AgentTarget, cpuset
+from flasklab.catalog import Server, compose_environment
+
+BUILD_TIMEOUT_S = 1800.0
+
+
+def compose_command() -> list[str]:
+    """``docker compose`` (v2) where it exists, else ``docker-compose`` (1.29)."""
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise TargetFailed("no Docker Compose here (scripts/docker-engine installs the engine and docker-compose)")
+
+
+class DockerTarget(AgentTarget):
+    def __init__(self, backend: DockerBackend, server: Server) -> None:
+        super().__init__(
+            f"http://127.0.0.1:{server.published[SERVER_PORT]}", f"http://127.0.0.1:{server.published[AGENT_PORT]}"
+        )
+        self.backend = backend
+        self.service = server.name
+
+    def alive(self) -> bool:
+        running = self.backend.compose("ps", "-q", "--filter", "status=running", self.service, check=False)
+        return bool(running.stdout.strip())
+
+    def log_tail(self, lines: int = 40) -> str:
+        logs = self.backend.compose("logs", "--no-color", "--tail", str(lines), self.service, check=False)
+        return logs.stdout.strip()
+
+    def stop(self) -> None:
+        self.backend.compose("rm", "--stop", "--force", "-v", self.service, check=False)
+
+
+class DockerBackend(Backend):
+    name = "docker"
+
+    def __init__(self, root: Path, logs: Path, report: Callable[[str], None] = print) -> None:
+        self.root = root
+        self.report = report
+        settings = compose_environment(root)
+        self.budget = {"cpus": settings.get("SERVER_CPUS", "1"), "memory": settings.get("SERVER_MEM", "512m")}
+        server_cpus, load_cpus = settings.get("SERVER_CPUSET", ""), settings.get("LOAD_CPUSET", "")
+        self.pinning = {"server": cpuset(server_cpus), "generator": cpuset(load_cpus)} if server_cpus else None
+        self.command: list[str] = []
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        if not self.command:
+            self.command = compose_command()
+        result = subprocess.run(
+            [*self.command, *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "COMPOSE_IGNORE_ORPHANS": "1"},
+        )
+        if check and result.returncode != 0:
+            raise TargetFailed(f"{' '.join(self.command)} {' '.join(args)} failed: {result.stderr.strip()[-800:]}")
+        return result
+
+    def unavailable(self, server: Server) -> str | None:
+        missing = {SERVER_PORT, AGENT_PORT} - set(server.published)
+        return f"its compose service publishes no port for {sorted(missing)}" if missing else None
+
+    def prepare(self, servers: list[Server]) -> None:
+        self.report("building the images (docker compose build; cached after the first time)")
+        self.compose("build", "upstream", *(server.name for server in servers), timeout=BUILD_TIMEOUT_S)
+        self.compose("up", "-d", "upstream")
+
+    def start(self, server: Server) -> DockerTarget:
+        self.compose("up", "-d", "--no-deps", server.name)
+        return DockerTarget(self, server)
+
+    def generator_command(self, command: list[str]) -> list[str]:
+        return pinned(command, self.pinning["generator"] if self.pinning else None)
+
+    def close(self) -> None:
+        self.compose("rm", "--stop", "--force", "-v", "upstream", check=False)
