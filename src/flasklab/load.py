@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +20,14 @@ from typing import IO, Any
 
 from flasklab.backends.base import Backend, RunningTarget, Usage
 from flasklab.results import Step
-from flasklab.settings import GENERATOR_SATURATION, Profile
+from flasklab.settings import (
+    GENERATOR_SATURATION,
+    LOCUST_MASTER_PORT,
+    LOCUST_WEB,
+    LOCUST_WORKER_SERVICE,
+    LOCUST_WORKERS,
+    Profile,
+)
 
 # Locust start-up plus the slack a step may overrun before the generator is declared hung.
 GRACE_S = 30.0
@@ -64,9 +72,21 @@ def step_from_event(event: dict[str, Any], before: Usage | None, after: Usage | 
         errors=event["errors"],
         generator_cpu=event["generator_cpu"],
         generator_saturated=event["generator_saturated"],
+        generator_workers=event["workers"],
         server_cpu=server_cpu,
         server_rss_mb=round(after.rss_bytes / 2**20, 1) if after else None,
     )
+
+
+def locust_workers(setting: str = LOCUST_WORKERS) -> int:
+    """How many Locust workers to wait for: a number, or with "auto" the replicas the compose DNS knows."""
+    if setting != "auto":
+        return int(setting)
+    try:
+        replicas = {info[4][0] for info in socket.getaddrinfo(LOCUST_WORKER_SERVICE, None)}
+    except socket.gaierror:
+        return 0
+    return len(replicas)
 
 
 def run_load(
@@ -88,6 +108,12 @@ def run_load(
             target.url,
             "--saturation",
             str(GENERATOR_SATURATION),
+            "--workers",
+            str(locust_workers()),
+            "--master-port",
+            str(LOCUST_MASTER_PORT),
+            "--web",
+            LOCUST_WEB,
         ]
     )
     environment = {
@@ -110,7 +136,9 @@ def run_load(
     threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
     stderr_tail: list[str] = []
     threading.Thread(target=lambda: stderr_tail.extend(_lines(process.stderr)), daemon=True).start()  # type: ignore[arg-type]
-    before: Usage | None = None
+    # Usage at each window's edges, by step: a distributed step's figures arrive after the next window began.
+    before: dict[int, Usage | None] = {}
+    after: dict[int, Usage | None] = {}
     steps_done = 0
     try:
         while True:
@@ -124,10 +152,12 @@ def run_load(
                 break
             event = json.loads(line)
             if event["event"] == "window":
-                before = target.usage()
+                before[event["step"]] = target.usage()
                 on_window(event["step"], event["users"])
+            elif event["event"] == "window_end":
+                after[event["step"]] = target.usage()
             elif event["event"] == "step":
-                on_step(step_from_event(event, before, target.usage()))
+                on_step(step_from_event(event, before.pop(event["step"], None), after.pop(event["step"], None)))
                 steps_done += 1
             elif event["event"] == "error":
                 raise LoadFailed(event["message"])

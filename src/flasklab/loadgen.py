@@ -31,8 +31,11 @@ from locust.log import setup_logging
 from locust.util.load_locustfile import load_locustfile
 
 from flasklab.catalog import lab_root
+from flasklab.distributed import CPU_KEY, SAMPLES_KEY, error_kind
 
 SATURATION = 0.90  # flasklab.settings.GENERATOR_SATURATION, passed on the command line
+WORKER_WAIT_S = 120.0
+REPORT_DELAY_S = 4.0  # Locust workers report every 3 s
 
 
 def emit(**event: Any) -> None:
@@ -72,15 +75,6 @@ class Window:
         }
 
 
-def error_kind(exception: BaseException) -> str:
-    """A failure's kind without the parts that differ per request (URL, address)."""
-    code = getattr(exception, "code", None)
-    if isinstance(code, int):
-        return f"HTTP {code}"
-    text = str(exception).split(": ", 1)[-1] if "URL " in str(exception) else str(exception)
-    return f"{type(exception).__name__}: {text}"[:160] if text else type(exception).__name__
-
-
 def find_shape(shapes: list[Any]) -> Any:
     """The locustfile's own step shape, or the lab's when a user's locustfile brings none."""
     for shape in shapes:
@@ -92,7 +86,57 @@ def find_shape(shapes: list[Any]) -> Any:
     return StepLoadShape()
 
 
-def run(locustfile: str, host: str, saturation: float) -> int:
+class Recorder:
+    """Puts each completion into its step's window by the time it completed (warm-ups and overruns discarded)."""
+
+    def __init__(self, shape: Any) -> None:
+        self.shape = shape
+        self.windows: dict[int, Window] = {}
+        self.worker_cpu: dict[str, list[tuple[float, float]]] = {}
+
+    def record(self, run_time: float, response_ms: float, error: str | None) -> None:
+        step = self.shape.step_at(run_time)
+        if step >= len(self.shape.steps) or run_time - step * self.shape.step_s < self.shape.warmup_s:
+            return
+        window = self.windows.setdefault(step, Window())
+        window.response_ms.append(response_ms)
+        if error is not None:
+            window.failures += 1
+            window.errors[error] += 1
+
+    def local_listener(self, response_time: float, exception: BaseException | None = None, **_: Any) -> None:
+        self.record(
+            time.perf_counter() - self.shape.start_time, response_time, error_kind(exception) if exception else None
+        )
+
+    def worker_listener(self, client_id: str, data: dict[str, Any]) -> None:
+        """Samples a worker sent with its report: (wall-clock end, response ms, error kind or None)."""
+        wall_start = time.time() - (time.perf_counter() - self.shape.start_time)
+        for ended, response_ms, error in data.get(SAMPLES_KEY, ()):
+            self.record(ended - wall_start, response_ms, error)
+        if CPU_KEY in data:
+            self.worker_cpu.setdefault(client_id, []).append(tuple(data[CPU_KEY]))
+
+
+def create_runner(environment: Environment, recorder: Recorder, workers: int, master_port: int, locustfile: str) -> Any:
+    """A local runner, or a master that waits for ``workers`` Locust workers (they fetch the locustfile from it)."""
+    if not workers:
+        environment.events.request.add_listener(recorder.local_listener)
+        return environment.create_local_runner()
+    environment.parsed_locustfiles = [locustfile, str(lab_root() / "locustfiles" / "_lab.py")]
+    environment.events.worker_report.add_listener(recorder.worker_listener)
+    runner = environment.create_master_runner(master_bind_host="*", master_bind_port=master_port)
+    deadline = time.monotonic() + WORKER_WAIT_S
+    while len(runner.clients.ready) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{len(runner.clients.ready)} of {workers} Locust workers connected in {WORKER_WAIT_S:.0f} s"
+            )
+        gevent.sleep(0.2)
+    return runner
+
+
+def run(locustfile: str, host: str, saturation: float, workers: int, master_port: int, web: str) -> int:
     try:
         user_classes, shapes = load_locustfile(locustfile)
     except Exception as error:  # a locustfile that raises on import is the user's data, reported as such
@@ -103,34 +147,44 @@ def run(locustfile: str, host: str, saturation: float) -> int:
         return 1
     shape = find_shape(shapes)
     environment = Environment(user_classes=list(user_classes.values()), shape_class=shape, host=host, events=events)
-    windows: dict[int, Window] = {}
+    recorder = Recorder(shape)
     cpu_warnings = 0
-
-    def on_request(response_time: float, exception: BaseException | None = None, **_: Any) -> None:
-        run_time = time.perf_counter() - shape.start_time
-        step = shape.step_at(run_time)
-        if step >= len(shape.steps) or run_time - step * shape.step_s < shape.warmup_s:
-            return
-        window = windows.setdefault(step, Window())
-        window.response_ms.append(response_time)
-        if exception is not None:
-            window.failures += 1
-            window.errors[error_kind(exception)] += 1
 
     def on_cpu_warning(**_: Any) -> None:
         nonlocal cpu_warnings
         cpu_warnings += 1
 
-    environment.events.request.add_listener(on_request)
     environment.events.cpu_warning.add_listener(on_cpu_warning)
-    runner = environment.create_local_runner()
-    environment.events.init.fire(environment=environment, runner=runner, web_ui=None)
+    try:
+        runner = create_runner(environment, recorder, workers, master_port, locustfile)
+    except RuntimeError as error:
+        emit(event="error", message=str(error))
+        return 1
+    web_ui = None
+    if web:
+        web_host, _, web_port = web.rpartition(":")
+        web_ui = environment.create_web_ui(web_host or "127.0.0.1", int(web_port))
+    environment.events.init.fire(environment=environment, runner=runner, web_ui=web_ui)
     environment.events.test_start.fire(environment=environment)
-    process = psutil.Process()
+    generator = GeneratorCpu(recorder, workers)
+    # Workers report every few seconds: a distributed step is summed up once its samples can have arrived.
+    report_delay = REPORT_DELAY_S if workers else 0.0
+    pending = []
 
-    def cpu_seconds() -> float:
-        times = process.cpu_times()
-        return times.user + times.system
+    def summarise(step: int, users: int, start: tuple[float, float], end: tuple[float, float]) -> None:
+        gevent.sleep(report_delay)
+        generator_cpu = generator.share(start, end)
+        summary = recorder.windows.pop(step, Window()).summary(shape.window_s)
+        emit(
+            event="step",
+            step=step,
+            users=users,
+            workers=workers,
+            generator_cpu=round(generator_cpu, 3),
+            generator_saturated=generator_cpu > saturation,
+            cpu_warnings=cpu_warnings,
+            **summary,
+        )
 
     # The shape decides the users; this loop applies each step on its boundary. (Locust's own shape loop ticks
     # once a second, which would eat into short warm-ups.)
@@ -145,23 +199,49 @@ def run(locustfile: str, host: str, saturation: float) -> int:
         window_start = step_start + shape.warmup_s
         gevent.sleep(max(window_start - time.perf_counter(), 0))
         emit(event="window", step=step, users=users)
-        cpu_before, started = cpu_seconds(), time.perf_counter()
+        start = generator.mark()
         gevent.sleep(max(window_start + shape.window_s - time.perf_counter(), 0))
-        generator_cpu = (cpu_seconds() - cpu_before) / max(time.perf_counter() - started, 1e-9)
-        summary = windows.pop(step, Window()).summary(shape.window_s)
-        emit(
-            event="step",
-            step=step,
-            users=users,
-            running_users=runner.user_count,
-            generator_cpu=round(generator_cpu, 3),
-            generator_saturated=generator_cpu > saturation,
-            cpu_warnings=cpu_warnings,
-            **summary,
-        )
+        end = generator.mark()
+        emit(event="window_end", step=step, users=users)
+        pending.append(gevent.spawn(summarise, step, users, start, end))
+    gevent.joinall(pending)
     environment.events.test_stop.fire(environment=environment)
     runner.quit()
+    if web_ui:
+        web_ui.stop()
     return 0
+
+
+class GeneratorCpu:
+    """The load generator's CPU over a window, as a share of one core: this process's, or its busiest worker's.
+
+    Workers report their CPU seconds every few seconds; a worker's share is taken over the report interval that
+    brackets the window (the last report before it starts to the first after it ends).
+    """
+
+    def __init__(self, recorder: Recorder, workers: int) -> None:
+        self.recorder = recorder
+        self.workers = workers
+        self.process = psutil.Process()
+
+    def _seconds(self) -> float:
+        times = self.process.cpu_times()
+        return times.user + times.system
+
+    def mark(self) -> tuple[float, float]:
+        """(wall time, this process's CPU seconds) now, at a window's edge."""
+        return time.time(), self._seconds()
+
+    def share(self, start: tuple[float, float], end: tuple[float, float]) -> float:
+        if not self.workers:
+            return (end[1] - start[1]) / max(end[0] - start[0], 1e-9)
+        shares = []
+        for reports in self.recorder.worker_cpu.values():
+            before = [report for report in reports if report[0] <= start[0]]
+            after = [report for report in reports if report[0] >= end[0]]
+            if before and after and after[0][0] > before[-1][0]:
+                shares.append((after[0][1] - before[-1][1]) / (after[0][0] - before[-1][0]))
+        return max(shares, default=0.0)
 
 
 def main() -> None:
@@ -169,10 +249,16 @@ def main() -> None:
     parser.add_argument("--locustfile", required=True)
     parser.add_argument("--host", required=True)
     parser.add_argument("--saturation", type=float, default=SATURATION)
+    parser.add_argument("--workers", type=int, default=0, help="run as a master for this many Locust workers")
+    parser.add_argument("--master-port", type=int, default=5557)
+    parser.add_argument("--web", default="", help="HOST:PORT for Locust's web UI during the run")
     options = parser.parse_args()
+    sys.argv = sys.argv[:1]  # parts of Locust parse the command line themselves: leave them none of ours
     setup_logging("WARNING")
     logging.getLogger("locust.runners").setLevel(logging.ERROR)  # the lab spawns a step's users at once on purpose
-    sys.exit(run(options.locustfile, options.host, options.saturation))
+    sys.exit(
+        run(options.locustfile, options.host, options.saturation, options.workers, options.master_port, options.web)
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,9 @@ class Step(Record):
     max_ms: float | None
     mean_ms: float | None = None
     errors: dict[str, int] = Field(default_factory=dict, description="failures by kind")
-    generator_cpu: float = Field(ge=0, description="load generator CPU, share of one core")
+    generator_cpu: float = Field(ge=0, description="load generator CPU, share of one core (the busiest worker's)")
     generator_saturated: bool = Field(description="generator CPU passed the saturation threshold")
+    generator_workers: int = Field(default=0, ge=0, description="Locust workers (0: one local Locust process)")
     server_cpu: float | None = Field(description="server CPU in cores (all its processes or its cgroup)")
     server_rss_mb: float | None = Field(description="server resident memory at the window's end, MiB")
 

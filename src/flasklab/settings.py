@@ -49,6 +49,14 @@ PROBE_WIDTH = 24
 PROBE_IO_MS = 200
 PROBE_MANY = PROBE_WIDTH // 2
 
+# Locust workers for distributed load: a number, or "auto" to count the replicas of the compose service
+# `locust-worker` (docker compose up --scale locust-worker=N); 0 runs Locust in one local process.
+LOCUST_WORKERS = os.environ.get("LAB_LOCUST_WORKERS", "0")
+LOCUST_WORKER_SERVICE = "locust-worker"
+LOCUST_MASTER_PORT = 5557
+# HOST:PORT for Locust's own web UI during each target ("" for none); the compose lab publishes 127.0.0.1:8089.
+LOCUST_WEB = os.environ.get("LAB_LOCUST_WEB", "")
+
 # How long a server may take to answer its health check after start.
 START_TIMEOUT_S = float(os.environ.get("LAB_START_TIMEOUT_S", "30"))
 
