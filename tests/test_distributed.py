@@ -1,0 +1,78 @@
+"""Locust's distributed mode as the compose lab runs it: a flasklab master, workers fetching the locustfile."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from flasklab.backends.base import RunningTarget
+from flasklab.backends.local import free_port
+
+
+def test_workers_forward_exact_samples(
+    start_server: Callable[[str], RunningTarget], root: Path, tmp_path: Path
+) -> None:
+    target = start_server("gunicorn-sync")
+    port = free_port()
+    locust = Path(sys.executable).with_name("locust")
+    workers = [
+        subprocess.Popen(
+            [
+                str(locust),
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+                "-f",
+                "-",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    environment = {**os.environ, "LAB_STEPS": "2,4", "LAB_WARMUP_S": "1", "LAB_WINDOW_S": "2"}
+    try:
+        master = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "flasklab.loadgen",
+                "--locustfile",
+                str(root / "locustfiles" / "io.py"),
+                "--host",
+                target.url,
+                "--workers",
+                "2",
+                "--master-port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=120,
+        )
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.wait(timeout=30)
+    assert master.returncode == 0, master.stderr[-2000:]
+    events = [json.loads(line) for line in master.stdout.splitlines()]
+    steps = [event for event in events if event["event"] == "step"]
+    assert [step["users"] for step in steps] == [2, 4]
+    for step in steps:
+        bound = min(step["users"], 4) / 0.1  # 4 sync workers, 100 ms each
+        assert step["workers"] == 2
+        assert 0.75 * bound <= step["rps"] <= 1.05 * bound
+        assert 100 <= step["p50_ms"] <= step["p95_ms"] <= step["p99_ms"] <= step["max_ms"]
+        assert step["failures"] == 0
+        assert 0 < step["generator_cpu"] < 1
+    assert all(worker.returncode == 0 for worker in workers)  # the master's quit ends them cleanly
