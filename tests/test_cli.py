@@ -41,6 +41,17 @@ def test_bad_usage_exits_2_and_lists_the_valid_choices(args: list[str], names: l
         assert name in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "no results.json"), ("{oops", "not valid JSON"), ('{"schema_version": 7}', "not a flasklab results file")],
+)
+def test_report_of_a_missing_or_corrupt_run_exits_2(tmp_path: Path, content: str | None, message: str) -> None:
+    if content is not None:
+        (tmp_path / "results.json").write_text(content)
+    result = flasklab("report", str(tmp_path))
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
 def test_servers_json_is_the_catalog() -> None:
     result = flasklab("servers", "--json")
     rows = json.loads(result.stdout)
@@ -99,6 +110,7 @@ def test_interrupt_keeps_partial_results_and_leaves_no_server(tmp_path: Path, si
     time.sleep(0.5)
     assert _descendants_gone(children), "a server or generator process outlived the interrupted run"
     assert os.path.exists(out / "logs" / "gunicorn-sync.log")
+    assert (out / "report.html").stat().st_size > 0  # the report of what was measured is written too
 
 
 def test_locustfiles_run_on_their_own_with_locust(start_server, root: Path) -> None:  # type: ignore[no-untyped-def]

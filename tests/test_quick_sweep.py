@@ -48,3 +48,4 @@ def test_quick_sweep_of_every_server(tmp_path: Path, catalog_servers: dict[str, 
     measured = {probe.server: probe.measured for probe in results.probe}
     assert measured["uwsgi"] == catalog_servers["uwsgi"].concurrency
     assert "Peak throughput" in result.stdout
+    assert (out / "report.html").stat().st_size < 10 * 2**20

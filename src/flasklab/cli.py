@@ -20,9 +20,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from flasklab.backends import BACKENDS, DEFAULT_BACKEND, EXTERNAL
 from flasklab.backends.external import TargetURLError, parse_target
 from flasklab.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
-from flasklab.results import Results, Step
+from flasklab.report import write_report
+from flasklab.results import Results, ResultsError, Step
 from flasklab.runner import Run, Sweep, new_run_id
-from flasklab.settings import DEFAULT_PROFILE, PROFILES, Profile
+from flasklab.settings import DEFAULT_PROFILE, DEFAULT_SLO_P95_MS, PROFILES, Profile
 from flasklab.summary import catalog_markdown, catalog_table, print_results
 
 console = Console(stderr=True)
@@ -79,8 +80,16 @@ class ProgressObserver:
         self.progress.console.print(text)
 
 
-def execute(sweep: Sweep, backend_name: str, root: Path) -> Results:
-    """Run the sweep with a progress bar on the named backend ("external" for --target servers)."""
+def save_report(run_dir: Path, slo_p95_ms: float) -> None:
+    """DIR/report.html from DIR/results.json; a report that cannot be built is said, never fatal to a run."""
+    try:
+        console.print(f"report: {write_report(run_dir, slo_p95_ms)}")
+    except (ResultsError, OSError) as error:
+        console.print(f"[red]report not written: {error}[/]")
+
+
+def execute(sweep: Sweep, backend_name: str, root: Path, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> Results:
+    """Run the sweep with a progress bar on the named backend ("external" for --target servers), then its report."""
     """Run the sweep with a progress bar; SIGINT/SIGTERM stop it with the partial results written."""
     factory = EXTERNAL if backend_name == EXTERNAL.name else BACKENDS[backend_name]
     backend = factory(root, sweep.out / "logs", console.print)
@@ -99,9 +108,11 @@ def execute(sweep: Sweep, backend_name: str, root: Path) -> Results:
             return Run(sweep, backend, ProgressObserver(progress, max(total, 1))).execute()
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted: partial results kept in {sweep.out / 'results.json'}[/]")
+        save_report(sweep.out, slo_p95_ms)
         sys.exit(EXIT_SIGINT)
     except Terminated:
         console.print(f"[yellow]terminated: partial results kept in {sweep.out / 'results.json'}[/]")
+        save_report(sweep.out, slo_p95_ms)
         sys.exit(EXIT_SIGTERM)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -155,6 +166,16 @@ out_option = click.option(
 )
 
 
+slo_option = click.option(
+    "--slo-p95-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_SLO_P95_MS,
+    show_default=True,
+    envvar="LAB_SLO_P95_MS",
+    help="Latency objective of the report's capacity table (p95, ms).",
+)
+
+
 def _out_folder(out: Path | None, root: Path) -> Path:
     folder = out or root / "results" / new_run_id()
     if (folder / "results.json").exists():
@@ -196,6 +217,7 @@ def _finish(results: Results, as_json: bool) -> None:
     help="Measure a server deployed elsewhere instead of the catalog's (repeatable).",
 )
 @click.option("--allow-remote", is_flag=True, help="Let --target point beyond this machine's loopback.")
+@slo_option
 @out_option
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of tables.")
 def run(
@@ -206,6 +228,7 @@ def run(
     no_probe: bool,
     targets: tuple[str, ...],
     allow_remote: bool,
+    slo_p95_ms: float,
     out: Path | None,
     as_json: bool,
 ) -> None:
@@ -237,7 +260,9 @@ def run(
         f"flasklab run: {len(sweep.servers)} servers x {len(sweep.scenarios)} scenarios, profile "
         f"{profile.name}, backend {backend} → {sweep.out}"
     )
-    _finish(execute(sweep, backend, root), as_json)
+    results = execute(sweep, backend, root, slo_p95_ms)
+    save_report(sweep.out, slo_p95_ms)
+    _finish(results, as_json)
 
 
 @main.command()
@@ -268,3 +293,15 @@ def probe(backend: str, server_names: str | None, out: Path | None, as_json: boo
         failed = [p.server for p in results.probe if p.measured is None]
         if failed:
             sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.argument("run_dir", metavar="DIR", type=click.Path(path_type=Path))
+@slo_option
+def report(run_dir: Path, slo_p95_ms: float) -> None:
+    """(Re)build DIR/report.html from DIR/results.json: one file that opens offline."""
+    try:
+        path = write_report(run_dir, slo_p95_ms)
+    except ResultsError as error:
+        raise click.BadParameter(str(error), param_hint="DIR") from error
+    click.echo(path)

@@ -119,22 +119,29 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def write_results(results: Results, directory: Path) -> Path:
-    """Write DIR/results.json atomically: a temp file in the same folder, fsync, then rename over the old one."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / RESULTS_FILE
-    text = results.model_dump_json(indent=2)
-    handle, temporary = tempfile.mkstemp(prefix=".results.", suffix=".tmp", dir=directory)
+def atomic_write(path: Path, text: str) -> Path:
+    """Write ``path`` atomically: a temp file in the same folder, fsync, then a rename over the old one.
+
+    A reader (or an interrupted run) sees the old file or the new one, never half of one.
+    """
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "w") as stream:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)  # run files are meant to be shared (mkstemp makes them private)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_results(results: Results, directory: Path) -> Path:
+    """Write DIR/results.json atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return atomic_write(directory / RESULTS_FILE, results.model_dump_json(indent=2))
 
 
 def load_results(location: Path) -> Results:

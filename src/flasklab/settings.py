@@ -57,6 +57,9 @@ LOCUST_MASTER_PORT = 5557
 # HOST:PORT for Locust's own web UI during each target ("" for none); the compose lab publishes 127.0.0.1:8089.
 LOCUST_WEB = os.environ.get("LAB_LOCUST_WEB", "")
 
+# The latency objective of the report's capacity table: highest rps with p95 at or under it.
+DEFAULT_SLO_P95_MS = 500.0
+
 # How long a server may take to answer its health check after start.
 START_TIMEOUT_S = float(os.environ.get("LAB_START_TIMEOUT_S", "30"))
 

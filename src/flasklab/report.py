@@ -1,0 +1,535 @@
+"""The run report: one self-contained HTML page, a pure function of results.json.
+
+plotly.js is embedded once, inline, so the page opens offline and sends no request anywhere. A server has the same
+colour in every chart and table (Okabe-Ito, assigned in the order of meta.servers; past eight servers the colours
+repeat with another dash style and bar pattern).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go  # type: ignore[import-untyped]
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
+from plotly.subplots import make_subplots  # type: ignore[import-untyped]
+
+from flasklab.catalog import lab_root
+from flasklab.results import Results, Step, Target, atomic_write, load_results
+from flasklab.settings import DEFAULT_SLO_P95_MS
+
+Figure = Any  # plotly ships no type hints
+
+REPORT_FILE = "report.html"
+TEMPLATE = "report.html.j2"
+# The knee: the last step before doubling (or more) the users adds less than 10 % throughput.
+KNEE_GROWTH = 1.10
+# A step with more failed requests than this does not count as capacity (fast errors are not served requests).
+CAPACITY_MAX_FAILURE_RATE = 0.01
+# Scenarios whose requests wait `ms` each: Little's law bounds their throughput.
+IO_SCENARIOS = ("io", "upstream")
+
+# Okabe-Ito, ordered so the first colours are the most distinct on white; yellow last.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#000000", "#F0E442")
+DASHES = ("solid", "dash", "dot", "dashdot")
+PATTERNS = ("", "/", "x", ".")
+FONT = {"family": "DejaVu Sans, Segoe UI, Helvetica, Arial, sans-serif", "size": 18, "color": "#1a1a1a"}
+PLOT_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+@dataclass(frozen=True)
+class ServerStyle:
+    colour: str
+    dash: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    kind: str  # capacity, latency, hockey, probe, resources, failures: the template has their titles
+    scenario: str | None
+    html: Markup
+
+
+@dataclass(frozen=True)
+class CapacityCell:
+    server: str
+    step: Step | None
+    note: str
+    winner: bool
+
+
+@dataclass(frozen=True)
+class CapacityLine:
+    server: str
+    concurrency: int | None
+    cells: list[CapacityCell | None]  # one per scenario of the run (None: not run)
+
+
+def server_styles(results: Results) -> dict[str, ServerStyle]:
+    names = dict.fromkeys(
+        [*results.meta.servers, *(t.server for t in results.targets), *(p.server for p in results.probe)]
+    )
+    return {
+        name: ServerStyle(PALETTE[i % len(PALETTE)], DASHES[i // len(PALETTE) % 4], PATTERNS[i // len(PALETTE) % 4])
+        for i, name in enumerate(names)
+    }
+
+
+def scenario_targets(results: Results, scenario: str) -> Iterator[Target]:
+    """The scenario's targets that measured at least one step, in the order of meta.servers."""
+    order = {name: i for i, name in enumerate(server_styles(results))}
+    for target in sorted(results.targets, key=lambda t: order[t.server]):
+        if target.scenario == scenario and target.steps:
+            yield target
+
+
+def measured_scenarios(results: Results) -> list[str]:
+    return [scenario for scenario in results.meta.scenarios if next(scenario_targets(results, scenario), None)]
+
+
+def ordered_steps(target: Target) -> list[Step]:
+    return sorted(target.steps, key=lambda step: step.users)
+
+
+def knee(steps: Sequence[Step]) -> Step | None:
+    """The step after which throughput stops growing: the next step, with at least twice the users, adds < 10 %."""
+    for step, following in pairwise(steps):
+        if following.users >= 2 * step.users and following.rps < KNEE_GROWTH * step.rps:
+            return step
+    return None
+
+
+def capacity(target: Target, slo_p95_ms: float) -> Step | None:
+    """The step of highest rps whose p95 met the SLO, with an unsaturated generator and (almost) no failures."""
+    eligible = [
+        step
+        for step in target.steps
+        if step.p95_ms is not None
+        and step.p95_ms <= slo_p95_ms
+        and not step.generator_saturated
+        and step.requests > 0
+        and step.failures <= CAPACITY_MAX_FAILURE_RATE * step.requests
+    ]
+    return max(eligible, key=lambda step: step.rps, default=None)
+
+
+def capacity_cells(results: Results, scenario: str, slo_p95_ms: float) -> dict[str, CapacityCell]:
+    cells = []
+    for server in server_styles(results):
+        target = results.target(server, scenario)
+        if target is None:
+            continue
+        step = capacity(target, slo_p95_ms) if target.status == "ok" else None
+        note = (
+            "" if step else {"ok": "no step within the SLO", "running": "unfinished"}.get(target.status, target.status)
+        )
+        cells.append(CapacityCell(server, step, note, winner=False))
+    best = max((cell.step.rps for cell in cells if cell.step), default=None)
+    return {c.server: CapacityCell(c.server, c.step, c.note, c.step is not None and c.step.rps == best) for c in cells}
+
+
+def capacity_table(results: Results, slo_p95_ms: float) -> list[CapacityLine]:
+    """One line per server that ran, one cell per scenario: its capacity, the winner of each scenario marked."""
+    by_scenario = [capacity_cells(results, scenario, slo_p95_ms) for scenario in results.meta.scenarios]
+    lines = []
+    for server in server_styles(results):
+        targets = [target for target in results.targets if target.server == server]
+        if targets:
+            lines.append(CapacityLine(server, targets[0].concurrency, [cells.get(server) for cells in by_scenario]))
+    return lines
+
+
+def littles_law_efficiency(target: Target, step: Step) -> float | None:
+    """Measured rps over the bound min(users, concurrency) / service time."""
+    ms = target.params.get("ms")
+    if not ms or step.users == 0:
+        return None
+    in_flight = min(step.users, target.concurrency or step.users)
+    return step.rps / (in_flight / (ms / 1000))
+
+
+def efficiency_tables(results: Results) -> dict[str, list[tuple[Target, list[float | None]]]]:
+    tables: dict[str, list[tuple[Target, list[float | None]]]] = {}
+    for scenario in results.meta.scenarios:
+        if scenario not in IO_SCENARIOS:
+            continue
+        rows = []
+        for target in scenario_targets(results, scenario):
+            by_users = {step.users: step for step in target.steps}
+            cells = [littles_law_efficiency(target, by_users[u]) if u in by_users else None for u in results.meta.steps]
+            if any(cell is not None for cell in cells):
+                rows.append((target, cells))
+        if rows:
+            tables[scenario] = rows
+    return tables
+
+
+def peak(target: Target) -> Step:
+    return max(target.steps, key=lambda step: step.rps)
+
+
+def budget_value(text: str | None, mebibytes: bool = False) -> float | None:
+    """'1.5' cores, or '512m' / '1g' memory in MiB; None when absent or unreadable."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([kmg]?)i?b?\s*", (text or "").lower())
+    if not match:
+        return None
+    value = float(match[1])
+    return value * {"k": 1 / 1024, "m": 1, "g": 1024, "": 1 / 2**20}[match[2]] if mebibytes else value
+
+
+def _layout(figure: Figure, height: int, **overrides: Any) -> None:
+    layout: dict[str, Any] = {
+        "template": "none",
+        "height": height,
+        "font": FONT,
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "margin": {"l": 90, "r": 30, "t": 60, "b": 80},
+        "legend": {"font": {"size": 17}, "itemsizing": "constant", "itemwidth": 60, "tracegroupgap": 2},
+        "hoverlabel": {"font": {"size": 17}},
+    }
+    figure.update_layout(**(layout | overrides))
+    axes = {"showgrid": True, "gridcolor": "#d9d9d9", "linecolor": "#444", "showline": True, "ticks": "outside"}
+    figure.update_xaxes(**axes, zeroline=False, automargin=True)
+    figure.update_yaxes(**axes, zeroline=False, automargin=True)
+
+
+def _log_axis() -> dict[str, Any]:
+    """A log axis labelled 1, 2, 5, 10, 20, 50 ... (plotly's default puts bare 2s and 5s between decades)."""
+    values = [m * 10.0**e for e in range(-2, 7) for m in (1, 2, 5)]
+    return {"type": "log", "tickvals": values, "ticktext": [f"{v:,g}" for v in values]}
+
+
+def _users_axis(figure: Figure, results: Results, **where: Any) -> None:
+    figure.update_xaxes(type="log", tickvals=results.meta.steps, title_text="users (closed loop)", **where)
+
+
+def _reference_line(figure: Figure, y: float, text: str, log: bool = False, **where: Any) -> None:
+    """A dotted horizontal line with its label (the SLO, a budget, the probe's width)."""
+    label = {"text": text, "font": {"size": 16, "color": "#333"}, "bgcolor": "rgba(255,255,255,0.8)"}
+    figure.add_hline(
+        y=y,
+        line={"color": "#444", "dash": "dot", "width": 2},
+        # plotly places annotations on a log axis by the exponent (shapes by the value)
+        annotation=label | {"y": math.log10(y)} if log else label,
+        annotation_position="top left",
+        **where,
+    )
+
+
+def _scale_buttons() -> dict[str, Any]:
+    """Linear / log buttons for the y axis: on a linear axis the slowest servers lie flat at the bottom."""
+    linear = {"yaxis.type": "linear", "yaxis.tickvals": None, "yaxis.ticktext": None}
+    scales = (("linear scale", linear), ("log scale", {f"yaxis.{key}": value for key, value in _log_axis().items()}))
+    return {
+        "type": "buttons",
+        "direction": "right",
+        "x": 0,
+        "y": 1.02,
+        "xanchor": "left",
+        "yanchor": "bottom",
+        "font": {"size": 16},
+        "buttons": [{"label": label, "method": "relayout", "args": [change]} for label, change in scales],
+    }
+
+
+def _line(style: ServerStyle) -> dict[str, Any]:
+    return {"color": style.colour, "dash": style.dash, "width": 3}
+
+
+def _markers(style: ServerStyle, steps: Sequence[Step]) -> dict[str, Any]:
+    symbols = ["x" if step.generator_saturated else "circle" for step in steps]
+    return {"color": style.colour, "size": 11, "symbol": symbols, "line": {"color": "white", "width": 1}}
+
+
+def capacity_figure(results: Results, scenario: str, styles: dict[str, ServerStyle]) -> Figure:
+    figure = go.Figure()
+    for target in scenario_targets(results, scenario):
+        steps, style = ordered_steps(target), styles[target.server]
+        figure.add_scatter(
+            x=[s.users for s in steps],
+            y=[s.rps for s in steps],
+            name=target.server,
+            legendgroup=target.server,
+            mode="lines+markers",
+            line=_line(style),
+            marker=_markers(style, steps),
+            hovertemplate=f"<b>{target.server}</b><br>%{{x}} users: %{{y:,.1f}} rps<extra></extra>",
+        )
+        if bend := knee(steps):
+            figure.add_scatter(
+                x=[bend.users],
+                y=[bend.rps],
+                legendgroup=target.server,
+                showlegend=False,
+                mode="markers",
+                marker={"symbol": "diamond", "size": 22, "color": style.colour, "line": {"color": "#111", "width": 2}},
+                hovertemplate=f"<b>{target.server}</b>: knee at {bend.users} users, {bend.rps:,.1f} rps<extra></extra>",
+            )
+    figure.add_scatter(
+        x=[None],
+        y=[None],
+        name="knee",
+        mode="markers",
+        marker={"symbol": "diamond", "size": 16, "color": "white", "line": {"color": "#111", "width": 2}},
+    )
+    _layout(figure, 620, updatemenus=[_scale_buttons()])
+    _users_axis(figure, results)
+    figure.update_yaxes(title_text="throughput (rps)", rangemode="tozero")
+    return figure
+
+
+def latency_figure(results: Results, scenario: str, styles: dict[str, ServerStyle], slo_p95_ms: float) -> Figure:
+    percentiles = ("p50_ms", "p95_ms", "p99_ms")
+    figure = make_subplots(
+        rows=1, cols=3, shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=("p50", "p95", "p99")
+    )
+    for target in scenario_targets(results, scenario):
+        steps, style = ordered_steps(target), styles[target.server]
+        for column, field in enumerate(percentiles, start=1):
+            figure.add_scatter(
+                x=[s.users for s in steps],
+                y=[getattr(s, field) for s in steps],
+                name=target.server,
+                legendgroup=target.server,
+                showlegend=column == 1,
+                mode="lines+markers",
+                line=_line(style),
+                marker=_markers(style, steps),
+                hovertemplate=f"<b>{target.server}</b><br>%{{x}} users: {field[:3]} %{{y:,.1f}} ms<extra></extra>",
+                row=1,
+                col=column,
+            )
+    _layout(figure, 620)
+    figure.update_annotations(font_size=20)  # the subplot titles
+    _reference_line(figure, slo_p95_ms, f"SLO {slo_p95_ms:g} ms", log=True, row=1, col=2)
+    _users_axis(figure, results)
+    figure.update_yaxes(**_log_axis())
+    figure.update_yaxes(title_text="latency (ms, log scale)", row=1, col=1)
+    return figure
+
+
+def hockey_stick_figure(results: Results, scenario: str, styles: dict[str, ServerStyle], slo_p95_ms: float) -> Figure:
+    figure = go.Figure()
+    for target in scenario_targets(results, scenario):
+        steps, style = ordered_steps(target), styles[target.server]
+        figure.add_scatter(
+            x=[s.rps for s in steps],
+            y=[s.p95_ms for s in steps],
+            customdata=[s.users for s in steps],
+            name=target.server,
+            mode="lines+markers",
+            line=_line(style),
+            marker=_markers(style, steps),
+            hovertemplate=(
+                f"<b>{target.server}</b><br>%{{customdata}} users<br>%{{x:,.1f}} rps, p95 %{{y:,.1f}} ms<extra></extra>"
+            ),
+        )
+    _layout(figure, 620)
+    _reference_line(figure, slo_p95_ms, f"SLO {slo_p95_ms:g} ms", log=True)
+    figure.update_xaxes(title_text="throughput (rps)", rangemode="tozero")
+    figure.update_yaxes(**_log_axis(), title_text="p95 latency (ms, log scale)")
+    return figure
+
+
+def probe_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure | None:
+    probes = [probe for probe in results.probe if probe.measured is not None]
+    if not probes:
+        return None
+    figure = go.Figure()
+    figure.add_bar(
+        x=[p.server for p in probes],
+        y=[p.measured for p in probes],
+        name="measured",
+        showlegend=False,
+        marker={
+            "color": [styles[p.server].colour for p in probes],
+            "pattern": {"shape": [styles[p.server].pattern for p in probes], "fgcolor": "white"},
+            "line": {"color": "#222", "width": 1},
+        },
+        text=[f"≥ {p.measured}" if (p.measured or 0) >= p.width else str(p.measured) for p in probes],
+        textposition="outside",
+        cliponaxis=False,
+        hovertemplate="<b>%{x}</b>: %{y} requests at once<extra></extra>",
+    )
+    bounded = [p for p in probes if p.configured is not None]
+    figure.add_scatter(
+        x=[p.server for p in bounded],
+        y=[p.configured for p in bounded],
+        name="configured",
+        mode="markers",
+        marker={"symbol": "line-ew-open", "size": 46, "color": "#111", "line": {"color": "#111", "width": 4}},
+        hovertemplate="<b>%{x}</b>: configured %{y}<extra></extra>",
+    )
+    width = max(p.width for p in probes)
+    top = max([width * 3, *(p.configured or 0 for p in probes)]) * 1.6
+    for probe in probes:
+        if probe.configured is None:
+            figure.add_annotation(
+                x=probe.server, y=0.92, yref="paper", text="configured:<br>unbounded", showarrow=False
+            )
+    _reference_line(figure, width, f"probe width {width}", log=True)
+    _layout(figure, 640, legend={"orientation": "h", "y": 1.08, "x": 1, "xanchor": "right", "font": {"size": 17}})
+    figure.update_yaxes(**_log_axis(), range=[-0.15, math.log10(top)], title_text="requests served at once (log)")
+    figure.update_xaxes(tickangle=-30)
+    return figure
+
+
+def resources_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure | None:
+    scenarios = measured_scenarios(results)
+    if not scenarios:
+        return None
+    figure = make_subplots(
+        rows=2,
+        cols=len(scenarios),
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        horizontal_spacing=0.06,
+        subplot_titles=[f"{s}: CPU (cores)" for s in scenarios] + [f"{s}: memory (RSS, MiB)" for s in scenarios],
+    )
+    for column, scenario in enumerate(scenarios, start=1):
+        targets = list(scenario_targets(results, scenario))
+        peaks = [peak(t) for t in targets]
+        for row, field in ((1, "server_cpu"), (2, "server_rss_mb")):
+            figure.add_bar(
+                x=[t.server for t in targets],
+                y=[getattr(step, field) for step in peaks],
+                customdata=[step.users for step in peaks],
+                showlegend=False,
+                marker={
+                    "color": [styles[t.server].colour for t in targets],
+                    "pattern": {"shape": [styles[t.server].pattern for t in targets], "fgcolor": "white"},
+                    "line": {"color": "#222", "width": 1},
+                },
+                hovertemplate=f"<b>%{{x}}</b>, {scenario}, at %{{customdata}} users: %{{y:,.2f}}<extra></extra>",
+                row=row,
+                col=column,
+            )
+    _layout(figure, 820)
+    figure.update_annotations(font_size=20)  # the subplot titles; the budget labels below keep their own size
+    if (cpus := budget_value(results.meta.budget.get("cpus"))) is not None:
+        _reference_line(figure, cpus, f"budget {cpus:g} core{'s' if cpus != 1 else ''}", row=1, col="all")
+    if (memory := budget_value(results.meta.budget.get("memory"), mebibytes=True)) is not None:
+        _reference_line(figure, memory, f"budget {memory:g} MiB", row=2, col="all")
+    figure.update_xaxes(tickangle=-30)
+    return figure
+
+
+def failures_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure | None:
+    counts: dict[str, dict[str, int]] = {}
+    for target in results.targets:
+        for step in target.steps:
+            for kind, count in step.errors.items():
+                # plotly reads tags in labels (<b>, <a href>): an error text is shown as text
+                label = html.escape(f"{target.scenario} · {kind[:70]}", quote=False)
+                by_server = counts.setdefault(label, {})
+                by_server[target.server] = by_server.get(target.server, 0) + count
+    if not counts:
+        return None
+    labels = sorted(counts)
+    figure = go.Figure()
+    for server, style in styles.items():
+        values = [counts[label].get(server) for label in labels]
+        if any(values):
+            figure.add_bar(
+                y=labels,
+                x=values,
+                name=server,
+                showlegend=True,
+                orientation="h",
+                marker={"color": style.colour, "pattern": {"shape": style.pattern, "fgcolor": "white"}},
+                hovertemplate=f"<b>{server}</b><br>%{{y}}: %{{x:,}} failed<extra></extra>",
+            )
+    _layout(figure, min(1400, 200 + 34 * len(labels) * len(figure.data)), barmode="group")
+    figure.update_xaxes(title_text="failed requests (all steps)")
+    figure.update_yaxes(autorange="reversed", automargin=True)
+    return figure
+
+
+def charts(results: Results, slo_p95_ms: float) -> list[Chart]:
+    """Every chart of the report, in page order (their titles and captions are the template's)."""
+    styles = server_styles(results)
+    figures: list[tuple[str, str | None, Figure | None]] = []
+    for scenario in measured_scenarios(results):
+        figures += [
+            ("capacity", scenario, capacity_figure(results, scenario, styles)),
+            ("latency", scenario, latency_figure(results, scenario, styles, slo_p95_ms)),
+            ("hockey", scenario, hockey_stick_figure(results, scenario, styles, slo_p95_ms)),
+        ]
+    figures += [
+        ("probe", None, probe_figure(results, styles)),
+        ("resources", None, resources_figure(results, styles)),
+        ("failures", None, failures_figure(results, styles)),
+    ]
+    built = []
+    for kind, of_scenario, figure in figures:
+        if figure is not None:
+            div_id = f"{kind}-{of_scenario}" if of_scenario else kind
+            built.append(Chart(div_id, kind, of_scenario, _chart_html(figure, div_id)))
+    return built
+
+
+def _chart_html(figure: Figure, div_id: str) -> Markup:
+    """The chart's div and its Plotly.newPlot call (plotly.js itself is in the page once)."""
+    return Markup(str(figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG)))
+
+
+def run_warnings(results: Results) -> dict[str, list[Any]]:
+    """What a reader must know before trusting the numbers: saturated steps, unfinished targets, failed probes."""
+    saturated = [
+        (target, step) for target in results.targets for step in ordered_steps(target) if step.generator_saturated
+    ]
+    unfinished = [target for target in results.targets if target.status != "ok"]
+    probes = [probe for probe in results.probe if probe.error]
+    return {"saturated": saturated, "unfinished": unfinished, "probes": probes}
+
+
+def format_number(value: float | None) -> str:
+    """Three significant figures or more: 1,484 / 26.7 / 3.33; a dash for a missing value."""
+    if value is None:
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def render_report(results: Results, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> str:
+    """The report of a run as one HTML document that needs nothing but itself (plotly.js is inside)."""
+    if not slo_p95_ms > 0:
+        raise ValueError(f"the p95 SLO must be a positive number of milliseconds, not {slo_p95_ms!r}")
+    environment = Environment(
+        loader=FileSystemLoader(lab_root() / "dashboards"), autoescape=True, undefined=StrictUndefined
+    )
+    environment.filters["number"] = format_number
+    template = environment.get_template(TEMPLATE)
+    return template.render(
+        results=results,
+        meta=results.meta,
+        slo_p95_ms=slo_p95_ms,
+        styles=server_styles(results),
+        capacity=capacity_table(results, slo_p95_ms),
+        efficiency=efficiency_tables(results),
+        charts=charts(results, slo_p95_ms),
+        warnings=run_warnings(results),
+        knee_growth_percent=f"{(KNEE_GROWTH - 1) * 100:.0f}",
+        failed_requests=sum(step.failures for target in results.targets for step in target.steps),
+        max_failure_percent=CAPACITY_MAX_FAILURE_RATE * 100,
+        plotly_js=Markup(get_plotlyjs()),
+    )
+
+
+def write_report(run_dir: Path, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> Path:
+    """Build DIR/report.html from DIR/results.json, atomically (a temp file in the folder, then a rename)."""
+    results = load_results(run_dir)
+    directory = run_dir if run_dir.is_dir() else run_dir.parent
+    return atomic_write(directory / REPORT_FILE, render_report(results, slo_p95_ms))
