@@ -51,8 +51,10 @@ def test_a_server_that_fails_to_start_is_recorded_and_the_sweep_goes_on(
         concurrency=1,
         command="echo 'ModuleNotFoundError: no module named nowhere' >&2; exit 3",
     )
-    out = sweep(tmp_path, root, [broken, catalog_servers["waitress"]], [catalog_scenarios["hello"]])
+    out = sweep(tmp_path, root, [broken, catalog_servers["waitress"]], [catalog_scenarios["hello"]], probe=True)
     results = load_results(out)
+    assert [(probe.server, probe.status) for probe in results.probe] == [("broken", "failed"), ("waitress", "ok")]
+    assert "exited" in (results.probe[0].error or "")
     failed, ok = results.targets
     assert failed.status == "failed" and "exited" in (failed.error or "")
     assert "ModuleNotFoundError" in (failed.log_tail or "")

@@ -289,10 +289,8 @@ def probe(backend: str, server_names: str | None, out: Path | None, as_json: boo
         )
     else:
         print_results(Console(), results)
-    if any(claim.verdict == "not-run" for claim in results.claims if claim.claim):
-        failed = [p.server for p in results.probe if p.measured is None]
-        if failed:
-            sys.exit(EXIT_FAILED)
+    if any(probe.status == "failed" for probe in results.probe):
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()

@@ -56,6 +56,7 @@ def probe_concurrency(url: str, server: Server, width: int, io_ms: int) -> Probe
     status, elapsed = self_call(url)
     return ProbeResult(
         server=server.name,
+        status="ok" if intervals else "failed",
         configured=server.concurrency,
         measured=max_overlap(intervals) if intervals else None,
         width=width,

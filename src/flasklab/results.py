@@ -64,6 +64,7 @@ class ProbeResult(Record):
     """How many requests a server really processed at once, beside what it is configured for."""
 
     server: str
+    status: TargetStatus = "ok"
     configured: int | None
     measured: int | None = Field(description="largest number of server-side io intervals that overlapped")
     width: int = Field(description="concurrent requests sent (an upper bound on what can be measured)")

@@ -21,7 +21,7 @@ from flasklab.catalog import Scenario, Server
 from flasklab.claims import evaluate_claims
 from flasklab.load import LoadFailed, LoadJob, run_load
 from flasklab.probe import probe_concurrency
-from flasklab.results import Meta, Results, Step, Target, now, write_results
+from flasklab.results import Meta, ProbeResult, Results, Step, Target, TargetStatus, now, write_results
 from flasklab.settings import PROBE_IO_MS, PROBE_WIDTH, START_TIMEOUT_S, Profile
 
 
@@ -122,11 +122,26 @@ class Run:
             self.backend.close()
         return self.results
 
+    def _record_unprobed(self, server: Server, status: TargetStatus, reason: str) -> None:
+        if self.sweep.probe:
+            self.results.probe.append(
+                ProbeResult(
+                    server=server.name,
+                    status=status,
+                    configured=server.concurrency,
+                    measured=None,
+                    width=PROBE_WIDTH,
+                    io_ms=PROBE_IO_MS,
+                    error=reason,
+                )
+            )
+
     def measure_server(self, server: Server) -> None:
         targets = self._targets_of(server)
         self.results.targets.extend(targets)
         if reason := self.backend.unavailable(server):
             self.observer.message(f"{server.name}: skipped, {reason}")
+            self._record_unprobed(server, "skipped", reason)
             self._close_all(targets, "skipped", reason, None)
             return
         running: RunningTarget | None = None
@@ -142,6 +157,8 @@ class Run:
                 self.measure_target(running, target, scenario)
         except TargetFailed as error:
             self.observer.message(f"{server.name}: failed, {error}")
+            if not any(probe.server == server.name for probe in self.results.probe):
+                self._record_unprobed(server, "failed", str(error))
             self._close_all(targets, "failed", str(error), running.log_tail() if running else None)
         finally:
             if running is not None:
