@@ -15,8 +15,8 @@ from pathlib import Path
 
 from flasklab.backends.base import Backend, TargetFailed
 from flasklab.backends.local import pinned
-from flasklab.backends.network import AGENT_PORT, SERVER_PORT, AgentTarget, cpuset
-from flasklab.catalog import Server, compose_environment
+from flasklab.backends.network import AGENT_PORT, SERVER_PORT, AgentTarget, container_budget
+from flasklab.catalog import Server
 
 BUILD_TIMEOUT_S = 1800.0
 
@@ -56,10 +56,7 @@ class DockerBackend(Backend):
     def __init__(self, root: Path, logs: Path, report: Callable[[str], None] = print) -> None:
         self.root = root
         self.report = report
-        settings = compose_environment(root)
-        self.budget = {"cpus": settings.get("SERVER_CPUS", "1"), "memory": settings.get("SERVER_MEM", "512m")}
-        server_cpus, load_cpus = settings.get("SERVER_CPUSET", ""), settings.get("LOAD_CPUSET", "")
-        self.pinning = {"server": cpuset(server_cpus), "generator": cpuset(load_cpus)} if server_cpus else None
+        self.budget, self.pinning = container_budget(root)
         self.command: list[str] = []
 
     def compose(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,6 @@ from each container's agent (port 8001, its own cgroup), and "stop" leaves the i
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -70,19 +69,23 @@ def cpuset(text: str) -> list[int]:
     return cpus
 
 
+def container_budget(root: Path) -> tuple[dict[str, str], dict[str, list[int]] | None]:
+    """The compose lab's budget per server and its CPU split, as .env (or the environment) sets them."""
+    settings = compose_environment(root)
+    budget = {"cpus": settings.get("SERVER_CPUS", "1"), "memory": settings.get("SERVER_MEM", "512m")}
+    server_cpus, load_cpus = settings.get("SERVER_CPUSET", ""), settings.get("LOAD_CPUSET", "")
+    pinning = {"server": cpuset(server_cpus), "generator": cpuset(load_cpus)} if server_cpus else None
+    return budget, pinning
+
+
 class NetworkBackend(Backend):
     name = "network"
 
     def __init__(self, root: Path, logs: Path, report: Callable[[str], None] = print) -> None:
-        settings = compose_environment(root)
-        self.budget = {"cpus": settings.get("SERVER_CPUS", "1"), "memory": settings.get("SERVER_MEM", "512m")}
-        server_cpus, load_cpus = settings.get("SERVER_CPUSET", ""), settings.get("LOAD_CPUSET", "")
-        self.pinning = {"server": cpuset(server_cpus), "generator": cpuset(load_cpus)} if server_cpus else None
-        self.host_suffix = os.environ.get("LAB_SERVICE_SUFFIX", "")
+        self.budget, self.pinning = container_budget(root)
 
     def unavailable(self, server: Server) -> str | None:
         return None
 
     def start(self, server: Server) -> AgentTarget:
-        host = server.name + self.host_suffix
-        return AgentTarget(f"http://{host}:{SERVER_PORT}", f"http://{host}:{AGENT_PORT}")
+        return AgentTarget(f"http://{server.name}:{SERVER_PORT}", f"http://{server.name}:{AGENT_PORT}")
