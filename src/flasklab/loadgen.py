@@ -36,6 +36,9 @@ from flasklab.distributed import CPU_KEY, SAMPLES_KEY, error_kind
 SATURATION = 0.90  # flasklab.settings.GENERATOR_SATURATION, passed on the command line
 WORKER_WAIT_S = 120.0
 REPORT_DELAY_S = 4.0  # Locust workers report every 3 s
+Z95 = 1.96
+RATE_SLICES = 10  # a window's rps spread: its completions counted in this many equal slices
+T95_SLICES = 2.262  # Student's t, 95 %, 9 degrees of freedom
 
 
 def emit(**event: Any) -> None:
@@ -50,17 +53,48 @@ def nearest_rank(ordered: list[float], percent: float) -> float | None:
     return ordered[max(math.ceil(percent / 100 * len(ordered)) - 1, 0)]
 
 
+def percentile_interval(ordered: list[float], percent: float) -> tuple[float | None, float | None]:
+    """A distribution-free ~95 % confidence interval of a percentile: two order statistics around its rank.
+
+    The number of samples below the true percentile is binomial(n, p); its normal approximation gives the ranks.
+    """
+    n = len(ordered)
+    if not n:
+        return None, None
+    p = percent / 100
+    half = Z95 * math.sqrt(n * p * (1 - p))
+    low = min(max(math.floor(n * p - half), 1), n)
+    high = min(max(math.ceil(n * p + half) + 1, 1), n)
+    return ordered[low - 1], ordered[high - 1]
+
+
+def rate_interval(ended: list[float], start: float, duration_s: float) -> tuple[float, float]:
+    """A ~95 % interval of the window's rps from its completions counted in RATE_SLICES equal slices."""
+    counts = [0] * RATE_SLICES
+    for moment in ended:
+        counts[min(max(int((moment - start) / duration_s * RATE_SLICES), 0), RATE_SLICES - 1)] += 1
+    rates = [count * RATE_SLICES / duration_s for count in counts]
+    mean = sum(rates) / RATE_SLICES
+    spread = math.sqrt(sum((rate - mean) ** 2 for rate in rates) / (RATE_SLICES - 1))
+    half = T95_SLICES * spread / math.sqrt(RATE_SLICES)
+    return max(mean - half, 0.0), mean + half
+
+
 @dataclass
 class Window:
     """Every completion recorded inside one step's measurement window."""
 
+    start: float
     response_ms: list[float] = field(default_factory=list)
+    ended: list[float] = field(default_factory=list)
     failures: int = 0
     errors: Counter[str] = field(default_factory=Counter)
 
     def summary(self, duration_s: float) -> dict[str, Any]:
         ordered = sorted(self.response_ms)
         count = len(ordered)
+        rps_low, rps_high = rate_interval(self.ended, self.start, duration_s)
+        p95_low, p95_high = percentile_interval(ordered, 95)
         return {
             "duration_s": duration_s,
             "requests": count,
@@ -69,6 +103,10 @@ class Window:
             "p50_ms": nearest_rank(ordered, 50),
             "p95_ms": nearest_rank(ordered, 95),
             "p99_ms": nearest_rank(ordered, 99),
+            "rps_low": rps_low,
+            "rps_high": rps_high,
+            "p95_low_ms": p95_low,
+            "p95_high_ms": p95_high,
             "max_ms": ordered[-1] if ordered else None,
             "mean_ms": sum(ordered) / count if count else None,
             "errors": dict(self.errors.most_common(20)),
@@ -98,8 +136,9 @@ class Recorder:
         step = self.shape.step_at(run_time)
         if step >= len(self.shape.steps) or run_time - step * self.shape.step_s < self.shape.warmup_s:
             return
-        window = self.windows.setdefault(step, Window())
+        window = self.windows.setdefault(step, Window(step * self.shape.step_s + self.shape.warmup_s))
         window.response_ms.append(response_ms)
+        window.ended.append(run_time)
         if error is not None:
             window.failures += 1
             window.errors[error] += 1
@@ -174,7 +213,8 @@ def run(locustfile: str, host: str, saturation: float, workers: int, master_port
     def summarise(step: int, users: int, start: tuple[float, float], end: tuple[float, float]) -> None:
         gevent.sleep(report_delay)
         generator_cpu = generator.share(start, end)
-        summary = recorder.windows.pop(step, Window()).summary(shape.window_s)
+        empty = Window(step * shape.step_s + shape.warmup_s)
+        summary = recorder.windows.pop(step, empty).summary(shape.window_s)
         emit(
             event="step",
             step=step,

@@ -39,6 +39,10 @@ class Step(Record):
     p99_ms: float | None
     max_ms: float | None
     mean_ms: float | None = None
+    rps_low: float | None = Field(default=None, description="~95 % interval of rps (completions in 10 slices)")
+    rps_high: float | None = None
+    p95_low_ms: float | None = Field(default=None, description="~95 % interval of p95 (order statistics)")
+    p95_high_ms: float | None = None
     errors: dict[str, int] = Field(default_factory=dict, description="failures by kind")
     generator_cpu: float = Field(ge=0, description="load generator CPU, share of one core (the busiest worker's)")
     generator_saturated: bool = Field(description="generator CPU passed the saturation threshold")
