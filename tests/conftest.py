@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -11,6 +13,10 @@ from flasklab.backends.base import RunningTarget
 from flasklab.backends.local import LocalBackend
 from flasklab.catalog import Scenario, Server, lab_root, load_scenarios, load_servers
 from flasklab.settings import START_TIMEOUT_S
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 ROOT = lab_root()
 
@@ -54,3 +60,23 @@ def start_server(
     yield start
     for target in started:
         target.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright; skipped where it is missing, except in CI (which must have it)."""
+    problem = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        problem = "the playwright package is not installed"
+    if problem is None and not CHROMIUM.is_file():
+        problem = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the browser test: {problem}")
+        pytest.skip(problem)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

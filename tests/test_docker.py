@@ -10,6 +10,9 @@ import json
 import os
 import shutil
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ from flasklab.results import Results, load_results
 
 pytestmark = pytest.mark.docker
 COMPOSE_TIMEOUT_S = 1500
+DASHBOARD = "http://127.0.0.1:8080"
 
 
 def docker_ready(root: Path) -> str | None:
@@ -41,6 +45,23 @@ class ComposeRun:
     results: Results
     conductor_exit: int
     containers: list[dict[str, object]]
+    dashboard: dict[str, str]  # the dashboard service's pages for this run, by path
+
+
+def fetch_dashboard(run_id: str) -> dict[str, str]:
+    """The compose dashboard's index and this run's live page and state, read from the host's 127.0.0.1:8080."""
+    pages = {}
+    for path in ("/", f"/runs/{run_id}/", f"/runs/{run_id}/state"):
+        for attempt in range(20):
+            try:
+                with urllib.request.urlopen(DASHBOARD + path, timeout=10) as response:
+                    pages[path] = response.read().decode()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if attempt == 19:
+                    raise
+                time.sleep(1)
+    return pages
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +106,8 @@ def compose_run(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True).stdout
         )
         (run_dir,) = set(results_dir.iterdir()) - before
-        yield ComposeRun(load_results(run_dir), int(waited.stdout.strip()), containers)
+        dashboard = fetch_dashboard(run_dir.name)
+        yield ComposeRun(load_results(run_dir), int(waited.stdout.strip()), containers, dashboard)
     finally:
         logs = subprocess.run(
             [*compose, "logs", "--no-color", "--tail", "30", "conductor"],
@@ -147,3 +169,11 @@ def test_same_budget_for_every_server(compose_run: ComposeRun, catalog_servers: 
             host = container["HostConfig"]
             budgets.add((host["NanoCpus"], host["Memory"], host["CpusetCpus"]))  # type: ignore[index]
     assert len(budgets) == 1, budgets
+
+
+def test_dashboard_service_serves_the_run(compose_run: ComposeRun) -> None:
+    run_id = compose_run.results.meta.run_id
+    assert f'href="runs/{run_id}/"' in compose_run.dashboard["/"]
+    assert json.loads(compose_run.dashboard[f"/runs/{run_id}/state"])["status"] == "complete"
+    page = compose_run.dashboard[f"/runs/{run_id}/"]
+    assert "this page is its report" in page and 'class="plotly-graph-div chart"' in page

@@ -3,54 +3,36 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
+from plotly.offline import get_plotlyjs_version  # type: ignore[import-untyped]
 
 from flasklab.report import (
     DEFAULT_SLO_P95_MS,
     REPORT_FILE,
     capacity,
+    chart_library,
     format_number,
     knee,
     render_report,
     write_report,
 )
 from flasklab.results import Results, ResultsError, Step, Target, load_results
+from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, CHART_TRACES, ExternalResources
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Route
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
 SERVERS = ("dev-single", "gunicorn-sync")
 SCENARIOS = ("hello", "io")
 MAX_REPORT_BYTES = 10 * 2**20
-# Debian's chromium (apt-get install chromium): Playwright's own browser download does not work on these machines.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-ALL_CHARTS_DRAWN = "() => [...document.querySelectorAll('.js-plotly-plot')].every(d => d.querySelector('.main-svg'))"
-CHART_TRACES = """() => Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')].map(d => [d.id, {
-    svg: d.querySelectorAll('.main-svg').length,
-    traces: d.querySelectorAll('.scatterlayer .trace, .barlayer .trace').length,
-    paths: d.querySelectorAll('.scatterlayer path, .barlayer path').length,
-}]))"""
 
 
 @pytest.fixture(scope="module")
@@ -74,39 +56,6 @@ def report(run_dir: Path) -> Path:
     return write_report(run_dir)
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright; skipped where it is missing, except in CI (which must have it)."""
-    problem = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = "the playwright package is not installed"
-    if problem is None and not CHROMIUM.is_file():
-        problem = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs the browser test: {problem}")
-        pytest.skip(problem)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class ExternalResources(HTMLParser):
-    """Collects every src/href of the document that points off the machine (a CDN, a font service...)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if name in ("src", "href") and value and value.strip().lower().startswith(("http:", "https:", "//")):
-                self.found.append(f"<{tag} {name}={value}>")
-
-
 def test_report_is_one_offline_file(report: Path, results: Results) -> None:
     assert report.name == REPORT_FILE
     assert [p.name for p in report.parent.iterdir() if p.name.startswith(".report.")] == []  # no temp file left
@@ -115,7 +64,9 @@ def test_report_is_one_offline_file(report: Path, results: Results) -> None:
     parser = ExternalResources()
     parser.feed(html)
     assert parser.found == []
-    assert html.count(get_plotlyjs()[:500]) == 1, "plotly.js must be embedded exactly once"
+    assert html.count(chart_library()[:500]) == 1, "plotly.js must be embedded exactly once"
+    # the vendored basic bundle, at the version of the figures plotly.py builds
+    assert f"plotly.js (basic - minified) v{get_plotlyjs_version()}" in html
     for server in SERVERS:
         assert server in html
     assert f"{DEFAULT_SLO_P95_MS:,.0f} ms" in html

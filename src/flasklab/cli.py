@@ -1,4 +1,4 @@
-"""The flasklab command line: servers, run, probe.
+"""The flasklab command line: servers, run, probe, report, serve (and compare, export).
 
 Exit codes: 0 success; 1 the run finished but a target failed; 2 bad usage or input (the message lists the valid
 choices); 130 interrupted by SIGINT, 143 by SIGTERM (results kept either way).
@@ -7,8 +7,11 @@ choices); 130 interrupted by SIGINT, 143 by SIGTERM (results kept either way).
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -20,10 +23,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from flasklab.backends import BACKENDS, DEFAULT_BACKEND, EXTERNAL
 from flasklab.backends.external import TargetURLError, parse_target
 from flasklab.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
+from flasklab.compare import compare_path, compare_runs, compare_table, comparison_json, save_compare
+from flasklab.export import steps_csv, write_csv
+from flasklab.live import Dashboard, LiveServer, locust_link
 from flasklab.report import write_report
-from flasklab.results import Results, ResultsError, Step
+from flasklab.results import RESULTS_FILE, Results, ResultsError, Step, load_results
 from flasklab.runner import Run, Sweep, new_run_id
-from flasklab.settings import DEFAULT_PROFILE, DEFAULT_SLO_P95_MS, PROFILES, Profile
+from flasklab.settings import (
+    DASHBOARD_HOST,
+    DASHBOARD_PORT,
+    DEFAULT_PROFILE,
+    DEFAULT_SLO_P95_MS,
+    LOCUST_WEB_DEFAULT,
+    LOCUST_WEB_VARIABLE,
+    PROFILES,
+    Profile,
+    locust_web,
+)
+from flasklab.slides import BrowserNotFoundError, write_slides
 from flasklab.summary import catalog_markdown, catalog_table, print_results
 
 console = Console(stderr=True)
@@ -176,6 +193,44 @@ slo_option = click.option(
 )
 
 
+def start_dashboard(dashboard: Dashboard, host: str, port: int, option: str) -> LiveServer:
+    """The live dashboard's server, or exit 2 when its address cannot be bound."""
+    try:
+        server = LiveServer(dashboard, host, port)
+    except OSError as error:
+        raise click.BadParameter(
+            f"cannot serve on {host}:{port} ({error.strerror or error}); choose another port (0: any free one)",
+            param_hint=option,
+        ) from error
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]the dashboard listens on {host}: beyond this machine's loopback, on purpose?[/]")
+    return server.__enter__()
+
+
+def port_is_free(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, int(port)))
+        except OSError:
+            return False
+    return True
+
+
+def serve_until_stopped(server: LiveServer, what: str) -> None:
+    """Keep serving until Ctrl-C (or SIGTERM)."""
+    console.print(f"dashboard: {server.url} {what}; Ctrl-C to stop serving")
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        while True:
+            time.sleep(3600)
+    except (KeyboardInterrupt, Terminated):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close()
+
+
 def _out_folder(out: Path | None, root: Path) -> Path:
     folder = out or root / "results" / new_run_id()
     if (folder / "results.json").exists():
@@ -220,6 +275,19 @@ def _finish(results: Results, as_json: bool) -> None:
 @slo_option
 @out_option
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of tables.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Serve the live dashboard while the run goes on (and its report after it, until Ctrl-C).",
+)
+@click.option(
+    "--serve-port",
+    type=click.IntRange(0, 65535),
+    default=DASHBOARD_PORT,
+    show_default=True,
+    envvar="LAB_DASHBOARD_PORT",
+    help="Port of the live dashboard on 127.0.0.1 (0: any free port).",
+)
 def run(
     backend: str,
     server_names: str | None,
@@ -231,6 +299,8 @@ def run(
     slo_p95_ms: float,
     out: Path | None,
     as_json: bool,
+    serve: bool,
+    serve_port: int,
 ) -> None:
     """Measure each server in turn under each scenario's step load; writes DIR/results.json."""
     root, catalog_servers, catalog_scenarios = catalog()
@@ -260,9 +330,22 @@ def run(
         f"flasklab run: {len(sweep.servers)} servers x {len(sweep.scenarios)} scenarios, profile "
         f"{profile.name}, backend {backend} → {sweep.out}"
     )
+    dashboard = None
+    if serve:
+        if not locust_web() and port_is_free(LOCUST_WEB_DEFAULT):
+            os.environ[LOCUST_WEB_VARIABLE] = LOCUST_WEB_DEFAULT  # read by each target's Locust process
+        live = Dashboard(sweep.out, single=True, slo_p95_ms=slo_p95_ms, locust_url=locust_link(locust_web()))
+        dashboard = start_dashboard(live, DASHBOARD_HOST, serve_port, "--serve-port")
+        console.print(f"live dashboard: {dashboard.url}")
     results = execute(sweep, backend, root, slo_p95_ms)
     save_report(sweep.out, slo_p95_ms)
-    _finish(results, as_json)
+    if dashboard is None:
+        _finish(results, as_json)
+        return
+    try:
+        _finish(results, as_json)
+    finally:
+        serve_until_stopped(dashboard, "now shows the run's report")
 
 
 @main.command()
@@ -296,10 +379,94 @@ def probe(backend: str, server_names: str | None, out: Path | None, as_json: boo
 @main.command()
 @click.argument("run_dir", metavar="DIR", type=click.Path(path_type=Path))
 @slo_option
-def report(run_dir: Path, slo_p95_ms: float) -> None:
+@click.option("--png", is_flag=True, help="Also write each chart as a 1920x1080 slide, PNG and SVG, in DIR/slides/.")
+def report(run_dir: Path, slo_p95_ms: float, png: bool) -> None:
     """(Re)build DIR/report.html from DIR/results.json: one file that opens offline."""
     try:
         path = write_report(run_dir, slo_p95_ms)
     except ResultsError as error:
         raise click.BadParameter(str(error), param_hint="DIR") from error
     click.echo(path)
+    if png:
+        try:
+            slides = write_slides(run_dir, slo_p95_ms)
+        except BrowserNotFoundError as error:
+            console.print(f"slides not written: {error}", style="red", markup=False, soft_wrap=True)
+            sys.exit(EXIT_USAGE)
+        for slide in slides:
+            click.echo(slide)
+
+
+@main.command()
+@click.argument("folder", metavar="[DIR]", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--host",
+    default=DASHBOARD_HOST,
+    show_default=True,
+    envvar="LAB_DASHBOARD_HOST",
+    help="Address to listen on; anything but loopback exposes the dashboard (the compose lab publishes 127.0.0.1).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DASHBOARD_PORT,
+    show_default=True,
+    envvar="LAB_DASHBOARD_PORT",
+    help="Port (0: any free port).",
+)
+@click.option(
+    "--locust-url", envvar="LAB_LOCUST_URL", help="Address of Locust's web UI to link to (the compose lab's 8089)."
+)
+@slo_option
+def serve(folder: Path | None, host: str, port: int, locust_url: str | None, slo_p95_ms: float) -> None:
+    """The live dashboard of DIR (default: results/): every run in it, updating while runs write; Ctrl-C stops."""
+    folder = folder or lab_root() / "results"
+    if not folder.is_dir():
+        raise click.BadParameter(f"{folder} is not a folder: pass a run folder or the results folder", param_hint="DIR")
+    if locust_url and not locust_url.startswith(("http://127.0.0.1:", "http://localhost:")):
+        raise click.BadParameter("a link on this machine only: http://127.0.0.1:PORT/", param_hint="--locust-url")
+    single = (folder / RESULTS_FILE).is_file()
+    server = start_dashboard(Dashboard(folder, single, slo_p95_ms, locust_url), host, port, "--port")
+    serve_until_stopped(server, f"shows {'the run' if single else 'the runs'} in {folder}")
+
+
+def _load_run(location: Path, param_hint: str) -> Results:
+    """A run's results, or exit 2 naming the argument and what is wrong with its file."""
+    try:
+        return load_results(location)
+    except ResultsError as error:
+        raise click.BadParameter(str(error), param_hint=param_hint) from error
+
+
+@main.command()
+@click.argument("dir_a", metavar="DIR_A", type=click.Path(path_type=Path))
+@click.argument("dir_b", metavar="DIR_B", type=click.Path(path_type=Path))
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="The page to write (default: DIR_B/compare.html)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison rows as JSON instead of a table.")
+def compare(dir_a: Path, dir_b: Path, out: Path | None, as_json: bool) -> None:
+    """Run B against run A: per server and scenario, the change in peak rps and p95, real or within noise."""
+    a, b = _load_run(dir_a, "DIR_A"), _load_run(dir_b, "DIR_B")
+    rows = compare_runs(a, b)
+    path = save_compare(a, b, out or compare_path(dir_b))
+    if as_json:
+        click.echo(json.dumps(comparison_json(rows), indent=2))
+    else:
+        terminal = Console()  # piped, rich would squeeze the table into 80 columns
+        (terminal if terminal.is_terminal else Console(width=160)).print(compare_table(rows))
+    console.print(f"compare: {path}")
+
+
+@main.command()
+@click.argument("run_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print the CSV instead of writing DIR/steps.csv.")
+def export(run_dir: Path, to_stdout: bool) -> None:
+    """Every step of DIR/results.json as CSV (DIR/steps.csv), for a spreadsheet of your own."""
+    if to_stdout:
+        click.echo(steps_csv(_load_run(run_dir, "DIR")), nl=False)
+        return
+    try:
+        click.echo(write_csv(run_dir))
+    except ResultsError as error:
+        raise click.BadParameter(str(error), param_hint="DIR") from error

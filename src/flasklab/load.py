@@ -23,10 +23,10 @@ from flasklab.results import Step
 from flasklab.settings import (
     GENERATOR_SATURATION,
     LOCUST_MASTER_PORT,
-    LOCUST_WEB,
     LOCUST_WORKER_SERVICE,
     LOCUST_WORKERS,
     Profile,
+    locust_web,
 )
 
 # Locust start-up plus the slack a step may overrun before the generator is declared hung.
@@ -117,7 +117,7 @@ def run_load(
             "--master-port",
             str(LOCUST_MASTER_PORT),
             "--web",
-            LOCUST_WEB,
+            locust_web(),
         ]
     )
     environment = {

@@ -19,7 +19,7 @@ from typing import Any
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
+from plotly.offline import get_plotlyjs, get_plotlyjs_version  # type: ignore[import-untyped]
 from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
 from flasklab.catalog import lab_root
@@ -29,6 +29,10 @@ from flasklab.settings import DEFAULT_SLO_P95_MS
 Figure = Any  # plotly ships no type hints
 
 REPORT_FILE = "report.html"
+# plotly.js's official "basic" bundle (scatter, bar and every layout component: all the lab draws), a quarter of the
+# full bundle plotly.py embeds, so pages open twice as fast. Vendored from the npm package plotly.js-basic-dist-min at
+# the version plotly.py ships (MIT licence beside it); the full bundle is the fallback if the versions ever differ.
+BASIC_BUNDLE = Path("vendor") / "plotly-basic.min.js"
 TEMPLATE = "report.html.j2"
 # The knee: the last step before doubling (or more) the users adds less than 10 % throughput.
 KNEE_GROWTH = 1.10
@@ -187,7 +191,7 @@ def budget_value(text: str | None, mebibytes: bool = False) -> float | None:
     return value * {"k": 1 / 1024, "m": 1, "g": 1024, "": 1 / 2**20}[match[2]] if mebibytes else value
 
 
-def _layout(figure: Figure, height: int, **overrides: Any) -> None:
+def apply_layout(figure: Figure, height: int, **overrides: Any) -> None:
     layout: dict[str, Any] = {
         "template": "none",
         "height": height,
@@ -227,7 +231,7 @@ def _reference_line(figure: Figure, y: float, text: str, log: bool = False, **wh
     )
 
 
-def _scale_buttons() -> dict[str, Any]:
+def scale_buttons() -> dict[str, Any]:
     """Linear / log buttons for the y axis: on a linear axis the slowest servers lie flat at the bottom."""
     linear = {"yaxis.type": "linear", "yaxis.tickvals": None, "yaxis.ticktext": None}
     scales = (("linear scale", linear), ("log scale", {f"yaxis.{key}": value for key, value in _log_axis().items()}))
@@ -283,7 +287,7 @@ def capacity_figure(results: Results, scenario: str, styles: dict[str, ServerSty
         mode="markers",
         marker={"symbol": "diamond", "size": 16, "color": "white", "line": {"color": "#111", "width": 2}},
     )
-    _layout(figure, 620, updatemenus=[_scale_buttons()])
+    apply_layout(figure, 620, updatemenus=[scale_buttons()])
     _users_axis(figure, results)
     figure.update_yaxes(title_text="throughput (rps)", rangemode="tozero")
     return figure
@@ -310,7 +314,7 @@ def latency_figure(results: Results, scenario: str, styles: dict[str, ServerStyl
                 row=1,
                 col=column,
             )
-    _layout(figure, 620)
+    apply_layout(figure, 620)
     figure.update_annotations(font_size=20)  # the subplot titles
     _reference_line(figure, slo_p95_ms, f"SLO {slo_p95_ms:g} ms", log=True, row=1, col=2)
     _users_axis(figure, results)
@@ -335,7 +339,7 @@ def hockey_stick_figure(results: Results, scenario: str, styles: dict[str, Serve
                 f"<b>{target.server}</b><br>%{{customdata}} users<br>%{{x:,.1f}} rps, p95 %{{y:,.1f}} ms<extra></extra>"
             ),
         )
-    _layout(figure, 620)
+    apply_layout(figure, 620)
     _reference_line(figure, slo_p95_ms, f"SLO {slo_p95_ms:g} ms", log=True)
     figure.update_xaxes(title_text="throughput (rps)", rangemode="tozero")
     figure.update_yaxes(**_log_axis(), title_text="p95 latency (ms, log scale)")
@@ -379,7 +383,7 @@ def probe_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure | N
                 x=probe.server, y=0.92, yref="paper", text="configured:<br>unbounded", showarrow=False
             )
     _reference_line(figure, width, f"probe width {width}", log=True)
-    _layout(figure, 640, legend={"orientation": "h", "y": 1.08, "x": 1, "xanchor": "right", "font": {"size": 17}})
+    apply_layout(figure, 640, legend={"orientation": "h", "y": 1.08, "x": 1, "xanchor": "right", "font": {"size": 17}})
     figure.update_yaxes(**_log_axis(), range=[-0.15, math.log10(top)], title_text="requests served at once (log)")
     figure.update_xaxes(tickangle=-30)
     return figure
@@ -415,7 +419,7 @@ def resources_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure
                 row=row,
                 col=column,
             )
-    _layout(figure, 820)
+    apply_layout(figure, 820)
     figure.update_annotations(font_size=20)  # the subplot titles; the budget labels below keep their own size
     if (cpus := budget_value(results.meta.budget.get("cpus"))) is not None:
         _reference_line(figure, cpus, f"budget {cpus:g} core{'s' if cpus != 1 else ''}", row=1, col="all")
@@ -450,38 +454,53 @@ def failures_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure 
                 marker={"color": style.colour, "pattern": {"shape": style.pattern, "fgcolor": "white"}},
                 hovertemplate=f"<b>{server}</b><br>%{{y}}: %{{x:,}} failed<extra></extra>",
             )
-    _layout(figure, min(1400, 200 + 34 * len(labels) * len(figure.data)), barmode="group")
+    apply_layout(figure, min(1400, 200 + 34 * len(labels) * len(figure.data)), barmode="group")
     figure.update_xaxes(title_text="failed requests (all steps)")
     figure.update_yaxes(autorange="reversed", automargin=True)
     return figure
 
 
-def charts(results: Results, slo_p95_ms: float) -> list[Chart]:
-    """Every chart of the report, in page order (their titles and captions are the template's)."""
+def figures(results: Results, slo_p95_ms: float) -> list[tuple[str, str, str | None, Figure]]:
+    """Every figure of the report, in page order, as (chart id, kind, scenario or None, plotly figure)."""
     styles = server_styles(results)
-    figures: list[tuple[str, str | None, Figure | None]] = []
+    built: list[tuple[str, str | None, Figure | None]] = []
     for scenario in measured_scenarios(results):
-        figures += [
+        built += [
             ("capacity", scenario, capacity_figure(results, scenario, styles)),
             ("latency", scenario, latency_figure(results, scenario, styles, slo_p95_ms)),
             ("hockey", scenario, hockey_stick_figure(results, scenario, styles, slo_p95_ms)),
         ]
-    figures += [
+    built += [
         ("probe", None, probe_figure(results, styles)),
         ("resources", None, resources_figure(results, styles)),
         ("failures", None, failures_figure(results, styles)),
     ]
-    built = []
-    for kind, of_scenario, figure in figures:
-        if figure is not None:
-            div_id = f"{kind}-{of_scenario}" if of_scenario else kind
-            built.append(Chart(div_id, kind, of_scenario, _chart_html(figure, div_id)))
-    return built
+    return [
+        (f"{kind}-{of_scenario}" if of_scenario else kind, kind, of_scenario, figure)
+        for kind, of_scenario, figure in built
+        if figure is not None
+    ]
+
+
+def charts(results: Results, slo_p95_ms: float) -> list[Chart]:
+    """Every chart of the report, in page order (their titles and captions are the template's)."""
+    return [
+        Chart(div_id, kind, scenario, _chart_html(figure, div_id))
+        for div_id, kind, scenario, figure in figures(results, slo_p95_ms)
+    ]
 
 
 def _chart_html(figure: Figure, div_id: str) -> Markup:
-    """The chart's div and its Plotly.newPlot call (plotly.js itself is in the page once)."""
-    return Markup(str(figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG)))
+    """The chart's empty div and its figure as JSON; the page's one script draws every chart from those.
+
+    Drawing from data (not a script per chart) is what lets the live page update a chart in place.
+    """
+    # "</" inside a script element would end it (an error text in a label could hold "</script>"): "<\/" is JSON too
+    data = figure.to_json().replace("</", "<\\/")
+    return Markup(
+        f'<div id="{div_id}" class="plotly-graph-div chart"></div>'
+        f'<script type="application/json" class="figure" data-for="{div_id}">{data}</script>'
+    )
 
 
 def run_warnings(results: Results) -> dict[str, list[Any]]:
@@ -503,8 +522,72 @@ def format_number(value: float | None) -> str:
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
 
 
-def render_report(results: Results, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> str:
-    """The report of a run as one HTML document that needs nothing but itself (plotly.js is inside)."""
+@dataclass(frozen=True)
+class LiveView:
+    """What the live dashboard adds to the report: where Locust's own UI is, the run index, the page's version."""
+
+    locust_url: str | None = None
+    index_url: str | None = None
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """Which server, scenario and step a running run is at, read from its results.json."""
+
+    server: str
+    scenario: str | None  # None: the server is starting or being probed
+    step: int  # 1-based: the step being measured now
+    steps: int
+    users: int | None
+    done_steps: int
+    total_steps: int
+
+    @property
+    def percent(self) -> float:
+        return 100 * self.done_steps / max(self.total_steps, 1)
+
+
+def live_status(results: Results) -> LiveStatus | None:
+    """Where a run is, from what it has saved: the first target still running and its next step."""
+    if results.meta.status != "running":
+        return None
+    meta = results.meta
+    per_target = len(meta.steps)
+    total = len(meta.servers) * len(meta.scenarios) * per_target
+    done = sum(per_target if t.status in ("failed", "skipped") else len(t.steps) for t in results.targets)
+    running = next((t for t in results.targets if t.status == "running"), None)
+    if running is None:
+        started = {t.server for t in results.targets} | {p.server for p in results.probe}
+        server = next((name for name in meta.servers if name not in started), meta.servers[-1] if meta.servers else "")
+        return LiveStatus(server, None, 0, per_target, None, done, total)
+    probing = meta.probe and not any(p.server == running.server for p in results.probe)
+    scenario = None if probing else running.scenario
+    step = min(len(running.steps), per_target - 1)
+    return LiveStatus(running.server, scenario, step + 1, per_target, meta.steps[step], done, total)
+
+
+def chart_library() -> str:
+    """plotly.js for an offline page: the vendored basic bundle when it is plotly.py's version, else the full one."""
+    try:
+        basic = (lab_root() / "dashboards" / BASIC_BUNDLE).read_text(encoding="utf-8")
+    except OSError:
+        return str(get_plotlyjs())
+    header = basic[:200]
+    return basic if f"(basic - minified) v{get_plotlyjs_version()}\n" in header else str(get_plotlyjs())
+
+
+def render_report(
+    results: Results,
+    slo_p95_ms: float = DEFAULT_SLO_P95_MS,
+    live: LiveView | None = None,
+    with_chart_library: bool = True,
+) -> str:
+    """The report of a run as one HTML document that needs nothing but itself (plotly.js is inside).
+
+    With ``live``, the same page with a status bar and the script that keeps it current (flasklab.live serves it);
+    without the chart library, it is what that script swaps in.
+    """
     if not slo_p95_ms > 0:
         raise ValueError(f"the p95 SLO must be a positive number of milliseconds, not {slo_p95_ms!r}")
     environment = Environment(
@@ -524,7 +607,10 @@ def render_report(results: Results, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> s
         knee_growth_percent=f"{(KNEE_GROWTH - 1) * 100:.0f}",
         failed_requests=sum(step.failures for target in results.targets for step in target.steps),
         max_failure_percent=CAPACITY_MAX_FAILURE_RATE * 100,
-        plotly_js=Markup(get_plotlyjs()),
+        plotly_js=Markup(chart_library()) if with_chart_library else "",
+        plot_config=PLOT_CONFIG,
+        live=live,
+        live_status=live_status(results),
     )
 
 

@@ -96,6 +96,7 @@ class Meta(Record):
     window_s: float
     scenarios: list[str]
     servers: list[str]
+    probe: bool = Field(default=True, description="the concurrency probe runs before each server's scenarios")
     started: str
     ended: str | None = None
     host: dict[str, str | int]

@@ -66,6 +66,7 @@ def _meta(sweep: Sweep, backend: Backend) -> Meta:
         window_s=sweep.profile.window_s,
         scenarios=[scenario.name for scenario in sweep.scenarios],
         servers=[server.name for server in sweep.servers],
+        probe=sweep.probe,
         started=now(),
         host={"cores": os.cpu_count() or 0, "platform": platform.platform(), "machine": platform.machine()},
         budget=dict(backend.budget),

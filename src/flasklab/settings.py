@@ -54,8 +54,20 @@ PROBE_MANY = PROBE_WIDTH // 2
 LOCUST_WORKERS = os.environ.get("LAB_LOCUST_WORKERS", "0")
 LOCUST_WORKER_SERVICE = "locust-worker"
 LOCUST_MASTER_PORT = 5557
-# HOST:PORT for Locust's own web UI during each target ("" for none); the compose lab publishes 127.0.0.1:8089.
-LOCUST_WEB = os.environ.get("LAB_LOCUST_WEB", "")
+# HOST:PORT for Locust's own web UI during each target ("" for none); the compose lab publishes 127.0.0.1:8089, and
+# `flasklab run --serve` turns it on at LOCUST_WEB_DEFAULT when that port is free.
+LOCUST_WEB_VARIABLE = "LAB_LOCUST_WEB"
+LOCUST_WEB_DEFAULT = "127.0.0.1:8089"
+
+
+def locust_web() -> str:
+    """Read when each target starts, so that the CLI can turn the UI on for a run."""
+    return os.environ.get(LOCUST_WEB_VARIABLE, "")
+
+
+# The live dashboard (`flasklab run --serve`, `flasklab serve`): loopback unless told otherwise.
+DASHBOARD_HOST = "127.0.0.1"
+DASHBOARD_PORT = 8080
 
 # The latency objective of the report's capacity table: highest rps with p95 at or under it.
 DEFAULT_SLO_P95_MS = 500.0

@@ -1,0 +1,131 @@
+"""steps.csv from a real quick run (a real server, real Locust), read back as a spreadsheet would."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flasklab.cli import main
+from flasklab.export import COLUMNS, CSV_FILE, steps_csv, write_csv
+from flasklab.results import Results, ResultsError, Step, load_results
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVERS = ("gunicorn-sync",)
+SCENARIOS = ("hello", "io")
+
+
+def flasklab(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flasklab", *args], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "run"
+    result = flasklab(
+        *("run", "--profile", "quick", "--no-probe", "--out", str(out)),
+        *("--servers", ",".join(SERVERS), "--scenarios", ",".join(SCENARIOS)),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def results(run_dir: Path) -> Results:
+    return load_results(run_dir)
+
+
+def read_back(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def expected_cell(value: object) -> str:
+    """What a cell holds for a value of results.json (floats at full precision, so they read back equal)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":")) if value else ""
+    return str(value)
+
+
+def test_every_step_is_a_row_with_the_values_of_results_json(results: Results) -> None:
+    rows = read_back(steps_csv(results))
+    pairs = [(target, step) for target in results.targets for step in target.steps]
+    assert len(rows) == len(pairs) == len(SERVERS) * len(SCENARIOS) * len(results.meta.steps)
+    assert list(rows[0]) == list(COLUMNS)
+    assert set(Step.model_fields) <= set(rows[0]), "every Step field is a column"
+    for row, (target, step) in zip(rows, pairs, strict=True):
+        assert row["run_id"] == results.meta.run_id
+        assert (row["server"], row["scenario"], row["target_status"]) == (target.server, target.scenario, "ok")
+        assert row["concurrency"] == str(target.concurrency)
+        assert row["params"] == ";".join(f"{k}={v}" for k, v in target.params.items())
+        for name in Step.model_fields:
+            assert row[name] == expected_cell(getattr(step, name)), name
+        assert float(row["rps"]) == step.rps and int(row["requests"]) == step.requests
+    assert {row["params"] for row in rows if row["scenario"] == "io"} == {"ms=100"}
+
+
+def test_unbounded_concurrency_missing_values_and_odd_error_names_survive(results: Results) -> None:
+    target = results.targets[0]
+    errors = {'HTTP 504: "gateway", timeout; retry=no': 3, "ConnectionResetError": 1}
+    steps = [step.model_copy(update={"errors": errors, "p95_low_ms": None}) for step in target.steps]
+    odd = target.model_copy(update={"concurrency": None, "steps": steps})
+    rows = read_back(steps_csv(results.model_copy(update={"targets": [odd]})))
+    assert len(rows) == len(steps)
+    for row in rows:
+        assert row["concurrency"] == "" and row["p95_low_ms"] == ""
+        assert json.loads(row["errors"]) == errors
+
+
+def test_a_run_without_steps_is_a_header_only(results: Results) -> None:
+    failed = results.targets[0].model_copy(update={"status": "failed", "steps": []})
+    assert steps_csv(results.model_copy(update={"targets": [failed]})).splitlines() == [",".join(COLUMNS)]
+
+
+def test_write_csv_writes_dir_steps_csv_atomically(run_dir: Path, results: Results) -> None:
+    path = write_csv(run_dir)
+    assert path == run_dir / CSV_FILE
+    assert path.read_text(encoding="utf-8") == steps_csv(results)
+    assert write_csv(run_dir / "results.json") == path
+    assert [p.name for p in run_dir.iterdir() if p.name.startswith(f".{CSV_FILE}.")] == []
+
+
+def test_export_command_writes_or_prints_the_csv(run_dir: Path, results: Results) -> None:
+    (run_dir / CSV_FILE).unlink(missing_ok=True)
+    written = flasklab("export", str(run_dir))
+    assert written.returncode == 0, written.stderr
+    assert written.stdout.strip() == str(run_dir / CSV_FILE) and (run_dir / CSV_FILE).is_file()
+    printed = flasklab("export", str(run_dir), "--stdout")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == steps_csv(results)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no results.json"),
+        ("{oops", "not valid JSON"),
+        ("[1, 2, 3]", "not a flasklab results file"),
+        ('{"schema_version": 1, "meta": {}}', "invalid at meta"),
+    ],
+)
+@pytest.mark.parametrize("to_stdout", [False, True])
+def test_export_of_a_missing_or_corrupt_run_exits_2(
+    tmp_path: Path, content: str | None, message: str, to_stdout: bool
+) -> None:
+    if content is not None:
+        (tmp_path / "results.json").write_text(content)
+    result = CliRunner().invoke(main, ["export", str(tmp_path), *(["--stdout"] if to_stdout else [])])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)  # a message, not a traceback
+    assert message in result.stderr and "Invalid value for DIR" in result.stderr
+    assert result.stdout == "" and not (tmp_path / CSV_FILE).exists()
+    with pytest.raises(ResultsError, match=message):
+        write_csv(tmp_path)
