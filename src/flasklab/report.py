@@ -38,6 +38,15 @@ TEMPLATE = "report.html.j2"
 KNEE_GROWTH = 1.10
 # A step with more failed requests than this does not count as capacity (fast errors are not served requests).
 CAPACITY_MAX_FAILURE_RATE = 0.01
+# Each chart's title by kind (the report's headings, the slides' titles); its caption is the template's.
+CHART_TITLES = {
+    "capacity": "throughput vs users (the capacity curve)",
+    "latency": "latency percentiles vs users",
+    "hockey": "p95 latency vs throughput (the hockey stick)",
+    "probe": "Concurrency probe: requests really served at once",
+    "resources": "Server CPU and memory at each target's peak throughput",
+    "failures": "Failed requests by kind",
+}
 # Scenarios whose requests wait `ms` each: Little's law bounds their throughput.
 IO_SCENARIOS = ("io", "upstream")
 
@@ -609,6 +618,7 @@ def render_report(
         max_failure_percent=CAPACITY_MAX_FAILURE_RATE * 100,
         plotly_js=Markup(chart_library()) if with_chart_library else "",
         plot_config=PLOT_CONFIG,
+        chart_titles=CHART_TITLES,
         live=live,
         live_status=live_status(results),
     )

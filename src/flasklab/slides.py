@@ -14,7 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 
-from flasklab.report import Figure, figures
+from flasklab.report import CHART_TITLES, Figure, figures
 from flasklab.results import load_results
 from flasklab.settings import DEFAULT_SLO_P95_MS
 
@@ -25,15 +25,6 @@ KALEIDO_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
 # Read by kaleido's browser driver (choreographer); we also hand it over explicitly so that it wins over a Chrome
 # that `kaleido_get_chrome` may have downloaded.
 BROWSER_VARIABLE = "BROWSER_PATH"
-# The report's chart titles (dashboards/report.html.j2, chart_text); tests/test_slides.py keeps the two equal.
-TITLES = {
-    "capacity": "throughput vs users (the capacity curve)",
-    "latency": "latency percentiles vs users",
-    "hockey": "p95 latency vs throughput (the hockey stick)",
-    "probe": "Concurrency probe: requests really served at once",
-    "resources": "Server CPU and memory at each target's peak throughput",
-    "failures": "Failed requests by kind",
-}
 # Sizes in slide pixels: read from the back of a room on a 1080p projector.
 TITLE_SIZE, TEXT_SIZE, TICK_SIZE, LABEL_SIZE = 44, 30, 26, 26
 LINE_WIDTH, MARKER_SCALE = 5, 1.5
@@ -45,7 +36,7 @@ class BrowserNotFoundError(RuntimeError):
 
 def slide_title(kind: str, scenario: str | None) -> str:
     """The chart's title as the report shows it: 'hello: throughput vs users (the capacity curve)'."""
-    return f"{scenario}: {TITLES[kind]}" if scenario else TITLES[kind]
+    return f"{scenario}: {CHART_TITLES[kind]}" if scenario else CHART_TITLES[kind]
 
 
 def slide_figure(figure: Figure, title: str) -> Figure:
