@@ -12,18 +12,51 @@ report: the report of a quick run of every server (or of ``--from DIR``), opened
 (/usr/bin/chromium) alternately with the vendored basic plotly.js bundle and with plotly.py's full bundle; figures:
 its size (goal < 10 MB) and the median time from navigation to every chart drawn (goal < 2 s), both bundles side by
 side.
+
+headroom: how close the lab's load generator comes to a C one. One gunicorn-sync server started by the local backend
+(pinned to the server CPU) is loaded, in alternating order over 3 rounds, by wrk (Debian's package; -t1 at 1, 4, 16
+and 64 connections, 5 s each) and by the lab (its own Locust process on `hello`, users 1, 4, 16 and 64, 5 s windows),
+both pinned to the generator CPU(s) exactly as `flasklab run` pins Locust. The figure is the median over rounds of
+the lab's peak rps / wrk's peak rps (goal >= 0.95), with the lab's generator CPU and saturated flag at its peak
+step. Locust is Python and wrk is C: on a trivial endpoint one Locust process usually tops out well below wrk, so a
+ratio far below 0.95 is the finding, not a fault of the benchmark; the lab flags such steps generator_saturated
+rather than passing the generator's limit off as the server's (more Locust workers, or more generator CPUs, lift it).
+
+sweep_quick: the wall-clock seconds of `flasklab run --profile quick` (every server of the catalog, the quick
+profile's core scenarios, the probe included), with every server environment created beforehand so that pip is not
+timed (goal <= 300 s on 2 cores); beside it, the seconds of measurement windows alone.
+
+overhead: what exact percentiles cost the generator. One uwsgi server (`--server NAME` for another), `hello`, 64
+users, generator pinned; the lab's Locust process runs alternately with exact recording (the default) and with
+LAB_EXACT=0 (`--no-exact`, Locust's own stats only), 3 times each, two 5 s windows a run. The figure is the median
+over rounds of a round's throughput (completions per second in the windows) with exact recording / without, the two
+runs of a round side by side so that the machine's drift between rounds cancels (goal >= 0.95). It measures
+recording only where the generator is the bottleneck: uwsgi by default, because it closes every connection and the
+reconnects saturate the generator's core (waitress, faster still on one core, keeps connections open and leaves the
+generator idle a quarter of the time). The generator's CPU is printed per run, with a warning when it was not
+saturated, and so is the generator CPU per request, exact / plain, which holds whichever side is the limit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from flasklab.backends.base import RunningTarget
+from flasklab.backends.local import LocalBackend
+from flasklab.catalog import lab_root, load_scenarios, load_servers
+from flasklab.load import LoadJob, run_load
 from flasklab.report import render_report
-from flasklab.results import Target, load_results
+from flasklab.results import Step, Target, load_results
+from flasklab.settings import GENERATOR_SATURATION, PROFILES, START_TIMEOUT_S, Profile
 
 CHROMIUM = "/usr/bin/chromium"
 ALL_CHARTS_DRAWN = "() => [...document.querySelectorAll('div.chart')].every(d => d.querySelector('.main-svg'))"
@@ -123,8 +156,179 @@ def report(extra: list[str]) -> int:
     return 0
 
 
+ROUNDS = 3
+HEADROOM_SERVER = "gunicorn-sync"
+HEADROOM_PROFILE = Profile("headroom", (1, 4, 16, 64), 1.0, 5.0, "the lab's side of the headroom benchmark")
+WRK_CONNECTIONS = (1, 4, 16, 64)
+WRK_SECONDS = 5
+OVERHEAD_SERVER = "uwsgi"
+OVERHEAD_PROFILE = Profile("overhead", (64, 64), 1.0, 5.0, "the generator as the bottleneck")
+
+
+def bench_folder(name: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix="flasklab-bench-")) / name
+
+
+@contextlib.contextmanager
+def local_server(name: str) -> Iterator[tuple[LocalBackend, RunningTarget]]:
+    """One catalog server started (healthy) by the local backend, pinned as `flasklab run` pins it."""
+    root = lab_root()
+    server = load_servers(root)[name]
+    backend = LocalBackend(root, bench_folder("logs"), report=lambda _: None)
+    backend.prepare([server])
+    target = backend.start(server)
+    try:
+        target.wait_healthy(START_TIMEOUT_S)
+        yield backend, target
+    finally:
+        target.stop()
+        backend.close()
+
+
+@contextlib.contextmanager
+def exact_recording(exact: bool) -> Iterator[None]:
+    """LAB_EXACT for the Locust processes started meanwhile (run_load passes the environment on)."""
+    before = os.environ.get("LAB_EXACT")
+    os.environ["LAB_EXACT"] = "1" if exact else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["LAB_EXACT"]
+        else:
+            os.environ["LAB_EXACT"] = before
+
+
+def lab_hello(backend: LocalBackend, target: RunningTarget, profile: Profile) -> list[Step]:
+    """The lab's own Locust process on `hello` against a running target: its steps."""
+    steps: list[Step] = []
+    job = LoadJob(load_scenarios(lab_root())["hello"].locustfile, {}, profile)
+    run_load(job, target, backend, lambda _step, _users: None, steps.append)
+    return steps
+
+
+def wrk_rps(backend: LocalBackend, url: str, connections: int) -> tuple[float, str]:
+    """wrk's requests per second on /hello, pinned where the lab pins Locust; and its error lines, if any."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{WRK_SECONDS}s", f"{url}/hello"]
+    output = subprocess.run(backend.generator_command(command), capture_output=True, text=True, check=True).stdout
+    found = re.search(r"Requests/sec:\s*([\d.]+)", output)
+    if found is None:
+        raise RuntimeError(f"wrk printed no Requests/sec: {output[-400:]}")
+    errors = " ".join(line.strip() for line in output.splitlines() if "errors" in line or "Non-2xx" in line)
+    return float(found.group(1)), errors
+
+
+def headroom(extra: list[str]) -> int:
+    server = extra[1] if extra[:1] == ["--server"] and len(extra) == 2 else HEADROOM_SERVER
+    ratios, wrk_peaks, lab_peaks = [], [], []
+    with local_server(server) as (backend, target):
+        print(f"# {server}, pinning {backend.pinning}, budget {backend.budget['cpus']} CPU")
+        for round_number in range(ROUNDS):
+            # alternate the order, so that neither side always meets a freshly started or a warmed-up server
+            if round_number % 2:
+                steps = lab_hello(backend, target, HEADROOM_PROFILE)
+                wrk = {connections: wrk_rps(backend, target.url, connections) for connections in WRK_CONNECTIONS}
+            else:
+                wrk = {connections: wrk_rps(backend, target.url, connections) for connections in WRK_CONNECTIONS}
+                steps = lab_hello(backend, target, HEADROOM_PROFILE)
+            wrk_peak = max(rps for rps, _ in wrk.values())
+            lab_peak = max(steps, key=lambda step: step.rps)
+            ratios.append(lab_peak.rps / wrk_peak)
+            wrk_peaks.append(wrk_peak)
+            lab_peaks.append(lab_peak)
+            print(
+                f"# round {round_number + 1}: wrk {' '.join(f'c{c}={rps:.0f}' for c, (rps, _) in wrk.items())}  "
+                f"lab {' '.join(f'u{step.users}={step.rps:.0f}' for step in steps)}  "
+                f"lab peak at {lab_peak.users} users: generator_cpu {lab_peak.generator_cpu:.2f} "
+                f"saturated {lab_peak.generator_saturated} server_cpu {lab_peak.server_cpu}"
+            )
+            for connections, (_, errors) in wrk.items():
+                if errors:
+                    print(f"#   wrk c{connections}: {errors}")
+    saturated = sum(peak.generator_saturated for peak in lab_peaks)
+    print(f"headroom {statistics.median(ratios):.3f}  rounds {' '.join(f'{r:.3f}' for r in ratios)}")
+    print(f"headroom_wrk_peak_rps {statistics.median(wrk_peaks):.0f}")
+    print(f"headroom_lab_peak_rps {statistics.median(peak.rps for peak in lab_peaks):.0f}")
+    print(f"headroom_lab_peak_generator_cpu {statistics.median(peak.generator_cpu for peak in lab_peaks):.2f}")
+    print(f"headroom_lab_peak_generator_saturated {saturated}/{len(lab_peaks)}")
+    return 0
+
+
+def sweep_quick(extra: list[str]) -> int:
+    root = lab_root()
+    backend = LocalBackend(root, bench_folder("logs"), report=lambda _: None)
+    backend.prepare(list(load_servers(root).values()))  # pip, once per environment, is not what is timed
+    backend.close()
+    out = bench_folder("sweep-quick")
+    command = [sys.executable, "-m", "flasklab", "run", "--profile", "quick", "--out", str(out), *extra]
+    started = time.monotonic()
+    completed = subprocess.run(command, stdout=subprocess.DEVNULL, check=False)
+    seconds = time.monotonic() - started
+    results = load_results(out)
+    ok = sum(target.status == "ok" for target in results.targets)
+    windows_s = sum(step.duration_s for target in results.targets for step in target.steps)
+    print(
+        f"sweep_quick_s {seconds:.0f}  exit {completed.returncode}  targets ok {ok}/{len(results.targets)} "
+        f"({len(results.meta.servers)} servers x {len(results.meta.scenarios)} scenarios)"
+    )
+    warmup_s = PROFILES["quick"].warmup_s
+    print(f"sweep_quick_windows_s {windows_s:.0f}  (measurement windows alone; plus {warmup_s} s of warm-up a step)")
+    print(f"# results: {out}")
+    return 0
+
+
+def overhead(extra: list[str]) -> int:
+    server = extra[1] if extra[:1] == ["--server"] and len(extra) == 2 else OVERHEAD_SERVER
+    throughput: dict[bool, list[float]] = {True: [], False: []}
+    cpu_per_request: dict[bool, list[float]] = {True: [], False: []}
+    generator_cpu: dict[bool, list[float]] = {True: [], False: []}
+    with local_server(server) as (backend, target):
+        print(f"# {server}, hello, {OVERHEAD_PROFILE.steps[0]} users, pinning {backend.pinning}")
+        for round_number in range(ROUNDS):
+            for exact in (True, False) if round_number % 2 == 0 else (False, True):
+                with exact_recording(exact):
+                    steps = lab_hello(backend, target, OVERHEAD_PROFILE)
+                requests = sum(step.requests for step in steps)
+                seconds = sum(step.duration_s for step in steps)
+                cpu = statistics.mean(step.generator_cpu for step in steps)
+                throughput[exact].append(requests / seconds)
+                generator_cpu[exact].append(cpu)
+                cpu_per_request[exact].append(cpu * seconds / requests)
+                print(
+                    f"# round {round_number + 1} {'exact' if exact else 'plain'}: {requests / seconds:.0f} rps "
+                    f"generator_cpu {cpu:.2f} server_cpu {statistics.mean(step.server_cpu or 0 for step in steps):.2f}"
+                )
+    exact_rps, plain_rps = statistics.median(throughput[True]), statistics.median(throughput[False])
+    ratios = [exact / plain for exact, plain in zip(throughput[True], throughput[False], strict=True)]
+    cpu_ratios = [exact / plain for exact, plain in zip(cpu_per_request[True], cpu_per_request[False], strict=True)]
+    if min(generator_cpu[True] + generator_cpu[False]) < GENERATOR_SATURATION:
+        print(
+            f"# warning: the generator was below {GENERATOR_SATURATION} CPU in some runs: the server shared the limit"
+        )
+    print(
+        f"exact_percentile_overhead {statistics.median(ratios):.3f}  rounds {' '.join(f'{r:.3f}' for r in ratios)}  "
+        f"median exact {exact_rps:.0f} rps, plain {plain_rps:.0f} rps"
+    )
+    print(
+        f"exact_percentile_cpu_per_request_ratio {statistics.median(cpu_ratios):.3f}  "
+        f"rounds {' '.join(f'{r:.3f}' for r in cpu_ratios)}"
+    )
+    print(
+        f"exact_percentile_generator_cpu exact {statistics.median(generator_cpu[True]):.2f} "
+        f"plain {statistics.median(generator_cpu[False]):.2f}"
+    )
+    return 0
+
+
 def main() -> int:
-    benchmarks = {"fidelity": fidelity, "docker": docker, "report": report}
+    benchmarks = {
+        "fidelity": fidelity,
+        "docker": docker,
+        "report": report,
+        "headroom": headroom,
+        "sweep_quick": sweep_quick,
+        "overhead": overhead,
+    }
     if len(sys.argv) < 2 or sys.argv[1] not in benchmarks:
         print(f"usage: scripts/bench {{{','.join(benchmarks)}}} [flasklab run options]", file=sys.stderr)
         return 2

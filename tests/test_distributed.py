@@ -9,8 +9,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 from flasklab.backends.base import RunningTarget
 from flasklab.backends.local import free_port
+from flasklab.results import load_results
 
 
 def test_workers_forward_exact_samples(
@@ -76,3 +79,25 @@ def test_workers_forward_exact_samples(
         assert step["failures"] == 0
         assert 0 < step["generator_cpu"] < 1
     assert all(worker.returncode == 0 for worker in workers)  # the master's quit ends them cleanly
+
+
+def test_local_processes_share_the_load_and_leave_nothing_running(root: Path, tmp_path: Path) -> None:
+    """`flasklab run --processes 2`: a master and two local Locust workers, exact figures, no worker left behind."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "flasklab", "run", "--servers", "gunicorn-sync", "--scenarios", "io"]
+    command += ["--profile", "quick", "--no-probe", "--processes", "2", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (target,) = load_results(out).targets
+    assert target.status == "ok" and [step.users for step in target.steps] == [1, 4, 16]
+    for step in target.steps:
+        bound = min(step.users, 4) / 0.1  # 4 sync workers, 100 ms each
+        assert step.generator_workers == 2
+        assert 0.75 * bound <= step.rps <= 1.05 * bound, step
+        assert step.p95_ms is not None and step.p95_ms >= 100 and step.failures == 0
+    leftovers = [
+        process.info["cmdline"]
+        for process in psutil.process_iter(["cmdline"])
+        if "--worker" in (process.info["cmdline"] or []) and "127.0.0.1" in (process.info["cmdline"] or [])
+    ]
+    assert leftovers == []

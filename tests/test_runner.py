@@ -13,10 +13,17 @@ from flasklab.settings import Profile
 TINY = Profile("tiny", (1, 4), 0.5, 1.5, "two short steps")
 
 
-def sweep(tmp_path: Path, root: Path, servers: list[Server], scenarios: list[Scenario], probe: bool = False) -> Path:
+def sweep(
+    tmp_path: Path,
+    root: Path,
+    servers: list[Server],
+    scenarios: list[Scenario],
+    probe: bool = False,
+    profile: Profile = TINY,
+) -> Path:
     out = tmp_path / "run"
     backend = LocalBackend(root, out / "logs", report=lambda _: None)
-    Run(Sweep(servers, scenarios, TINY, out, probe=probe), backend, Quiet()).execute()
+    Run(Sweep(servers, scenarios, profile, out, probe=probe), backend, Quiet()).execute()
     return out
 
 
@@ -87,3 +94,21 @@ def test_unavailable_server_is_skipped_with_the_reason(
     results = load_results(sweep(tmp_path, root, [needs], [catalog_scenarios["hello"]]))
     (target,) = results.targets
     assert target.status == "skipped" and "no-such-program-here" in (target.error or "")
+
+
+def test_a_server_left_busy_by_one_scenario_is_restarted_for_the_next(
+    tmp_path: Path, root: Path, catalog_servers: dict[str, Server], catalog_scenarios: dict[str, Scenario]
+) -> None:
+    """dev-single deadlocks on every self-call (504 after 2 s), then works off the queue for half a minute.
+
+    16 users leave about 15 self-calls queued when the window ends: hello gets a fresh server instead of that backlog.
+    """
+    scenarios = [catalog_scenarios["selfcall"], catalog_scenarios["hello"]]
+    queue_up = Profile("queue-up", (16,), 0.5, 3.0, "one step long enough for a 504")
+    results = load_results(sweep(tmp_path, root, [catalog_servers["dev-single"]], scenarios, profile=queue_up))
+    selfcall, hello = results.targets
+    assert selfcall.status == "ok" and selfcall.note is None
+    assert any(kind == "HTTP 504" for step in selfcall.steps for kind in step.errors)
+    assert hello.status == "ok", hello.error
+    assert hello.note is not None and "restarted" in hello.note
+    assert all(step.requests > 0 and step.failures == 0 for step in hello.steps)

@@ -141,7 +141,7 @@ def _server_from_service(name: str, service: dict[str, Any]) -> Server:
     args = (build.get("args") if isinstance(build, dict) else None) or {}
     published = {}
     for mapping in service.get("ports") or []:
-        parts = str(mapping).split(":")
+        parts = str(mapping).rsplit(":", 2)  # [address:]host-port:container-port; the address may be IPv6
         if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
             published[int(parts[2])] = int(parts[1])
     return Server(

@@ -1,16 +1,20 @@
-"""The flasklab command line: servers, run, probe, report, serve (and compare, export).
+"""The flasklab command line: servers, run, probe, report, serve (and compare, export, plan).
 
-Exit codes: 0 success; 1 the run finished but a target failed; 2 bad usage or input (the message lists the valid
-choices); 130 interrupted by SIGINT, 143 by SIGTERM (results kept either way).
+Exit codes: 0 success; 1 the run finished but a target failed, or it stopped because its files could not be written
+(a full disk: results.json keeps every step saved before); 2 bad usage or input (the message lists the valid choices;
+a run folder that cannot be written is one); 130 interrupted by SIGINT, 143 by SIGTERM, at any point (results kept,
+the report written, every server stopped).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import FrameType
@@ -22,10 +26,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from flasklab.backends import BACKENDS, DEFAULT_BACKEND, EXTERNAL
 from flasklab.backends.external import TargetURLError, parse_target
+from flasklab.backends.network import container_budget
 from flasklab.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
 from flasklab.compare import compare_path, compare_runs, compare_table, comparison_json, save_compare
 from flasklab.export import steps_csv, write_csv
 from flasklab.live import Dashboard, LiveServer, locust_link
+from flasklab.load import locust_workers
+from flasklab.plan import (
+    MAX_MS,
+    MAX_RPS,
+    PlanError,
+    PlanRequest,
+    budget_cpus,
+    plan_capacity,
+    plan_json,
+    plan_table,
+    reason_lines,
+)
 from flasklab.report import write_report
 from flasklab.results import RESULTS_FILE, Results, ResultsError, Step, load_results
 from flasklab.runner import Run, Sweep, new_run_id
@@ -45,6 +62,7 @@ from flasklab.summary import catalog_markdown, catalog_table, print_results
 
 console = Console(stderr=True)
 EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 1, 2, 130, 143
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Terminated(BaseException):
@@ -97,12 +115,21 @@ class ProgressObserver:
         self.progress.console.print(text)
 
 
-def save_report(run_dir: Path, slo_p95_ms: float) -> None:
-    """DIR/report.html from DIR/results.json; a report that cannot be built is said, never fatal to a run."""
+def save_report(run_dir: Path, slo_p95_ms: float) -> int | None:
+    """DIR/report.html from DIR/results.json; a report that cannot be built is said, never fatal to a run.
+
+    SIGINT and SIGTERM wait until the report is written: it returns the signal that arrived meanwhile, if any.
+    """
+    held: list[int] = []
+    previous = {signum: signal.signal(signum, lambda number, _: held.append(number)) for signum in INTERRUPTS}
     try:
         console.print(f"report: {write_report(run_dir, slo_p95_ms)}")
     except (ResultsError, OSError) as error:
         console.print(f"[red]report not written: {error}[/]")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return held[0] if held else None
 
 
 def execute(sweep: Sweep, backend_name: str, root: Path, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> Results:
@@ -110,7 +137,7 @@ def execute(sweep: Sweep, backend_name: str, root: Path, slo_p95_ms: float = DEF
     """Run the sweep with a progress bar; SIGINT/SIGTERM stop it with the partial results written."""
     factory = EXTERNAL if backend_name == EXTERNAL.name else BACKENDS[backend_name]
     backend = factory(root, sweep.out / "logs", console.print)
-    total = len(sweep.servers) * len(sweep.scenarios) * len(sweep.profile.steps)
+    total = len(sweep.servers) * len(sweep.scenarios) * len(sweep.loads) * sweep.rounds
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -131,6 +158,11 @@ def execute(sweep: Sweep, backend_name: str, root: Path, slo_p95_ms: float = DEF
         console.print(f"[yellow]terminated: partial results kept in {sweep.out / 'results.json'}[/]")
         save_report(sweep.out, slo_p95_ms)
         sys.exit(EXIT_SIGTERM)
+    except OSError as error:  # a full disk, a folder gone read-only: every server is stopped by now
+        console.print(f"the run stopped: {error}", style="red", markup=False, soft_wrap=True)
+        console.print(f"results.json in {sweep.out} keeps every step saved before", markup=False, soft_wrap=True)
+        save_report(sweep.out, slo_p95_ms)
+        sys.exit(EXIT_FAILED)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -183,14 +215,39 @@ out_option = click.option(
 )
 
 
+def _not_nan(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """FloatRange lets NaN through (every comparison with it is false)."""
+    if value != value:
+        raise click.BadParameter("nan is not a number of milliseconds")
+    return value
+
+
 slo_option = click.option(
     "--slo-p95-ms",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, max=MAX_MS, min_open=True),
+    callback=_not_nan,
     default=DEFAULT_SLO_P95_MS,
     show_default=True,
     envvar="LAB_SLO_P95_MS",
     help="Latency objective of the report's capacity table (p95, ms).",
 )
+
+
+MAX_RATE = 100_000
+
+
+def parse_rates(text: str) -> tuple[int, ...]:
+    """--rates: whole requests per second, 1 to MAX_RATE, in increasing order."""
+    try:
+        rates = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        rates = ()
+    if not rates or any(not 1 <= rate <= MAX_RATE for rate in rates) or list(rates) != sorted(set(rates)):
+        raise click.BadParameter(
+            f"{text!r}: give increasing whole requests per second from 1 to {MAX_RATE:,}, e.g. 10,40,160",
+            param_hint="--rates",
+        )
+    return rates
 
 
 def start_dashboard(dashboard: Dashboard, host: str, port: int, option: str) -> LiveServer:
@@ -235,7 +292,22 @@ def _out_folder(out: Path | None, root: Path) -> Path:
     folder = out or root / "results" / new_run_id()
     if (folder / "results.json").exists():
         raise click.BadParameter(f"{folder} already holds a results.json; choose a new folder", param_hint="--out")
+    _check_writable(folder)
     return folder
+
+
+def _check_writable(folder: Path) -> None:
+    """Exit 2 before any server starts when the run folder cannot be written (tried at its nearest existing part)."""
+    existing = next(part for part in (folder, *folder.parents) if part.exists())
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder")
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as error:
+        raise click.BadParameter(
+            f"{folder} cannot be written ({existing}: {error.strerror or error}); choose another folder",
+            param_hint="--out",
+        ) from error
 
 
 def _finish(results: Results, as_json: bool) -> None:
@@ -264,6 +336,38 @@ def _finish(results: Results, as_json: bool) -> None:
     help="; ".join(f"{p.name}: {p.help}" for p in PROFILES.values()),
 )
 @click.option("--no-probe", is_flag=True, help="Skip the concurrency probe.")
+@click.option(
+    "--rounds",
+    type=click.IntRange(1, 20),
+    default=1,
+    show_default=True,
+    envvar="LAB_ROUNDS",
+    help="Measure every target this many times, servers and scenarios shuffled each round; steps get their spread.",
+)
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Seed of the rounds' shuffle (default: random).")
+@click.option(
+    "--model",
+    type=click.Choice(["closed", "open"]),
+    default="closed",
+    show_default=True,
+    envvar="LAB_MODEL",
+    help="closed: users that wait for each answer (what can it serve?); open: requests due at fixed rates, latency "
+    "from the due time, no coordinated omission (how does it answer the traffic I expect?).",
+)
+@click.option(
+    "--rates",
+    metavar="R1,R2",
+    envvar="LAB_RATES",
+    help="The open model's requests per second, step by step (default: the profile's, e.g. quick 10,40,160).",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    envvar="LAB_PROCESSES",
+    help="Locust processes on this machine, pinned with the generator (above 1: a master and local workers).",
+)
 @click.option(
     "--target",
     "targets",
@@ -294,6 +398,11 @@ def run(
     scenario_names: str | None,
     profile_name: str,
     no_probe: bool,
+    rounds: int,
+    seed: int | None,
+    model: str,
+    rates: str | None,
+    processes: int,
     targets: tuple[str, ...],
     allow_remote: bool,
     slo_p95_ms: float,
@@ -325,10 +434,22 @@ def run(
         profile=profile,
         out=_out_folder(out, root),
         probe=not no_probe,
+        rounds=rounds,
+        seed=seed,
+        processes=processes,
+        model=model,
     )
+    if rates is not None:
+        if model != "open":
+            raise click.UsageError("--rates sets the open model's load: add --model open")
+        sweep.profile = profile.with_rates(parse_rates(rates))
+    if model == "open" and (processes > 1 or locust_workers() > 0):
+        raise click.UsageError("the open model runs in one Locust process: drop --processes (or the workers)")
+    if processes > 1 and locust_workers() > 0:
+        raise click.UsageError("--processes is for this machine; the compose lab scales with its locust-worker service")
     console.print(
-        f"flasklab run: {len(sweep.servers)} servers x {len(sweep.scenarios)} scenarios, profile "
-        f"{profile.name}, backend {backend} → {sweep.out}"
+        f"flasklab run: {len(sweep.servers)} servers x {len(sweep.scenarios)} scenarios"
+        f"{f' x {rounds} rounds' if rounds > 1 else ''}, profile {profile.name}, backend {backend} → {sweep.out}"
     )
     dashboard = None
     if serve:
@@ -337,11 +458,19 @@ def run(
         live = Dashboard(sweep.out, single=True, slo_p95_ms=slo_p95_ms, locust_url=locust_link(locust_web()))
         dashboard = start_dashboard(live, DASHBOARD_HOST, serve_port, "--serve-port")
         console.print(f"live dashboard: {dashboard.url}")
-    results = execute(sweep, backend, root, slo_p95_ms)
-    save_report(sweep.out, slo_p95_ms)
-    if dashboard is None:
-        _finish(results, as_json)
-        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        results = execute(sweep, backend, root, slo_p95_ms)
+        if held := save_report(sweep.out, slo_p95_ms):
+            raise KeyboardInterrupt if held == signal.SIGINT else Terminated
+        if dashboard is None:
+            _finish(results, as_json)
+            return
+    except (KeyboardInterrupt, Terminated) as interruption:  # after the sweep: results and report are complete
+        console.print(f"[yellow]interrupted: the run is complete in {sweep.out}[/]")
+        sys.exit(EXIT_SIGINT if isinstance(interruption, KeyboardInterrupt) else EXIT_SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     try:
         _finish(results, as_json)
     finally:
@@ -470,3 +599,60 @@ def export(run_dir: Path, to_stdout: bool) -> None:
         click.echo(write_csv(run_dir))
     except ResultsError as error:
         raise click.BadParameter(str(error), param_hint="DIR") from error
+
+
+@main.command()
+@click.option(
+    "--rps", type=click.FloatRange(0, MAX_RPS, min_open=True), required=True, help="Requests per second to serve."
+)
+@click.option(
+    "--p95-ms",
+    type=click.FloatRange(0, MAX_MS, min_open=True),
+    required=True,
+    help="Latency objective: 95 % of requests answered within this many ms.",
+)
+@click.option("--io-ms", type=click.FloatRange(0, MAX_MS), help="Blocking I/O per request, ms (what `io` sleeps).")
+@click.option(
+    "--cpu-ms",
+    type=click.FloatRange(0, MAX_MS),
+    help="CPU per request, ms; 0.5 ms of overhead is assumed on top (without it: --from's measurement, else 0).",
+)
+@click.option(
+    "--from",
+    "run_dir",
+    metavar="DIR",
+    type=click.Path(path_type=Path),
+    help="A run folder: plan each of its servers from its measured capacity curve.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the request, the options and the notes as JSON.")
+def plan(
+    rps: float, p95_ms: float, io_ms: float | None, cpu_ms: float | None, run_dir: Path | None, as_json: bool
+) -> None:
+    """Workers per instance and instances per server for R rps within a p95, with the reasoning.
+
+    From Little's law and a queue model, or from a run's measured curves (--from). A p95 at or below the work of one
+    request cannot be met: that exits 2, as other bad input does.
+    """
+    if io_ms is None and cpu_ms is None and run_dir is None:
+        raise click.UsageError(
+            "say what a request does: --io-ms (blocking I/O, ms) and/or --cpu-ms (CPU, ms), or --from DIR to take "
+            "the work from a run's io (or cpu) scenario"
+        )
+    root, catalog_servers, _ = catalog()
+    run = _load_run(run_dir, "--from") if run_dir is not None else None
+    try:
+        result = plan_capacity(
+            PlanRequest(rps, p95_ms, io_ms, cpu_ms), catalog_servers, budget_cpus(container_budget(root)[0]), run
+        )
+    except PlanError as error:
+        raise click.BadParameter(str(error), param_hint=error.param) from error
+    if as_json:
+        click.echo(json.dumps(plan_json(result), indent=2))
+        return
+    terminal = Console()  # piped, rich would squeeze the table into 80 columns
+    terminal = terminal if terminal.is_terminal else Console(width=160)
+    terminal.print(plan_table(result))
+    for line in reason_lines(result):
+        terminal.print(line, markup=False, highlight=False)
+    for note in result.notes:
+        terminal.print(f"- {note}", markup=False, highlight=False)

@@ -5,8 +5,8 @@ overlap: a plain rule anyone can check on the chart's whiskers, and a strict one
 difference well beyond a 5 % test), so a "real" mark is rarely noise. Where an interval is missing (results written
 before intervals existed) nothing is called real: without a spread there is no noise to beat.
 
-Every spread is read through ``rps_interval`` and ``p95_interval``; when steps are repeated in rounds, the spread
-across rounds replaces the within-step interval there and nowhere else.
+Every spread is read through ``rps_interval`` and ``p95_interval``: min to max across rounds for a run of several
+(``--rounds N``), else the within-step interval.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Measure:
 
     value: float
     interval: Interval | None
-    users: int
+    users: float  # users, or in the open model the offered rate
 
 
 @dataclass(frozen=True)
@@ -92,17 +92,21 @@ class ComparisonRow:
     presence: Presence
     peak_rps: Change
     p95: Change  # measured in both runs at p95_users
-    p95_users: int | None  # the users of A's peak step (B's when A has none)
+    p95_users: float | None  # the users of A's peak step (B's when A has none)
     note: str  # why a figure is missing or may mislead ("" when nothing)
 
 
 def rps_interval(step: Step) -> Interval | None:
-    """The spread of a step's throughput: today the within-step ~95 % interval (ten slices of its window)."""
+    """The spread of a step's throughput: min to max across rounds, else the within-step ~95 % interval."""
+    if step.spread is not None:
+        return step.spread.rps_min, step.spread.rps_max
     return None if step.rps_low is None or step.rps_high is None else (step.rps_low, step.rps_high)
 
 
 def p95_interval(step: Step) -> Interval | None:
-    """The spread of a step's p95: today the within-step ~95 % interval (order statistics)."""
+    """The spread of a step's p95: min to max across rounds, else the within-step ~95 % interval (order statistics)."""
+    if step.spread is not None and step.spread.p95_min_ms is not None and step.spread.p95_max_ms is not None:
+        return step.spread.p95_min_ms, step.spread.p95_max_ms
     return None if step.p95_low_ms is None or step.p95_high_ms is None else (step.p95_low_ms, step.p95_high_ms)
 
 
@@ -118,23 +122,23 @@ def peak_step(target: Target | None) -> Step | None:
     return max((step for step in target.steps if usable(step)), key=lambda step: step.rps, default=None)
 
 
-def step_at(target: Target | None, users: int) -> Step | None:
+def step_at(target: Target | None, users: float) -> Step | None:
     if target is None or target.status != "ok":
         return None
-    return next((step for step in target.steps if step.users == users and usable(step)), None)
+    return next((step for step in target.steps if step.load == users and usable(step)), None)
 
 
 def rps_measure(step: Step | None) -> Measure | None:
-    return None if step is None else Measure(step.rps, rps_interval(step), step.users)
+    return None if step is None else Measure(step.rps, rps_interval(step), step.load)
 
 
 def p95_measure(step: Step | None) -> Measure | None:
     if step is None or step.p95_ms is None:
         return None
-    return Measure(step.p95_ms, p95_interval(step), step.users)
+    return Measure(step.p95_ms, p95_interval(step), step.load)
 
 
-def row_note(target_a: Target | None, target_b: Target | None, users: int | None) -> str:
+def row_note(target_a: Target | None, target_b: Target | None, users: float | None) -> str:
     """What a reader must know about a row before trusting it.
 
     A target that did not finish, no usable step or none at the same load, and steps that measured the load
@@ -145,7 +149,7 @@ def row_note(target_a: Target | None, target_b: Target | None, users: int | None
         if target is None:
             continue
         saturated = [
-            str(step.users) for step in sorted(target.steps, key=lambda s: s.users) if step.generator_saturated
+            f"{step.load:g}" for step in sorted(target.steps, key=lambda s: s.load) if step.generator_saturated
         ]
         if target.status != "ok":
             notes.append(f"{side}: {target.status}")
@@ -162,7 +166,7 @@ def compare_target(server: str, scenario: str, a: Results, b: Results) -> Compar
     target_a, target_b = a.target(server, scenario), b.target(server, scenario)
     peak_a, peak_b = peak_step(target_a), peak_step(target_b)
     reference = peak_a or peak_b
-    users = reference.users if reference else None
+    users = reference.load if reference else None
     at_a, at_b = (step_at(target_a, users), step_at(target_b, users)) if users is not None else (None, None)
     presence: Presence = "both" if target_a and target_b else "only in A" if target_a else "only in B"
     return ComparisonRow(
@@ -197,7 +201,13 @@ def compare_runs(a: Results, b: Results) -> list[ComparisonRow]:
 
 def setup_differences(a: Results, b: Results) -> list[str]:
     """What differs between the runs besides the servers: a change may come from here, not from the code."""
-    fields = {"profile": "profile", "steps": "users", "window_s": "window (s)", "backend": "backend"}
+    fields = {
+        "profile": "profile",
+        "model": "load model",
+        "steps": "load per step",
+        "window_s": "window (s)",
+        "backend": "backend",
+    }
     fields |= {"budget": "budget", "host": "host", "pinning": "CPU pinning"}
     differences = []
     for field, label in fields.items():

@@ -13,12 +13,14 @@ import socket
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from flasklab.backends.base import Backend, RunningTarget, Usage
+from flasklab.backends.local import free_port
 from flasklab.results import Step
 from flasklab.settings import (
     GENERATOR_SATURATION,
@@ -42,6 +44,38 @@ class LoadJob:
     locustfile: Path
     params: dict[str, int]
     profile: Profile
+    processes: int = 1  # Locust processes on this machine: above 1, a master and this many local workers
+    model: str = "closed"  # or "open": the profile's rates instead of its users
+
+    @property
+    def loads(self) -> tuple[int, ...]:
+        return self.profile.loads(self.model)
+
+
+def start_local_workers(count: int, master_port: int, backend: Backend) -> list[subprocess.Popen[bytes]]:
+    """Locust workers on this machine (pinned like the generator) that fetch the locustfile from the master."""
+    command = [sys.executable, "-m", "locust", "--worker", "--master-host", "127.0.0.1"]
+    command += ["--master-port", str(master_port), "-f", "-", "--loglevel", "WARNING"]
+    return [
+        subprocess.Popen(
+            backend.generator_command(command),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(count)
+    ]
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    """The master's quit ends its workers; any left after a grace period are killed."""
+    for worker in workers:
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 def _lines(stream: IO[str]) -> Iterator[str]:
@@ -64,12 +98,14 @@ def step_from_event(event: dict[str, Any], before: Usage | None, after: Usage | 
         requests=event["requests"],
         failures=event["failures"],
         rps=round(event["rps"], 3),
+        offered_rps=event.get("offered_rps"),
+        backlog=event.get("backlog"),
         p50_ms=event["p50_ms"],
         p95_ms=event["p95_ms"],
         p99_ms=event["p99_ms"],
         max_ms=event["max_ms"],
-        rps_low=round(event["rps_low"], 3),
-        rps_high=round(event["rps_high"], 3),
+        rps_low=None if event["rps_low"] is None else round(event["rps_low"], 3),  # null with LAB_EXACT=0
+        rps_high=None if event["rps_high"] is None else round(event["rps_high"], 3),
         p95_low_ms=event["p95_low_ms"],
         p95_high_ms=event["p95_high_ms"],
         mean_ms=event["mean_ms"],
@@ -101,6 +137,10 @@ def run_load(
     on_step: Callable[[Step], None],
 ) -> None:
     """Drive ``target`` through every step of the profile; each finished step goes to ``on_step``."""
+    workers, master_port, local_workers = locust_workers(), LOCUST_MASTER_PORT, []
+    if job.processes > 1:
+        workers, master_port = job.processes, free_port()
+        local_workers = start_local_workers(job.processes, master_port, backend)
     command = backend.generator_command(
         [
             sys.executable,
@@ -113,16 +153,17 @@ def run_load(
             "--saturation",
             str(GENERATOR_SATURATION),
             "--workers",
-            str(locust_workers()),
+            str(workers),
             "--master-port",
-            str(LOCUST_MASTER_PORT),
+            str(master_port),
             "--web",
             locust_web(),
         ]
     )
     environment = {
         **os.environ,
-        "LAB_STEPS": ",".join(map(str, job.profile.steps)),
+        "LAB_STEPS": ",".join(map(str, job.loads)),
+        "LAB_MODEL": job.model,
         "LAB_WARMUP_S": str(job.profile.warmup_s),
         "LAB_WINDOW_S": str(job.profile.window_s),
         "LAB_PARAMS": json.dumps(job.params),
@@ -138,7 +179,7 @@ def run_load(
     assert process.stdout is not None and process.stderr is not None
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
-    stderr_tail: list[str] = []
+    stderr_tail: deque[str] = deque(maxlen=15)  # bounded: a task that raises in a loop logs without end
     threading.Thread(target=lambda: stderr_tail.extend(_lines(process.stderr)), daemon=True).start()  # type: ignore[arg-type]
     # Usage at each window's edges, by step: a distributed step's figures arrive after the next window began.
     before: dict[int, Usage | None] = {}
@@ -166,10 +207,11 @@ def run_load(
             elif event["event"] == "error":
                 raise LoadFailed(event["message"])
         process.wait(timeout=GRACE_S)
-        if process.returncode != 0 or steps_done < len(job.profile.steps):
-            tail = "".join(stderr_tail[-15:]).strip()
+        if process.returncode != 0 or steps_done < len(job.loads):
+            tail = "".join(stderr_tail).strip()
             raise LoadFailed(f"the load generator exited with {process.returncode} after {steps_done} step(s): {tail}")
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+        stop_workers(local_workers)

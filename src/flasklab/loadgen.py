@@ -9,6 +9,11 @@ monkey-patches the process with gevent. It prints one JSON object per line on st
 
 Percentiles are exact (nearest rank over every completion in the window), not Locust's 1 ms / 10 ms buckets,
 and a step's rps counts the completions inside its own window only (not ramp-up, not cut-off requests).
+
+``--no-exact`` (or LAB_EXACT=0 in the environment, which ``flasklab run`` passes on) records nothing of its own:
+a window's requests and failures are the differences of Locust's own running totals at its edges, and its
+percentiles and intervals are null. It exists to measure what exact recording costs (``scripts/bench overhead``);
+it needs a single Locust process.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 import time
 from collections import Counter
@@ -30,10 +36,13 @@ from locust.env import Environment
 from locust.log import setup_logging
 from locust.util.load_locustfile import load_locustfile
 
+import flasklab.lab_users  # noqa: F401  (registers itself on Locust's init event: bounded requests, task errors)
 from flasklab.catalog import lab_root
 from flasklab.distributed import CPU_KEY, SAMPLES_KEY, error_kind
+from flasklab.openloop import OpenLoop, OpenLoopError, due_time
 
 SATURATION = 0.90  # flasklab.settings.GENERATOR_SATURATION, passed on the command line
+EXACT_VARIABLE = "LAB_EXACT"  # "0": the default is --no-exact (Locust's own stats only)
 WORKER_WAIT_S = 120.0
 REPORT_DELAY_S = 4.0  # Locust workers report every 3 s
 Z95 = 1.96
@@ -113,6 +122,26 @@ class Window:
         }
 
 
+def counted_summary(requests: int, failures: int, duration_s: float) -> dict[str, Any]:
+    """A window's figures from Locust's own running totals (``--no-exact``): counts and rps, nothing per request."""
+    unknown = dict.fromkeys(("p50_ms", "p95_ms", "p99_ms", "rps_low", "rps_high", "p95_low_ms", "p95_high_ms"))
+    return {
+        "duration_s": duration_s,
+        "requests": requests,
+        "failures": failures,
+        "rps": requests / duration_s,
+        **unknown,
+        "max_ms": None,
+        "mean_ms": None,
+        "errors": {},
+    }
+
+
+def locust_totals(environment: Environment) -> tuple[int, int]:
+    """Locust's own count of completed requests and failures so far."""
+    return environment.stats.total.num_requests, environment.stats.total.num_failures
+
+
 def find_shape(shapes: list[Any]) -> Any:
     """The locustfile's own step shape, or the lab's when a user's locustfile brings none."""
     for shape in shapes:
@@ -148,6 +177,13 @@ class Recorder:
             time.perf_counter() - self.shape.start_time, response_time, error_kind(exception) if exception else None
         )
 
+    def open_listener(self, response_time: float, exception: BaseException | None = None, **_: Any) -> None:
+        """The open model's completions: latency from when the request was due, not from when it left."""
+        now = time.perf_counter()
+        due = due_time()
+        response_ms = (now - due) * 1000 if due is not None else response_time
+        self.record(now - self.shape.start_time, response_ms, error_kind(exception) if exception else None)
+
     def worker_listener(self, client_id: str, data: dict[str, Any]) -> None:
         """Samples a worker sent with its report: (wall-clock end, response ms, error kind or None)."""
         wall_start = time.time() - (time.perf_counter() - self.shape.start_time)
@@ -157,10 +193,13 @@ class Recorder:
             self.worker_cpu.setdefault(client_id, []).append(tuple(data[CPU_KEY]))
 
 
-def create_runner(environment: Environment, recorder: Recorder, workers: int, master_port: int, locustfile: str) -> Any:
+def create_runner(
+    environment: Environment, recorder: Recorder, workers: int, master_port: int, locustfile: str, exact: bool = True
+) -> Any:
     """A local runner, or a master that waits for ``workers`` Locust workers (they fetch the locustfile from it)."""
     if not workers:
-        environment.events.request.add_listener(recorder.local_listener)
+        if exact:
+            environment.events.request.add_listener(recorder.local_listener)
         return environment.create_local_runner()
     environment.parsed_locustfiles = [locustfile, str(lab_root() / "locustfiles" / "_lab.py")]
     environment.events.worker_report.add_listener(recorder.worker_listener)
@@ -175,7 +214,12 @@ def create_runner(environment: Environment, recorder: Recorder, workers: int, ma
     return runner
 
 
-def run(locustfile: str, host: str, saturation: float, workers: int, master_port: int, web: str) -> int:
+def run(
+    locustfile: str, host: str, saturation: float, workers: int, master_port: int, web: str, exact: bool = True
+) -> int:
+    if workers and not exact:
+        emit(event="error", message="--no-exact (LAB_EXACT=0) needs a single Locust process, not workers")
+        return 1
     try:
         user_classes, shapes = load_locustfile(locustfile)
     except Exception as error:  # a locustfile that raises on import is the user's data, reported as such
@@ -194,11 +238,19 @@ def run(locustfile: str, host: str, saturation: float, workers: int, master_port
         cpu_warnings += 1
 
     environment.events.cpu_warning.add_listener(on_cpu_warning)
+    open_model = os.environ.get("LAB_MODEL", "closed") == "open"
     try:
-        runner = create_runner(environment, recorder, workers, master_port, locustfile)
-    except RuntimeError as error:
+        # The open model needs no Locust users: a local runner only keeps Locust's own stats and web UI going.
+        runner = create_runner(environment, recorder, workers, master_port, locustfile, exact and not open_model)
+        arrivals = OpenLoop(environment, list(user_classes.values())) if open_model else None
+    except (RuntimeError, OpenLoopError) as error:
         emit(event="error", message=str(error))
         return 1
+    if arrivals is not None and workers:
+        emit(event="error", message="the open model runs in one Locust process, not with workers")
+        return 1
+    if arrivals is not None and exact:
+        environment.events.request.add_listener(recorder.open_listener)
     web_ui = None
     if web:
         web_host, _, web_port = web.rpartition(":")
@@ -210,15 +262,26 @@ def run(locustfile: str, host: str, saturation: float, workers: int, master_port
     report_delay = REPORT_DELAY_S if workers else 0.0
     pending = []
 
-    def summarise(step: int, users: int, start: tuple[float, float], end: tuple[float, float]) -> None:
+    def summarise(
+        step: int,
+        users: int,
+        start: tuple[float, float],
+        end: tuple[float, float],
+        counted: tuple[int, int],
+        open_load: dict[str, Any],
+    ) -> None:
         gevent.sleep(report_delay)
         generator_cpu = generator.share(start, end)
         empty = Window(step * shape.step_s + shape.warmup_s)
-        summary = recorder.windows.pop(step, empty).summary(shape.window_s)
+        if exact:
+            summary = recorder.windows.pop(step, empty).summary(shape.window_s)
+        else:
+            summary = counted_summary(*counted, shape.window_s)
         emit(
             event="step",
             step=step,
             users=users,
+            **open_load,
             workers=workers,
             generator_cpu=round(generator_cpu, 3),
             generator_saturated=generator_cpu > saturation,
@@ -235,17 +298,29 @@ def run(locustfile: str, host: str, saturation: float, workers: int, master_port
         tick = shape.tick()
         if tick is None:
             break
-        runner.start(tick[0], spawn_rate=tick[1])
+        if arrivals is None:
+            runner.start(tick[0], spawn_rate=tick[1])
+        else:  # the step's "users" are its rate: requests due per second until the step ends
+            gevent.spawn(arrivals.arrivals, users, step_start, step_start + shape.step_s)
         window_start = step_start + shape.warmup_s
         gevent.sleep(max(window_start - time.perf_counter(), 0))
         emit(event="window", step=step, users=users)
-        start = generator.mark()
+        if arrivals is not None:
+            arrivals.reset_peak()
+        start, (requests, failures) = generator.mark(), locust_totals(environment)
         gevent.sleep(max(window_start + shape.window_s - time.perf_counter(), 0))
-        end = generator.mark()
+        end, (requests_end, failures_end) = generator.mark(), locust_totals(environment)
+        counted = (requests_end - requests, failures_end - failures)
         emit(event="window_end", step=step, users=users)
-        pending.append(gevent.spawn(summarise, step, users, start, end))
+        open_load: dict[str, Any] = {}
+        if arrivals is not None:  # users: the most requests held open at once; backlog: still unanswered now
+            open_load = {"offered_rps": float(users), "backlog": arrivals.pending}
+        step_users = arrivals.peak if arrivals is not None else users
+        pending.append(gevent.spawn(summarise, step, step_users, start, end, counted, open_load))
     gevent.joinall(pending)
     environment.events.test_stop.fire(environment=environment)
+    if arrivals is not None:
+        arrivals.stop()
     runner.quit()
     if web_ui:
         web_ui.stop()
@@ -292,12 +367,27 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="run as a master for this many Locust workers")
     parser.add_argument("--master-port", type=int, default=5557)
     parser.add_argument("--web", default="", help="HOST:PORT for Locust's web UI during the run")
+    parser.add_argument(
+        "--no-exact",
+        dest="exact",
+        action="store_false",
+        default=os.environ.get(EXACT_VARIABLE, "1") != "0",
+        help="Locust's own stats only: no recording per request, no percentiles (measures what recording costs)",
+    )
     options = parser.parse_args()
     sys.argv = sys.argv[:1]  # parts of Locust parse the command line themselves: leave them none of ours
     setup_logging("WARNING")
     logging.getLogger("locust.runners").setLevel(logging.ERROR)  # the lab spawns a step's users at once on purpose
     sys.exit(
-        run(options.locustfile, options.host, options.saturation, options.workers, options.master_port, options.web)
+        run(
+            options.locustfile,
+            options.host,
+            options.saturation,
+            options.workers,
+            options.master_port,
+            options.web,
+            options.exact,
+        )
     )
 
 

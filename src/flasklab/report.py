@@ -47,6 +47,15 @@ CHART_TITLES = {
     "resources": "Server CPU and memory at each target's peak throughput",
     "failures": "Failed requests by kind",
 }
+
+
+def chart_titles(model: str) -> dict[str, str]:
+    """The titles for a run's load model: in the open model, curves are drawn against the offered rate."""
+    if model != "open":
+        return CHART_TITLES
+    return {kind: title.replace("vs users", "vs offered rate") for kind, title in CHART_TITLES.items()}
+
+
 # Scenarios whose requests wait `ms` each: Little's law bounds their throughput.
 IO_SCENARIOS = ("io", "upstream")
 
@@ -111,13 +120,13 @@ def measured_scenarios(results: Results) -> list[str]:
 
 
 def ordered_steps(target: Target) -> list[Step]:
-    return sorted(target.steps, key=lambda step: step.users)
+    return sorted(target.steps, key=lambda step: step.load)
 
 
 def knee(steps: Sequence[Step]) -> Step | None:
     """The step after which throughput stops growing: the next step, with at least twice the users, adds < 10 %."""
     for step, following in pairwise(steps):
-        if following.users >= 2 * step.users and following.rps < KNEE_GROWTH * step.rps:
+        if following.load >= 2 * step.load and following.rps < KNEE_GROWTH * step.rps:
             return step
     return None
 
@@ -165,7 +174,7 @@ def capacity_table(results: Results, slo_p95_ms: float) -> list[CapacityLine]:
 def littles_law_efficiency(target: Target, step: Step) -> float | None:
     """Measured rps over the bound min(users, concurrency) / service time."""
     ms = target.params.get("ms")
-    if not ms or step.users == 0:
+    if not ms or step.users == 0 or step.offered_rps is not None:  # the law bounds a closed loop's users
         return None
     in_flight = min(step.users, target.concurrency or step.users)
     return step.rps / (in_flight / (ms / 1000))
@@ -223,8 +232,16 @@ def _log_axis() -> dict[str, Any]:
     return {"type": "log", "tickvals": values, "ticktext": [f"{v:,g}" for v in values]}
 
 
+def load_text(step: Step) -> str:
+    """A step's load in words: '16 users', or in the open model '160 rps offered'."""
+    if step.offered_rps is not None:
+        return f"{step.offered_rps:g} rps offered"
+    return f"{step.users} user{'s' if step.users != 1 else ''}"
+
+
 def _users_axis(figure: Figure, results: Results, **where: Any) -> None:
-    figure.update_xaxes(type="log", tickvals=results.meta.steps, title_text="users (closed loop)", **where)
+    title = "offered rate (rps, open model)" if results.meta.model == "open" else None
+    figure.update_xaxes(type="log", tickvals=results.meta.steps, title_text=title or "users (closed loop)", **where)
 
 
 def _reference_line(figure: Figure, y: float, text: str, log: bool = False, **where: Any) -> None:
@@ -265,29 +282,45 @@ def _markers(style: ServerStyle, steps: Sequence[Step]) -> dict[str, Any]:
     return {"color": style.colour, "size": 11, "symbol": symbols, "line": {"color": "white", "width": 1}}
 
 
+def _round_whiskers(steps: Sequence[Step], style: ServerStyle) -> dict[str, Any] | None:
+    """Error bars from min to max rps across rounds (a run with --rounds N); none for a single round."""
+    if not any(step.spread for step in steps):
+        return None
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [step.spread.rps_max - step.rps if step.spread else 0 for step in steps],
+        "arrayminus": [step.rps - step.spread.rps_min if step.spread else 0 for step in steps],
+        "color": style.colour,
+        "thickness": 2,
+        "width": 8,
+    }
+
+
 def capacity_figure(results: Results, scenario: str, styles: dict[str, ServerStyle]) -> Figure:
     figure = go.Figure()
     for target in scenario_targets(results, scenario):
         steps, style = ordered_steps(target), styles[target.server]
         figure.add_scatter(
-            x=[s.users for s in steps],
+            x=[s.load for s in steps],
             y=[s.rps for s in steps],
             name=target.server,
             legendgroup=target.server,
             mode="lines+markers",
             line=_line(style),
             marker=_markers(style, steps),
+            error_y=_round_whiskers(steps, style),
             hovertemplate=f"<b>{target.server}</b><br>%{{x}} users: %{{y:,.1f}} rps<extra></extra>",
         )
         if bend := knee(steps):
             figure.add_scatter(
-                x=[bend.users],
+                x=[bend.load],
                 y=[bend.rps],
                 legendgroup=target.server,
                 showlegend=False,
                 mode="markers",
                 marker={"symbol": "diamond", "size": 22, "color": style.colour, "line": {"color": "#111", "width": 2}},
-                hovertemplate=f"<b>{target.server}</b>: knee at {bend.users} users, {bend.rps:,.1f} rps<extra></extra>",
+                hovertemplate=f"<b>{target.server}</b>: knee at {load_text(bend)}, {bend.rps:,.1f} rps<extra></extra>",
             )
     figure.add_scatter(
         x=[None],
@@ -311,7 +344,7 @@ def latency_figure(results: Results, scenario: str, styles: dict[str, ServerStyl
         steps, style = ordered_steps(target), styles[target.server]
         for column, field in enumerate(percentiles, start=1):
             figure.add_scatter(
-                x=[s.users for s in steps],
+                x=[s.load for s in steps],
                 y=[getattr(s, field) for s in steps],
                 name=target.server,
                 legendgroup=target.server,
@@ -339,13 +372,13 @@ def hockey_stick_figure(results: Results, scenario: str, styles: dict[str, Serve
         figure.add_scatter(
             x=[s.rps for s in steps],
             y=[s.p95_ms for s in steps],
-            customdata=[s.users for s in steps],
+            customdata=[load_text(s) for s in steps],
             name=target.server,
             mode="lines+markers",
             line=_line(style),
             marker=_markers(style, steps),
             hovertemplate=(
-                f"<b>{target.server}</b><br>%{{customdata}} users<br>%{{x:,.1f}} rps, p95 %{{y:,.1f}} ms<extra></extra>"
+                f"<b>{target.server}</b><br>%{{customdata}}<br>%{{x:,.1f}} rps, p95 %{{y:,.1f}} ms<extra></extra>"
             ),
         )
     apply_layout(figure, 620)
@@ -417,14 +450,14 @@ def resources_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure
             figure.add_bar(
                 x=[t.server for t in targets],
                 y=[getattr(step, field) for step in peaks],
-                customdata=[step.users for step in peaks],
+                customdata=[load_text(step) for step in peaks],
                 showlegend=False,
                 marker={
                     "color": [styles[t.server].colour for t in targets],
                     "pattern": {"shape": [styles[t.server].pattern for t in targets], "fgcolor": "white"},
                     "line": {"color": "#222", "width": 1},
                 },
-                hovertemplate=f"<b>%{{x}}</b>, {scenario}, at %{{customdata}} users: %{{y:,.2f}}<extra></extra>",
+                hovertemplate=f"<b>%{{x}}</b>, {scenario}, at %{{customdata}}: %{{y:,.2f}}<extra></extra>",
                 row=row,
                 col=column,
             )
@@ -519,7 +552,8 @@ def run_warnings(results: Results) -> dict[str, list[Any]]:
     ]
     unfinished = [target for target in results.targets if target.status != "ok"]
     probes = [probe for probe in results.probe if probe.error]
-    return {"saturated": saturated, "unfinished": unfinished, "probes": probes}
+    restarted = [target for target in results.targets if target.note]
+    return {"saturated": saturated, "unfinished": unfinished, "probes": probes, "restarted": restarted}
 
 
 def format_number(value: float | None) -> str:
@@ -551,6 +585,8 @@ class LiveStatus:
     users: int | None
     done_steps: int
     total_steps: int
+    round: int = 1
+    rounds: int = 1
 
     @property
     def percent(self) -> float:
@@ -563,17 +599,25 @@ def live_status(results: Results) -> LiveStatus | None:
         return None
     meta = results.meta
     per_target = len(meta.steps)
-    total = len(meta.servers) * len(meta.scenarios) * per_target
-    done = sum(per_target if t.status in ("failed", "skipped") else len(t.steps) for t in results.targets)
-    running = next((t for t in results.targets if t.status == "running"), None)
+    total = len(meta.servers) * len(meta.scenarios) * per_target * meta.rounds
+    closed = per_target * meta.rounds  # a failed or skipped target counts as done
+    done = sum(closed if t.status in ("failed", "skipped") else t.steps_done() for t in results.targets)
+    this_round = {id(t): t.rounds[-1] if t.rounds else t.steps for t in results.targets}
+    running_targets = [t for t in results.targets if t.status == "running"]
+    # Under load: a running target part-way through its round (with rounds, scenarios run in shuffled order).
+    partway = (t for t in running_targets if 0 < len(this_round[id(t)]) < per_target)
+    running = next(partway, running_targets[0] if running_targets else None)
     if running is None:
         started = {t.server for t in results.targets} | {p.server for p in results.probe}
         server = next((name for name in meta.servers if name not in started), meta.servers[-1] if meta.servers else "")
-        return LiveStatus(server, None, 0, per_target, None, done, total)
+        return LiveStatus(server, None, 0, per_target, None, done, total, 1, meta.rounds)
     probing = meta.probe and not any(p.server == running.server for p in results.probe)
     scenario = None if probing else running.scenario
-    step = min(len(running.steps), per_target - 1)
-    return LiveStatus(running.server, scenario, step + 1, per_target, meta.steps[step], done, total)
+    step = min(len(this_round[id(running)]), per_target - 1)
+    round_number = max(len(running.rounds), 1)
+    return LiveStatus(
+        running.server, scenario, step + 1, per_target, meta.steps[step], done, total, round_number, meta.rounds
+    )
 
 
 def chart_library() -> str:
@@ -618,7 +662,8 @@ def render_report(
         max_failure_percent=CAPACITY_MAX_FAILURE_RATE * 100,
         plotly_js=Markup(chart_library()) if with_chart_library else "",
         plot_config=PLOT_CONFIG,
-        chart_titles=CHART_TITLES,
+        load_text=load_text,
+        chart_titles=chart_titles(results.meta.model),
         live=live,
         live_status=live_status(results),
     )

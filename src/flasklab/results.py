@@ -26,10 +26,28 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Spread(Record):
+    """One step's figures across the rounds of a run (``--rounds N``): median, min and max."""
+
+    rounds: int = Field(ge=2)
+    rps_median: float
+    rps_min: float
+    rps_max: float
+    p95_median_ms: float | None
+    p95_min_ms: float | None
+    p95_max_ms: float | None
+
+
 class Step(Record):
-    """One measurement window at a fixed number of users (the warm-up before it is discarded)."""
+    """One measurement window at a fixed load (the warm-up before it is discarded).
+
+    The load is a number of closed-loop users, or in the open model an offered rate (``offered_rps``); there
+    ``users`` is the most requests the generator held open at once in the window.
+    """
 
     users: int = Field(ge=0)
+    offered_rps: float | None = Field(default=None, description="open model: requests due per second")
+    backlog: int | None = Field(default=None, description="open model: requests due but unanswered at the window's end")
     duration_s: float = Field(gt=0, description="length of the measurement window")
     requests: int = Field(ge=0, description="requests completed inside the window")
     failures: int = Field(ge=0, description="of those, failed ones (errors, timeouts, HTTP >= 400)")
@@ -43,6 +61,17 @@ class Step(Record):
     rps_high: float | None = None
     p95_low_ms: float | None = Field(default=None, description="~95 % interval of p95 (order statistics)")
     p95_high_ms: float | None = None
+    spread: Spread | None = Field(
+        default=None,
+        description="across rounds, when the run had several: then this step holds their medians (rps, percentiles, "
+        "server CPU), sums (requests, failures, errors) and worst cases (max, RSS, generator CPU and saturation)",
+    )
+
+    @property
+    def load(self) -> float:
+        """The step's load level: its offered rate in the open model, its users in a closed loop."""
+        return self.offered_rps if self.offered_rps is not None else self.users
+
     errors: dict[str, int] = Field(default_factory=dict, description="failures by kind")
     generator_cpu: float = Field(ge=0, description="load generator CPU, share of one core (the busiest worker's)")
     generator_saturated: bool = Field(description="generator CPU passed the saturation threshold")
@@ -61,7 +90,14 @@ class Target(Record):
     status: TargetStatus
     error: str | None = None
     log_tail: str | None = None
+    note: str | None = Field(default=None, description="what the lab did before measuring (e.g. restarted the server)")
     steps: list[Step] = Field(default_factory=list)
+    rounds: list[list[Step]] = Field(
+        default_factory=list, description="with --rounds N > 1: each round's own steps (steps then combines them)"
+    )
+
+    def steps_done(self) -> int:
+        return sum(map(len, self.rounds)) if self.rounds else len(self.steps)
 
 
 class ProbeResult(Record):
@@ -91,12 +127,17 @@ class Meta(Record):
     status: Literal["running", "complete", "interrupted"]
     backend: str
     profile: str
-    steps: list[int]
+    model: Literal["closed", "open"] = Field(
+        default="closed", description="closed: users that wait for each answer; open: requests on a schedule"
+    )
+    steps: list[int] = Field(description="users per step, or in the open model requests due per second")
     warmup_s: float
     window_s: float
     scenarios: list[str]
     servers: list[str]
     probe: bool = Field(default=True, description="the concurrency probe runs before each server's scenarios")
+    rounds: int = Field(default=1, ge=1, description="times each target was measured, servers shuffled each round")
+    seed: int | None = Field(default=None, description="seed of the rounds' shuffled order")
     started: str
     ended: str | None = None
     host: dict[str, str | int]
@@ -138,6 +179,9 @@ def atomic_write(path: Path, text: str) -> Path:
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)  # run files are meant to be shared (mkstemp makes them private)
         os.replace(temporary, path)
+    except OSError as error:  # a full disk says which file it could not write; the old one is left whole
+        Path(temporary).unlink(missing_ok=True)
+        raise OSError(error.errno, f"cannot write {path.name}: {error.strerror or error}", str(path)) from error
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

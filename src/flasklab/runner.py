@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ from flasklab.claims import evaluate_claims
 from flasklab.load import LoadFailed, LoadJob, run_load
 from flasklab.probe import probe_concurrency
 from flasklab.results import Meta, ProbeResult, Results, Step, Target, TargetStatus, now, write_results
+from flasklab.rounds import combine_rounds
 from flasklab.settings import PROBE_IO_MS, PROBE_WIDTH, START_TIMEOUT_S, Profile
 
 
@@ -49,6 +51,18 @@ class Sweep:
     out: Path
     probe: bool = True
     params: dict[str, dict[str, int]] = field(default_factory=dict)
+    rounds: int = 1
+    processes: int = 1  # Locust processes on this machine (a master and local workers above 1)
+    model: str = "closed"  # or "open": requests due at the profile's rates, latency from their due time
+    seed: int | None = None  # of the shuffled order when rounds > 1 (None: a random one, recorded in meta)
+
+    @property
+    def loads(self) -> tuple[int, ...]:
+        return self.profile.loads(self.model)
+
+
+# Between scenarios, a server that does not answer /health within this long is restarted before the next one.
+RESPONSIVE_S = 3.0
 
 
 def new_run_id() -> str:
@@ -61,12 +75,15 @@ def _meta(sweep: Sweep, backend: Backend) -> Meta:
         status="running",
         backend=backend.name,
         profile=sweep.profile.name,
-        steps=list(sweep.profile.steps),
+        model=sweep.model,  # type: ignore[arg-type]
+        steps=list(sweep.loads),
         warmup_s=sweep.profile.warmup_s,
         window_s=sweep.profile.window_s,
         scenarios=[scenario.name for scenario in sweep.scenarios],
         servers=[server.name for server in sweep.servers],
         probe=sweep.probe,
+        rounds=sweep.rounds,
+        seed=sweep.seed,
         started=now(),
         host={"cores": os.cpu_count() or 0, "platform": platform.platform(), "machine": platform.machine()},
         budget=dict(backend.budget),
@@ -79,6 +96,8 @@ class Run:
     """One sweep in progress: owns the Results and saves them after every change."""
 
     def __init__(self, sweep: Sweep, backend: Backend, observer: Observer) -> None:
+        if sweep.rounds > 1 and sweep.seed is None:
+            sweep.seed = secrets.randbelow(2**31)
         self.sweep = sweep
         self.backend = backend
         self.observer = observer
@@ -102,7 +121,8 @@ class Run:
 
     def _close_all(self, targets: list[Target], status: str, error: str | None, log_tail: str | None) -> None:
         for target in targets:
-            if target.status == "running":
+            unfinished_round = bool(target.rounds) and len(target.rounds[-1]) < len(self.sweep.loads)
+            if target.status == "running" or unfinished_round:
                 target.status = status  # type: ignore[assignment]
                 target.error, target.log_tail = error, log_tail
         self.save()
@@ -110,8 +130,16 @@ class Run:
     def execute(self) -> Results:
         try:
             self.backend.prepare([s for s in self.sweep.servers if not self.backend.unavailable(s)])
-            for server in self.sweep.servers:
-                self.measure_server(server)
+            shuffle = random.Random(self.sweep.seed)
+            for round_index in range(self.sweep.rounds):
+                servers = list(self.sweep.servers)
+                if self.sweep.rounds > 1:
+                    shuffle.shuffle(servers)  # no server always first (or last) on a machine that drifts
+                for server in servers:
+                    scenarios = list(self.sweep.scenarios)
+                    if self.sweep.rounds > 1:
+                        shuffle.shuffle(scenarios)
+                    self.measure_server(server, round_index, scenarios)
             self.results.meta.status = "complete"
         except BaseException:
             self.results.meta.status = "interrupted"
@@ -119,8 +147,10 @@ class Run:
         finally:
             self.results.claims = evaluate_claims(self.results.probe)
             self.results.meta.ended = now()
-            self.save()
-            self.backend.close()
+            try:
+                self.save()
+            finally:
+                self.backend.close()  # even when the disk is full: the lab's own upstream must not outlive the run
         return self.results
 
     def _record_unprobed(self, server: Server, status: TargetStatus, reason: str) -> None:
@@ -137,9 +167,18 @@ class Run:
                 )
             )
 
-    def measure_server(self, server: Server) -> None:
-        targets = self._targets_of(server)
-        self.results.targets.extend(targets)
+    def measure_server(self, server: Server, round_index: int = 0, scenarios: list[Scenario] | None = None) -> None:
+        """One round of one server: started afresh, probed in the first round, then each scenario in the given order."""
+        scenarios = scenarios if scenarios is not None else list(self.sweep.scenarios)
+        if round_index == 0:
+            self.results.targets.extend(self._targets_of(server))
+        by_scenario = {t.scenario: t for t in self.results.targets if t.server == server.name}
+        if any(target.status in ("failed", "skipped") for target in by_scenario.values()):
+            return  # a server that failed once is recorded as such; later rounds do not retry it
+        targets = [by_scenario[scenario.name] for scenario in scenarios]
+        if self.sweep.rounds > 1:
+            for target in targets:
+                target.rounds.append([])
         if reason := self.backend.unavailable(server):
             self.observer.message(f"{server.name}: skipped, {reason}")
             self._record_unprobed(server, "skipped", reason)
@@ -150,12 +189,23 @@ class Run:
             running = self.backend.start(server)
             running.wait_healthy(START_TIMEOUT_S)
             self.results.meta.server_versions[server.name] = running.info()
-            if self.sweep.probe:
+            if self.sweep.probe and round_index == 0:
                 self.observer.target_started(server.name, "probe")
                 self.results.probe.append(probe_concurrency(running.url, server, PROBE_WIDTH, PROBE_IO_MS))
                 self.save()
-            for target, scenario in zip(targets, self.sweep.scenarios, strict=True):
+            previous: str | None = None
+            for target, scenario in zip(targets, scenarios, strict=True):
+                if previous is not None and not responsive(running):
+                    # Still busy with what the previous scenario left (dev-single works off queued self-calls for
+                    # a minute): a fresh server, so that one scenario does not measure another's backlog.
+                    note = f"the server did not answer /health within {RESPONSIVE_S:g} s after {previous}: restarted"
+                    self.observer.message(f"{server.name}: {note} for {scenario.name}")
+                    running.stop()
+                    running = self.backend.start(server)
+                    running.wait_healthy(START_TIMEOUT_S)
+                    target.note = note
                 self.measure_target(running, target, scenario)
+                previous = scenario.name
         except TargetFailed as error:
             self.observer.message(f"{server.name}: failed, {error}")
             if not any(probe.server == server.name for probe in self.results.probe):
@@ -172,16 +222,21 @@ class Run:
 
     def measure_target(self, running: RunningTarget, target: Target, scenario: Scenario) -> None:
         self.observer.target_started(target.server, target.scenario)
+        target.status = "running"  # again, in a later round
 
         def on_step(step: Step) -> None:
-            target.steps.append(step)
+            if target.rounds:
+                target.rounds[-1].append(step)
+                target.steps = combine_rounds(target.rounds)
+            else:
+                target.steps.append(step)
             self.save()
             self.observer.step_finished(target.server, target.scenario, step)
 
         def on_window(_: int, users: int) -> None:
             self.observer.window_started(target.server, target.scenario, users)
 
-        job = LoadJob(scenario.locustfile, target.params, self.sweep.profile)
+        job = LoadJob(scenario.locustfile, target.params, self.sweep.profile, self.sweep.processes, self.sweep.model)
         try:
             run_load(job, running, self.backend, on_window, on_step)
         except LoadFailed as error:
@@ -193,11 +248,34 @@ class Run:
         if not running.alive():
             target.status, target.error = "failed", f"the server exited during {target.scenario}"
             raise TargetFailed(target.error)
+        last_steps = target.rounds[-1] if target.rounds else target.steps
+        if last_steps and not answered(last_steps[-1]):
+            try:  # hung, or still working off a queue: only /health can tell
+                running.wait_healthy(START_TIMEOUT_S)
+            except TargetFailed as error:
+                silent = f"stopped answering during {target.scenario}: no response in its last step"
+                target.status, target.error = "failed", f"{silent}; /health {error}"
+                raise TargetFailed(target.error) from error
         target.status = "ok"
         self.save()
+
+
+def responsive(running: RunningTarget) -> bool:
+    """Does the server answer /health promptly (between scenarios)?"""
+    try:
+        running.wait_healthy(RESPONSIVE_S)
+    except TargetFailed:
+        return False
+    return True
+
+
+def answered(step: Step) -> bool:
+    """Did the server respond at all in this step (a success or any HTTP status, not only timeouts or resets)?"""
+    return step.requests > step.failures or any(kind.startswith("HTTP ") for kind in step.errors)
 
 
 def estimated_seconds(sweep: Sweep) -> float:
     """Roughly how long a sweep takes: load windows plus start-up and probe per server."""
     per_server = 3.0 + (PROBE_WIDTH * PROBE_IO_MS / 1000 / 4 if sweep.probe else 0)
-    return len(sweep.servers) * (per_server + len(sweep.scenarios) * (sweep.profile.target_s() + 1.5))
+    per_round = len(sweep.servers) * (3.0 + len(sweep.scenarios) * (sweep.profile.target_s() + 1.5))
+    return per_round * sweep.rounds + len(sweep.servers) * (per_server - 3.0)

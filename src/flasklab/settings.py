@@ -15,10 +15,15 @@ class Profile:
     """How hard and how long each target is measured."""
 
     name: str
-    steps: tuple[int, ...]
+    steps: tuple[int, ...]  # closed-loop users per step
     warmup_s: float
     window_s: float
     help: str
+    rates: tuple[int, ...] = ()  # the open model's offered requests per second per step
+
+    def loads(self, model: str) -> tuple[int, ...]:
+        """Each step's load: users in a closed loop, requests due per second in the open model."""
+        return self.rates if model == "open" else self.steps
 
     @property
     def step_s(self) -> float:
@@ -28,14 +33,29 @@ class Profile:
         """Seconds of load for one target (one server, one scenario)."""
         return len(self.steps) * self.step_s
 
+    def with_rates(self, rates: tuple[int, ...]) -> Profile:
+        return Profile(self.name, self.steps, self.warmup_s, self.window_s, self.help, rates)
+
 
 PROFILES: dict[str, Profile] = {
     profile.name: profile
     for profile in (
-        Profile("quick", (1, 4, 16), 0.5, 1.5, "tests and demos: core scenarios, 3 short steps"),
-        Profile("standard", (1, 2, 4, 8, 16, 32, 64), 1.0, 5.0, "the default: users doubling to 64"),
+        Profile("quick", (1, 4, 16), 0.5, 1.5, "tests and demos: core scenarios, 3 short steps", (10, 40, 160)),
         Profile(
-            "full", (1, 2, 4, 8, 16, 32, 64, 128), 2.0, 10.0, "every scenario, users doubling to 128, long windows"
+            "standard",
+            (1, 2, 4, 8, 16, 32, 64),
+            1.0,
+            5.0,
+            "the default: users doubling to 64 (open model: 10 to 640 rps)",
+            (10, 20, 40, 80, 160, 320, 640),
+        ),
+        Profile(
+            "full",
+            (1, 2, 4, 8, 16, 32, 64, 128),
+            2.0,
+            10.0,
+            "every scenario, users doubling to 128, long windows",
+            (10, 20, 40, 80, 160, 320, 640, 1280),
         ),
     )
 }
@@ -72,8 +92,13 @@ DASHBOARD_PORT = 8080
 # The latency objective of the report's capacity table: highest rps with p95 at or under it.
 DEFAULT_SLO_P95_MS = 500.0
 
-# How long a server may take to answer its health check after start.
+# How long a server may take to answer its health check after start (and, after a scenario whose last step got no
+# answer at all, before it is recorded as having stopped answering).
 START_TIMEOUT_S = float(os.environ.get("LAB_START_TIMEOUT_S", "30"))
+
+# A lab request unanswered for this long fails as a timeout (counted in its step). Longer than any healthy latency
+# of the profiles (dev-single at 128 users of 100 ms waits 12.8 s); Locust's own default is 60 s.
+REQUEST_TIMEOUT_S = float(os.environ.get("LAB_REQUEST_TIMEOUT_S", "30"))
 
 # The slow upstream's port when the lab starts it locally (0: any free port).
 UPSTREAM_PORT = 0

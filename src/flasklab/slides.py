@@ -14,7 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 
-from flasklab.report import CHART_TITLES, Figure, figures
+from flasklab.report import Figure, chart_titles, figures
 from flasklab.results import load_results
 from flasklab.settings import DEFAULT_SLO_P95_MS
 
@@ -34,9 +34,10 @@ class BrowserNotFoundError(RuntimeError):
     """No Chrome or Chromium to draw the slides with; the message says how to get one."""
 
 
-def slide_title(kind: str, scenario: str | None) -> str:
+def slide_title(kind: str, scenario: str | None, model: str = "closed") -> str:
     """The chart's title as the report shows it: 'hello: throughput vs users (the capacity curve)'."""
-    return f"{scenario}: {CHART_TITLES[kind]}" if scenario else CHART_TITLES[kind]
+    title = chart_titles(model)[kind]
+    return f"{scenario}: {title}" if scenario else title
 
 
 def slide_figure(figure: Figure, title: str) -> Figure:
@@ -68,12 +69,15 @@ def _larger_markers(trace: Any) -> None:
 
 
 def slide_specs(
-    results_figures: Sequence[tuple[str, str, str | None, Figure]], folder: Path, formats: Sequence[str]
+    results_figures: Sequence[tuple[str, str, str | None, Figure]],
+    folder: Path,
+    formats: Sequence[str],
+    model: str = "closed",
 ) -> list[dict[str, Any]]:
     """kaleido's job list: one entry per chart and format, written to folder/<chart id>.<format>."""
     specs = []
     for chart_id, kind, scenario, figure in results_figures:
-        slide = slide_figure(figure, slide_title(kind, scenario)).to_dict()
+        slide = slide_figure(figure, slide_title(kind, scenario, model)).to_dict()
         for image_format in formats:
             options = {"format": image_format, "width": SLIDE_WIDTH, "height": SLIDE_HEIGHT, "scale": 1}
             specs.append({"fig": slide, "path": folder / f"{chart_id}.{image_format}", "opts": options})
@@ -108,6 +112,6 @@ def write_slides(run_dir: Path, slo_p95_ms: float = DEFAULT_SLO_P95_MS, formats:
     results = load_results(run_dir)
     folder = (run_dir if run_dir.is_dir() else run_dir.parent) / SLIDES_DIR
     folder.mkdir(exist_ok=True)
-    specs = slide_specs(figures(results, slo_p95_ms), folder, formats)
+    specs = slide_specs(figures(results, slo_p95_ms), folder, formats, results.meta.model)
     render(specs)
     return [spec["path"] for spec in specs]

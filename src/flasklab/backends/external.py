@@ -23,7 +23,12 @@ class TargetURLError(ValueError):
 def parse_target(text: str, allow_remote: bool) -> Server:
     """``NAME=URL`` as a Server whose command is its URL."""
     name, separator, url = text.partition("=")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        if parts.port == 0:  # .port raises ValueError for anything but a number from 0 to 65535
+            raise ValueError("port 0 is not a server's port")
+    except ValueError as error:
+        raise TargetURLError(f"{text!r}: {error} (for example app=http://127.0.0.1:8000)") from error
     if not separator or not name.strip() or parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetURLError(f"{text!r} is not NAME=http://host[:port] (for example app=http://127.0.0.1:8000)")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:

@@ -113,11 +113,15 @@ class LocalTarget(RunningTarget):
 
     def stop(self) -> None:
         self._signal_group(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=STOP_GRACE_S)
-        # Whatever is left of the group (a worker that ignored SIGTERM, an orphaned child) goes too.
-        self._signal_group(signal.SIGKILL)
-        self.process.wait()
+        self._signal_group(signal.SIGCONT)  # a stopped (SIGSTOP) server acts on its SIGTERM now, not after the grace
+        try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=STOP_GRACE_S)
+        finally:
+            # Whatever is left of the group (a worker that ignored SIGTERM, an orphaned child) goes too, even when a
+            # second Ctrl-C cuts the grace period short.
+            self._signal_group(signal.SIGKILL)
+            self.process.wait()
 
     def log_tail(self, lines: int = 40) -> str:
         try:

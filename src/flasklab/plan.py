@@ -1,0 +1,563 @@
+"""The capacity planner: the workers per instance and the instances that serve R rps within a p95 objective.
+
+A pure function of the request, the catalog and, optionally, one run's results.json. Each server gets one option,
+on one of two bases, and every option says the numbers it used.
+
+**measured** (``--from DIR``): the run measured the server on the scenario of the request's shape (``io`` for
+blocking I/O only, ``cpu`` for CPU only, ``hello`` for neither) with the same ``ms``. One instance's capacity is the
+report's ``capacity`` step: the highest rps whose p95 met the objective, generator unsaturated, < 1 % failures.
+Instances = ceil(R / capacity), planned on the low end of the step's rps interval (the pessimistic end; the point
+estimate's count is shown beside it); workers = the server's configured concurrency; expected p95 = the p95 measured
+at the least step that carried the planned load per instance, with its interval. Intervals are read as ``compare``
+reads them (across rounds when the run had several). In a closed-loop run, open traffic at the same rate queues
+somewhat more, which the pessimistic end absorbs in part. A run that does not cover the request (another scenario or
+``ms``, a failed target, no step within the objective) is said to, and the law plans that server. When the run's
+last step met the objective with throughput still growing (no knee), the limit was not reached and the plan may
+over-provision: the reason says so.
+
+**law**: work per request W = io_ms + cpu_ms, and Little's law: requests in flight = R x W / 1000, so the servers
+hold at least that many requests at once in total (workers, threads or connections). CPU cores needed = R x cpu_ms /
+1000; an instance has the catalog's budget (SERVER_CPUS, or the run's) and is planned at <= 70 % of it. cpu_ms is
+--cpu-ms plus an assumed 0.5 ms for Flask and the server (measured here, 2026-11: 0.1 to 0.7 ms per ``hello``, but
+5 to 7 ms on the dev server that forks per request), or, without --cpu-ms, the run's measurement of that server:
+server_cpu / rps at its lightest step (one user: a request has the core to itself, and the ``cpu`` scenario spins
+for wall time, which is CPU time only when it runs alone; at low rps the idle server's CPU makes it err high). Each
+instance is an M/M/c queue fed R / N requests per second (an even random share) with c slots, and its p95 = the
+work (the CPU part stretched by 1 / (1 - CPU utilisation), the mean slowdown on a shared core) + the 95th percentile
+of the Erlang C wait for a slot. That is pessimistic for constant work (M/D/c waits about half as long) and
+optimistic for traffic burstier than Poisson. The plan is the fewest instances that meet the objective in the
+largest configuration of the server's kind, then the smallest configuration that still does; it adds no failover
+headroom.
+
+The kind comes from the words of the catalog's ``lab.worker-model``: greenlets (gevent, eventlet) are ``async``,
+threads are ``threads``, anything else serves one request per worker: ``processes``. Their caps are declared below.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from rich.table import Table
+from rich.text import Text
+
+from flasklab.catalog import Server
+from flasklab.compare import p95_interval, rps_interval
+from flasklab.report import budget_value, capacity, knee, load_text, ordered_steps
+from flasklab.results import Results, Step, Target
+
+MAX_RPS = 1e7
+MAX_MS = 3_600_000.0  # an hour: beyond that it is not a web request
+TARGET_CPU_UTILISATION = 0.7
+ASSUMED_OVERHEAD_CPU_MS = 0.5
+P95_TAIL = 0.05
+MAX_INSTANCES = 10**9
+# Lab scenarios with one kind of work, `ms` of it: `io` sleeps (blocking I/O), `cpu` spins; `hello` has neither.
+IO_SCENARIO, CPU_SCENARIO, SHAPELESS_SCENARIO = "io", "cpu", "hello"
+
+Basis = Literal["law", "measured"]
+
+
+class PlanError(ValueError):
+    """Input the planner cannot answer; ``param`` names the option to fix."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def _check(param: str, value: float, low: float, high: float, low_open: bool) -> None:
+    inside = (low < value if low_open else low <= value) and value <= high  # False for NaN
+    if not inside:
+        bound = f"{'more than' if low_open else 'at least'} {low:g} and at most {high:,g}"
+        raise PlanError(param, f"{value!r} is out of range: {bound}")
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """R rps with p95 <= p95_ms; each request waits io_ms and computes cpu_ms (None: not given)."""
+
+    rps: float
+    p95_ms: float
+    io_ms: float | None = None
+    cpu_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        _check("--rps", self.rps, 0, MAX_RPS, low_open=True)
+        _check("--p95-ms", self.p95_ms, 0, MAX_MS, low_open=True)
+        for param, given in (("--io-ms", self.io_ms), ("--cpu-ms", self.cpu_ms)):
+            if given is not None:
+                _check(param, given, 0, MAX_MS, low_open=False)
+        if self.p95_ms <= (work := (self.io_ms or 0) + (self.cpu_ms or 0)):
+            raise PlanError(
+                "--p95-ms",
+                f"{self.p95_ms:g} ms cannot be met: each request alone takes {work:g} ms of work, so no server and no "
+                f"number of instances answers 95 % of them faster; ask for more than {work:g} ms",
+            )
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The request's blocking I/O, and the lab scenario of its shape (None: no scenario both waits and computes)."""
+
+    io_ms: float
+    scenario: str | None
+    ms: float | None  # the scenario's `ms` parameter (None for hello)
+
+
+def workload(request: PlanRequest, run: Results | None) -> Workload:
+    """The request's shape; with neither --io-ms nor --cpu-ms, the run's io scenario (else its cpu one) gives it."""
+    io, cpu = request.io_ms, request.cpu_ms
+    if io is None and cpu is None:
+        for scenario in (IO_SCENARIO, CPU_SCENARIO):
+            target = next((t for t in run.targets if t.scenario == scenario and t.steps), None) if run else None
+            if target is not None and "ms" in target.params:
+                ms = float(target.params["ms"])
+                return Workload(ms if scenario == IO_SCENARIO else 0.0, scenario, ms)
+        raise PlanError("--from", "the run measured neither io nor cpu: give the work with --io-ms and/or --cpu-ms")
+    if io and cpu:
+        return Workload(io, None, None)
+    if io:
+        return Workload(io, IO_SCENARIO, io)
+    if cpu:
+        return Workload(0.0, CPU_SCENARIO, cpu)
+    return Workload(0.0, SHAPELESS_SCENARIO, None)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One instance's configuration: processes, and requests each holds at once (threads, connections or 1)."""
+
+    processes: int
+    per_process: int
+
+    @property
+    def slots(self) -> int:
+        return self.processes * self.per_process
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a server kind holds requests at once, and the configurations of one instance the law chooses among."""
+
+    name: str
+    unit: str
+    per_process: int  # requests one process holds at once
+    processes_per_core: int | None  # None: one process per core; else the most processes per core (the plan picks)
+
+    def shapes(self, cpus: float) -> list[Shape]:
+        """One instance's configurations, by slots ascending."""
+        if self.processes_per_core is None:
+            return [Shape(max(1, math.ceil(cpus)), self.per_process)]
+        most = max(1, math.floor(self.processes_per_core * cpus))
+        return [Shape(n, self.per_process) for n in range(1, most + 1)]
+
+    def text(self, shape: Shape) -> str:
+        if self.per_process == 1:
+            return f"{shape.processes} {self.unit}"
+        return f"{shape.processes} process{'es' if shape.processes > 1 else ''} x {shape.per_process} {self.unit}"
+
+
+# A worker process costs a copy of the app and shares the core: the fewest that meet the objective, at most 4 per
+# core (the lab's gunicorn-sync setting, measured at 39 of Little's 40 rps on `io`). Threads and greenlets cost a
+# stack each: a full pool per process, one process per core (the GIL runs one thread's Python at a time), its
+# spare slots absorbing bursts; 1000 connections is gunicorn's default for greenlet workers.
+PROCESSES = Kind("processes", "workers", per_process=1, processes_per_core=4)
+THREADS = Kind("threads", "threads", per_process=32, processes_per_core=None)
+ASYNC = Kind("async", "connections", per_process=1000, processes_per_core=None)
+
+
+def server_kind(server: Server) -> Kind:
+    """The kind, from the words of the catalog's worker model ("threaded=False" is not a thread pool)."""
+    words = server.worker_model.lower()
+    if re.search(r"\b(gevent|eventlet|greenlets?)\b", words):
+        return ASYNC
+    if re.search(r"\bthreads?\b", words):
+        return THREADS
+    return PROCESSES
+
+
+def erlang_c(slots: int, offered: float) -> float:
+    """Probability that a request waits for a slot in an M/M/c queue (offered load in erlangs; 1 when overloaded)."""
+    if offered >= slots:
+        return 1.0
+    blocked = 1.0  # Erlang B, by its numerically stable recursion
+    for k in range(1, slots + 1):
+        blocked = offered * blocked / (k + offered * blocked)
+    return slots * blocked / (slots - offered * (1 - blocked))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The law's view of one instance at a load: its p95 and what it is made of."""
+
+    p95_ms: float
+    work_ms: float
+    wait_ms: float
+    busy_slots: float
+    cpu_utilisation: float
+
+
+def estimate(rps: float, io_ms: float, cpu_ms: float, slots: int, cpus: float) -> Estimate | None:
+    """One instance's p95 at ``rps`` (None: its CPU or its slots cannot keep up)."""
+    cpu_utilisation = rps * cpu_ms / 1000 / cpus
+    if cpu_utilisation >= 1:
+        return None
+    work_ms = io_ms + cpu_ms / (1 - cpu_utilisation)
+    offered = rps * work_ms / 1000
+    if offered >= slots:
+        return None
+    waits = erlang_c(slots, offered)
+    drain_per_s = (slots - offered) / (work_ms / 1000)  # P(wait > t) = waits x exp(-drain x t)
+    wait_ms = 1000 * math.log(waits / P95_TAIL) / drain_per_s if waits > P95_TAIL else 0.0
+    return Estimate(work_ms + wait_ms, work_ms, wait_ms, offered, cpu_utilisation)
+
+
+def fits(found: Estimate | None, p95_ms: float) -> bool:
+    return found is not None and found.cpu_utilisation <= TARGET_CPU_UTILISATION and found.p95_ms <= p95_ms
+
+
+def fewest(meets: Callable[[int], bool], most: int) -> int | None:
+    """The least n in 1..most for which ``meets`` holds (it must stay true above it), or None."""
+    high = 1
+    while not meets(high):
+        if high >= most:
+            return None
+        high = min(high * 2, most)
+    low = high // 2  # fails (0: nothing below 1)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if meets(middle) else (middle, high)
+    return high
+
+
+@dataclass
+class Option:
+    """One server's answer. ``workers``: requests one instance serves at once (workers, processes x threads or
+    processes x connections; None: unbounded or no answer); ``instances`` None: no answer (the reason says why)."""
+
+    server: str
+    kind: str
+    basis: Basis
+    workers: int | None = None
+    instances: int | None = None
+    expected_p95_ms: float | None = None
+    reason: str = ""
+    shape: str = ""  # how the workers are made up, e.g. "1 process x 32 threads"
+    total_workers: int | None = None
+    expected_p95_interval_ms: tuple[float, float] | None = None
+    rps_per_instance: float | None = None  # the planned load of one instance: R / instances
+    capacity_rps: float | None = None  # measured: the capacity step's rps
+    capacity_interval_rps: tuple[float, float] | None = None
+    instances_point: int | None = None  # measured: instances at the capacity's point estimate
+    law_instances: int | None = None  # what the law plans for the same server
+    law_bound_rps: float | None = None  # Little's law and the CPU budget: the most rps one instance completes
+    cpu_ms_per_request: float | None = None
+    cpu_source: str = ""
+    covered: bool | None = None  # by the run (None: no run given)
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU per request the law uses for one server, and where it comes from."""
+
+    ms: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    request: PlanRequest
+    workload: Workload
+    cpus: float
+    options: list[Option]
+    notes: list[str] = field(default_factory=list)
+    run_id: str | None = None
+
+
+def number(value: float) -> str:
+    """A rate or a count: thousands separated past 100, three significant figures under it."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def ms(value: float) -> str:
+    """A duration: 0.5, 100.5, 412.1, 3,600."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def request_cpu(request: PlanRequest, target: Target | None) -> Cpu:
+    """--cpu-ms plus the assumed overhead; without --cpu-ms, the run's measurement of the server where it has one."""
+    if request.cpu_ms is None and target is not None:
+        measured = [s for s in target.steps if s.server_cpu is not None and s.rps > 0]
+        first = min(measured, key=lambda s: s.load, default=None)
+        if first is not None and first.server_cpu is not None:
+            source = f"measured: {first.server_cpu:.3g} cores / {number(first.rps)} rps at {load_text(first)}"
+            return Cpu(first.server_cpu / first.rps * 1000, source)
+    given = request.cpu_ms or 0.0
+    return Cpu(given + ASSUMED_OVERHEAD_CPU_MS, f"{given:g} ms + {ASSUMED_OVERHEAD_CPU_MS:g} ms assumed overhead")
+
+
+def law_bound(slots: int | None, io_ms: float, cpu_ms: float, cpus: float) -> float | None:
+    """The most rps one instance completes: Little's law on its slots, and its CPU (None: unbounded)."""
+    bounds = [slots * 1000 / (io_ms + cpu_ms)] if slots is not None and io_ms + cpu_ms > 0 else []
+    bounds += [cpus * 1000 / cpu_ms] if cpu_ms > 0 else []
+    return min(bounds, default=None)
+
+
+def law_option(server: Server, request: PlanRequest, io_ms: float, cpu: Cpu, cpus: float) -> Option:
+    """The fewest instances at the largest configuration, then the smallest configuration, that meet the objective."""
+    kind = server_kind(server)
+    shapes = kind.shapes(cpus)
+    option = Option(server.name, kind.name, "law", cpu_ms_per_request=cpu.ms, cpu_source=cpu.source)
+
+    def at(instances: int, shape: Shape) -> Estimate | None:
+        return estimate(request.rps / instances, io_ms, cpu.ms, shape.slots, cpus)
+
+    if request.p95_ms <= io_ms + cpu.ms:
+        option.reason = f"cannot: a request alone takes {ms(io_ms + cpu.ms)} ms (CPU {cpu.source})"
+        return option
+    instances = fewest(lambda n: fits(at(n, shapes[-1]), request.p95_ms), MAX_INSTANCES)
+    if instances is None:
+        option.reason = f"cannot within {MAX_INSTANCES:,} instances"
+        return option
+    shape = shapes[bisect.bisect_left([fits(at(instances, s), request.p95_ms) for s in shapes], True)]
+    found = at(instances, shape)
+    assert found is not None  # the search found that it fits
+    load = request.rps / instances
+    option.reason = (
+        f"{instances} instance(s) of {kind.text(shape)}: {number(load)} rps each, {found.busy_slots:.3g} of "
+        f"{shape.slots} {kind.unit} busy ({found.busy_slots / shape.slots:.0%}), CPU {found.cpu_utilisation:.0%} of "
+        f"{cpus:g} core(s) at {ms(cpu.ms)} ms per request ({cpu.source}); p95 = {ms(found.work_ms)} ms of "
+        f"work + {ms(found.wait_ms)} ms wait for a slot (Erlang C)"
+    )
+    option.workers, option.instances, option.total_workers = shape.slots, instances, shape.slots * instances
+    option.expected_p95_ms, option.shape, option.rps_per_instance = found.p95_ms, kind.text(shape), load
+    option.law_instances, option.law_bound_rps = instances, law_bound(shape.slots, io_ms, cpu.ms, cpus)
+    return option
+
+
+def coverage(target: Target | None, work: Workload, p95_ms: float) -> str | None:
+    """Why the run does not cover the request for this server (None: it does)."""
+    if work.scenario is None:
+        return "no lab scenario both waits and computes"
+    if target is None:
+        return f"not measured on {work.scenario}"
+    if target.status != "ok":
+        return f"{work.scenario} {target.status}" + (f": {target.error}" if target.error else "")
+    measured_ms = target.params.get("ms")
+    if work.ms is not None and (measured_ms is None or not math.isclose(measured_ms, work.ms)):
+        return f"it measured {work.scenario} at ms={measured_ms}, the request is ms={work.ms:g}"
+    if capacity(target, p95_ms) is None:
+        return f"no step of {work.scenario} met p95 <= {p95_ms:g} ms"
+    return None
+
+
+def within(target: Target, p95_ms: float) -> list[Step]:
+    """The steps ``capacity`` would accept: p95 within the objective, generator unsaturated, few failures."""
+    return [s for s in target.steps if capacity(target.model_copy(update={"steps": [s]}), p95_ms) is not None]
+
+
+def measured_option(target: Target, request: PlanRequest, work: Workload, law: Option, cpus: float) -> Option:
+    """Instances from the capacity step's pessimistic rps; expected p95 from the least step that carried the load."""
+    top = capacity(target, request.p95_ms)
+    assert top is not None  # coverage() checked
+    spread_rps = rps_interval(top)
+    low = spread_rps[0] if spread_rps is not None and spread_rps[0] > 0 else top.rps
+    instances, point = math.ceil(request.rps / low - 1e-9), math.ceil(request.rps / top.rps - 1e-9)
+    load = request.rps / instances
+    step = min((s for s in within(target, request.p95_ms) if s.rps >= load), key=lambda s: s.rps, default=top)
+    configured = "unbounded" if target.concurrency is None else str(target.concurrency)
+    cpu_ms = law.cpu_ms_per_request or 0.0
+    bound = law_bound(target.concurrency, work.io_ms, cpu_ms, cpus)
+    spread, count = " (no interval recorded)", f"{instances} instance(s), at the point estimate"
+    if spread_rps is not None:
+        spread = f" [{number(low)}-{number(spread_rps[1])}]"
+        count = f"{point} instance(s) at the point estimate, {instances} at the low end (planned)"
+    reason = (
+        f"measured: {number(top.rps)} rps per instance{spread} at {load_text(top)}, p95 {ms(top.p95_ms or 0)} ms;"
+        f" {number(request.rps)} rps → {count}; expected p95 measured at {load_text(step)} "
+        f"({number(step.rps)} rps); the law's bound for "
+        f"{configured} at {ms(work.io_ms + cpu_ms)} ms each and {cpus:g} core(s) at {ms(cpu_ms)} ms of CPU: "
+        f"{number(bound) if bound else 'none'} rps"
+    )
+    if law.instances is not None:
+        reason += f"; the law plans {law.instances} instance(s) of {law.shape}"
+    if top.load == max(s.load for s in target.steps) and knee(ordered_steps(target)) is None:
+        reason += "; throughput still grew at the run's last step, within the objective: the limit per instance was "
+        reason += "not reached (this may over-provision)"
+    used = top.server_cpu / top.rps * 1000 if top.server_cpu is not None and top.rps > 0 else None
+    if request.cpu_ms and used is not None and used < 0.8 * request.cpu_ms and law.instances is not None:
+        reason += (
+            f"; at that step a request used {ms(used)} ms of CPU, not the {request.cpu_ms:g} ms asked (the cpu "
+            f"scenario spins for wall time, so requests sharing a core each burn less): for work that needs "
+            f"{request.cpu_ms:g} ms of CPU the law's {law.instances} instance(s) is the safer answer"
+        )
+    return Option(
+        server=target.server,
+        kind=law.kind,
+        basis="measured",
+        workers=target.concurrency,
+        instances=instances,
+        expected_p95_ms=step.p95_ms,
+        reason=reason,
+        shape=f"{configured} (configured)",
+        total_workers=None if target.concurrency is None else instances * target.concurrency,
+        expected_p95_interval_ms=p95_interval(step),
+        rps_per_instance=load,
+        capacity_rps=top.rps,
+        capacity_interval_rps=(low, spread_rps[1]) if spread_rps is not None else None,
+        instances_point=point,
+        law_instances=law.instances,
+        law_bound_rps=bound,
+        cpu_ms_per_request=law.cpu_ms_per_request,
+        cpu_source=law.cpu_source,
+        covered=True,
+    )
+
+
+def outside_catalog(name: str, cpu: Cpu) -> Option:
+    """A run's server the catalog does not know (a --target URL): the law needs its kind, a run can still measure it."""
+    reason = "not in the catalog: the law needs its worker model"
+    return Option(name, "unknown", "law", reason=reason, cpu_ms_per_request=cpu.ms, cpu_source=cpu.source)
+
+
+def run_cpus(run: Results, catalog_cpus: float, notes: list[str]) -> float:
+    """The run's budget per server; the catalog's when the run's is not a number (an unpinned local run)."""
+    try:
+        return budget_cpus(run.meta.budget)
+    except PlanError:
+        notes.append(
+            f"the run's budget is {run.meta.budget.get('cpus')!r} cores: planned at the catalog's {catalog_cpus:g}"
+        )
+        return catalog_cpus
+
+
+def budget_cpus(budget: Mapping[str, str]) -> float:
+    """The cores of a budget such as {"cpus": "1", "memory": "512m"} (the catalog's: SERVER_CPUS in .env)."""
+    cpus = budget_value(budget.get("cpus"))
+    if cpus is None or not (math.isfinite(cpus) and cpus > 0):
+        raise PlanError("SERVER_CPUS", f"the CPU budget {budget.get('cpus')!r} is not a number of cores (e.g. 1)")
+    return cpus
+
+
+def plan_capacity(
+    request: PlanRequest, servers: Mapping[str, Server], catalog_cpus: float, run: Results | None = None
+) -> Plan:
+    """One option per server (the catalog's, or the run's), fewest instances first, and the reasoning."""
+    work = workload(request, run)
+    notes: list[str] = []
+    cpus = run_cpus(run, catalog_cpus, notes) if run else catalog_cpus
+    options = []
+    for name in run.meta.servers if run else servers:
+        target = run.target(name, work.scenario) if run and work.scenario else None
+        missing = coverage(target, work, request.p95_ms) if run else None
+        cpu = request_cpu(request, target)
+        server = servers.get(name)
+        law = law_option(server, request, work.io_ms, cpu, cpus) if server else outside_catalog(name, cpu)
+        if run and missing is None and target is not None:
+            options.append(measured_option(target, request, work, law, cpus))
+            continue
+        if run:
+            law.covered, law.reason = False, f"not covered by the run ({missing}); law: {law.reason}"
+        options.append(law)
+    options.sort(key=lambda o: (o.instances is None, o.instances or 0, o.total_workers or 0))
+    if run is not None:
+        uncovered = [option.server for option in options if option.covered is False]
+        covers = "the run covers the request for every server it measured"
+        if uncovered:
+            covers = f"the run does not cover the request for {', '.join(uncovered)}: planned by the law"
+        notes.append(covers)
+    return Plan(
+        request, work, cpus, options, [*reasoning(request, work, cpus, run), *notes], run.meta.run_id if run else None
+    )
+
+
+def reasoning(request: PlanRequest, work: Workload, cpus: float, run: Results | None) -> list[str]:
+    """The numbers every option shares, as sentences."""
+    cpu_ms = (request.cpu_ms or 0) + ASSUMED_OVERHEAD_CPU_MS
+    measured = run is not None and request.cpu_ms is None
+    cpu_text = f"{request.cpu_ms or 0:g} ms CPU + {ASSUMED_OVERHEAD_CPU_MS:g} ms assumed overhead"
+    in_flight = request.rps * (work.io_ms + cpu_ms) / 1000
+    lines = [
+        f"request: {number(request.rps)} rps with p95 <= {request.p95_ms:g} ms; each request {work.io_ms:g} ms of "
+        f"blocking I/O + {'CPU as the run measured it per server' if measured else cpu_text}",
+        f"Little's law: {number(request.rps)} rps x {ms(work.io_ms + cpu_ms)} ms = {number(in_flight)} requests "
+        f"in flight: at least {math.ceil(in_flight - 1e-9):,} workers, threads or connections in total"
+        + (" (at the assumed CPU; each server's measured CPU moves it)" if measured else ""),
+        f"CPU: {number(request.rps)} rps x {ms(cpu_ms)} ms = {number(request.rps * cpu_ms / 1000)} cores"
+        + (" (at the assumed CPU)" if measured else "")
+        + f"; an instance has {cpus:g} core(s), the budget, used up to {TARGET_CPU_UTILISATION:.0%}",
+        f"per instance: processes up to {PROCESSES.processes_per_core} workers per core (the fewest that meet the "
+        f"objective); threads 1 process per core x {THREADS.per_process}; async 1 process per core x "
+        f"{ASYNC.per_process} connections",
+        "law p95: each instance an M/M/c queue fed an even random share; the work (CPU part stretched by 1/(1 - CPU "
+        "utilisation)) + the Erlang C wait's 95th percentile; pessimistic for constant work, optimistic for bursts; "
+        "no failover headroom (add an instance for N+1)",
+    ]
+    if run is not None:
+        closed = run.meta.model == "closed"
+        shape = "no lab scenario has the request's shape"
+        if work.scenario is not None:
+            param = f" at ms={work.ms:g}" if work.ms is not None else ""
+            shape = f"the request is shaped like the {work.scenario} scenario{param}"
+        lines.append(
+            f"run {run.meta.run_id} (profile {run.meta.profile}, backend {run.meta.backend}): {shape}; measured "
+            f"options plan on the low end of the capacity step's rps interval"
+            + ("; its users were a closed loop (open traffic at that rate queues more)" if closed else "")
+        )
+    return lines
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """{"request": {...}, "options": [...], "notes": [...]}: what `flasklab plan --json` prints."""
+    request = asdict(plan.request) | {
+        "scenario": plan.workload.scenario,
+        "budget_cpus": plan.cpus,
+        "from_run": plan.run_id,
+    }
+    return {"request": request, "options": [asdict(option) for option in plan.options], "notes": plan.notes}
+
+
+def reason_lines(plan: Plan) -> list[str]:
+    """Each option's reason once, after the servers that share it (the law gives a kind's servers the same)."""
+    servers: dict[str, list[str]] = {}
+    for option in plan.options:
+        servers.setdefault(option.reason, []).append(option.server)
+    return [f"{', '.join(names)}: {reason}" for reason, names in servers.items()]
+
+
+def p95_text(option: Option) -> str:
+    if option.expected_p95_ms is None:
+        return "—"
+    interval = option.expected_p95_interval_ms
+    spread = f" [{ms(interval[0])}-{ms(interval[1])}]" if interval else ""
+    return f"{ms(option.expected_p95_ms)}{spread}"
+
+
+def plan_table(plan: Plan) -> Table:
+    """The options, one row per server, fewest instances first."""
+    request = plan.request
+    table = Table(title=f"Plan: {number(request.rps)} rps with p95 <= {request.p95_ms:g} ms")
+    for column in ("server", "kind", "per instance", "instances", "total", "expected p95 ms", "basis", "law"):
+        table.add_column(column, justify="right" if column in ("instances", "total", "law") else "left")
+    for option in plan.options:
+        instances = "—" if option.instances is None else str(option.instances)
+        if option.instances_point is not None and option.instances_point != option.instances:
+            instances = f"{option.instances_point}-{option.instances}"
+        table.add_row(
+            option.server,
+            option.kind,
+            Text(option.shape or "—"),
+            instances,
+            "—" if option.total_workers is None else f"{option.total_workers:,}",
+            Text(p95_text(option)),
+            option.basis if option.covered is not False else "law (not covered)",
+            "—" if option.law_instances is None else str(option.law_instances),
+        )
+    if any(option.basis == "measured" for option in plan.options):
+        table.caption = "instances a-b: at the measured point estimate - at the low end of its interval (planned)"
+    return table

@@ -1,0 +1,108 @@
+"""The open model: real servers loaded at fixed rates, latency from the due time (no coordinated omission)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flasklab.cli import main
+from flasklab.report import render_report
+from flasklab.results import Results, load_results
+
+ROOT = Path(__file__).resolve().parents[1]
+RATES = (10, 40, 120)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
+    out = tmp_path_factory.mktemp("open") / "run"
+    command = [sys.executable, "-m", "flasklab", "run", "--model", "open", "--rates", ",".join(map(str, RATES))]
+    command += ["--servers", "dev-single,gunicorn-gevent", "--scenarios", "io", "--profile", "quick"]
+    command += ["--no-probe", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return load_results(out)
+
+
+def test_steps_are_offered_rates(results: Results) -> None:
+    assert results.meta.model == "open" and results.meta.steps == list(RATES)
+    for target in results.targets:
+        assert target.status == "ok"
+        assert [step.offered_rps for step in target.steps] == [float(rate) for rate in RATES]
+
+
+def test_a_server_that_keeps_up_serves_the_offered_rate(results: Results) -> None:
+    target = results.target("gunicorn-gevent", "io")
+    assert target is not None
+    for step in target.steps[:2]:  # 10 and 40 rps of 100 ms sleeps: 1 and 4 in flight on average
+        assert step.offered_rps is not None
+        assert 0.8 * step.offered_rps <= step.rps <= 1.1 * step.offered_rps, step
+        assert step.p50_ms is not None and 100 <= step.p50_ms < 200, step
+        assert step.failures == 0 and step.backlog is not None and step.backlog < 10
+
+
+def test_an_overloaded_server_shows_its_queue_in_latency(results: Results) -> None:
+    """dev-single serves one 100 ms request at a time (10 rps): at 40 rps offered the queue grows all window long.
+
+    A closed loop would report about users x 100 ms; the open model counts each request from when it was due, so the
+    median waits several service times and the generator holds many requests open.
+    """
+    target = results.target("dev-single", "io")
+    assert target is not None
+    overloaded = target.steps[1]
+    assert overloaded.rps <= 12, overloaded
+    assert overloaded.p50_ms is not None and overloaded.p50_ms > 500, overloaded
+    assert overloaded.backlog is not None and overloaded.backlog > 10, overloaded
+    assert overloaded.users > 10  # the most requests held open at once in the window
+
+
+def test_report_draws_against_the_offered_rate(results: Results) -> None:
+    html = render_report(results)
+    assert "offered rate (rps, open model)" in html and "throughput vs offered rate" in html
+    assert "rps offered" in html  # the capacity table's load, not users
+
+
+def test_a_taskset_locustfile_is_refused_in_the_open_model(tmp_path: Path) -> None:
+    locustfile = tmp_path / "tasksets.py"
+    locustfile.write_text(
+        "from locust import HttpUser, TaskSet, task\n\n"
+        "class Pages(TaskSet):\n    @task\n    def home(self):\n        self.client.get('/')\n\n"
+        "class Visitor(HttpUser):\n    tasks = [Pages]\n"
+    )
+    environment = {**os.environ, "LAB_MODEL": "open", "LAB_STEPS": "5", "LAB_WARMUP_S": "0.1", "LAB_WINDOW_S": "0.2"}
+    command = [
+        sys.executable,
+        "-m",
+        "flasklab.loadgen",
+        "--locustfile",
+        str(locustfile),
+        "--host",
+        "http://127.0.0.1:9",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=60, cwd=ROOT)
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1
+    assert events[-1]["event"] == "error" and "plain @task functions" in events[-1]["message"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--rates", "10,40"], "--model open"),
+        (["--model", "open", "--rates", "0,10"], "--rates"),
+        (["--model", "open", "--rates", "40,10"], "--rates"),
+        (["--model", "open", "--rates", "ten"], "--rates"),
+        (["--model", "open", "--processes", "2"], "one Locust process"),
+        (["--model", "half-open"], "'closed', 'open'"),
+    ],
+)
+def test_bad_open_model_usage_exits_2(arguments: list[str], message: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", "--servers", "gunicorn-sync", "--out", str(tmp_path / "r"), *arguments])
+    assert result.exit_code == 2, result.output
+    assert message in result.output

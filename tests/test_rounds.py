@@ -1,0 +1,92 @@
+"""Rounds: a real run measuring every target twice in shuffled order, and how its steps combine."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flasklab.cli import main
+from flasklab.compare import p95_interval, rps_interval
+from flasklab.report import live_status, render_report
+from flasklab.results import Results, load_results
+from flasklab.rounds import combine, combine_rounds
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVERS = ("dev-single", "gunicorn-sync")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
+    out = tmp_path_factory.mktemp("rounds") / "run"
+    command = [sys.executable, "-m", "flasklab", "run", "--profile", "quick", "--scenarios", "io,hello", "--no-probe"]
+    command += ["--servers", ",".join(SERVERS), "--rounds", "2", "--seed", "7", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return load_results(out)
+
+
+def test_every_target_is_measured_once_per_round(results: Results) -> None:
+    assert (results.meta.rounds, results.meta.seed, results.meta.status) == (2, 7, "complete")
+    assert len(results.targets) == len(SERVERS) * 2
+    for target in results.targets:
+        assert target.status == "ok"
+        assert [[step.users for step in steps] for steps in target.rounds] == [[1, 4, 16], [1, 4, 16]]
+        assert [step.users for step in target.steps] == [1, 4, 16]
+
+
+def test_steps_hold_the_rounds_median_and_spread(results: Results) -> None:
+    for target in results.targets:
+        for level, step in enumerate(target.steps):
+            measured = [steps[level] for steps in target.rounds]
+            rps = [s.rps for s in measured]
+            assert step.spread is not None and step.spread.rounds == 2
+            assert step.rps == statistics.median(rps)
+            assert (step.spread.rps_min, step.spread.rps_max) == (min(rps), max(rps))
+            assert step.requests == sum(s.requests for s in measured)
+            assert step.generator_saturated == any(s.generator_saturated for s in measured)
+            # compare reads the spread across rounds, not one window's own interval
+            assert rps_interval(step) == (min(rps), max(rps))
+            p95 = [s.p95_ms for s in measured if s.p95_ms is not None]
+            assert p95_interval(step) == (min(p95), max(p95))
+
+
+def test_single_server_behaviour_survives_rounds(results: Results) -> None:
+    """dev-single serves one request at a time in both rounds: io at 4 users stays near 10 rps (one 100 ms sleep)."""
+    target = results.target("dev-single", "io")
+    assert target is not None
+    for steps in target.rounds:
+        assert 7 <= steps[1].rps <= 11, steps[1]
+
+
+def test_combining_one_round_changes_nothing(results: Results) -> None:
+    target = results.targets[0]
+    assert combine([target.rounds[0][0]]) == target.rounds[0][0]
+    assert combine_rounds([target.rounds[0]]) == target.rounds[0]
+
+
+def test_live_status_counts_rounds(results: Results) -> None:
+    running = Results.model_validate(results.model_dump())
+    running.meta.status = "running"
+    target = running.targets[-1]
+    target.status = "running"
+    target.rounds[-1] = target.rounds[-1][:1]
+    now = live_status(running)
+    assert now is not None
+    assert (now.server, now.scenario, now.step, now.round, now.rounds) == (target.server, target.scenario, 2, 2, 2)
+    assert (now.done_steps, now.total_steps) == (2 * 2 * 3 * 2 - 2, 2 * 2 * 3 * 2)
+
+
+def test_report_draws_round_whiskers(results: Results) -> None:
+    html = render_report(results)
+    assert "median of 2 rounds" in html and '"arrayminus"' in html
+
+
+@pytest.mark.parametrize("value", ["0", "21", "two"])
+def test_bad_rounds_exit_2(value: str) -> None:
+    result = CliRunner().invoke(main, ["run", "--rounds", value, "--servers", "gunicorn-sync"])
+    assert result.exit_code == 2 and "--rounds" in result.output
