@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flasklab.catalog import CatalogError, interpolate, load_scenarios, load_servers, parse_concurrency, read_env_file
 
@@ -81,3 +82,13 @@ def test_readme_catalog_table_matches_the_catalog(root: Path) -> None:
 
     servers = load_servers(root, read_env_file(root / ".env"))
     assert catalog_markdown(list(servers.values())) in (root / "README.md").read_text()
+
+
+def test_published_ports_listen_on_loopback_unless_lab_bind_says_otherwise(root: Path) -> None:
+    document = yaml.safe_load((root / "docker-compose.yml").read_text())
+    mappings = [str(m) for service in document["services"].values() for m in service.get("ports") or []]
+    assert mappings and all(m.startswith("${LAB_BIND:-127.0.0.1}:") for m in mappings)
+    assert "LAB_BIND" not in read_env_file(root / ".env")  # exposing the lab is never a default
+    default = load_servers(root, environment={})
+    exposed = load_servers(root, environment={"LAB_BIND": "0.0.0.0"})
+    assert default["gunicorn-sync"].published == exposed["gunicorn-sync"].published == {8000: 8104, 8001: 9104}
