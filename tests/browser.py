@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Route
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -36,3 +41,31 @@ class ExternalResources(HTMLParser):
         for name, value in attrs:
             if name in ("src", "href") and value and value.strip().lower().startswith(("http:", "https:", "//")):
                 self.found.append(f"<{tag} {name}={value}>")
+
+
+@dataclass
+class WatchedPage:
+    """A 1920x1080 tab whose requests beyond ``allowed`` are aborted and collected, with its console errors."""
+
+    page: Page
+    outside: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+
+def watched_page(browser: Browser, allowed: str = "file://") -> WatchedPage:
+    watched = WatchedPage(browser.new_page(viewport={"width": 1920, "height": 1080}))
+
+    def route(request: Route) -> None:
+        if request.request.url.startswith(allowed):
+            request.continue_()
+        else:
+            watched.outside.add(request.request.url)
+            request.abort()
+
+    page = watched.page
+    page.route("**/*", route)
+    page.on("request", lambda request: None if request.url.startswith(allowed) else watched.outside.add(request.url))
+    page.on("websocket", lambda socket: watched.outside.add(socket.url))
+    page.on("console", lambda message: watched.errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: watched.errors.append(str(error)))
+    return watched

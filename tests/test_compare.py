@@ -26,10 +26,10 @@ from flasklab.compare import (
 )
 from flasklab.report import chart_library
 from flasklab.results import Results, ResultsError, Step, Target, load_results
-from tests.browser import ARTIFACTS, ExternalResources
+from tests.browser import ARTIFACTS, ExternalResources, watched_page
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Route
+    from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("hello", "io")
@@ -289,22 +289,8 @@ def test_a_missing_or_corrupt_run_exits_2(
 
 def test_page_draws_its_charts_offline_in_chromium(runs: Runs, chromium: Browser, tmp_path: Path) -> None:
     page_file = write_compare(runs.dir_a, runs.dir_b, tmp_path / COMPARE_FILE)
-    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
-    outside: set[str] = set()  # every request not to file:// (aborted): the page must make none
-    errors: list[str] = []
-
-    def route(request: Route) -> None:
-        if request.request.url.startswith("file://"):
-            request.continue_()
-        else:
-            outside.add(request.request.url)
-            request.abort()
-
-    page.route("**/*", route)
-    page.on("request", lambda request: None if request.url.startswith("file://") else outside.add(request.url))
-    page.on("websocket", lambda socket: outside.add(socket.url))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    watched = watched_page(chromium)  # every request not to file:// is aborted: the page must make none
+    page, outside, errors = watched.page, watched.outside, watched.errors
     page.goto(page_file.as_uri(), wait_until="load")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.js-plotly-plot')].every(d => d.querySelector('.main-svg'))",

@@ -72,3 +72,39 @@ def test_docker_backend_runs_one_service_at_a_time(root: Path, tmp_path: Path) -
         assert running.stdout.strip() == "", "a container of the run was left running"
     finally:
         subprocess.run([*compose_command(), "down", "-t", "2"], cwd=root, env=environment, capture_output=True)
+
+
+def test_docker_backend_builds_the_users_app_into_its_images(root: Path, tmp_path: Path) -> None:
+    """examples/shop built into gunicorn-sync's image (its own tag), measured under its own locustfile."""
+    reason = docker_ready(root)
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"Docker tests must run in CI: {reason}")
+        pytest.skip(reason)
+    environment = {**os.environ, "COMPOSE_PROJECT_NAME": f"flasklabapp{os.getpid()}"}
+    environment.setdefault("BASE_IMAGE", "flasklab/python-base:3.13")
+    shop = root / "examples" / "shop"
+    out = tmp_path / "shop"
+    command = [sys.executable, "-m", "flasklab", "run", "--backend", "docker", "--servers", "gunicorn-sync"]
+    command += ["--app", "shop.app:app", "--app-path", str(shop), "--requirements", str(shop / "requirements.txt")]
+    command += ["--locustfile", str(shop / "locustfile.py"), "--profile", "quick", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=1500)
+    try:
+        assert result.returncode == 0, result.stderr[-3000:]
+        (target,) = load_results(out).targets
+        assert target.status == "ok", (target.error, target.log_tail)
+        for step in target.steps:
+            assert step.requests > 0 and step.failures == 0, step.errors
+            assert step.server_cpu is not None  # from the container's own cgroup
+        assert set().union(*(step.names for step in target.steps)) == {
+            "/products",
+            "/products/[id]",
+            "/stock/[id]",
+            "/orders",
+        }
+        images = subprocess.run(["docker", "images", "--format", "{{.Tag}}", "flasklab-server"], capture_output=True)
+        assert b"app-shop.app-app" in images.stdout  # the lab's own image is left as it was
+    finally:
+        compose = [*compose_command(), "down", "-t", "2"]
+        app_settings = {"LAB_APP_DIR": "examples/shop", "APP_MODULE": "shop.app:app"}
+        subprocess.run(compose, cwd=root, env=environment | app_settings, capture_output=True)

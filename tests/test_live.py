@@ -24,10 +24,10 @@ from flasklab.export import steps_csv
 from flasklab.live import Dashboard, LiveServer
 from flasklab.report import live_status
 from flasklab.results import RESULTS_FILE, Results, load_results, write_results
-from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS
+from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, watched_page
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Route
+    from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ("gunicorn-sync", "gunicorn-gevent")
@@ -75,20 +75,8 @@ def get(url: str) -> tuple[int, dict[str, str], bytes]:
 
 
 def test_live_page_follows_the_run_in_chromium(live_run: LiveRun, chromium: Browser) -> None:
-    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
-    outside: set[str] = set()
-    errors: list[str] = []
-
-    def route(request: Route) -> None:
-        if request.request.url.startswith("http://127.0.0.1:"):
-            request.continue_()
-        else:
-            outside.add(request.request.url)
-            request.abort()
-
-    page.route("**/*", route)
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    watched = watched_page(chromium, allowed="http://127.0.0.1:")
+    page, outside, errors = watched.page, watched.outside, watched.errors
     page.goto(live_run.url)
     # While the run goes on, the bar says what is running; the page updates itself (no reload) as steps complete.
     page.wait_for_selector("#live[data-running] >> text=Running:", timeout=60_000)

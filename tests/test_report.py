@@ -24,10 +24,10 @@ from flasklab.report import (
     write_report,
 )
 from flasklab.results import Results, ResultsError, Step, Target, load_results
-from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, CHART_TRACES, ExternalResources
+from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, CHART_TRACES, ExternalResources, watched_page
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Route
+    from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ("dev-single", "gunicorn-sync")
@@ -75,22 +75,8 @@ def test_report_is_one_offline_file(report: Path, results: Results) -> None:
 
 
 def test_report_draws_every_chart_offline_in_chromium(report: Path, chromium: Browser) -> None:
-    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
-    outside: set[str] = set()  # every request not to file:// (aborted): the page must make none
-    errors: list[str] = []
-
-    def route(request: Route) -> None:
-        if request.request.url.startswith("file://"):
-            request.continue_()
-        else:
-            outside.add(request.request.url)
-            request.abort()
-
-    page.route("**/*", route)
-    page.on("request", lambda request: None if request.url.startswith("file://") else outside.add(request.url))
-    page.on("websocket", lambda socket: outside.add(socket.url))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    watched = watched_page(chromium)  # every request not to file:// is aborted: the page must make none
+    page, outside, errors = watched.page, watched.outside, watched.errors
     started = time.perf_counter()
     page.goto(report.as_uri(), wait_until="load")
     page.wait_for_function(ALL_CHARTS_DRAWN, timeout=30_000)

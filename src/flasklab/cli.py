@@ -16,16 +16,20 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from flasklab.backends import BACKENDS, DEFAULT_BACKEND, EXTERNAL
+from flasklab.backends.base import TargetFailed
+from flasklab.backends.docker import app_build_settings
 from flasklab.backends.external import TargetURLError, parse_target
+from flasklab.backends.local import Environments
 from flasklab.backends.network import container_budget
 from flasklab.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
 from flasklab.compare import compare_path, compare_runs, compare_table, comparison_json, save_compare
@@ -59,8 +63,10 @@ from flasklab.settings import (
 )
 from flasklab.slides import BrowserNotFoundError, write_slides
 from flasklab.summary import catalog_markdown, catalog_table, print_results
+from flasklab.userapp import UserAppError, check_import, check_locustfile, parse_app
 
 console = Console(stderr=True)
+FC = TypeVar("FC", bound=Callable[..., Any])
 EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 1, 2, 130, 143
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
@@ -136,7 +142,8 @@ def execute(sweep: Sweep, backend_name: str, root: Path, slo_p95_ms: float = DEF
     """Run the sweep with a progress bar on the named backend ("external" for --target servers), then its report."""
     """Run the sweep with a progress bar; SIGINT/SIGTERM stop it with the partial results written."""
     factory = EXTERNAL if backend_name == EXTERNAL.name else BACKENDS[backend_name]
-    backend = factory(root, sweep.out / "logs", console.print)
+    with_app = {"app": sweep.user_app} if sweep.user_app else {}
+    backend = factory(root, sweep.out / "logs", console.print, **with_app)
     total = len(sweep.servers) * len(sweep.scenarios) * len(sweep.loads) * sweep.rounds
     columns = (
         TextColumn("{task.description}"),
@@ -288,6 +295,56 @@ def serve_until_stopped(server: LiveServer, what: str) -> None:
         server.close()
 
 
+def dashboard_port_option(name: str, text: str) -> Callable[[FC], FC]:
+    return click.option(
+        name,
+        type=click.IntRange(0, 65535),
+        default=DASHBOARD_PORT,
+        show_default=True,
+        envvar="LAB_DASHBOARD_PORT",
+        help=text,
+    )
+
+
+def bring_your_own(
+    sweep: Sweep,
+    backend: str,
+    root: Path,
+    spec: str | None,
+    path: Path | None,
+    requirements: Path | None,
+    locustfile: Path | None,
+) -> None:
+    """--app and --locustfile, checked before any server starts (exit 2 naming the problem), put into the sweep."""
+    if locustfile is None:
+        raise click.UsageError("--app needs --locustfile: your app's own traffic (a plain locustfile)")
+    if spec is None and (path or requirements):
+        raise click.UsageError("--app-path and --requirements go with --app MODULE:APP")
+    if spec is not None and backend not in ("local", "docker"):
+        raise click.UsageError(
+            "--app runs on the local or docker backend; the compose lab's servers run the images built with "
+            "LAB_APP_DIR and APP_MODULE (see the README)"
+        )
+    try:
+        sweep.scenarios = [check_locustfile(locustfile)]
+        if spec is None:
+            return
+        app = parse_app(spec, path, requirements)
+        if backend == "docker":
+            app_build_settings(root, app)  # the app must be inside the build context
+        environments = Environments(root, console.print)
+        for server_requirements in sorted({server.requirements for server in sweep.servers}):
+            check_import(app, environments.ensure(server_requirements, app.requirements) / "bin" / "python")
+    except UserAppError as error:
+        raise click.BadParameter(str(error), param_hint="--app" if spec else "--locustfile") from error
+    except TargetFailed as error:  # the app's requirements could not be installed
+        raise click.BadParameter(str(error), param_hint="--requirements") from error
+    sweep.user_app = app
+    sweep.app = {"module": app.spec, "path": str(app.path), "locustfile": str(locustfile.resolve())}
+    if app.requirements:
+        sweep.app["requirements"] = str(app.requirements)
+
+
 def _out_folder(out: Path | None, root: Path) -> Path:
     folder = out or root / "results" / new_run_id()
     if (folder / "results.json").exists():
@@ -384,13 +441,23 @@ def _finish(results: Results, as_json: bool) -> None:
     is_flag=True,
     help="Serve the live dashboard while the run goes on (and its report after it, until Ctrl-C).",
 )
+@dashboard_port_option("--serve-port", "Port of the live dashboard on 127.0.0.1 (0: any free port).")
+@click.option("--app", "app_spec", metavar="MODULE:APP", envvar="LAB_APP", help="Your WSGI app instead of the lab's.")
 @click.option(
-    "--serve-port",
-    type=click.IntRange(0, 65535),
-    default=DASHBOARD_PORT,
-    show_default=True,
-    envvar="LAB_DASHBOARD_PORT",
-    help="Port of the live dashboard on 127.0.0.1 (0: any free port).",
+    "--app-path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder your app is imported from (default: the current folder).",
+)
+@click.option(
+    "--requirements",
+    "app_requirements",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Your app's requirements, installed beside each server's (cached).",
+)
+@click.option(
+    "--locustfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Your own traffic: a plain locustfile (the lab applies its load shapes around it).",
 )
 def run(
     backend: str,
@@ -410,6 +477,10 @@ def run(
     as_json: bool,
     serve: bool,
     serve_port: int,
+    app_spec: str | None,
+    app_path: Path | None,
+    app_requirements: Path | None,
+    locustfile: Path | None,
 ) -> None:
     """Measure each server in turn under each scenario's step load; writes DIR/results.json."""
     root, catalog_servers, catalog_scenarios = catalog()
@@ -447,6 +518,10 @@ def run(
         raise click.UsageError("the open model runs in one Locust process: drop --processes (or the workers)")
     if processes > 1 and locust_workers() > 0:
         raise click.UsageError("--processes is for this machine; the compose lab scales with its locust-worker service")
+    if app_spec or locustfile or app_path or app_requirements:
+        if targets or scenario_names:
+            raise click.UsageError("--app/--locustfile bring your own app and traffic: drop --target and --scenarios")
+        bring_your_own(sweep, backend, root, app_spec, app_path, app_requirements, locustfile)
     console.print(
         f"flasklab run: {len(sweep.servers)} servers x {len(sweep.scenarios)} scenarios"
         f"{f' x {rounds} rounds' if rounds > 1 else ''}, profile {profile.name}, backend {backend} → {sweep.out}"
@@ -535,14 +610,7 @@ def report(run_dir: Path, slo_p95_ms: float, png: bool) -> None:
     envvar="LAB_DASHBOARD_HOST",
     help="Address to listen on; anything but loopback exposes the dashboard (the compose lab publishes 127.0.0.1).",
 )
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=DASHBOARD_PORT,
-    show_default=True,
-    envvar="LAB_DASHBOARD_PORT",
-    help="Port (0: any free port).",
-)
+@dashboard_port_option("--port", "Port (0: any free port).")
 @click.option(
     "--locust-url", envvar="LAB_LOCUST_URL", help="Address of Locust's web UI to link to (the compose lab's 8089)."
 )

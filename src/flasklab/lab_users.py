@@ -24,18 +24,23 @@ def bound_requests(user_classes: list[type], timeout_s: float = REQUEST_TIMEOUT_
             user_class.network_timeout = user_class.connection_timeout = timeout_s
 
 
+def record_task_failure(environment: Any, exception: BaseException) -> None:
+    """A task that raised, as a failed request of its own kind (so its step counts it)."""
+    environment.events.request.fire(
+        request_type="TASK",
+        name=type(exception).__name__,
+        response_time=0.0,
+        response_length=0,
+        exception=exception,
+        context={},
+    )
+
+
 def prepare_users(environment: Any, **_: Any) -> None:
     bound_requests(environment.user_classes)
 
     def task_failed(exception: BaseException, **__: Any) -> None:
-        environment.events.request.fire(
-            request_type="TASK",
-            name=type(exception).__name__,
-            response_time=0.0,
-            response_length=0,
-            exception=exception,
-            context={},
-        )
+        record_task_failure(environment, exception)
 
     environment.events.user_error.add_listener(task_failed)
 

@@ -110,6 +110,7 @@ def step_from_event(event: dict[str, Any], before: Usage | None, after: Usage | 
         p95_high_ms=event["p95_high_ms"],
         mean_ms=event["mean_ms"],
         errors=event["errors"],
+        names=event.get("names", {}),
         generator_cpu=event["generator_cpu"],
         generator_saturated=event["generator_saturated"],
         generator_workers=event["workers"],

@@ -44,6 +44,7 @@ from flasklab.openloop import OpenLoop, OpenLoopError, due_time
 SATURATION = 0.90  # flasklab.settings.GENERATOR_SATURATION, passed on the command line
 EXACT_VARIABLE = "LAB_EXACT"  # "0": the default is --no-exact (Locust's own stats only)
 WORKER_WAIT_S = 120.0
+MAX_NAMES, MAX_NAME_LENGTH = 30, 120  # requests counted by name per step: the most frequent ones
 REPORT_DELAY_S = 4.0  # Locust workers report every 3 s
 Z95 = 1.96
 RATE_SLICES = 10  # a window's rps spread: its completions counted in this many equal slices
@@ -98,6 +99,7 @@ class Window:
     ended: list[float] = field(default_factory=list)
     failures: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    names: Counter[str] = field(default_factory=Counter)
 
     def summary(self, duration_s: float) -> dict[str, Any]:
         ordered = sorted(self.response_ms)
@@ -119,6 +121,7 @@ class Window:
             "max_ms": ordered[-1] if ordered else None,
             "mean_ms": sum(ordered) / count if count else None,
             "errors": dict(self.errors.most_common(20)),
+            "names": dict(self.names.most_common(MAX_NAMES)),
         }
 
 
@@ -161,28 +164,33 @@ class Recorder:
         self.windows: dict[int, Window] = {}
         self.worker_cpu: dict[str, list[tuple[float, float]]] = {}
 
-    def record(self, run_time: float, response_ms: float, error: str | None) -> None:
+    def record(self, run_time: float, response_ms: float, error: str | None, name: str | None = None) -> None:
         step = self.shape.step_at(run_time)
         if step >= len(self.shape.steps) or run_time - step * self.shape.step_s < self.shape.warmup_s:
             return
         window = self.windows.setdefault(step, Window(step * self.shape.step_s + self.shape.warmup_s))
         window.response_ms.append(response_ms)
         window.ended.append(run_time)
+        if name is not None:
+            window.names[name[:MAX_NAME_LENGTH]] += 1
         if error is not None:
             window.failures += 1
             window.errors[error] += 1
 
-    def local_listener(self, response_time: float, exception: BaseException | None = None, **_: Any) -> None:
-        self.record(
-            time.perf_counter() - self.shape.start_time, response_time, error_kind(exception) if exception else None
-        )
+    def local_listener(
+        self, response_time: float, exception: BaseException | None = None, name: str | None = None, **_: Any
+    ) -> None:
+        error = error_kind(exception) if exception else None
+        self.record(time.perf_counter() - self.shape.start_time, response_time, error, name)
 
-    def open_listener(self, response_time: float, exception: BaseException | None = None, **_: Any) -> None:
+    def open_listener(
+        self, response_time: float, exception: BaseException | None = None, name: str | None = None, **_: Any
+    ) -> None:
         """The open model's completions: latency from when the request was due, not from when it left."""
         now = time.perf_counter()
         due = due_time()
         response_ms = (now - due) * 1000 if due is not None else response_time
-        self.record(now - self.shape.start_time, response_ms, error_kind(exception) if exception else None)
+        self.record(now - self.shape.start_time, response_ms, error_kind(exception) if exception else None, name)
 
     def worker_listener(self, client_id: str, data: dict[str, Any]) -> None:
         """Samples a worker sent with its report: (wall-clock end, response ms, error kind or None)."""
@@ -359,6 +367,20 @@ class GeneratorCpu:
         return max(shares, default=0.0)
 
 
+def check(locustfile: str) -> int:
+    """Load a locustfile as a run would, and say what it defines (or what is wrong with it)."""
+    try:
+        user_classes, _ = load_locustfile(locustfile)
+    except BaseException as error:  # whatever the user's file raises, SystemExit included, is reported
+        emit(event="error", message=f"locustfile {locustfile} failed to load: {type(error).__name__}: {error}")
+        return 1
+    if not user_classes:
+        emit(event="error", message=f"locustfile {locustfile} defines no User class")
+        return 1
+    emit(event="ok", users=sorted(user_classes))
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="flasklab's Locust process (one target, one scenario)")
     parser.add_argument("--locustfile", required=True)
@@ -374,9 +396,12 @@ def main() -> None:
         default=os.environ.get(EXACT_VARIABLE, "1") != "0",
         help="Locust's own stats only: no recording per request, no percentiles (measures what recording costs)",
     )
+    parser.add_argument("--check", action="store_true", help="only load the locustfile and report its User classes")
     options = parser.parse_args()
     sys.argv = sys.argv[:1]  # parts of Locust parse the command line themselves: leave them none of ours
     setup_logging("WARNING")
+    if options.check:
+        sys.exit(check(options.locustfile))
     logging.getLogger("locust.runners").setLevel(logging.ERROR)  # the lab spawns a step's users at once on purpose
     sys.exit(
         run(

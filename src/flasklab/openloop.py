@@ -20,6 +20,8 @@ import gevent
 import gevent.lock
 import gevent.pool
 
+from flasklab.lab_users import record_task_failure
+
 DUE = "flasklab_due"  # attribute of the greenlet making a request: when it was due (perf_counter seconds)
 MAX_IN_FLIGHT = 1000
 
@@ -59,7 +61,9 @@ class OpenLoop:
         if self.idle:
             return self.idle.pop()
         user_class = random.choices(self.user_classes, self.weights)[0]
-        return user_class(self.environment)
+        user = user_class(self.environment)
+        user.on_start()  # what Locust does when it starts a user (a login, a first page...)
+        return user
 
     def _arrival(self, due: float) -> None:
         setattr(gevent.getcurrent(), DUE, due)
@@ -69,21 +73,11 @@ class OpenLoop:
                 try:
                     random.choice(user.tasks)(user)
                 except Exception as error:  # a task that raises is a failed request, counted as such
-                    self._failed(error)
+                    record_task_failure(self.environment, error)
                 finally:
                     self.idle.append(user)
         finally:
             self.pending -= 1
-
-    def _failed(self, error: Exception) -> None:
-        self.environment.events.request.fire(
-            request_type="TASK",
-            name=type(error).__name__,
-            response_time=0.0,
-            response_length=0,
-            exception=error,
-            context={},
-        )
 
     def arrivals(self, rate: float, start: float, end: float) -> None:
         """Send requests due every 1/rate seconds from ``start`` until ``end`` (perf_counter seconds)."""

@@ -21,6 +21,18 @@ from flasklab.results import ProbeResult
 SELF_CALL_CLIENT_TIMEOUT_S = 15.0
 
 
+def unsupported(url: str) -> str | None:
+    """Why the probe cannot measure this app (it needs the lab's /io: JSON with server-side start and end), or None."""
+    try:
+        status, body = http_get(f"{url}/io?ms=1", timeout=5)
+        document = json.loads(body) if status == 200 else None
+    except (OSError, ValueError):
+        document = None
+    if isinstance(document, dict) and {"start", "end"} <= document.keys():
+        return None
+    return "the app has no lab-style /io endpoint (JSON with its server-side start and end): not probed"
+
+
 def max_overlap(intervals: list[tuple[float, float]]) -> int:
     """Largest number of [start, end) intervals that contain one instant (ends before starts at a tie)."""
     events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])

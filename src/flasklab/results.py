@@ -73,6 +73,9 @@ class Step(Record):
         return self.offered_rps if self.offered_rps is not None else self.users
 
     errors: dict[str, int] = Field(default_factory=dict, description="failures by kind")
+    names: dict[str, int] = Field(
+        default_factory=dict, description="completions by request name (the locustfile's), the 30 most frequent"
+    )
     generator_cpu: float = Field(ge=0, description="load generator CPU, share of one core (the busiest worker's)")
     generator_saturated: bool = Field(description="generator CPU passed the saturation threshold")
     generator_workers: int = Field(default=0, ge=0, description="Locust workers (0: one local Locust process)")
@@ -144,6 +147,9 @@ class Meta(Record):
     budget: dict[str, str] = Field(description="CPU and memory budget of every server")
     pinning: dict[str, list[int]] | None = Field(description="CPUs of servers and of the generator, if pinned")
     versions: dict[str, str] = Field(description="versions of the lab, Python and Locust")
+    app: dict[str, str] | None = Field(
+        default=None, description="the user's app when not the lab's own: module, folder, requirements, locustfile"
+    )
     server_versions: dict[str, dict[str, str]] = Field(default_factory=dict, description="per server, its packages")
 
 

@@ -31,8 +31,10 @@ def combine(steps: Sequence[Step]) -> Step:
     rps = [step.rps for step in steps]
     p95 = [step.p95_ms for step in steps if step.p95_ms is not None]
     errors: Counter[str] = Counter()
+    names: Counter[str] = Counter()
     for step in steps:
         errors.update(step.errors)
+        names.update(step.names)
     return Step(
         users=max(step.users for step in steps),  # the same users, or (open model) the most held open
         offered_rps=steps[0].offered_rps,
@@ -47,6 +49,7 @@ def combine(steps: Sequence[Step]) -> Step:
         max_ms=_maximum([step.max_ms for step in steps]),
         mean_ms=_median([step.mean_ms for step in steps]),
         errors=dict(errors.most_common(20)),
+        names=dict(names.most_common(30)),
         generator_cpu=max(step.generator_cpu for step in steps),
         generator_saturated=any(step.generator_saturated for step in steps),
         generator_workers=max(step.generator_workers for step in steps),

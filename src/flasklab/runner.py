@@ -21,10 +21,11 @@ from flasklab.backends.base import Backend, RunningTarget, TargetFailed
 from flasklab.catalog import Scenario, Server
 from flasklab.claims import evaluate_claims
 from flasklab.load import LoadFailed, LoadJob, run_load
-from flasklab.probe import probe_concurrency
+from flasklab.probe import probe_concurrency, unsupported
 from flasklab.results import Meta, ProbeResult, Results, Step, Target, TargetStatus, now, write_results
 from flasklab.rounds import combine_rounds
 from flasklab.settings import PROBE_IO_MS, PROBE_WIDTH, START_TIMEOUT_S, Profile
+from flasklab.userapp import UserApp
 
 
 class Observer(Protocol):
@@ -54,6 +55,8 @@ class Sweep:
     rounds: int = 1
     processes: int = 1  # Locust processes on this machine (a master and local workers above 1)
     model: str = "closed"  # or "open": requests due at the profile's rates, latency from their due time
+    app: dict[str, str] | None = None  # the user's app, recorded in meta (the backend runs it)
+    user_app: UserApp | None = None
     seed: int | None = None  # of the shuffled order when rounds > 1 (None: a random one, recorded in meta)
 
     @property
@@ -89,6 +92,7 @@ def _meta(sweep: Sweep, backend: Backend) -> Meta:
         budget=dict(backend.budget),
         pinning=backend.pinning,
         versions={"flasklab": __version__, "python": platform.python_version(), "locust": version("locust")},
+        app=sweep.app,
     )
 
 
@@ -191,7 +195,10 @@ class Run:
             self.results.meta.server_versions[server.name] = running.info()
             if self.sweep.probe and round_index == 0:
                 self.observer.target_started(server.name, "probe")
-                self.results.probe.append(probe_concurrency(running.url, server, PROBE_WIDTH, PROBE_IO_MS))
+                if reason := unsupported(running.url):
+                    self._record_unprobed(server, "skipped", reason)
+                else:
+                    self.results.probe.append(probe_concurrency(running.url, server, PROBE_WIDTH, PROBE_IO_MS))
                 self.save()
             previous: str | None = None
             for target, scenario in zip(targets, scenarios, strict=True):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from flasklab.backends.base import Backend
 from flasklab.backends.docker import DockerBackend
@@ -12,7 +11,8 @@ from flasklab.backends.local import LocalBackend
 from flasklab.backends.network import NetworkBackend
 
 # "external" is chosen by --target, not by --backend.
-BACKENDS: dict[str, Callable[[Path, Path, Callable[[str], None]], Backend]] = {
+# Each is built as factory(root, logs, report), and the local and docker ones take app=UserApp for --app.
+BACKENDS: dict[str, Callable[..., Backend]] = {
     "local": LocalBackend,
     "docker": DockerBackend,
     "network": NetworkBackend,

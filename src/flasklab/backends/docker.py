@@ -8,6 +8,7 @@ containers are pinned to SERVER_CPUSET. The compose file is the same one ``docke
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from flasklab.backends.base import Backend, TargetFailed
 from flasklab.backends.local import pinned
 from flasklab.backends.network import AGENT_PORT, SERVER_PORT, AgentTarget, container_budget
 from flasklab.catalog import Server
+from flasklab.userapp import UserApp, UserAppError
 
 BUILD_TIMEOUT_S = 1800.0
 
@@ -28,6 +30,26 @@ def compose_command() -> list[str]:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     raise TargetFailed("no Docker Compose here (scripts/docker-engine installs the engine and docker-compose)")
+
+
+def app_build_settings(root: Path, app: UserApp) -> dict[str, str]:
+    """The compose variables that build a user's app into the server images (paths inside the build context)."""
+    settings = {"APP_MODULE": app.spec, "LAB_APP_DIR": inside(root, app.path, "--app-path")}
+    # Images of their own (flasklab-server:app-shop-app...), so that the lab's images stay the lab's.
+    settings["LAB_IMAGE_TAG"] = "app-" + re.sub(r"[^a-z0-9_.-]+", "-", app.spec.lower())[:100]
+    if app.requirements:
+        settings["LAB_APP_REQUIREMENTS"] = inside(root, app.requirements, "--requirements")
+    return settings
+
+
+def inside(root: Path, path: Path, option: str) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise UserAppError(
+            f"{option} {path} is outside {root}: the Docker backend builds your app into the images from the lab's "
+            "folder (its build context); copy the app under it, e.g. into examples/"
+        ) from None
 
 
 class DockerTarget(AgentTarget):
@@ -53,11 +75,15 @@ class DockerTarget(AgentTarget):
 class DockerBackend(Backend):
     name = "docker"
 
-    def __init__(self, root: Path, logs: Path, report: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, root: Path, logs: Path, report: Callable[[str], None] = print, app: UserApp | None = None
+    ) -> None:
         self.root = root
         self.report = report
+        self.app = app
         self.budget, self.pinning = container_budget(root)
         self.command: list[str] = []
+        self.app_settings = app_build_settings(root, app) if app else {}
 
     def compose(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         if not self.command:
@@ -68,7 +94,7 @@ class DockerBackend(Backend):
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, "COMPOSE_IGNORE_ORPHANS": "1"},
+            env={**os.environ, "COMPOSE_IGNORE_ORPHANS": "1", **self.app_settings},
         )
         if check and result.returncode != 0:
             raise TargetFailed(f"{' '.join(self.command)} {' '.join(args)} failed: {result.stderr.strip()[-800:]}")
@@ -85,7 +111,10 @@ class DockerBackend(Backend):
 
     def start(self, server: Server) -> DockerTarget:
         self.compose("up", "-d", "--no-deps", server.name)
-        return DockerTarget(self, server)
+        target = DockerTarget(self, server)
+        if self.app:
+            target.health_path, target.health_strict = self.app.health_path, False
+        return target
 
     def generator_command(self, command: list[str]) -> list[str]:
         return pinned(command, self.pinning["generator"] if self.pinning else None)

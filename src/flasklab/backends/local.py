@@ -21,6 +21,7 @@ from pathlib import Path
 
 from flasklab.backends.base import Backend, RunningTarget, TargetFailed, Usage
 from flasklab.catalog import Server, compose_environment
+from flasklab.userapp import UserApp
 from flasklab_app.usage import process_group_usage
 
 STOP_GRACE_S = 5.0
@@ -59,14 +60,18 @@ class Environments:
         self.root = root
         self.report = report
 
-    def path(self, requirements: str) -> Path:
-        text = (self.root / requirements).read_bytes()
+    def path(self, requirements: str, extra: Path | None = None) -> Path:
+        text = (self.root / requirements).read_bytes() + (b"\0" + extra.read_bytes() if extra else b"")
         digest = hashlib.sha256(text + sys.version.encode()).hexdigest()[:12]
-        return cache_home() / "envs" / f"{Path(requirements).stem}-{digest}"
+        name = Path(requirements).stem + (f"+{extra.parent.name or extra.stem}" if extra else "")
+        return cache_home() / "envs" / f"{name}-{digest}"
 
-    def ensure(self, requirements: str) -> Path:
-        """The environment's folder, created (once) if missing or left half-built by an interrupted run."""
-        venv = self.path(requirements)
+    def ensure(self, requirements: str, extra: Path | None = None) -> Path:
+        """The environment's folder, created (once) if missing or left half-built by an interrupted run.
+
+        ``extra``: a user app's own requirements, installed with the server's (one environment per pair).
+        """
+        venv = self.path(requirements, extra)
         marker = venv / ".flasklab-complete"
         if marker.exists():
             return venv
@@ -81,13 +86,15 @@ class Environments:
                 "--disable-pip-version-check",
                 "-r",
                 str(self.root / requirements),
+                *(["-r", str(extra)] if extra else []),
             ],
             capture_output=True,
             text=True,
         )
         if install.returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
-            raise TargetFailed(f"pip install -r {requirements} failed: {install.stderr.strip()[-800:]}")
+            files = requirements + (f" and {extra}" if extra else "")
+            raise TargetFailed(f"pip install -r {files} failed: {install.stderr.strip()[-800:]}")
         marker.write_text(requirements + "\n")
         return venv
 
@@ -134,8 +141,11 @@ class LocalTarget(RunningTarget):
 class LocalBackend(Backend):
     name = "local"
 
-    def __init__(self, root: Path, logs: Path, report: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, root: Path, logs: Path, report: Callable[[str], None] = print, app: UserApp | None = None
+    ) -> None:
         self.root = root
+        self.app = app
         self.logs = logs
         self.settings = compose_environment(root)
         budget_cpus = float(self.settings.get("SERVER_CPUS", "1"))
@@ -154,8 +164,12 @@ class LocalBackend(Backend):
 
     def prepare(self, servers: list[Server]) -> None:
         for requirements in sorted({server.requirements for server in servers if not self.unavailable(server)}):
-            self.environments.ensure(requirements)
+            self.environment(requirements)
         self._start_upstream()
+
+    def environment(self, requirements: str) -> Path:
+        """The server environment for a requirements file, with the user app's requirements when there is one."""
+        return self.environments.ensure(requirements, self.app.requirements if self.app else None)
 
     def _start_upstream(self) -> None:
         port = free_port()
@@ -177,17 +191,18 @@ class LocalBackend(Backend):
         raise TargetFailed("the lab's upstream service did not start")
 
     def start(self, server: Server) -> LocalTarget:
-        venv = self.environments.ensure(server.requirements)
+        venv = self.environment(server.requirements)
         port = free_port()
+        lab_app = str(self.root / "services" / "app")  # always there: the dev server, usage and agent live in it
         url = f"http://127.0.0.1:{port}"
         environment = {
             **os.environ,
             "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
             "VIRTUAL_ENV": str(venv),
-            "PYTHONPATH": str(self.root / "services" / "app"),
+            "PYTHONPATH": f"{self.app.path}{os.pathsep}{lab_app}" if self.app else lab_app,
             "HOST": "127.0.0.1",
             "PORT": str(port),
-            "APP_MODULE": self.settings.get("APP_MODULE", "flasklab_app.app:app"),
+            "APP_MODULE": self.app.spec if self.app else self.settings.get("APP_MODULE", "flasklab_app.app:app"),
             "LAB_SELF_URL": url,
             "LAB_UPSTREAM_URL": self.upstream_url,
             "PYTHONUNBUFFERED": "1",
@@ -206,7 +221,10 @@ class LocalBackend(Backend):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        return LocalTarget(process, url, log_path)
+        target = LocalTarget(process, url, log_path)
+        if self.app:
+            target.health_path, target.health_strict = self.app.health_path, False
+        return target
 
     def generator_command(self, command: list[str]) -> list[str]:
         return pinned(command, self.pinning["generator"] if self.pinning else None)
