@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -52,23 +54,32 @@ class LoadJob:
         return self.profile.loads(self.model)
 
 
-def start_local_workers(count: int, master_port: int, backend: Backend) -> list[subprocess.Popen[bytes]]:
-    """Locust workers on this machine (pinned like the generator) that fetch the locustfile from the master."""
+def start_local_workers(
+    count: int, master_port: int, backend: Backend
+) -> tuple[list[subprocess.Popen[bytes]], list[Path]]:
+    """Locust workers on this machine (pinned like the generator) that fetch the locustfile from the master.
+
+    Each in a folder of its own: a worker writes the locustfiles it fetched into its working folder and deletes them
+    when it exits, so two workers sharing one would delete the files the other is still importing.
+    """
     command = [sys.executable, "-m", "locust", "--worker", "--master-host", "127.0.0.1"]
     command += ["--master-port", str(master_port), "-f", "-", "--loglevel", "WARNING"]
-    return [
+    folders = [Path(tempfile.mkdtemp(prefix="flasklab-worker-")) for _ in range(count)]
+    workers = [
         subprocess.Popen(
             backend.generator_command(command),
+            cwd=folder,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        for _ in range(count)
+        for folder in folders
     ]
+    return workers, folders
 
 
-def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+def stop_workers(workers: list[subprocess.Popen[bytes]], folders: list[Path]) -> None:
     """The master's quit ends its workers; any left after a grace period are killed."""
     for worker in workers:
         try:
@@ -76,6 +87,8 @@ def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _lines(stream: IO[str]) -> Iterator[str]:
@@ -138,10 +151,12 @@ def run_load(
     on_step: Callable[[Step], None],
 ) -> None:
     """Drive ``target`` through every step of the profile; each finished step goes to ``on_step``."""
-    workers, master_port, local_workers = locust_workers(), LOCUST_MASTER_PORT, []
+    workers, master_port = locust_workers(), LOCUST_MASTER_PORT
+    local_workers: list[subprocess.Popen[bytes]] = []
+    worker_folders: list[Path] = []
     if job.processes > 1:
         workers, master_port = job.processes, free_port()
-        local_workers = start_local_workers(job.processes, master_port, backend)
+        local_workers, worker_folders = start_local_workers(job.processes, master_port, backend)
     command = backend.generator_command(
         [
             sys.executable,
@@ -191,8 +206,9 @@ def run_load(
             try:
                 line = lines.get(timeout=job.profile.step_s + GRACE_S)
             except queue.Empty:
+                tail = "".join(stderr_tail).strip()
                 raise LoadFailed(
-                    f"the load generator hung (no event for {job.profile.step_s + GRACE_S:.0f} s)"
+                    f"the load generator hung (no event for {job.profile.step_s + GRACE_S:.0f} s): {tail}"
                 ) from None
             if line is None:
                 break
@@ -215,4 +231,4 @@ def run_load(
         if process.poll() is None:
             process.kill()
             process.wait()
-        stop_workers(local_workers)
+        stop_workers(local_workers, worker_folders)
