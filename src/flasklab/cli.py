@@ -139,8 +139,10 @@ def save_report(run_dir: Path, slo_p95_ms: float) -> int | None:
 
 
 def execute(sweep: Sweep, backend_name: str, root: Path, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> Results:
-    """Run the sweep with a progress bar on the named backend ("external" for --target servers), then its report."""
-    """Run the sweep with a progress bar; SIGINT/SIGTERM stop it with the partial results written."""
+    """Run the sweep with a progress bar on the named backend ("external" for --target servers).
+
+    SIGINT, SIGTERM or a write error stop it with the partial results and their report written.
+    """
     factory = EXTERNAL if backend_name == EXTERNAL.name else BACKENDS[backend_name]
     with_app = {"app": sweep.user_app} if sweep.user_app else {}
     backend = factory(root, sweep.out / "logs", console.print, **with_app)

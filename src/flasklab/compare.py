@@ -156,7 +156,7 @@ def row_note(target_a: Target | None, target_b: Target | None, users: float | No
         elif peak_step(target) is None:
             notes.append(f"{side}: no usable step")
         elif users is not None and step_at(target, users) is None:
-            notes.append(f"{side}: no usable step at {users} users")
+            notes.append(f"{side}: no usable step at {users:g} users")
         if saturated and target.status == "ok":
             notes.append(f"{side}: generator saturated at {', '.join(saturated)} users")
     return "; ".join(notes)
@@ -275,7 +275,7 @@ def compare_table(rows: list[ComparisonRow]) -> Table:
             measure_text(row.peak_rps.a),
             measure_text(row.peak_rps.b),
             _terminal_change(row.peak_rps, row.presence),
-            "—" if row.p95_users is None else str(row.p95_users),
+            "—" if row.p95_users is None else f"{row.p95_users:g}",
             measure_text(row.p95.a),
             measure_text(row.p95.b),
             _terminal_change(row.p95, row.presence),
@@ -344,7 +344,7 @@ def change_figure(
         figure.add_bar(
             x=servers,
             y=[m.value if m else None for m in measures],
-            customdata=[m.users if m else None for m in measures],
+            customdata=[f"{m.users:g}" if m else None for m in measures],
             name=side.upper(),
             showlegend=False,
             error_y=_error_bars(measures),
