@@ -93,11 +93,12 @@ def measure(
     servers: list[Server],
     scenarios: list[Scenario],
     inject: Callable[[WatchedBackend], Quiet] = lambda _: Quiet(),
+    processes: int = 1,
 ) -> tuple[Results, WatchedBackend]:
     out = tmp_path / "run"
     backend = WatchedBackend(root, out / "logs")
     started = time.monotonic()
-    Run(Sweep(servers, scenarios, FAULT, out, probe=False), backend, inject(backend)).execute()
+    Run(Sweep(servers, scenarios, FAULT, out, probe=False, processes=processes), backend, inject(backend)).execute()
     assert time.monotonic() - started < 120, "a fault made the sweep hang"
     results = load_results(out)  # valid after any fault
     assert results.meta.status == "complete"
@@ -362,6 +363,35 @@ def test_a_locust_process_killed_mid_run_fails_its_target_only(
     assert hello.status == "failed" and "the load generator exited with -9 after 1 step(s)" in (hello.error or "")
     assert len(hello.steps) == 1 and hello.steps[0].requests > 0  # the step before the crash is kept
     assert io.status == "ok" and all(step.requests > 0 for step in io.steps)  # the server goes on
+
+
+def kill_a_local_worker(_: LocalTarget) -> None:
+    me = psutil.Process()
+    workers = [p for p in me.children() if "--worker" in p.cmdline()]
+    assert len(workers) == 2, [p.cmdline() for p in workers]
+    workers[0].kill()
+
+
+def test_a_local_worker_killed_mid_run_fails_its_target_at_once_and_the_sweep_goes_on(
+    tmp_path: Path, root: Path, catalog_servers: dict[str, Server], catalog_scenarios: dict[str, Scenario]
+) -> None:
+    """`--processes 2`: a worker that dies is reported as such (not as a hang a step later), the rest measured."""
+    started = time.monotonic()
+    results, _ = measure(
+        tmp_path,
+        root,
+        [catalog_servers["waitress"], catalog_servers["gunicorn-sync"]],
+        [catalog_scenarios["hello"]],
+        lambda backend: FaultAt(backend, "waitress", ("window", 2), kill_a_local_worker),
+        processes=2,
+    )
+    waitress, gunicorn = results.targets
+    assert waitress.status == "failed", waitress
+    assert "Locust worker 1 of 2 exited with signal SIGKILL" in (waitress.error or ""), waitress.error
+    assert gunicorn.status == "ok" and [step.generator_workers for step in gunicorn.steps] == [2, 2]
+    assert all(step.requests > 0 and step.failures == 0 for step in gunicorn.steps)
+    assert time.monotonic() - started < 60, "the dead worker was noticed only by the hang timeout"
+    assert not [p for p in psutil.Process().children(recursive=True) if "--worker" in p.cmdline()]
 
 
 # --- the results folder ----------------------------------------------------------------------------------------------
