@@ -72,7 +72,9 @@ class LocalWorkers:
     def __init__(
         self, count: int, master_port: int, backend: Backend, locustfile: Path, environment: dict[str, str]
     ) -> None:
-        files = f"{locustfile},{lab_root() / 'locustfiles' / '_lab.py'}"  # _lab.py: the shape, samples forwarding
+        if "," in str(locustfile):
+            raise LoadFailed(f"Locust workers split -f on commas: move {locustfile} to a path without one")
+        files = f"{locustfile.resolve()},{lab_root() / 'locustfiles' / '_lab.py'}"  # _lab.py: shape, samples
         command = [sys.executable, "-m", "locust", "--worker", "--master-host", "127.0.0.1"]
         command += ["--master-port", str(master_port), "-f", files, "--loglevel", "WARNING"]
         self.folder = Path(tempfile.mkdtemp(prefix="flasklab-workers-"))
