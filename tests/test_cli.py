@@ -96,8 +96,7 @@ def test_interrupt_keeps_partial_results_and_leaves_no_server(tmp_path: Path, si
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        results = out / "results.json"
-        if results.exists() and any(t.steps for t in load_results(out).targets):
+        if (out / "results.json").exists() and any(t.steps for t in load_results(out).targets):
             break
         time.sleep(0.2)
     children = [child.pid for child in psutil.Process(process.pid).children(recursive=True)]

@@ -153,7 +153,9 @@ def test_containers_are_hardened(compose_run: ComposeRun) -> None:
         assert host.get("ReadonlyRootfs") is True, name
         assert "ALL" in (host.get("CapDrop") or []), name
         assert "no-new-privileges:true" in (host.get("SecurityOpt") or []), name
-        for mount in container.get("Mounts") or []:
+        mounts = container.get("Mounts") or []
+        assert isinstance(mounts, list)
+        for mount in mounts:
             assert isinstance(mount, dict)
             assert "docker.sock" not in str(mount.get("Source")), f"{name} mounts the Docker socket"
         for bindings in (host.get("PortBindings") or {}).values():

@@ -591,7 +591,7 @@ def complete(out: Path) -> Callable[[], bool]:
     return saved_complete
 
 
-PHASES = {
+PHASES: dict[str, tuple[tuple[str, ...], Callable[[Path], Callable[[], bool]]]] = {
     # phase: (servers and options, the moment to signal)
     "start-up": (("--servers", "gunicorn-sync", "--no-probe"), lambda out: starting(out, "gunicorn-sync")),
     "probe": (("--servers", "dev-single"), probing),

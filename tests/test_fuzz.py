@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
@@ -218,7 +219,7 @@ def test_unknown_paths_and_methods_answer_json_errors(server: RunningTarget) -> 
 schema = schemathesis.openapi.from_path(OPENAPI)
 
 
-def cheap(case: schemathesis.Case) -> schemathesis.Case:
+def cheap(case: schemathesis.Case[Any]) -> schemathesis.Case[Any]:
     """Valid work parameters reduced to a few ms, so the whole contract runs in seconds (the maxima are above)."""
     parameters = schema.raw_schema["paths"][case.path][case.method.lower()].get("parameters", [])
     high = next((p["schema"]["maximum"] for p in parameters if p["name"] == "ms"), 0)  # the documented maximum
@@ -234,7 +235,7 @@ def cheap(case: schemathesis.Case) -> schemathesis.Case:
     return case
 
 
-OPERATIONS = {operation.label: operation for operation in (result.ok() for result in schema.get_all_operations())}
+OPERATIONS = {operation.label: operation for operation in (result.ok() for result in schema.get_all_operations())}  # type: ignore[union-attr]
 
 
 CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
@@ -248,7 +249,7 @@ CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
 def test_answers_conform_to_the_openapi_description(server: RunningTarget, label: str, mode: GenerationMode) -> None:
     @settings(FUZZ, max_examples=25)
     @given(case=OPERATIONS[label].as_strategy(generation_mode=mode).map(cheap))
-    def check(case: schemathesis.Case) -> None:
+    def check(case: schemathesis.Case[Any]) -> None:
         start = time.perf_counter()
         try:
             response = case.call(base_url=server.url, timeout=app_module.MAX_SLEEP_MS / 1000 + 30)

@@ -14,7 +14,6 @@ import pytest
 from plotly.offline import get_plotlyjs_version  # type: ignore[import-untyped]
 
 from flasklab.report import (
-    DEFAULT_SLO_P95_MS,
     REPORT_FILE,
     capacity,
     chart_library,
@@ -24,6 +23,7 @@ from flasklab.report import (
     write_report,
 )
 from flasklab.results import Results, ResultsError, Step, Target, load_results
+from flasklab.settings import DEFAULT_SLO_P95_MS
 from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, CHART_TRACES, ExternalResources, watched_page
 
 if TYPE_CHECKING:
