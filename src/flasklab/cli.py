@@ -34,6 +34,7 @@ from flasklab.backends.network import container_budget
 from flasklab.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
 from flasklab.compare import compare_path, compare_runs, compare_table, comparison_json, save_compare
 from flasklab.export import steps_csv, write_csv
+from flasklab.interrupts import held_interrupts
 from flasklab.live import Dashboard, LiveServer, locust_link
 from flasklab.load import locust_workers
 from flasklab.plan import (
@@ -68,7 +69,6 @@ from flasklab.userapp import UserAppError, check_import, check_locustfile, parse
 console = Console(stderr=True)
 FC = TypeVar("FC", bound=Callable[..., Any])
 EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 1, 2, 130, 143
-INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Terminated(BaseException):
@@ -126,15 +126,11 @@ def save_report(run_dir: Path, slo_p95_ms: float) -> int | None:
 
     SIGINT and SIGTERM wait until the report is written: it returns the signal that arrived meanwhile, if any.
     """
-    held: list[int] = []
-    previous = {signum: signal.signal(signum, lambda number, _: held.append(number)) for signum in INTERRUPTS}
-    try:
-        console.print(f"report: {write_report(run_dir, slo_p95_ms)}")
-    except (ResultsError, OSError) as error:
-        console.print(f"[red]report not written: {error}[/]")
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    with held_interrupts(redeliver=False) as held:
+        try:
+            console.print(f"report: {write_report(run_dir, slo_p95_ms)}")
+        except (ResultsError, OSError) as error:
+            console.print(f"[red]report not written: {error}[/]")
     return held[0] if held else None
 
 

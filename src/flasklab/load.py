@@ -26,6 +26,7 @@ from typing import IO, Any
 from flasklab.backends.base import Backend, RunningTarget, Usage
 from flasklab.backends.local import free_port
 from flasklab.catalog import lab_root
+from flasklab.interrupts import held_interrupts
 from flasklab.results import Step
 from flasklab.settings import (
     GENERATOR_SATURATION,
@@ -80,19 +81,25 @@ class LocalWorkers:
         self.folder = Path(tempfile.mkdtemp(prefix="flasklab-workers-"))
         self.logs = [self.folder / f"worker-{index + 1}.log" for index in range(count)]
         self.processes: list[subprocess.Popen[bytes]] = []
-        for log in self.logs:
-            with log.open("wb") as stderr:
-                self.processes.append(
-                    subprocess.Popen(
-                        backend.generator_command(command),
-                        cwd=self.folder,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                        stderr=stderr,
-                        env=environment,  # the master's: scenario parameters are read where the users run
-                        start_new_session=True,
+        try:
+            for log in self.logs:
+                with log.open("wb") as stderr:
+                    self.processes.append(
+                        subprocess.Popen(
+                            backend.generator_command(command),
+                            cwd=self.folder,
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=stderr,
+                            env=environment,  # the master's: scenario parameters are read where the users run
+                            start_new_session=True,
+                        )
                     )
-                )
+        except BaseException:  # no worker outlives a start that failed half-way
+            for process in self.processes:
+                process.kill()
+            self.stop()
+            raise
 
     def check(self) -> None:
         """Raise LoadFailed if a worker has failed: the master would wait for it, or run its step short of users.
@@ -209,17 +216,38 @@ def run_load(
         "LAB_WINDOW_S": str(job.profile.window_s),
         "LAB_PARAMS": json.dumps(job.params),
     }
-    local_workers = None
-    if job.processes > 1:
-        local_workers = LocalWorkers(job.processes, master_port, backend, job.locustfile, environment)
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-    )
+    local_workers: LocalWorkers | None = None
+    process: subprocess.Popen[str] | None = None
+    try:
+        with held_interrupts():  # each process kept before a signal acts, so that the finally below stops it
+            if job.processes > 1:
+                local_workers = LocalWorkers(job.processes, master_port, backend, job.locustfile, environment)
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+            )
+        _follow(process, job, target, local_workers, on_window, on_step)
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        if local_workers is not None:
+            local_workers.stop()
+
+
+def _follow(
+    process: subprocess.Popen[str],
+    job: LoadJob,
+    target: RunningTarget,
+    local_workers: LocalWorkers | None,
+    on_window: Callable[[int, int], None],
+    on_step: Callable[[Step], None],
+) -> None:
+    """Read the Locust process's events until it ends, sampling the server's usage at each window's edges."""
     assert process.stdout is not None and process.stderr is not None
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
@@ -230,39 +258,32 @@ def run_load(
     after: dict[int, Usage | None] = {}
     steps_done = 0
     silence_s = job.profile.step_s + GRACE_S
-    try:
+    while True:
+        deadline = time.monotonic() + silence_s
         while True:
-            deadline = time.monotonic() + silence_s
-            while True:
-                try:
-                    line = lines.get(timeout=WORKER_CHECK_S)
-                    break
-                except queue.Empty:
-                    if local_workers is not None and steps_done < len(job.loads):
-                        local_workers.check()
-                    if time.monotonic() > deadline:
-                        tail = "".join(stderr_tail).strip()
-                        raise LoadFailed(f"the load generator hung (no event for {silence_s:.0f} s): {tail}") from None
-            if line is None:
+            try:
+                line = lines.get(timeout=WORKER_CHECK_S)
                 break
-            event = json.loads(line)
-            if event["event"] == "window":
-                before[event["step"]] = target.usage()
-                on_window(event["step"], event["users"])
-            elif event["event"] == "window_end":
-                after[event["step"]] = target.usage()
-            elif event["event"] == "step":
-                on_step(step_from_event(event, before.pop(event["step"], None), after.pop(event["step"], None)))
-                steps_done += 1
-            elif event["event"] == "error":
-                raise LoadFailed(event["message"])
-        process.wait(timeout=GRACE_S)
-        if process.returncode != 0 or steps_done < len(job.loads):
-            tail = "".join(stderr_tail).strip()
-            raise LoadFailed(f"the load generator exited with {process.returncode} after {steps_done} step(s): {tail}")
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if local_workers is not None:
-            local_workers.stop()
+            except queue.Empty:
+                if local_workers is not None and steps_done < len(job.loads):
+                    local_workers.check()
+                if time.monotonic() > deadline:
+                    tail = "".join(stderr_tail).strip()
+                    raise LoadFailed(f"the load generator hung (no event for {silence_s:.0f} s): {tail}") from None
+        if line is None:
+            break
+        event = json.loads(line)
+        if event["event"] == "window":
+            before[event["step"]] = target.usage()
+            on_window(event["step"], event["users"])
+        elif event["event"] == "window_end":
+            after[event["step"]] = target.usage()
+        elif event["event"] == "step":
+            on_step(step_from_event(event, before.pop(event["step"], None), after.pop(event["step"], None)))
+            steps_done += 1
+        elif event["event"] == "error":
+            raise LoadFailed(event["message"])
+    process.wait(timeout=GRACE_S)
+    if process.returncode != 0 or steps_done < len(job.loads):
+        tail = "".join(stderr_tail).strip()
+        raise LoadFailed(f"the load generator exited with {process.returncode} after {steps_done} step(s): {tail}")

@@ -20,6 +20,7 @@ from flasklab import __version__
 from flasklab.backends.base import Backend, RunningTarget, TargetFailed
 from flasklab.catalog import Scenario, Server
 from flasklab.claims import evaluate_claims
+from flasklab.interrupts import held_interrupts
 from flasklab.load import LoadFailed, LoadJob, run_load
 from flasklab.probe import probe_concurrency, unsupported
 from flasklab.results import Meta, ProbeResult, Results, Step, Target, TargetStatus, now, write_results
@@ -190,7 +191,8 @@ class Run:
             return
         running: RunningTarget | None = None
         try:
-            running = self.backend.start(server)
+            with held_interrupts():  # a signal mid-start would leave the server running with no handle to stop it
+                running = self.backend.start(server)
             running.wait_healthy(START_TIMEOUT_S)
             self.results.meta.server_versions[server.name] = running.info()
             if self.sweep.probe and round_index == 0:
@@ -208,7 +210,8 @@ class Run:
                     note = f"the server did not answer /health within {RESPONSIVE_S:g} s after {previous}: restarted"
                     self.observer.message(f"{server.name}: {note} for {scenario.name}")
                     running.stop()
-                    running = self.backend.start(server)
+                    with held_interrupts():
+                        running = self.backend.start(server)
                     running.wait_healthy(START_TIMEOUT_S)
                     target.note = note
                 self.measure_target(running, target, scenario)

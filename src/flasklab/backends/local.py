@@ -21,6 +21,7 @@ from pathlib import Path
 
 from flasklab.backends.base import Backend, RunningTarget, TargetFailed, Usage
 from flasklab.catalog import Server, compose_environment
+from flasklab.interrupts import held_interrupts
 from flasklab.userapp import UserApp
 from flasklab_app.usage import process_group_usage
 
@@ -175,12 +176,13 @@ class LocalBackend(Backend):
         port = free_port()
         self.upstream_url = f"http://127.0.0.1:{port}"
         command = [sys.executable, str(self.root / "services/upstream/upstream.py"), "--port", str(port)]
-        self.upstream = subprocess.Popen(
-            pinned(command, self.pinning["generator"] if self.pinning else None),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with held_interrupts():  # kept before a signal acts, so that close() stops it
+            self.upstream = subprocess.Popen(
+                pinned(command, self.pinning["generator"] if self.pinning else None),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

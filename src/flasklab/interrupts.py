@@ -1,0 +1,49 @@
+"""SIGINT and SIGTERM held back while the lab does something that must not be cut in half.
+
+Starting a process and taking charge of it is one such thing: a signal that lands while ``subprocess.Popen`` waits for
+the child's exec raises out of Popen with the child already running and no handle to stop it. Held, the signal acts
+as soon as the handle is kept, and the code that stops the process on the way out finds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
+
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None  # what signal.signal returns
+
+
+@contextlib.contextmanager
+def held_interrupts(redeliver: bool = True) -> Iterator[list[int]]:
+    """SIGINT and SIGTERM wait for the block to end; the signals held are yielded.
+
+    With ``redeliver`` the first one held is raised again as the block ends, so it acts as it would have (its handler
+    raises KeyboardInterrupt, or flasklab's Terminated, right after the block); without, the caller decides. A second
+    signal while held acts at once: a user pressing Ctrl-C twice is not kept waiting. Only the main thread can handle
+    signals; elsewhere nothing is held.
+    """
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    previous: dict[int, Handler] = {}
+
+    def hold(number: int, frame: FrameType | None) -> None:
+        held.append(number)
+        handler = previous[number]
+        if len(held) > 1 and callable(handler):
+            handler(number, frame)
+
+    previous.update({signum: signal.signal(signum, hold) for signum in INTERRUPTS})
+    try:
+        yield held
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if held and redeliver:  # even when the block raised: the interrupt is what the user asked for
+            signal.raise_signal(held[0])
