@@ -23,9 +23,9 @@ def held_interrupts(redeliver: bool = True) -> Iterator[list[int]]:
     """SIGINT and SIGTERM wait for the block to end; the signals held are yielded.
 
     With ``redeliver`` the first one held is raised again as the block ends, so it acts as it would have (its handler
-    raises KeyboardInterrupt, or flasklab's Terminated, right after the block); without, the caller decides. A second
-    signal while held acts at once: a user pressing Ctrl-C twice is not kept waiting. Only the main thread can handle
-    signals; elsewhere nothing is held.
+    raises KeyboardInterrupt, or flasklab's Terminated, right after the block), and a second one acts at once: a user
+    pressing Ctrl-C twice is not kept waiting. Without, every signal waits and the caller decides. Only the main
+    thread can handle signals; elsewhere nothing is held.
     """
     held: list[int] = []
     if threading.current_thread() is not threading.main_thread():
@@ -36,7 +36,7 @@ def held_interrupts(redeliver: bool = True) -> Iterator[list[int]]:
     def hold(number: int, frame: FrameType | None) -> None:
         held.append(number)
         handler = previous[number]
-        if len(held) > 1 and callable(handler):
+        if redeliver and len(held) > 1 and callable(handler):
             handler(number, frame)
 
     previous.update({signum: signal.signal(signum, hold) for signum in INTERRUPTS})
