@@ -35,6 +35,15 @@ def docker_ready(root: Path) -> str | None:
     return None if engine.returncode == 0 else f"scripts/docker-engine failed: {engine.stderr[-1500:]}"
 
 
+def require_docker(root: Path) -> None:
+    """An engine runs (started here if need be); otherwise the test is skipped, or fails in CI, where it must run."""
+    reason = docker_ready(root)
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"Docker tests must run in CI: {reason}")
+        pytest.skip(reason)
+
+
 def compose_command() -> list[str]:
     probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
     return ["docker", "compose"] if probe.returncode == 0 else ["docker-compose"]
@@ -66,11 +75,7 @@ def fetch_dashboard(run_id: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def compose_run(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeRun]:
-    reason = docker_ready(root)
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"Docker tests must run in CI: {reason}")
-        pytest.skip(reason)
+    require_docker(root)
     project = f"flasklabtest{os.getpid()}"
     environment = {**os.environ, "LAB_PROFILE": "quick", "COMPOSE_PROJECT_NAME": project}
     environment.setdefault("BASE_IMAGE", "flasklab/python-base:3.13")

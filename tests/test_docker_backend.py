@@ -11,17 +11,13 @@ import pytest
 
 from flasklab.backends.docker import compose_command
 from flasklab.results import load_results
-from tests.test_docker import docker_ready
+from tests.test_docker import require_docker
 
 pytestmark = pytest.mark.docker
 
 
 def test_docker_backend_runs_one_service_at_a_time(root: Path, tmp_path: Path) -> None:
-    reason = docker_ready(root)
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"Docker tests must run in CI: {reason}")
-        pytest.skip(reason)
+    require_docker(root)
     environment = {**os.environ, "COMPOSE_PROJECT_NAME": f"flasklabhost{os.getpid()}"}
     environment.setdefault("BASE_IMAGE", "flasklab/python-base:3.13")
     out = tmp_path / "docker"
@@ -76,11 +72,7 @@ def test_docker_backend_runs_one_service_at_a_time(root: Path, tmp_path: Path) -
 
 def test_docker_backend_builds_the_users_app_into_its_images(root: Path, tmp_path: Path) -> None:
     """examples/shop built into gunicorn-sync's image (its own tag), measured under its own locustfile."""
-    reason = docker_ready(root)
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"Docker tests must run in CI: {reason}")
-        pytest.skip(reason)
+    require_docker(root)
     environment = {**os.environ, "COMPOSE_PROJECT_NAME": f"flasklabapp{os.getpid()}"}
     environment.setdefault("BASE_IMAGE", "flasklab/python-base:3.13")
     shop = root / "examples" / "shop"

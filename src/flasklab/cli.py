@@ -338,9 +338,6 @@ def bring_your_own(
     except TargetFailed as error:  # the app's requirements could not be installed
         raise click.BadParameter(str(error), param_hint="--requirements") from error
     sweep.user_app = app
-    sweep.app = {"module": app.spec, "path": str(app.path), "locustfile": str(locustfile.resolve())}
-    if app.requirements:
-        sweep.app["requirements"] = str(app.requirements)
 
 
 def _out_folder(out: Path | None, root: Path) -> Path:

@@ -228,14 +228,10 @@ def run(
     if workers and not exact:
         emit(event="error", message="--no-exact (LAB_EXACT=0) needs a single Locust process, not workers")
         return 1
-    try:
-        user_classes, shapes = load_locustfile(locustfile)
-    except Exception as error:  # a locustfile that raises on import is the user's data, reported as such
-        emit(event="error", message=f"locustfile {locustfile} failed to load: {error_kind(error)}")
+    loaded = load_users(locustfile)
+    if loaded is None:
         return 1
-    if not user_classes:
-        emit(event="error", message=f"locustfile {locustfile} defines no User class")
-        return 1
+    user_classes, shapes = loaded
     shape = find_shape(shapes)
     environment = Environment(user_classes=list(user_classes.values()), shape_class=shape, host=host, events=events)
     recorder = Recorder(shape)
@@ -367,17 +363,25 @@ class GeneratorCpu:
         return max(shares, default=0.0)
 
 
-def check(locustfile: str) -> int:
-    """Load a locustfile as a run would, and say what it defines (or what is wrong with it)."""
+def load_users(locustfile: str) -> tuple[dict[str, Any], list[Any]] | None:
+    """The locustfile's User classes and shapes; None, with an error event said, when it fails or defines no User."""
     try:
-        user_classes, _ = load_locustfile(locustfile)
-    except BaseException as error:  # whatever the user's file raises, SystemExit included, is reported
-        emit(event="error", message=f"locustfile {locustfile} failed to load: {type(error).__name__}: {error}")
-        return 1
+        user_classes, shapes = load_locustfile(locustfile)
+    except (Exception, SystemExit) as error:  # a locustfile that raises on import is the user's data, reported
+        emit(event="error", message=f"locustfile {locustfile} failed to load: {error_kind(error)}")
+        return None
     if not user_classes:
         emit(event="error", message=f"locustfile {locustfile} defines no User class")
+        return None
+    return user_classes, shapes
+
+
+def check(locustfile: str) -> int:
+    """Load a locustfile as a run would, and say what it defines (or what is wrong with it)."""
+    loaded = load_users(locustfile)
+    if loaded is None:
         return 1
-    emit(event="ok", users=sorted(user_classes))
+    emit(event="ok", users=sorted(loaded[0]))
     return 0
 
 

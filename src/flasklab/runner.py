@@ -56,8 +56,7 @@ class Sweep:
     rounds: int = 1
     processes: int = 1  # Locust processes on this machine (a master and local workers above 1)
     model: str = "closed"  # or "open": requests due at the profile's rates, latency from their due time
-    app: dict[str, str] | None = None  # the user's app, recorded in meta (the backend runs it)
-    user_app: UserApp | None = None
+    user_app: UserApp | None = None  # --app: the backend runs it, meta records it
     seed: int | None = None  # of the shuffled order when rounds > 1 (None: a random one, recorded in meta)
 
     @property
@@ -93,8 +92,17 @@ def _meta(sweep: Sweep, backend: Backend) -> Meta:
         budget=dict(backend.budget),
         pinning=backend.pinning,
         versions={"flasklab": __version__, "python": platform.python_version(), "locust": version("locust")},
-        app=sweep.app,
+        app=_app_meta(sweep),
     )
+
+
+def _app_meta(sweep: Sweep) -> dict[str, str] | None:
+    """The user's app as results.json records it: module, folder, locustfile, requirements."""
+    if sweep.user_app is None:
+        return None
+    app = sweep.user_app
+    meta = {"module": app.spec, "path": str(app.path), "locustfile": str(sweep.scenarios[0].locustfile)}
+    return meta | ({"requirements": str(app.requirements)} if app.requirements else {})
 
 
 class Run:

@@ -8,9 +8,10 @@ import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from flasklab.catalog import Server
+from flasklab.userapp import UserApp
 
 
 class TargetFailed(RuntimeError):
@@ -59,6 +60,12 @@ class RunningTarget(ABC):
     @abstractmethod
     def log_tail(self, lines: int = 40) -> str:
         """The last lines the server wrote."""
+
+    def serving(self, app: UserApp | None) -> Self:
+        """This target, judged healthy by the user's app's rule when it serves one."""
+        if app is not None:
+            self.health_path, self.health_strict = app.health_path, False
+        return self
 
     def wait_healthy(self, timeout_s: float) -> None:
         """Poll the health path until it answers (200 for the lab's app); fail early when the server exits."""

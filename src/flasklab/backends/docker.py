@@ -111,10 +111,7 @@ class DockerBackend(Backend):
 
     def start(self, server: Server) -> DockerTarget:
         self.compose("up", "-d", "--no-deps", server.name)
-        target = DockerTarget(self, server)
-        if self.app:
-            target.health_path, target.health_strict = self.app.health_path, False
-        return target
+        return DockerTarget(self, server).serving(self.app)
 
     def generator_command(self, command: list[str]) -> list[str]:
         return pinned(command, self.pinning["generator"] if self.pinning else None)

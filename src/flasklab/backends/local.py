@@ -223,10 +223,7 @@ class LocalBackend(Backend):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        target = LocalTarget(process, url, log_path)
-        if self.app:
-            target.health_path, target.health_strict = self.app.health_path, False
-        return target
+        return LocalTarget(process, url, log_path).serving(self.app)
 
     def generator_command(self, command: list[str]) -> list[str]:
         return pinned(command, self.pinning["generator"] if self.pinning else None)
