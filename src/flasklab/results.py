@@ -15,7 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 (before the analysis fields) still loads: its new fields take their defaults
 RESULTS_FILE = "results.json"
 
 TargetStatus = Literal["ok", "failed", "skipped", "running"]
@@ -52,7 +53,10 @@ class Step(Record):
     requests: int = Field(ge=0, description="requests completed inside the window")
     failures: int = Field(ge=0, description="of those, failed ones (errors, timeouts, HTTP >= 400)")
     rps: float = Field(ge=0, description="completions inside the window / its length")
-    p50_ms: float | None = Field(description="exact (nearest-rank) percentiles of every completion in the window")
+    p50_ms: float | None = Field(
+        description="exact (nearest-rank) percentiles of the window's successful completions (failures are counted "
+        "apart, in failures); schema version 1: of every completion"
+    )
     p95_ms: float | None
     p99_ms: float | None
     max_ms: float | None
@@ -77,10 +81,34 @@ class Step(Record):
         default_factory=dict, description="completions by request name (the locustfile's), the 30 most frequent"
     )
     generator_cpu: float = Field(ge=0, description="load generator CPU, share of one core (the busiest worker's)")
-    generator_saturated: bool = Field(description="generator CPU passed the saturation threshold")
+    generator_saturated: bool = Field(
+        description="the generator side was busy: its busiest process, or all of it together, passed the threshold"
+    )
+    generator_cpu_total: float | None = Field(
+        default=None, ge=0, description="CPU in cores of every load-generating process together (master and workers)"
+    )
+    generator_cpus: int | None = Field(default=None, ge=1, description="cores the generator may use (its CPU set)")
+    generator_set_busy: float | None = Field(
+        default=None, ge=0, description="busy share (0-1) of the generator's CPU set, softirq included, when pinned"
+    )
+    steady: bool | None = Field(
+        default=None, description="throughput and in-flight requests were steady when the window began (null: unknown)"
+    )
+    warmup_used_s: float | None = Field(default=None, ge=0, description="warm-up actually spent before the window")
+    censored: int | None = Field(
+        default=None,
+        ge=0,
+        description="open model: requests due and unanswered at the window's end, in the percentiles at their age",
+    )
+    percentiles_lower_bound: bool = Field(
+        default=False, description="censored latencies are in the percentiles: each is a lower bound"
+    )
+    unstable: bool | None = Field(default=None, description="open model: the backlog grew over the window")
     generator_workers: int = Field(default=0, ge=0, description="Locust workers (0: one local Locust process)")
     server_cpu: float | None = Field(description="server CPU in cores (all its processes or its cgroup)")
-    server_rss_mb: float | None = Field(description="server resident memory at the window's end, MiB")
+    server_rss_mb: float | None = Field(
+        description="server memory at the window's end, MiB, by the measure in meta.memory_measure"
+    )
 
 
 class Target(Record):
@@ -115,6 +143,12 @@ class ProbeResult(Record):
     completed: int = 0
     selfcall_status: int | None = Field(default=None, description="HTTP status of /self (504: the server deadlocked)")
     selfcall_s: float | None = None
+    failed: int = Field(default=0, ge=0, description="probe requests that failed or got no answer")
+    workers_seen: int | None = Field(default=None, description="server processes that served probe requests")
+    per_worker_max: int | None = Field(
+        default=None, description="largest overlap of io intervals inside one server process"
+    )
+    connections: str | None = Field(default=None, description="keepalive or close: how the probe's clients connected")
     error: str | None = None
 
 
@@ -151,10 +185,13 @@ class Meta(Record):
         default=None, description="the user's app when not the lab's own: module, folder, requirements, locustfile"
     )
     server_versions: dict[str, dict[str, str]] = Field(default_factory=dict, description="per server, its packages")
+    memory_measure: Literal["pss", "uss", "rss", "cgroup"] | None = Field(
+        default=None, description="how server memory was measured (pss: shared pages split among processes)"
+    )
 
 
 class Results(Record):
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2
     meta: Meta
     targets: list[Target] = Field(default_factory=list)
     probe: list[ProbeResult] = Field(default_factory=list)
@@ -209,9 +246,10 @@ def load_results(location: Path) -> Results:
         document = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ResultsError(f"{path}: not valid JSON ({error})") from error
-    if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(document, dict) or document.get("schema_version") not in READABLE_VERSIONS:
         found = document.get("schema_version") if isinstance(document, dict) else type(document).__name__
-        raise ResultsError(f"{path}: not a flasklab results file (schema_version {found!r}, expected {SCHEMA_VERSION})")
+        expected = " or ".join(map(str, READABLE_VERSIONS))
+        raise ResultsError(f"{path}: not a flasklab results file (schema_version {found!r}, expected {expected})")
     try:
         return Results.model_validate(document)
     except ValidationError as error:
