@@ -1,17 +1,22 @@
-"""Known vulnerabilities of every pinned dependency: the runner's (pyproject.toml, runtime and dev) and each server
-environment's (services/requirements/*.txt), dependencies of dependencies included.
+"""Known vulnerabilities of every pinned dependency: the runner's (constraints.txt: pyproject.toml's pins and
+everything they pull in) and each server environment's (services/requirements/*.txt).
 
 Each set of pins is resolved by pip with the machine's own configuration (its index, its certificates), then audited
 by pip-audit, which asks the index's JSON API about each exact version. Some mirrors answer only for a project as a
-whole, whose page lists the vulnerabilities of its latest release: a pin that pip-audit could not audit is then
-audited from that page when it is the latest release. An older pin cannot be audited that way, and an unaudited pin
-fails the audit like a vulnerability does (tornado 6.5.2 passed as "not audited" here while it had published
-denial-of-service fixes): bump it to the latest release, or accept it.
+whole: its page lists every release with its upload time, and the vulnerabilities of the latest release only. A pin
+pip-audit could not audit is then settled from that page:
+
+- the pin IS the latest release: audited from the page's vulnerabilities (exactly);
+- the latest release lists a vulnerability: the pin fails, since an older release may share it and the data to
+  tell is not reachable here;
+- otherwise the pin is behind: it passes, reported with how far behind it is, for ``STALE_DAYS`` after the first
+  newer release appeared, then it fails as stale. A fix published upstream for an older release is invisible here,
+  so the time a pin may lag is bounded: bump the pins (scripts/bump-pins) at least that often.
 
 security/known-vulnerabilities.txt lists what is accepted, each with its reason: vulnerability ids (passed to
-pip-audit as --ignore-vuln) and NAME==VERSION for a pin accepted unaudited. Exit status: 0 every pin audited (or
-accepted) and no known vulnerability besides the accepted ones; 1 otherwise. When the vulnerability data cannot be
-reached at all, the audit says so and fails with CI set (it only warns on a developer's offline machine).
+pip-audit as --ignore-vuln) and NAME==VERSION for a pin accepted unaudited. Exit status: 0 no known vulnerability
+besides the accepted ones and no stale pin; 1 otherwise. When the vulnerability data cannot be reached at all, the
+audit says so and fails with CI set (it only warns on a developer's offline machine).
 """
 
 from __future__ import annotations
@@ -26,12 +31,16 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from packaging.version import InvalidVersion, Version
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ROOT / "security/known-vulnerabilities.txt"
 NOT_FOUND = "could not be audited"  # pip-audit's skip reason when the index has no data for the exact version
+STALE_DAYS = 30  # how long a pin may stay behind a newer release it cannot be audited against
 
 
 class UnreachableError(RuntimeError):
@@ -54,6 +63,7 @@ class Pin:
     problem: str = ""  # why it was not audited
     unreachable: bool = False
     accepted: bool = False  # not audited, on purpose (known-vulnerabilities.txt)
+    behind: str = ""  # not audited, within its grace: how far behind the latest release it is
 
 
 def accepted_ids() -> dict[str, str]:
@@ -137,7 +147,7 @@ def project_page_url(name: str, config: dict[str, str]) -> str:
 
 
 def audit_from_project_page(pin: Pin, config: dict[str, str], context: ssl.SSLContext) -> None:
-    """Settle a pin pip-audit could not audit, from the vulnerabilities of the project's latest release."""
+    """Settle a pin pip-audit could not audit, from the project's page on the index (see ``judge_from_page``)."""
     try:
         with urllib.request.urlopen(project_page_url(pin.name, config), timeout=30, context=context) as response:
             page: dict[str, Any] = json.load(response)
@@ -149,14 +159,60 @@ def audit_from_project_page(pin: Pin, config: dict[str, str], context: ssl.SSLCo
         pin.problem = f"vulnerability data unreachable ({error})"
         pin.unreachable = True
         return
+    judge_from_page(pin, page, datetime.now(UTC))
+
+
+def judge_from_page(pin: Pin, page: dict[str, Any], today: datetime) -> None:
+    """The audit's rule for a pin known only through its project's page (every release, the latest's vulnerabilities).
+
+    The latest release: its vulnerabilities are the pin's. An older pin: failed when the latest release lists any
+    vulnerability (the pin may share it), failed as stale once a newer release has been out for ``STALE_DAYS``,
+    and otherwise passed with ``behind`` saying how far behind it is.
+    """
     latest = page["info"]["version"]
-    if latest != pin.version:
-        pin.problem = f"only the latest release's data is reachable here (latest {latest})"
+    findings = [
+        Finding(vuln["id"], vuln.get("aliases") or [], vuln.get("fixed_in") or [], vuln.get("details", ""))
+        for vuln in page.get("vulnerabilities") or []
+    ]
+    if latest == pin.version:
+        pin.problem = ""
+        pin.findings.extend(findings)
         return
-    pin.problem = ""
-    for vuln in page.get("vulnerabilities") or []:
-        finding = Finding(vuln["id"], vuln.get("aliases") or [], vuln.get("fixed_in") or [], vuln.get("details", ""))
-        pin.findings.append(finding)
+    newer = newer_releases(pin.version, page.get("releases") or {})
+    if not newer:  # the pin is newer than the index's latest (a pre-release, say): no data covers it
+        pin.problem = ""
+        pin.behind = f"not the index's latest release ({latest}) and nothing newer: no vulnerability data covers it"
+        return
+    first_newer, first_uploaded = newer[0]
+    days = (today - first_uploaded).days
+    lag = f"{len(newer)} release(s) behind (latest {latest}; {first_newer} appeared {days} days ago)"
+    if findings:
+        ids = ", ".join(finding.id for finding in findings)
+        pin.problem = f"{lag}; the latest release lists {ids}, which this older pin may share"
+    elif days > STALE_DAYS:
+        pin.problem = f"stale: {lag}, over the {STALE_DAYS} days a pin may lag unaudited"
+    else:
+        pin.problem = ""
+        pin.behind = f"{lag}; fails after {STALE_DAYS} days"
+
+
+def newer_releases(pinned: str, releases: dict[str, list[dict[str, Any]]]) -> list[tuple[str, datetime]]:
+    """Final, unyanked releases newer than ``pinned``, oldest upload first, each with its first upload time."""
+    try:
+        pinned_version = Version(pinned)
+    except InvalidVersion:
+        return []
+    newer = []
+    for text, files in releases.items():
+        try:
+            version = Version(text)
+        except InvalidVersion:
+            continue
+        uploads = [f["upload_time_iso_8601"] for f in files if not f.get("yanked")]
+        if version > pinned_version and not version.is_prerelease and uploads:
+            uploaded = min(datetime.fromisoformat(u.replace("Z", "+00:00")) for u in uploads)
+            newer.append((text, uploaded))
+    return sorted(newer, key=lambda release: release[1])
 
 
 def audit(label: str, requirement_args: list[str], accepted: dict[str, str], config: dict[str, str]) -> list[Pin]:
@@ -190,12 +246,15 @@ def report(label: str, pins: list[Pin]) -> None:
     for pin in pins:
         if pin.problem:
             print(f"  {'accepted' if pin.accepted else 'NOT AUDITED'}: {pin.name} {pin.version}: {pin.problem}")
+        elif pin.behind:
+            print(f"  behind: {pin.name} {pin.version}: {pin.behind}")
 
 
 def main() -> int:
     accepted = accepted_ids()
     config = pip_config()
-    sets = {"flasklab (pyproject.toml, runtime + dev)": ["-e", f"{ROOT}[dev]"]}
+    runner = ["-e", f"{ROOT}[dev]", "-c", str(ROOT / "constraints.txt")]
+    sets = {"flasklab (pyproject.toml + constraints.txt, runtime + dev)": runner}
     for requirements in sorted((ROOT / "services/requirements").glob("*.txt")):
         sets[str(requirements.relative_to(ROOT))] = ["-r", str(requirements)]
     try:
@@ -211,11 +270,13 @@ def main() -> int:
         return unreachable(f"no vulnerability data for {', '.join(lost)}")
     vulnerable = [pin for pin in every_pin if pin.findings]
     unaudited = [pin for pin in every_pin if pin.problem and not pin.accepted]
+    behind = [pin for pin in every_pin if pin.behind]
     if vulnerable or unaudited:
-        print(f"audit: {len(vulnerable)} vulnerable, {len(unaudited)} not audited: bump the pins (to the latest")
-        print(f"  release when only its data is reachable), or accept them with a reason in {KNOWN.relative_to(ROOT)}")
+        print(f"audit: {len(vulnerable)} vulnerable, {len(unaudited)} failing unaudited: bump the pins")
+        print(f"  (scripts/bump-pins), or accept them with a reason in {KNOWN.relative_to(ROOT)}")
         return 1
-    print(f"audit: {len(every_pin)} pins, no known vulnerability")
+    lagging = f"; {len(behind)} behind the latest release, within {STALE_DAYS} days" if behind else ""
+    print(f"audit: {len(every_pin)} pins, no known vulnerability{lagging}")
     return 0
 
 
