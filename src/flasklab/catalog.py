@@ -157,15 +157,21 @@ def _server_from_service(name: str, service: dict[str, Any]) -> Server:
     )
 
 
-def load_servers(root: Path | None = None, environment: Mapping[str, str] | None = None) -> dict[str, Server]:
-    """Every server of the compose file, in file order, with .env and the environment filled in."""
-    root = root or lab_root()
+def read_compose(root: Path) -> dict[str, Any]:
+    """The compose file as written (variables not yet interpolated)."""
     path = root / COMPOSE_FILE
     try:
         document = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
         raise CatalogError(f"cannot read {path}: {error}") from error
-    services = (document or {}).get("services") or {}
+    return document if isinstance(document, dict) else {}
+
+
+def load_servers(root: Path | None = None, environment: Mapping[str, str] | None = None) -> dict[str, Server]:
+    """Every server of the compose file, in file order, with .env and the environment filled in."""
+    root = root or lab_root()
+    path = root / COMPOSE_FILE
+    services = read_compose(root).get("services") or {}
     environment = compose_environment(root) if environment is None else environment
     servers: dict[str, Server] = {}
     for name, service in services.items():

@@ -64,6 +64,7 @@ from flasklab.settings import (
 )
 from flasklab.slides import BrowserNotFoundError, write_slides
 from flasklab.summary import catalog_markdown, catalog_table, print_results
+from flasklab.tune import TuneError, Tuning, choose_setting, measured_point, setting, tuning_table, write_tuning
 from flasklab.userapp import UserAppError, check_import, check_locustfile, parse_app
 
 console = Console(stderr=True)
@@ -545,6 +546,79 @@ def run(
         _finish(results, as_json)
     finally:
         serve_until_stopped(dashboard, "now shows the run's report")
+
+
+def parse_values(text: str | None) -> tuple[int, ...]:
+    """--values: whole numbers, comma-separated."""
+    if not text:
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError as error:
+        raise click.BadParameter(f"{text!r}: whole numbers separated by commas, e.g. 2,4,8,16") from error
+
+
+@main.command()
+@click.argument("server_name", metavar="SERVER")
+@backend_option
+@click.option("--setting", "variable", metavar="VARIABLE", help="The worker setting to vary (default: the server's).")
+@click.option("--values", metavar="A,B", help="Its values (default: 0.5x, 1x, 2x and 4x the configured one).")
+@click.option("--scenario", "scenario_name", default="io", show_default=True, help="The scenario to measure.")
+@click.option(
+    "--profile", "profile_name", default=DEFAULT_PROFILE, show_default=True, help=f"One of {', '.join(PROFILES)}."
+)
+@out_option
+@slo_option
+@click.option("--json", "as_json", is_flag=True, help="Print tune.json instead of a table.")
+def tune(
+    server_name: str,
+    backend: str,
+    variable: str | None,
+    values: str | None,
+    scenario_name: str,
+    profile_name: str,
+    out: Path | None,
+    slo_p95_ms: float,
+    as_json: bool,
+) -> None:
+    """One server at several worker counts, same budget: capacity and memory per value (DIR/tune.json)."""
+    root, catalog_servers, catalog_scenarios = catalog()
+    choose("server", server_name, catalog_servers, [])
+    scenario = catalog_scenarios[choose("scenario", scenario_name, catalog_scenarios, [])[0]]
+    profile = PROFILES[choose("profile", profile_name, PROFILES, [])[0]]
+    try:
+        name, chosen, configured = choose_setting(root, server_name, variable, parse_values(values))
+    except TuneError as error:
+        raise click.BadParameter(str(error), param_hint="--setting/--values") from error
+    folder = _out_folder(out, root)
+    console.print(
+        f"flasklab tune: {server_name} · {scenario.name} at {name} = {', '.join(map(str, chosen))} → {folder}"
+    )
+    tuning = Tuning(
+        server=server_name,
+        scenario=scenario.name,
+        setting=name,
+        configured=configured,
+        slo_p95_ms=slo_p95_ms,
+        budget={},
+    )
+    for value in chosen:
+        with setting(name, value):
+            server = load_servers(root)[server_name]
+            run_dir = folder / f"{name}={value}"
+            sweep = Sweep(servers=[server], scenarios=[scenario], profile=profile, out=run_dir, probe=False)
+            results = execute(sweep, backend, root, slo_p95_ms)
+        save_report(run_dir, slo_p95_ms)
+        tuning.budget = results.meta.budget
+        tuning.points.append(measured_point(value, run_dir, results, slo_p95_ms))
+        write_tuning(tuning, folder)
+    if as_json:
+        click.echo(tuning.model_dump_json(indent=2))
+    else:
+        Console().print(tuning_table(tuning))
+    console.print(f"tune: {folder / 'tune.json'}  (plan from it: flasklab plan --from {folder} ...)")
+    if any(point.status != "ok" for point in tuning.points):
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()

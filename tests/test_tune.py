@@ -1,0 +1,56 @@
+"""flasklab tune: a real server at several worker counts, and the choices it refuses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from flasklab.tune import TunePoint, memory_slope
+
+
+def flasklab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flasklab", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_tune_measures_each_worker_count_into_its_own_run(tmp_path: Path) -> None:
+    out = tmp_path / "tune"
+    done = flasklab(
+        "tune", "gunicorn-sync", "--values", "1,3", "--scenario", "hello", "--profile", "quick", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    tuning = json.loads((out / "tune.json").read_text())
+    assert tuning["setting"] == "GUNICORN_SYNC_WORKERS" and tuning["configured"] == 4
+    assert [point["value"] for point in tuning["points"]] == [1, 3]
+    for point in tuning["points"]:
+        assert point["status"] == "ok" and point["concurrency"] == point["value"]  # the catalog followed the setting
+        assert point["peak_rps"] > 0 and point["memory_mb"] > 0
+        run = json.loads((out / point["run_dir"] / "results.json").read_text())
+        assert run["targets"][0]["concurrency"] == point["value"]
+    one, three = tuning["points"]
+    assert three["memory_mb"] > one["memory_mb"]  # two more worker processes cost memory, even counted as PSS
+    assert tuning["memory_per_unit_mb"] > 0
+    assert "GUNICORN_SYNC_WORKERS" in done.stdout and "memory MiB" in done.stdout
+
+
+def test_bad_tune_input_names_the_choices(tmp_path: Path) -> None:
+    several = flasklab("tune", "gunicorn-gthread", "--out", str(tmp_path / "a"))
+    assert several.returncode == 2 and "GUNICORN_GTHREAD_THREADS" in several.stderr
+    none = flasklab("tune", "dev-threaded", "--out", str(tmp_path / "b"))
+    assert none.returncode == 2 and "no worker setting" in none.stderr
+    unknown = flasklab("tune", "gunicorn", "--out", str(tmp_path / "c"))
+    assert unknown.returncode == 2 and "gunicorn-sync" in unknown.stderr
+    zero = flasklab("tune", "gunicorn-sync", "--values", "0,4", "--out", str(tmp_path / "d"))
+    assert zero.returncode == 2 and "between 1 and" in zero.stderr
+    words = flasklab("tune", "gunicorn-sync", "--values", "two", "--out", str(tmp_path / "e"))
+    assert words.returncode == 2 and "whole numbers" in words.stderr
+
+
+def test_memory_slope_is_least_squares_over_measured_points() -> None:
+    points = [
+        TunePoint(value=v, run_dir="x", concurrency=v, status="ok", memory_mb=m)
+        for v, m in ((2, 60.0), (4, 80.0), (8, 120.0))
+    ]
+    assert memory_slope(points) == 10.0
+    assert memory_slope(points[:1]) is None
