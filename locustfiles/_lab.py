@@ -2,7 +2,8 @@
 
 The shape reads LAB_STEPS (users per step, e.g. "1,2,4,8"), LAB_WARMUP_S and LAB_WINDOW_S; flasklab sets them
 from its profile. Run on its own (``locust -f locustfiles/io.py --headless -H http://127.0.0.1:8000``) it uses the
-standard profile.
+standard profile, on Locust's fixed schedule (``tick``). Under flasklab the lab's own loop applies each step
+(``load``) and begins its window once the warm-up is steady, which may take longer than LAB_WARMUP_S.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ class StepLoadShape(LoadTestShape):
         """Index of the step running at ``run_time`` seconds (len(steps) once the shape is over)."""
         return min(int(run_time // self.step_s), len(self.steps))
 
+    def load(self, step: int) -> tuple[int, float]:
+        """Step ``step``'s users and spawn rate: all of them at once, since ramp-up belongs to the warm-up."""
+        users = self.steps[step]
+        return users, max(users, 1) * 50.0
+
     def tick(self) -> tuple[int, float] | None:
         step = self.step_at(self.get_run_time())
-        if step >= len(self.steps):
-            return None
-        users = self.steps[step]
-        return users, max(users, 1) * 50.0  # spawn a step's users at once: ramp-up belongs to the warm-up
+        return None if step >= len(self.steps) else self.load(step)

@@ -83,6 +83,9 @@ def test_workers_forward_exact_samples(
         assert 100 <= step["p50_ms"] <= step["p95_ms"] <= step["p99_ms"] <= step["max_ms"]
         assert step["failures"] == 0
         assert 0 < step["generator_cpu"] < 1
+        # the master's CPU and both workers' together: more than the busiest process alone
+        assert step["generator_cpu_total"] > step["generator_cpu"] and step["generator_cpus"] >= 1
+        assert step["warmup_used_s"] == 1.0 and step["steady"] in (True, False)  # judged once the samples are in
     assert all(worker.returncode == 0 for worker in workers)  # the master's quit ends them cleanly
 
 
@@ -100,6 +103,7 @@ def test_local_processes_share_the_load_and_leave_nothing_running(root: Path, tm
         assert step.generator_workers == 2
         assert 0.75 * bound <= step.rps <= 1.05 * bound, step
         assert step.p95_ms is not None and step.p95_ms >= 100 and step.failures == 0
+        assert step.generator_cpu_total is not None and step.generator_cpu_total > step.generator_cpu
     leftovers = [
         process.info["cmdline"]
         for process in psutil.process_iter(["cmdline"])

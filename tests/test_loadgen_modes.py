@@ -34,6 +34,8 @@ def test_steps_in_each_recording_mode(tmp_path: Path, exact: str) -> None:
     for step in target.steps:
         assert step.requests > 0 and step.failures == 0
         assert step.rps == pytest.approx(step.requests / step.duration_s, abs=0.001)
+        assert step.steady is not None and step.warmup_used_s is not None  # judged from Locust's totals too
+        assert step.generator_cpu_total is not None and step.generator_cpus is not None
         if exact == "1":
             assert step.p95_ms is not None and step.rps_low is not None
         else:  # Locust's own totals only: counts, no percentiles

@@ -45,6 +45,7 @@ def test_a_server_that_keeps_up_serves_the_offered_rate(results: Results) -> Non
         assert 0.8 * step.offered_rps <= step.rps <= 1.1 * step.offered_rps, step
         assert step.p50_ms is not None and 100 <= step.p50_ms < 200, step
         assert step.failures == 0 and step.backlog is not None and step.backlog < 10
+        assert step.unstable is False and step.censored is not None and step.censored <= step.backlog
 
 
 def test_an_overloaded_server_shows_its_queue_in_latency(results: Results) -> None:
@@ -60,6 +61,19 @@ def test_an_overloaded_server_shows_its_queue_in_latency(results: Results) -> No
     assert overloaded.p50_ms is not None and overloaded.p50_ms > 500, overloaded
     assert overloaded.backlog is not None and overloaded.backlog > 10, overloaded
     assert overloaded.users > 10  # the most requests held open at once in the window
+
+
+def test_an_overloaded_step_is_unstable_and_its_queue_counts_as_censored_latencies(results: Results) -> None:
+    """dev-single at 40 and 120 rps offered: the backlog grows all window long, its old requests join the
+    percentiles at their age (lower bounds), and the last step's queue is counted, not dropped."""
+    target = results.target("dev-single", "io")
+    assert target is not None
+    for step in target.steps[1:]:
+        assert step.unstable is True, step
+        assert step.censored is not None and step.censored > 10 and step.percentiles_lower_bound, step
+        assert step.backlog is not None and step.censored <= step.backlog
+        assert step.p95_ms is not None and step.p95_ms > 1000  # the queue's oldest requests, at least this old
+    assert target.steps[0].unstable is False  # 10 rps of 100 ms: what dev-single can serve
 
 
 def test_report_draws_against_the_offered_rate(results: Results) -> None:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from flasklab.cli import main
 from flasklab.compare import p95_interval, rps_interval
 from flasklab.report import live_status, render_report
-from flasklab.results import Results, load_results
+from flasklab.results import Results, Step, load_results
 from flasklab.rounds import combine, combine_rounds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,3 +90,48 @@ def test_report_draws_round_whiskers(results: Results) -> None:
 def test_bad_rounds_exit_2(value: str) -> None:
     result = CliRunner().invoke(main, ["run", "--rounds", value, "--servers", "gunicorn-sync"])
     assert result.exit_code == 2 and "--rounds" in result.output
+
+
+def test_rounds_combine_the_generator_side_warm_up_and_open_model_fields() -> None:
+    """Worst cases where one bad round taints the level (unstable, not steady, lower bounds); sums of counts."""
+
+    def measured(**fields: object) -> Step:
+        base: dict[str, object] = {
+            "users": 8,
+            "offered_rps": 40.0,
+            "duration_s": 1.5,
+            "requests": 60,
+            "failures": 0,
+            "rps": 40.0,
+            "p50_ms": 100.0,
+            "p95_ms": 110.0,
+            "p99_ms": 120.0,
+            "max_ms": 130.0,
+            "generator_cpu": 0.2,
+            "generator_saturated": False,
+            "server_cpu": 0.1,
+            "server_rss_mb": 50.0,
+        }
+        return Step.model_validate(base | fields)
+
+    first = measured(generator_cpu_total=0.3, generator_cpus=1, generator_set_busy=0.4, steady=True, warmup_used_s=0.5)
+    second = measured(
+        generator_cpu_total=0.5,
+        generator_cpus=1,
+        generator_set_busy=0.6,
+        steady=False,
+        warmup_used_s=1.5,
+        censored=7,
+        percentiles_lower_bound=True,
+        unstable=True,
+        backlog=30,
+    )
+    third = measured(generator_cpu_total=0.4, generator_cpus=1, generator_set_busy=0.5, steady=True, censored=0)
+    third = third.model_copy(update={"unstable": False, "warmup_used_s": 0.5})
+    step = combine([first, second, third])
+    assert (step.steady, step.unstable, step.percentiles_lower_bound) == (False, True, True)
+    assert (step.censored, step.backlog) == (7, 30)
+    assert (step.generator_cpu_total, step.generator_set_busy, step.generator_cpus) == (0.4, 0.5, 1)
+    assert step.warmup_used_s == 0.5
+    unmeasured = combine([measured(), measured()])  # steps written before these fields: still unknown
+    assert (unmeasured.steady, unmeasured.unstable, unmeasured.censored) == (None, None, None)

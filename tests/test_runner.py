@@ -44,6 +44,14 @@ def test_sweep_measures_io_within_the_concurrency_bound(
         assert 100 <= step.p50_ms <= step.p95_ms <= step.p99_ms <= (step.max_ms or 0)
         assert step.server_cpu is not None and step.server_rss_mb and step.server_rss_mb > 20
         assert 0 <= step.generator_cpu < 1.5
+        # the generator side as a whole: one Locust process here, on the CPU set the backend pinned it to
+        assert step.generator_cpu_total == step.generator_cpu
+        pinning = results.meta.pinning
+        assert step.generator_cpus == (len(pinning["generator"]) if pinning else step.generator_cpus)
+        assert (step.generator_set_busy is not None) == bool(pinning)
+        assert step.steady is not None and step.warmup_used_s is not None
+        assert TINY.warmup_s - 0.01 <= step.warmup_used_s <= 3 * TINY.warmup_s + 0.1
+        assert step.censored is None and step.unstable is None  # open-model fields only
     assert results.probe[0].measured == 4
     assert results.meta.server_versions["gunicorn-sync"]["gunicorn"]
 

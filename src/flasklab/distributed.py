@@ -2,7 +2,9 @@
 
 Imported by locustfiles/_lab.py, so every lab locustfile a worker fetches from the master brings it along; on a
 worker it records (wall-clock end, response ms, error kind) per request and attaches them to the report the worker
-sends every few seconds; flasklab's master (flasklab.loadgen) files them into its step windows.
+sends every few seconds, with the worker's CPU seconds so far; flasklab's master (flasklab.loadgen) files the samples
+into its step windows and adds the CPU to the generator side's total. A successful request made in a user's
+``on_start`` is set-up, not a sample (flasklab.lab_users.starting).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 import psutil
 from locust import events
 from locust.runners import WorkerRunner
+
+from flasklab.lab_users import starting
 
 SAMPLES_KEY = "flasklab_samples"
 CPU_KEY = "flasklab_cpu"  # (wall-clock time, CPU seconds so far) of the worker process
@@ -33,6 +37,8 @@ def forward_samples(environment: Any, **_: Any) -> None:
     samples: list[tuple[float, float, str | None]] = []
 
     def on_request(response_time: float, exception: BaseException | None = None, **__: Any) -> None:
+        if exception is None and starting():
+            return
         samples.append((time.time(), response_time, error_kind(exception) if exception else None))
 
     process = psutil.Process()

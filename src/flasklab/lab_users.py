@@ -4,6 +4,9 @@
   is 60 s) fails as a timeout and is counted in its step (unless the locustfile sets its own ``network_timeout``).
 - A task that raises counts as a failed request (kind ``<Exception>: message``), as it does in the open model;
   Locust itself only logs it, which left a broken locustfile's steps looking merely empty.
+- ``on_start`` is set-up, not load: its successful requests are not latency samples (the lab's recorders skip them,
+  see ``starting``); one that fails, or an exception out of ``on_start``, is a failure like any other (Locust fires
+  ``user_error`` for it, counted here as for a task; the open model records it itself). The user then never runs.
 
 Imported by locustfiles/_lab.py and flasklab.loadgen (a module, so registered once however often Locust re-executes
 the locustfiles); it acts on Locust's ``init`` event, in a local run, the master's workers and ``locust -f`` alike.
@@ -11,11 +14,16 @@ the locustfiles); it acts on Locust's ``init`` event, in a local run, the master
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, events
 
 from flasklab.settings import REQUEST_TIMEOUT_S
+
+STARTING = "flasklab_starting"  # attribute of the greenlet running a user's on_start
+GUARDED = "flasklab_guarded"  # marks an on_start already wrapped (Locust may load a locustfile more than once)
 
 
 def bound_requests(user_classes: list[type], timeout_s: float = REQUEST_TIMEOUT_S) -> None:
@@ -24,10 +32,33 @@ def bound_requests(user_classes: list[type], timeout_s: float = REQUEST_TIMEOUT_
             user_class.network_timeout = user_class.connection_timeout = timeout_s
 
 
-def record_task_failure(environment: Any, exception: BaseException) -> None:
-    """A task that raised, as a failed request of its own kind (so its step counts it)."""
+def starting() -> bool:
+    """Is the current greenlet inside a user's ``on_start`` (its requests are set-up, not latency samples)?"""
+    return bool(getattr(gevent.getcurrent(), STARTING, False))
+
+
+def guard_on_start(user_class: type) -> None:
+    """Wrap the class's ``on_start`` so that the requests it makes are marked as set-up (see ``starting``)."""
+    original: Callable[[Any], None] = user_class.on_start  # type: ignore[attr-defined]
+    if getattr(original, GUARDED, False):
+        return
+
+    def on_start(user: Any) -> None:
+        current = gevent.getcurrent()
+        setattr(current, STARTING, True)
+        try:
+            original(user)
+        finally:
+            setattr(current, STARTING, False)
+
+    setattr(on_start, GUARDED, True)
+    user_class.on_start = on_start  # type: ignore[attr-defined]
+
+
+def record_task_failure(environment: Any, exception: BaseException, request_type: str = "TASK") -> None:
+    """A task (or ``on_start``) that raised, as a failed request of its own kind (so its step counts it)."""
     environment.events.request.fire(
-        request_type="TASK",
+        request_type=request_type,
         name=type(exception).__name__,
         response_time=0.0,
         response_length=0,
@@ -38,6 +69,8 @@ def record_task_failure(environment: Any, exception: BaseException) -> None:
 
 def prepare_users(environment: Any, **_: Any) -> None:
     bound_requests(environment.user_classes)
+    for user_class in environment.user_classes:
+        guard_on_start(user_class)
 
     def task_failed(exception: BaseException, **__: Any) -> None:
         record_task_failure(environment, exception)

@@ -36,6 +36,7 @@ from flasklab.settings import (
     Profile,
     locust_web,
 )
+from flasklab.steady import WARMUP_CAP  # pure rules, no Locust: the orchestrator may import them
 
 # Locust start-up plus the slack a step may overrun before the generator is declared hung.
 GRACE_S = 30.0
@@ -137,6 +138,7 @@ def _reader(stream: IO[str], sink: queue.Queue[str | None]) -> None:
 
 
 def step_from_event(event: dict[str, Any], before: Usage | None, after: Usage | None) -> Step:
+    """A results step from the Locust process's step event and the server's usage at the window's edges."""
     server_cpu = None
     if before and after and after.at > before.at:
         server_cpu = round((after.cpu_seconds - before.cpu_seconds) / (after.at - before.at), 3)
@@ -148,6 +150,11 @@ def step_from_event(event: dict[str, Any], before: Usage | None, after: Usage | 
         rps=round(event["rps"], 3),
         offered_rps=event.get("offered_rps"),
         backlog=event.get("backlog"),
+        censored=event.get("censored"),
+        percentiles_lower_bound=event.get("percentiles_lower_bound", False),
+        unstable=event.get("unstable"),
+        steady=event.get("steady"),
+        warmup_used_s=event.get("warmup_used_s"),
         p50_ms=event["p50_ms"],
         p95_ms=event["p95_ms"],
         p99_ms=event["p99_ms"],
@@ -161,6 +168,9 @@ def step_from_event(event: dict[str, Any], before: Usage | None, after: Usage | 
         names=event.get("names", {}),
         generator_cpu=event["generator_cpu"],
         generator_saturated=event["generator_saturated"],
+        generator_cpu_total=event.get("generator_cpu_total"),
+        generator_cpus=event.get("generator_cpus"),
+        generator_set_busy=event.get("generator_set_busy"),
         generator_workers=event["workers"],
         server_cpu=server_cpu,
         server_rss_mb=round(after.rss_bytes / 2**20, 1) if after else None,
@@ -257,7 +267,7 @@ def _follow(
     before: dict[int, Usage | None] = {}
     after: dict[int, Usage | None] = {}
     steps_done = 0
-    silence_s = job.profile.step_s + GRACE_S
+    silence_s = WARMUP_CAP * job.profile.warmup_s + job.profile.window_s + GRACE_S  # a warm-up lasts until steady
     while True:
         deadline = time.monotonic() + silence_s
         while True:

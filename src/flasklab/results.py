@@ -80,7 +80,7 @@ class Step(Record):
     names: dict[str, int] = Field(
         default_factory=dict, description="completions by request name (the locustfile's), the 30 most frequent"
     )
-    generator_cpu: float = Field(ge=0, description="load generator CPU, share of one core (the busiest worker's)")
+    generator_cpu: float = Field(ge=0, description="load generator CPU, share of one core: the busiest Locust process")
     generator_saturated: bool = Field(
         description="the generator side was busy: its busiest process, or all of it together, passed the threshold"
     )

@@ -1,9 +1,11 @@
 """Rounds: the same target measured several times, in shuffled order, combined into one step per load level.
 
-A combined step holds the rounds' medians (rps, percentiles, server CPU), their sums (requests, failures, errors)
-and their worst cases (max latency, memory, generator CPU; saturated if any round was), with the spread (median,
-min, max of rps and p95) beside them. Its within-window intervals (``rps_low`` ...) are left out: across rounds the
-spread is the honest measure of noise, and compare and the planner read it instead.
+A combined step holds the rounds' medians (rps, percentiles, server CPU, generator CPU in total and its CPU set's
+busy share, warm-up used), their sums (requests, failures, errors, censored latencies) and their worst cases (max
+latency, memory, busiest generator process, backlog; saturated, unstable or percentiles a lower bound if any round
+was, steady only if every round was), with the spread (median, min, max of rps and p95) beside them. Its
+within-window intervals (``rps_low`` ...) are left out: across rounds the spread is the honest measure of noise,
+and compare and the planner read it instead.
 """
 
 from __future__ import annotations
@@ -22,6 +24,23 @@ def _median(values: Sequence[float | None]) -> float | None:
 
 def _maximum(values: Sequence[float | None]) -> float | None:
     return max((value for value in values if value is not None), default=None)
+
+
+def _any(values: Sequence[bool | None]) -> bool | None:
+    """True if any round was, False if every measured round was not, None if none was measured."""
+    measured = [value for value in values if value is not None]
+    return any(measured) if measured else None
+
+
+def _all(values: Sequence[bool | None]) -> bool | None:
+    """True only if every measured round was (an unmeasured round says nothing), None if none was measured."""
+    measured = [value for value in values if value is not None]
+    return all(measured) if measured else None
+
+
+def _sum(values: Sequence[int | None]) -> int | None:
+    present = [value for value in values if value is not None]
+    return sum(present) if present else None
 
 
 def combine(steps: Sequence[Step]) -> Step:
@@ -52,6 +71,14 @@ def combine(steps: Sequence[Step]) -> Step:
         names=dict(names.most_common(30)),
         generator_cpu=max(step.generator_cpu for step in steps),
         generator_saturated=any(step.generator_saturated for step in steps),
+        generator_cpu_total=_median([step.generator_cpu_total for step in steps]),
+        generator_cpus=min((step.generator_cpus for step in steps if step.generator_cpus), default=None),
+        generator_set_busy=_median([step.generator_set_busy for step in steps]),
+        steady=_all([step.steady for step in steps]),
+        warmup_used_s=_median([step.warmup_used_s for step in steps]),
+        censored=_sum([step.censored for step in steps]),
+        percentiles_lower_bound=any(step.percentiles_lower_bound for step in steps),
+        unstable=_any([step.unstable for step in steps]),
         generator_workers=max(step.generator_workers for step in steps),
         server_cpu=_median([step.server_cpu for step in steps]),
         server_rss_mb=_maximum([step.server_rss_mb for step in steps]),

@@ -1,0 +1,163 @@
+"""The measuring side of a step: generator CPU as a whole, steady warm-ups, successes-only percentiles, on_start.
+
+Pure rules (flasklab.generator_side, flasklab.steady) on fixed inputs; the Locust process itself run for real
+(``python -m flasklab.loadgen``) against a real server on 127.0.0.1 with short windows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flasklab.backends.base import RunningTarget
+from flasklab.generator_side import cpu_ticks, online_cpus, saturated, set_busy
+from flasklab.steady import same_level, unstable, warmed_up
+
+ROOT = Path(__file__).resolve().parents[1]
+
+STAT_BEFORE = """cpu  100 0 50 800 10 0 5 0 0 0
+cpu0 50 0 25 400 5 0 2 0 0 0
+cpu1 50 0 25 400 5 0 3 0 0 0
+intr 12345
+"""
+# cpu1 then spent 60 ticks in user, 10 in system, 20 in softirq and 10 idle: 90 of 100 busy.
+STAT_AFTER = """cpu  210 0 65 850 10 0 25 0 0 0
+cpu0 100 0 30 440 5 0 2 0 0 0
+cpu1 110 0 35 410 5 0 23 0 0 0
+intr 23456
+"""
+
+
+def test_cpu_set_busy_counts_softirq() -> None:
+    assert online_cpus(STAT_BEFORE) == {0, 1}
+    busy = set_busy(cpu_ticks(STAT_BEFORE, {1}), cpu_ticks(STAT_AFTER, {1}))
+    assert busy == pytest.approx(0.9)
+    assert set_busy(cpu_ticks(STAT_BEFORE, {0}), cpu_ticks(STAT_AFTER, {0})) == pytest.approx(55 / 95)
+    assert set_busy(cpu_ticks(STAT_BEFORE, {1}), cpu_ticks(STAT_BEFORE, {1})) is None  # nothing counted
+
+
+@pytest.mark.parametrize(
+    ("busiest", "total", "cpus", "busy", "expected"),
+    [
+        (0.95, 0.95, 2, None, True),  # one process at its limit
+        (0.60, 1.85, 2, None, True),  # no single process, but the side as a whole
+        (0.60, 0.70, 1, 0.93, True),  # the CPU set busy (softirq, the dashboard, the upstream)
+        (0.60, 1.20, 2, 0.70, False),
+        (0.60, None, None, None, False),  # an old-style step: only the busiest process known
+    ],
+)
+def test_the_generator_side_is_saturated_as_a_whole(
+    busiest: float, total: float | None, cpus: int | None, busy: float | None, expected: bool
+) -> None:
+    assert saturated(busiest, total, cpus, busy, 0.90) is expected
+
+
+def test_steady_means_same_rate_within_noise_and_in_flight_held() -> None:
+    assert same_level(1000, 950) and not same_level(1000, 800)
+    assert same_level(2, 3)  # two against three 100 ms requests: noise, not a trend
+    assert warmed_up((500, 480), (16, 16), closed=True)
+    assert not warmed_up((500, 480), (12, 16), closed=True)  # users still spawning
+    assert not warmed_up((300, 500), (16, 16), closed=True)  # throughput still climbing
+    assert not warmed_up((0, 0), (1, 1), closed=True)  # nothing completed: nothing to judge
+    assert warmed_up((50, 52), (20, 24), closed=False) and not warmed_up((50, 52), (20, 90), closed=False)
+
+
+def test_a_backlog_that_grows_beyond_noise_is_unstable() -> None:
+    assert unstable(3, 63, arrivals=60)
+    assert not unstable(3, 7, arrivals=60)  # within 5 requests
+    assert not unstable(100, 140, arrivals=1200)  # within 5 % of the window's arrivals
+    assert unstable(100, 200, arrivals=1200)
+
+
+ON_START_LOCUSTFILE = """
+from locust import FastHttpUser, constant, task
+
+
+class Mixed(FastHttpUser):
+    wait_time = constant(0)
+
+    def on_start(self):
+        self.client.get("/io?ms=300", name="setup")  # set-up: slow, and never a sample
+
+    @task
+    def work(self):
+        self.client.get("/io?ms=100", name="io")
+        self.client.get("/missing", name="missing")  # a fast 404: a failure, never a latency
+
+
+class Broken(FastHttpUser):
+    wait_time = constant(0)
+
+    def on_start(self):
+        raise RuntimeError("no login")
+
+    @task
+    def hello(self):
+        self.client.get("/hello", name="hello")
+"""
+
+
+def loadgen(locustfile: Path, url: str, **environment: str) -> list[dict[str, Any]]:
+    """Run the Locust process as flasklab does; its step events."""
+    command = [sys.executable, "-m", "flasklab.loadgen", "--locustfile", str(locustfile), "--host", url]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **environment}, timeout=120, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [event for line in result.stdout.splitlines() if (event := json.loads(line))["event"] == "step"]
+
+
+@pytest.mark.parametrize("model", ["closed", "open"])
+def test_percentiles_are_of_successes_and_on_start_is_set_up(
+    start_server: Callable[[str], RunningTarget], tmp_path: Path, model: str
+) -> None:
+    """No warm-up, so every user's on_start falls inside the window: its 300 ms request is no sample (max < 300),
+    Broken's exception is a failure, and the fast 404s are failures outside the percentiles (p50 >= 100 ms)."""
+    target = start_server("gunicorn-gevent")
+    locustfile = tmp_path / "on_start.py"
+    locustfile.write_text(ON_START_LOCUSTFILE)
+    load = "4" if model == "closed" else "20"  # 4 users (2 of each class), or 20 arrivals a second
+    (step,) = loadgen(locustfile, target.url, LAB_MODEL=model, LAB_STEPS=load, LAB_WARMUP_S="0", LAB_WINDOW_S="1.5")
+    assert "setup" not in step["names"], step["names"]
+    assert step["errors"].get("RuntimeError: no login", 0) >= 1, step["errors"]
+    assert step["errors"].get("HTTP 404", 0) >= 1 and step["names"]["io"] >= 1, step
+    assert step["failures"] == sum(step["errors"].values()) and step["requests"] > step["failures"]
+    assert 100 <= step["p50_ms"] <= step["max_ms"] < 300, step
+
+
+def test_a_warm_up_that_completes_nothing_is_not_steady_and_stops_at_its_cap(
+    start_server: Callable[[str], RunningTarget], root: Path
+) -> None:
+    """1 user of 1.5 s requests: nothing completes in 0.2 s sub-windows, so the warm-up runs to 3 x 0.4 s."""
+    target = start_server("gunicorn-gevent")
+    steps = loadgen(
+        root / "locustfiles" / "io.py",
+        target.url,
+        LAB_STEPS="1",
+        LAB_WARMUP_S="0.4",
+        LAB_WINDOW_S="0.5",
+        LAB_PARAMS='{"ms": 1500}',
+    )
+    assert steps[0]["steady"] is False
+    assert steps[0]["warmup_used_s"] == pytest.approx(1.2, abs=0.1)
+
+
+def test_a_steady_step_starts_its_window_after_the_profile_warm_up(
+    start_server: Callable[[str], RunningTarget], root: Path
+) -> None:
+    target = start_server("gunicorn-gevent")
+    steps = loadgen(
+        root / "locustfiles" / "hello.py", target.url, LAB_STEPS="2,4", LAB_WARMUP_S="0.6", LAB_WINDOW_S="0.5"
+    )
+    for step in steps:
+        assert step["warmup_used_s"] >= 0.6 - 0.01 and step["warmup_used_s"] <= 3 * 0.6 + 0.1
+        assert step["steady"] is (step["warmup_used_s"] < 3 * 0.6 - 0.01)
+        assert step["generator_cpus"] >= 1 and step["generator_cpu_total"] >= step["generator_cpu"]
+    assert any(step["steady"] for step in steps)  # hello at 2 and 4 users settles within a few sub-windows
