@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 
 import pytest
 
 from flasklab.backends.base import RunningTarget, http_get
+from flasklab.backends.local import LocalBackend, LocalTarget
+from flasklab_app.usage import process_group_usage
 
 
 @pytest.fixture
@@ -40,6 +43,7 @@ def test_scenario_endpoints_answer(threaded: RunningTarget) -> None:
     status, body = http_get(threaded.url + "/io?ms=50", 5)
     document = json.loads(body)
     assert status == 200 and 0.045 <= document["end"] - document["start"] < 1
+    assert isinstance(document["pid"], int) and isinstance(document["thread"], int)  # who served it, for the probe
     status, body = http_get(threaded.url + "/payload?kb=3", 5)
     assert status == 200 and len(body) == 3 * 1024
     status, body = http_get(threaded.url + "/upstream?ms=20", 5)
@@ -61,6 +65,9 @@ def test_usage_counts_the_whole_process_group(start_server: Callable[[str], Runn
     assert usage["source"] == "process-group"
     assert usage["processes"] >= 5  # the master and its 4 workers
     assert usage["rss_bytes"] > 20 * 2**20
+    # PSS splits the pages the workers share with their master: the sum is below the RSS sum, yet well above zero.
+    assert usage["memory_measure"] == "pss"
+    assert 10 * 2**20 < usage["memory_bytes"] < usage["rss_bytes"]
     before = target.usage()
     http_get(target.url + "/cpu?ms=300", 5)
     after = target.usage()
@@ -71,3 +78,17 @@ def test_debugger_is_never_on(threaded: RunningTarget) -> None:
     # A route that does not exist must not reveal a Werkzeug debugger page or console.
     status, body = http_get(threaded.url + "/console", 5)
     assert status == 404 and b"Werkzeug Debugger" not in body
+
+
+def test_local_memory_is_pss_and_results_say_so(
+    start_server: Callable[[str], RunningTarget], local_backend: LocalBackend
+) -> None:
+    """The local backend reads PSS (shared pages counted once over a forked server) and declares it for meta."""
+    assert local_backend.memory_measure == "pss"
+    target = start_server("gunicorn-sync")
+    assert isinstance(target, LocalTarget)
+    reading = process_group_usage(os.getpgid(target.process.pid))
+    usage = target.usage()
+    assert usage is not None and reading["memory_measure"] == "pss"
+    # The same measure as the reading (not the RSS sum, which counts every shared page once per worker).
+    assert usage.rss_bytes < reading["rss_bytes"]

@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from flasklab.backends.docker import compose_command
+from flasklab.backends.docker import BUILD_TIMEOUT_S, DockerBackend, compose_command
+from flasklab.catalog import load_servers
 from flasklab.results import load_results
 from tests.test_docker import require_docker
 
 pytestmark = pytest.mark.docker
+BASE_IMAGE = "flasklab/python-base:3.13"
+KILLED = "gunicorn-gthread"  # the server the kill tests start (any of the catalog would do)
+
+
+def service_container(project: str, service: str) -> str:
+    """The id of the compose project's container for ``service`` (running or not), from the engine itself."""
+    labels = [f"label=com.docker.compose.project={project}", f"label=com.docker.compose.service={service}"]
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", labels[0], "--filter", labels[1]],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (container,) = listed.stdout.split()
+    return container
+
+
+@pytest.fixture
+def compose_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A compose project of this test's own (its containers removed afterwards), set in the environment."""
+    require_docker(root)
+    project = f"flasklabkill{os.getpid()}"
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)
+    monkeypatch.setenv("BASE_IMAGE", os.environ.get("BASE_IMAGE", BASE_IMAGE))
+    try:
+        yield project
+    finally:
+        subprocess.run([*compose_command(), "down", "-t", "2"], cwd=root, capture_output=True)
 
 
 def test_docker_backend_runs_one_service_at_a_time(root: Path, tmp_path: Path) -> None:
@@ -46,7 +78,7 @@ def test_docker_backend_runs_one_service_at_a_time(root: Path, tmp_path: Path) -
     try:
         assert result.returncode == 0, result.stderr[-3000:]
         results = load_results(out)
-        assert results.meta.backend == "docker"
+        assert results.meta.backend == "docker" and results.meta.memory_measure == "cgroup"
         for target in results.targets:
             assert target.status == "ok", (target.server, target.error, target.log_tail)
             four_users = next(step for step in target.steps if step.users == 4)
@@ -100,3 +132,54 @@ def test_docker_backend_builds_the_users_app_into_its_images(root: Path, tmp_pat
         compose = [*compose_command(), "down", "-t", "2"]
         app_settings = {"LAB_APP_DIR": "examples/shop", "APP_MODULE": "shop.app:app"}
         subprocess.run(compose, cwd=root, env=environment | app_settings, capture_output=True)
+
+
+def test_a_killed_container_is_not_alive(root: Path, tmp_path: Path, compose_project: str) -> None:
+    """docker-compose 1.29 lists an exited container under ``ps --filter status=running``: alive asks the engine."""
+    backend = DockerBackend(root, tmp_path, report=lambda _: None)
+    backend.compose("build", KILLED, timeout=BUILD_TIMEOUT_S)
+    target = backend.start(load_servers(root)[KILLED])
+    target.wait_healthy(120)
+    assert target.alive()
+    subprocess.run(["docker", "kill", service_container(compose_project, KILLED)], check=True, capture_output=True)
+    deadline = time.monotonic() + 20
+    while target.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not target.alive()
+    target.stop()
+    assert not target.alive()  # removed: no container at all
+
+
+def test_a_container_killed_mid_step_fails_its_target(root: Path, tmp_path: Path, compose_project: str) -> None:
+    """The server's container is killed after the first step: the target fails as exited, and the run says so."""
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "flasklab", "run", "--backend", "docker", "--servers", KILLED]
+    command += ["--scenarios", "io", "--profile", "quick", "--no-probe", "--out", str(out)]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + BUILD_TIMEOUT_S
+        while not first_step_recorded(out) and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert run.poll() is None, "the run ended before its first step"
+        subprocess.run(["docker", "kill", service_container(compose_project, KILLED)], check=True, capture_output=True)
+        _, stderr = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 1, stderr[-3000:]
+    results = load_results(out)
+    assert results.meta.memory_measure == "cgroup"
+    (target,) = results.targets
+    assert target.status == "failed"
+    assert "the server exited during io" in (target.error or ""), target.error
+    last = target.steps[-1]
+    assert len(target.steps) >= 2 and last.requests == last.failures > 0  # measured dead, then recorded as exited
+
+
+def first_step_recorded(out: Path) -> bool:
+    """Has results.json (rewritten atomically after every step) a step yet?"""
+    try:
+        document = json.loads((out / "results.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return any(target.get("steps") for target in document.get("targets", []))

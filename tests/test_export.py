@@ -1,4 +1,5 @@
-"""steps.csv from a real quick run (a real server, real Locust), read back as a spreadsheet would."""
+"""steps.csv from a real quick run (a real server, real Locust) and from a committed --rounds run, read back as a
+spreadsheet would."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from flasklab.cli import main
-from flasklab.export import COLUMNS, CSV_FILE, steps_csv, write_csv
-from flasklab.results import Results, ResultsError, Step, load_results
+from flasklab.export import COLUMNS, CSV_FILE, STEP_COLUMNS, steps_csv, write_csv
+from flasklab.results import Results, ResultsError, Spread, Step, Target, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
+ROUNDS_FIXTURE = ROOT / "tests" / "fixtures" / "export" / "rounds.json"  # 2 rounds, the second one interrupted
 SERVERS = ("gunicorn-sync",)
 SCENARIOS = ("hello", "io")
 
@@ -56,19 +58,27 @@ def expected_cell(value: object) -> str:
     return str(value)
 
 
+def expected_step_cells(step: Step) -> dict[str, str]:
+    """Every step column's cell: a Step field, or one field of its spread (``spread_rps_median``...)."""
+    cells = {name: expected_cell(getattr(step, name)) for name in Step.model_fields if name != "spread"}
+    for name in Spread.model_fields:
+        cells[f"spread_{name}"] = expected_cell(getattr(step.spread, name) if step.spread else None)
+    return cells
+
+
 def test_every_step_is_a_row_with_the_values_of_results_json(results: Results) -> None:
     rows = read_back(steps_csv(results))
     pairs = [(target, step) for target in results.targets for step in target.steps]
     assert len(rows) == len(pairs) == len(SERVERS) * len(SCENARIOS) * len(results.meta.steps)
     assert list(rows[0]) == list(COLUMNS)
-    assert set(Step.model_fields) <= set(rows[0]), "every Step field is a column"
+    assert set(expected_step_cells(pairs[0][1])) == set(STEP_COLUMNS), "every Step field is a column"
     for row, (target, step) in zip(rows, pairs, strict=True):
         assert row["run_id"] == results.meta.run_id
         assert (row["server"], row["scenario"], row["target_status"]) == (target.server, target.scenario, "ok")
-        assert row["concurrency"] == str(target.concurrency)
+        assert row["concurrency"] == str(target.concurrency) and row["round"] == ""
         assert row["params"] == ";".join(f"{k}={v}" for k, v in target.params.items())
-        for name in Step.model_fields:
-            assert row[name] == expected_cell(getattr(step, name)), name
+        for name, value in expected_step_cells(step).items():
+            assert row[name] == value, name
         assert float(row["rps"]) == step.rps and int(row["requests"]) == step.requests
     assert {row["params"] for row in rows if row["scenario"] == "io"} == {"ms=100"}
 
@@ -129,3 +139,39 @@ def test_export_of_a_missing_or_corrupt_run_exits_2(
     assert result.stdout == "" and not (tmp_path / CSV_FILE).exists()
     with pytest.raises(ResultsError, match=message):
         write_csv(tmp_path)
+
+
+@pytest.fixture
+def rounds_run(tmp_path: Path) -> Path:
+    """A copy of the committed --rounds run, so that exporting it writes beside a copy."""
+    run_dir = tmp_path / "rounds"
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text(ROUNDS_FIXTURE.read_text())
+    return run_dir
+
+
+def test_a_rounds_run_exports_its_steps_and_each_rounds_own(rounds_run: Path) -> None:
+    results = load_results(rounds_run)
+    assert results.meta.rounds == 2 and all(target.rounds for target in results.targets)
+    rows = read_back(steps_csv(results))
+    expected: list[tuple[Target, str, Step]] = []  # per target: the run's own steps, then each round's
+    for target in results.targets:
+        expected += [(target, "", step) for step in target.steps]
+        for number, steps in enumerate(target.rounds, start=1):
+            expected += [(target, str(number), step) for step in steps]
+    assert len(rows) == len(expected) == 3 + 3 + 3 + 3 + 3 + 2
+    for row, (target, round_number, step) in zip(rows, expected, strict=True):
+        assert (row["server"], row["scenario"], row["round"]) == (target.server, target.scenario, round_number)
+        for name, value in expected_step_cells(step).items():
+            assert row[name] == value, name
+    combined = [row for row in rows if row["round"] == "" and row["spread_rounds"]]
+    assert len(combined) == 5  # the interrupted round's last load level was measured once: no spread there
+    for row in combined:
+        assert float(row["spread_rps_min"]) <= float(row["rps"]) <= float(row["spread_rps_max"])
+    assert all(row["spread_rounds"] == "" for row in rows if row["round"])
+
+
+def test_export_command_on_a_rounds_run(rounds_run: Path) -> None:
+    written = CliRunner().invoke(main, ["export", str(rounds_run)])
+    assert written.exit_code == 0, written.output
+    assert (rounds_run / CSV_FILE).read_text(encoding="utf-8") == steps_csv(load_results(rounds_run))

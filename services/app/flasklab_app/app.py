@@ -10,6 +10,7 @@ import http.client
 import importlib.metadata
 import os
 import platform
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,12 +86,13 @@ def cpu() -> Response:
 def io() -> Response:
     """Blocking sleep (patched into a cooperative one by gevent and eventlet workers).
 
-    The server-side start and end times let the probe count how many requests really overlap.
+    The server-side start and end times let the probe count how many requests really overlap; the process and
+    thread (a greenlet under gevent and eventlet) that served it let it count them per worker.
     """
     ms = bounded_int("ms", 100, 0, MAX_SLEEP_MS)
     start = time.time()
     time.sleep(ms / 1000)
-    return jsonify(ms=ms, start=start, end=time.time(), pid=os.getpid())
+    return jsonify(ms=ms, start=start, end=time.time(), pid=os.getpid(), thread=threading.get_ident())
 
 
 def _get(base_url: str, path: str, timeout: float) -> int:

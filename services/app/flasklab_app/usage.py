@@ -1,14 +1,15 @@
 """CPU seconds and memory of the whole server: its cgroup in a container, its process group otherwise.
 
 A server is more than the process that answers a request (a gunicorn master and its workers, a uWSGI master,
-a forking dev server), so usage is summed over all of them. The runner reads it without a Docker socket.
+a forking dev server), so usage is summed over all of them: memory as PSS, so that pages the workers share with
+their master count once, not once per worker. The runner reads it without a Docker socket.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psutil
 
@@ -42,26 +43,76 @@ def _cgroup_usage() -> dict[str, Any] | None:
             return None
         cpu_seconds = nanoseconds / 1e9
     processes = sum(1 for entry in Path("/proc").iterdir() if entry.name.isdigit())
-    return {"source": "cgroup", "cpu_seconds": cpu_seconds, "rss_bytes": memory or 0, "processes": processes}
+    return {
+        "source": "cgroup",
+        "cpu_seconds": cpu_seconds,
+        "rss_bytes": memory or 0,  # the cgroup's charged memory, under the name older readers know
+        "memory_bytes": memory or 0,
+        "memory_measure": "cgroup",
+        "processes": processes,
+    }
+
+
+MemoryMeasure = Literal["pss", "uss", "rss"]
+# Weakest last: a reading that had to fall back for one process reports the weakest measure it used.
+MEASURES: tuple[MemoryMeasure, ...] = ("pss", "uss", "rss")
+
+
+def process_memory(process: psutil.Process) -> tuple[int, MemoryMeasure]:
+    """One process's memory and its measure: PSS (shared pages split among the processes that share them), else
+    USS (its own pages only, where the platform has no PSS), else RSS (where smaps cannot be read).
+
+    Summing RSS over a forked server counts every page the workers share with their master once per worker.
+    """
+    try:
+        full = process.memory_full_info()
+    except psutil.AccessDenied:
+        return process.memory_info().rss, "rss"
+    for measure in MEASURES[:-1]:
+        value = getattr(full, measure, None)
+        if isinstance(value, int):
+            return value, measure
+    return full.rss, "rss"
+
+
+def local_memory_measure() -> MemoryMeasure:
+    """The measure process_group_usage gives on this machine, judged from this very process."""
+    return process_memory(psutil.Process())[1]
 
 
 def process_group_usage(pgid: int) -> dict[str, Any]:
-    """Sum CPU (including reaped children, such as forked dev-server workers) and RSS over a process group."""
+    """Sum CPU (including reaped children, such as forked dev-server workers) and memory over a process group.
+
+    ``memory_bytes`` is by ``memory_measure`` (see process_memory); ``rss_bytes`` is the plain RSS sum, kept for
+    readers that know only it.
+    """
     cpu_seconds = 0.0
-    rss_bytes = 0
+    rss_bytes = memory_bytes = 0
     processes = 0
+    measure_rank = 0
     for process in psutil.process_iter():
         try:
             if os.getpgid(process.pid) != pgid:
                 continue
             with process.oneshot():
                 times = process.cpu_times()
-                rss_bytes += process.memory_info().rss
+                rss = process.memory_info().rss
+                memory, measure = process_memory(process)
         except (psutil.Error, ProcessLookupError):
             continue
         cpu_seconds += times.user + times.system + times.children_user + times.children_system
+        rss_bytes += rss
+        memory_bytes += memory
+        measure_rank = max(measure_rank, MEASURES.index(measure))
         processes += 1
-    return {"source": "process-group", "cpu_seconds": cpu_seconds, "rss_bytes": rss_bytes, "processes": processes}
+    return {
+        "source": "process-group",
+        "cpu_seconds": cpu_seconds,
+        "rss_bytes": rss_bytes,
+        "memory_bytes": memory_bytes,
+        "memory_measure": MEASURES[measure_rank],
+        "processes": processes,
+    }
 
 
 def server_usage() -> dict[str, Any]:

@@ -8,10 +8,12 @@ import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from flasklab.catalog import Server
 from flasklab.userapp import UserApp
+
+MemoryMeasure = Literal["pss", "uss", "rss", "cgroup"]
 
 
 class TargetFailed(RuntimeError):
@@ -20,7 +22,11 @@ class TargetFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Usage:
-    """CPU seconds consumed so far and resident memory now, for everything the server runs."""
+    """CPU seconds consumed so far and memory now, for everything the server runs.
+
+    ``rss_bytes`` is the memory by the backend's ``memory_measure`` (PSS locally, the cgroup's in a container); the
+    name stays for the readers of this class.
+    """
 
     cpu_seconds: float
     rss_bytes: int
@@ -100,6 +106,9 @@ class Backend(ABC):
     name: str
     pinning: dict[str, list[int]] | None
     budget: dict[str, str]
+    # How its targets' usage measures memory (results.json's meta.memory_measure): "pss", "uss" or "rss" for
+    # processes summed, "cgroup" for a container's own accounting, None where it cannot see memory at all.
+    memory_measure: MemoryMeasure | None = None
 
     def prepare(self, servers: list[Server]) -> None:  # noqa: B027 - optional hook
         """Make ready what the servers need (environments, the upstream) before the first one starts."""

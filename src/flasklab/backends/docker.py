@@ -61,8 +61,18 @@ class DockerTarget(AgentTarget):
         self.service = server.name
 
     def alive(self) -> bool:
-        running = self.backend.compose("ps", "-q", "--filter", "status=running", self.service, check=False)
-        return bool(running.stdout.strip())
+        """Is the service's container running? Asked of the engine, by container id.
+
+        docker-compose 1.29 ignores ``ps --filter status=running SERVICE`` and lists an exited container too, so
+        the state comes from ``docker inspect`` on the id that ``ps -q`` gives (an empty list: none was created).
+        """
+        listed = self.backend.compose("ps", "-q", self.service, check=False).stdout.split()
+        if not listed:
+            return False
+        state = subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.Running}}", *listed], capture_output=True, text=True, timeout=30
+        )
+        return state.returncode == 0 and "true" in state.stdout.split()
 
     def log_tail(self, lines: int = 40) -> str:
         logs = self.backend.compose("logs", "--no-color", "--tail", str(lines), self.service, check=False)
@@ -74,6 +84,7 @@ class DockerTarget(AgentTarget):
 
 class DockerBackend(Backend):
     name = "docker"
+    memory_measure = "cgroup"  # each container's agent reads its own cgroup
 
     def __init__(
         self, root: Path, logs: Path, report: Callable[[str], None] = print, app: UserApp | None = None

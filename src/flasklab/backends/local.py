@@ -23,7 +23,7 @@ from flasklab.backends.base import Backend, RunningTarget, TargetFailed, Usage
 from flasklab.catalog import Server, compose_environment
 from flasklab.interrupts import held_interrupts
 from flasklab.userapp import UserApp
-from flasklab_app.usage import process_group_usage
+from flasklab_app.usage import local_memory_measure, process_group_usage
 
 STOP_GRACE_S = 5.0
 
@@ -113,7 +113,7 @@ class LocalTarget(RunningTarget):
         reading = process_group_usage(self.process.pid)
         if not reading["processes"]:
             return None
-        return Usage(float(reading["cpu_seconds"]), int(reading["rss_bytes"]), time.monotonic())
+        return Usage(float(reading["cpu_seconds"]), int(reading["memory_bytes"]), time.monotonic())
 
     def _signal_group(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -156,6 +156,7 @@ class LocalBackend(Backend):
             "memory": "not enforced by the local backend",
         }
         self.environments = Environments(root, report)
+        self.memory_measure = local_memory_measure()  # the servers run as this user: what it can read, it reads there
         self.upstream: subprocess.Popen[bytes] | None = None
         self.upstream_url = ""
 
