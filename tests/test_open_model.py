@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from flasklab.arrivals import Schedule, step_generator
 from flasklab.cli import main
 from flasklab.report import render_report
 from flasklab.results import Results, load_results
@@ -23,6 +24,7 @@ RATES = (10, 40, 120)
 def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
     out = tmp_path_factory.mktemp("open") / "run"
     command = [sys.executable, "-m", "flasklab", "run", "--model", "open", "--rates", ",".join(map(str, RATES))]
+    command += ["--arrivals", "uniform"]  # evenly spaced: these tests read counts against the offered rate
     command += ["--servers", "dev-single,gunicorn-gevent", "--scenarios", "io", "--profile", "quick"]
     command += ["--no-probe", "--out", str(out)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
@@ -114,9 +116,46 @@ def test_a_taskset_locustfile_is_refused_in_the_open_model(tmp_path: Path) -> No
         (["--model", "open", "--rates", "ten"], "--rates"),
         (["--model", "open", "--processes", "2"], "one Locust process"),
         (["--model", "half-open"], "'closed', 'open'"),
+        (["--arrivals", "poisson"], "--model open"),
+        (["--model", "open", "--arrivals", "bursty"], "'poisson', 'uniform'"),
     ],
 )
 def test_bad_open_model_usage_exits_2(arguments: list[str], message: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", "--servers", "gunicorn-sync", "--out", str(tmp_path / "r"), *arguments])
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_poisson_arrivals_have_exponential_gaps_and_repeat_with_their_seed() -> None:
+    poisson = Schedule(200.0, 0.0, step_generator("poisson", 7, 2))
+    dues = [poisson.due(i) for i in range(20_000)]
+    gaps = [b - a for a, b in zip([0.0, *dues], dues, strict=False)]
+    mean = sum(gaps) / len(gaps)
+    scv = sum((gap - mean) ** 2 for gap in gaps) / len(gaps) / mean**2
+    assert mean == pytest.approx(1 / 200, rel=0.03) and scv == pytest.approx(1.0, abs=0.1)  # exponential: SCV 1
+    again = Schedule(200.0, 0.0, step_generator("poisson", 7, 2))
+    assert [again.due(i) for i in range(100)] == dues[:100]  # the same seed and step: the same arrivals
+    other = Schedule(200.0, 0.0, step_generator("poisson", 7, 3))
+    assert other.due(0) != dues[0]
+    assert poisson.unsent(dues[10]) == dues[:10]  # due before that moment and not sent yet
+    uniform = Schedule(200.0, 0.0, step_generator("uniform", 7, 2))
+    assert [uniform.due(i) for i in range(3)] == [0.0, 0.005, 0.01]
+
+
+def test_poisson_arrivals_queue_more_than_evenly_spaced_ones(tmp_path: Path) -> None:
+    """gunicorn-sync, 4 workers of 100 ms: at 30 rps (utilisation 0.75) evenly spaced requests rarely wait, random
+    ones often do (Erlang C about 0.5): the uniform schedule flatters the server."""
+    p95 = {}
+    for arrivals in ("uniform", "poisson"):
+        out = tmp_path / arrivals
+        command = [sys.executable, "-m", "flasklab", "run", "--model", "open", "--rates", "30", "--seed", "11"]
+        command += ["--arrivals", arrivals, "--servers", "gunicorn-sync", "--scenarios", "io", "--no-probe"]
+        command += ["--out", str(out)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+        assert result.returncode == 0, result.stderr[-3000:]
+        run = load_results(out)
+        assert run.meta.arrivals == arrivals and run.meta.seed == 11
+        step = run.targets[0].steps[0]
+        assert step.p95_ms is not None and step.failures == 0
+        p95[arrivals] = step.p95_ms
+    assert p95["uniform"] < 160 < p95["poisson"], p95

@@ -397,7 +397,11 @@ def _finish(results: Results, as_json: bool) -> None:
     envvar="LAB_ROUNDS",
     help="Measure every target this many times, servers and scenarios shuffled each round; steps get their spread.",
 )
-@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Seed of the rounds' shuffle (default: random).")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**31 - 1),
+    help="Seed of the rounds' shuffle and the open model's Poisson arrivals (default: random, recorded).",
+)
 @click.option(
     "--model",
     type=click.Choice(["closed", "open"]),
@@ -406,6 +410,14 @@ def _finish(results: Results, as_json: bool) -> None:
     envvar="LAB_MODEL",
     help="closed: users that wait for each answer (what can it serve?); open: requests due at fixed rates, latency "
     "from the due time, no coordinated omission (how does it answer the traffic I expect?).",
+)
+@click.option(
+    "--arrivals",
+    type=click.Choice(["poisson", "uniform"]),
+    default=None,
+    envvar="LAB_ARRIVALS",
+    help="The open model's arrivals: poisson (default: independent users, seeded by --seed) or uniform (evenly "
+    "spaced, which queues less than real traffic).",
 )
 @click.option(
     "--rates",
@@ -464,6 +476,7 @@ def run(
     rounds: int,
     seed: int | None,
     model: str,
+    arrivals: str | None,
     rates: str | None,
     processes: int,
     targets: tuple[str, ...],
@@ -505,7 +518,10 @@ def run(
         seed=seed,
         processes=processes,
         model=model,
+        arrivals=arrivals or "poisson",
     )
+    if arrivals is not None and model != "open":
+        raise click.UsageError("--arrivals shapes the open model's requests: add --model open")
     if rates is not None:
         if model != "open":
             raise click.UsageError("--rates sets the open model's load: add --model open")

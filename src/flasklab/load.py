@@ -54,6 +54,8 @@ class LoadJob:
     profile: Profile
     processes: int = 1  # Locust processes on this machine: above 1, a master and this many local workers
     model: str = "closed"  # or "open": the profile's rates instead of its users
+    arrivals: str = "poisson"  # the open model's arrivals: "poisson" or "uniform"
+    seed: int = 0  # of the open model's Poisson arrivals
 
     @property
     def loads(self) -> tuple[int, ...]:
@@ -222,6 +224,8 @@ def run_load(
         **os.environ,
         "LAB_STEPS": ",".join(map(str, job.loads)),
         "LAB_MODEL": job.model,
+        "LAB_ARRIVALS": job.arrivals,
+        "LAB_SEED": str(job.seed),
         "LAB_WARMUP_S": str(job.profile.warmup_s),
         "LAB_WINDOW_S": str(job.profile.window_s),
         "LAB_PARAMS": json.dumps(job.params),

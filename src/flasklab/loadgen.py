@@ -45,6 +45,7 @@ from locust.env import Environment
 from locust.log import setup_logging
 from locust.util.load_locustfile import load_locustfile
 
+from flasklab.arrivals import ARRIVALS
 from flasklab.catalog import lab_root
 from flasklab.distributed import CPU_KEY, SAMPLES_KEY, error_kind
 from flasklab.generator_side import CpuSet, CpuTicks, saturated, set_busy
@@ -303,6 +304,15 @@ def create_runner(
     return runner
 
 
+def open_loop(environment: Environment, user_classes: list[type]) -> OpenLoop:
+    """The open model's arrivals as the runner asked for them (LAB_ARRIVALS, LAB_SEED)."""
+    kind = os.environ.get("LAB_ARRIVALS", "poisson")
+    if kind not in ARRIVALS:
+        raise OpenLoopError(f"LAB_ARRIVALS={kind!r}: valid are {', '.join(ARRIVALS)}")
+    seed = int(os.environ.get("LAB_SEED") or 0)
+    return OpenLoop(environment, user_classes, arrivals=kind, seed=seed)
+
+
 def wait_until(moment: float) -> None:
     """Sleep (cooperatively) until ``moment``, in perf_counter seconds."""
     gevent.sleep(max(moment - time.perf_counter(), 0))
@@ -322,7 +332,7 @@ class Load:
         if self.arrivals is None:
             self.runner.start(users, spawn_rate=spawn_rate)
         else:  # the step's "users" are its rate: requests due per second until its window ends
-            self.arrivals.begin(float(users), self.run_start + start)
+            self.arrivals.begin(float(users), self.run_start + start, step)
 
     def in_flight(self) -> int:
         """Closed loop: the users running; open model: the requests due and unanswered."""
@@ -420,7 +430,7 @@ def run(
     try:
         # The open model needs no Locust users: a local runner only keeps Locust's own stats and web UI going.
         runner = create_runner(environment, recorder, workers, master_port, locustfile, exact and not open_model)
-        arrivals = OpenLoop(environment, list(user_classes.values())) if open_model else None
+        arrivals = open_loop(environment, list(user_classes.values())) if open_model else None
     except (RuntimeError, OpenLoopError) as error:
         emit(event="error", message=str(error))
         return 1

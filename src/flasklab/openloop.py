@@ -1,9 +1,12 @@
 """The open model: requests arrive on a fixed schedule whatever the server does, timed from when they were due.
 
 A closed loop (Locust's users) sends the next request only when the previous answered, so a stalled server also
-stalls the load and its worst moments go unmeasured: coordinated omission. Here each step has an offered rate; the
-i-th request of a step is due at ``start + i / rate`` and is sent then, by a client taken from a pool (a User of the
-scenario's locustfile, reused so its keep-alive connection is too). Its latency runs from the due time, so time spent
+stalls the load and its worst moments go unmeasured: coordinated omission. Here each step has an offered rate and
+its requests are due either as Poisson arrivals (independent users: exponential gaps of mean 1/rate, drawn from a
+seeded generator, so a run is repeatable and every server gets the same arrivals at the same step) or evenly spaced
+(the i-th at ``start + i / rate``, which queues far less than real traffic and so flatters a server). Each is sent
+when due, by a client taken from a pool (a User of the scenario's locustfile, reused so its keep-alive connection is
+too). Its latency runs from the due time, so time spent
 queued anywhere, even in the generator (at most ``max_in_flight`` requests are open at once), is counted.
 
 A request still unanswered when a window ends is data about that window: ``overdue`` gives the due times of every
@@ -20,16 +23,15 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import math
 import random
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import gevent
 import gevent.lock
 import gevent.pool
 
+from flasklab.arrivals import Arrivals, Schedule, step_generator
 from flasklab.lab_users import guard_on_start, record_task_failure
 
 DUE = "flasklab_due"  # attribute of the greenlet making a request: when it was due (perf_counter seconds)
@@ -45,29 +47,17 @@ def due_time() -> float | None:
     return getattr(gevent.getcurrent(), DUE, None)
 
 
-@dataclass
-class Schedule:
-    """One step's arrivals: due every 1/rate seconds from ``start`` until ``end`` (perf_counter seconds)."""
-
-    rate: float
-    start: float
-    end: float = math.inf  # set once the step's window has begun, and so its end is known
-    sent: int = 0  # arrivals spawned so far
-
-    def due(self, index: int) -> float:
-        return self.start + index / self.rate
-
-    def unsent(self, now: float) -> list[float]:
-        """Due times that have passed (before ``now`` and ``end``) but whose arrivals were not spawned yet."""
-        last = min(now, self.end)
-        count = max(math.ceil((last - self.start) * self.rate), 0)  # due times strictly before ``last``
-        return [self.due(index) for index in range(self.sent, count)]
-
-
 class OpenLoop:
     """Arrivals at an offered rate, each served by a pooled client; keeps what it holds open."""
 
-    def __init__(self, environment: Any, user_classes: list[type], max_in_flight: int = MAX_IN_FLIGHT) -> None:
+    def __init__(
+        self,
+        environment: Any,
+        user_classes: list[type],
+        max_in_flight: int = MAX_IN_FLIGHT,
+        arrivals: Arrivals = "poisson",
+        seed: int = 0,
+    ) -> None:
         for user_class in user_classes:
             for task in user_class.tasks:  # type: ignore[attr-defined]
                 if inspect.isclass(task) or not callable(task):
@@ -88,6 +78,8 @@ class OpenLoop:
         self.numbers = itertools.count()
         self.schedule: Schedule | None = None
         self.scheduler: gevent.Greenlet | None = None
+        self.arrivals = arrivals
+        self.seed = seed
         self.peak = 0
 
     @property
@@ -139,9 +131,9 @@ class OpenLoop:
             self.peak = max(self.peak, self.pending)
             self.greenlets.spawn(self._arrival, number, due)
 
-    def begin(self, rate: float, start: float) -> Schedule:
-        """Start a step's arrivals at ``rate`` per second from ``start``; they run until the schedule's end is set."""
-        self.schedule = Schedule(rate, start)
+    def begin(self, rate: float, start: float, step: int = 0) -> Schedule:
+        """Start step ``step``'s arrivals at ``rate`` per second from ``start``; they run until its end is set."""
+        self.schedule = Schedule(rate, start, step_generator(self.arrivals, self.seed, step))
         self.scheduler = gevent.spawn(self._arrivals, self.schedule)
         return self.schedule
 

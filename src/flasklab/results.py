@@ -174,7 +174,10 @@ class Meta(Record):
     servers: list[str]
     probe: bool = Field(default=True, description="the concurrency probe runs before each server's scenarios")
     rounds: int = Field(default=1, ge=1, description="times each target was measured, servers shuffled each round")
-    seed: int | None = Field(default=None, description="seed of the rounds' shuffled order")
+    seed: int | None = Field(default=None, description="seed of the rounds' shuffled order and the Poisson arrivals")
+    arrivals: Literal["poisson", "uniform"] | None = Field(
+        default=None, description="open model: Poisson arrivals (seeded) or evenly spaced ones; null: closed loop"
+    )
     started: str
     ended: str | None = None
     host: dict[str, str | int]

@@ -57,7 +57,8 @@ class Sweep:
     processes: int = 1  # Locust processes on this machine (a master and local workers above 1)
     model: str = "closed"  # or "open": requests due at the profile's rates, latency from their due time
     user_app: UserApp | None = None  # --app: the backend runs it, meta records it
-    seed: int | None = None  # of the shuffled order when rounds > 1 (None: a random one, recorded in meta)
+    seed: int | None = None  # of the rounds' shuffled order and the open model's arrivals (None: random, recorded)
+    arrivals: str = "poisson"  # the open model's: "poisson" (random, seeded) or "uniform" (evenly spaced)
 
     @property
     def loads(self) -> tuple[int, ...]:
@@ -87,10 +88,12 @@ def _meta(sweep: Sweep, backend: Backend) -> Meta:
         probe=sweep.probe,
         rounds=sweep.rounds,
         seed=sweep.seed,
+        arrivals=sweep.arrivals if sweep.model == "open" else None,  # type: ignore[arg-type]
         started=now(),
         host={"cores": os.cpu_count() or 0, "platform": platform.platform(), "machine": platform.machine()},
         budget=dict(backend.budget),
         pinning=backend.pinning,
+        memory_measure=backend.memory_measure,
         versions={"flasklab": __version__, "python": platform.python_version(), "locust": version("locust")},
         app=_app_meta(sweep),
     )
@@ -109,7 +112,7 @@ class Run:
     """One sweep in progress: owns the Results and saves them after every change."""
 
     def __init__(self, sweep: Sweep, backend: Backend, observer: Observer) -> None:
-        if sweep.rounds > 1 and sweep.seed is None:
+        if (sweep.rounds > 1 or sweep.model == "open") and sweep.seed is None:
             sweep.seed = secrets.randbelow(2**31)
         self.sweep = sweep
         self.backend = backend
@@ -208,7 +211,7 @@ class Run:
                 if reason := unsupported(running.url):
                     self._record_unprobed(server, "skipped", reason)
                 else:
-                    self.results.probe.append(probe_concurrency(running.url, server, PROBE_WIDTH, PROBE_IO_MS))
+                    self.results.probe.append(probe_concurrency(running.url, server, io_ms=PROBE_IO_MS))
                 self.save()
             previous: str | None = None
             for target, scenario in zip(targets, scenarios, strict=True):
@@ -254,7 +257,15 @@ class Run:
         def on_window(_: int, users: int) -> None:
             self.observer.window_started(target.server, target.scenario, users)
 
-        job = LoadJob(scenario.locustfile, target.params, self.sweep.profile, self.sweep.processes, self.sweep.model)
+        job = LoadJob(
+            scenario.locustfile,
+            target.params,
+            self.sweep.profile,
+            self.sweep.processes,
+            self.sweep.model,
+            self.sweep.arrivals,
+            self.sweep.seed or 0,
+        )
         try:
             run_load(job, running, self.backend, on_window, on_step)
         except LoadFailed as error:
