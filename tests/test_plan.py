@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from flasklab.analysis import analyse
 from flasklab.catalog import Server
 from flasklab.cli import main
 from flasklab.plan import (
@@ -217,7 +218,12 @@ def test_from_agrees_with_the_curve(run: Results, catalog_servers: dict[str, Ser
     assert 5 <= sync.instances_point <= 8, sync.reason
     assert sync.law_instances >= sync.instances_point  # the law's open-traffic plan never undercuts the closed loop
     # gevent's throughput still grew at 16 users (Little's 160 rps): the run did not find its limit, and says so.
-    assert "not reached" in options["gunicorn-gevent"].reason
+    # (Unless that step does not count: on a machine busy with other work the generator's CPU set is, and
+    # flasklab.analysis flags the step generator-bound; the plan then rests on a lower step.)
+    gevent = run.target("gunicorn-gevent", "io")
+    assert gevent is not None
+    if analyse(gevent, run.meta).steps[-1].usable:
+        assert "not reached" in options["gunicorn-gevent"].reason
 
 
 def test_from_alone_takes_the_work_from_the_run(run: Results, catalog_servers: dict[str, Server]) -> None:
@@ -235,7 +241,7 @@ def test_from_says_when_the_run_does_not_cover(run: Results, catalog_servers: di
     mixed = measured_plan(run, catalog_servers, io_ms=100, cpu_ms=5)
     assert all(o.basis == "law" and "both waits and computes" in o.reason for o in mixed.options)
     unmet = measured_plan(run, catalog_servers, p95_ms=100.2, io_ms=100)  # every measured p95 was above it
-    assert all(o.covered is False and "no step of io met" in o.reason for o in unmet.options)
+    assert all(o.covered is False and "no usable step of io met" in o.reason for o in unmet.options)
 
 
 def test_from_json(run_dir: Path) -> None:

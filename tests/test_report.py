@@ -8,21 +8,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from plotly.offline import get_plotlyjs_version  # type: ignore[import-untyped]
 
-from flasklab.report import (
-    REPORT_FILE,
-    capacity,
-    chart_library,
-    format_number,
-    knee,
-    render_report,
-    write_report,
-)
-from flasklab.results import Results, ResultsError, Step, Target, load_results
+from flasklab.analysis import capacity
+from flasklab.chart_style import chart_library, format_number
+from flasklab.report import REPORT_FILE, render_report, write_report
+from flasklab.results import Results, ResultsError, Target, load_results
 from flasklab.settings import DEFAULT_SLO_P95_MS
 from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, CHART_TRACES, ExternalResources, watched_page
 
@@ -104,7 +98,11 @@ def test_capacity_winners_follow_the_results(report: Path, results: Results) -> 
     winners = re.findall(r'<td class="cell winner">\s*<span class="rps">([^<]+)</span>', html)
     expected = []
     for scenario in SCENARIOS:
-        steps = [capacity(target, DEFAULT_SLO_P95_MS) for target in results.targets if target.scenario == scenario]
+        steps = [
+            capacity(target, results.meta, DEFAULT_SLO_P95_MS)
+            for target in results.targets
+            if target.scenario == scenario
+        ]
         expected.append(format_number(max(step.rps for step in steps if step)))
     assert set(winners) == set(expected)
     assert 'id="littles-law"' in html  # io waits params.ms per request
@@ -142,40 +140,48 @@ def test_failures_and_interruptions_are_shown_escaped(results: Results) -> None:
     assert "no /io request completed &lt;in time&gt;" in html
 
 
-def _step(users: int, rps: float, p95_ms: float = 10.0, saturated: bool = False) -> Step:
-    return Step(
-        users=users,
-        duration_s=1.0,
-        requests=int(rps),
-        failures=0,
-        rps=rps,
-        p50_ms=p95_ms / 2,
-        p95_ms=p95_ms,
-        p99_ms=p95_ms,
-        max_ms=p95_ms,
-        generator_cpu=0.95 if saturated else 0.5,
-        generator_saturated=saturated,
-        server_cpu=None,
-        server_rss_mb=None,
+FIXTURES = Path(__file__).parent / "fixtures" / "results"
+
+
+def figure_json(html: str, chart_id: str) -> dict[str, Any]:
+    """A chart's figure as the page embeds it (the script element the page draws it from)."""
+    found = re.search(rf'<script type="application/json" class="figure" data-for="{chart_id}">(.*?)</script>', html)
+    assert found, chart_id
+    figure: dict[str, Any] = json.loads(found[1].replace("<\\/", "</"))
+    return figure
+
+
+def test_flagged_steps_are_marked_in_the_charts_and_listed_with_their_cause() -> None:
+    """A committed closed run: a generator-bound step, a fast-failing one, thin ones, one not steady."""
+    results = load_results(FIXTURES / "closed.json")
+    html = render_report(results, with_chart_library=False)
+    assert "Steps that do not count" in html and "7 step(s) do not count" in html
+    assert (
+        "generator-bound: generator side busy (its CPU set 99 % busy, its processes used 0.98 of 1 core) while the "
+        "server used 0.42 of its 1 CPU budget and 4 of 16 configured in flight" in html
     )
+    assert "failures 32.0 % (912 of 2,850)" in html
+    assert "no usable step within the SLO" in html  # dev-single on io: 15 samples a step
+    capacity_cells = re.findall(r'<span class="rps">([^<]+)</span>', html)
+    assert "2,410" not in capacity_cells and "1,900" not in capacity_cells and "1,720" in capacity_cells
+    traces = {trace["name"]: trace for trace in figure_json(html, "capacity-hello")["data"] if "name" in trace}
+    assert traces["gunicorn-gthread"]["marker"]["symbol"] == ["circle", "x", "circle"]
+    assert traces["gunicorn-sync"]["marker"]["symbol"] == ["circle", "circle", "circle-open"]
+    assert "does not count: failures 32.0 %" in traces["gunicorn-sync"]["customdata"][2][1]
+    latency = figure_json(html, "latency-io")["data"]
+    assert any("102.6†" in point[1] for trace in latency for point in trace["customdata"])
 
 
-def test_knee_is_the_step_after_which_doubling_users_adds_less_than_10_percent() -> None:
-    steps = [_step(1, 10), _step(2, 20), _step(4, 39), _step(8, 40), _step(16, 40)]
-    assert knee(steps) == steps[2]
-    assert knee([_step(1, 10), _step(2, 20)]) is None
+def test_censored_percentiles_are_marked_as_lower_bounds() -> None:
+    html = render_report(load_results(FIXTURES / "open.json"), with_chart_library=False)
+    assert "p95 ≥ 108 ms" in html  # gevent's capacity step: 4 requests unanswered at the window's end
+    assert "unstable (backlog grew to 45): the server did not keep up" in html
+    assert "percentiles are lower bounds (4 requests unanswered)" in html
 
 
-def test_capacity_skips_steps_over_the_slo_or_with_a_saturated_generator() -> None:
-    target = Target(
-        server="s",
-        scenario="io",
-        concurrency=4,
-        status="ok",
-        steps=[_step(1, 10, 100), _step(4, 40, 400, saturated=True), _step(16, 41, 900), _step(2, 20, 200)],
-    )
-    assert capacity(target, 500) == target.steps[3]
-    assert capacity(target, 50) is None
+def test_a_version_1_run_still_renders() -> None:
+    html = render_report(load_results(FIXTURES / "version1.json"), with_chart_library=False)
+    assert "busiest process at 95 % of a core" in html and "1,630" in html
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"schema_version": 1, "meta": {}}'])

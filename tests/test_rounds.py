@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from flasklab.analysis import p95_interval, rps_interval
 from flasklab.cli import main
-from flasklab.compare import p95_interval, rps_interval
 from flasklab.report import live_status, render_report
 from flasklab.results import Results, Step, load_results
 from flasklab.rounds import combine, combine_rounds

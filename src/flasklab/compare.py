@@ -6,7 +6,7 @@ difference well beyond a 5 % test), so a "real" mark is rarely noise. Where an i
 before intervals existed) nothing is called real: without a spread there is no noise to beat.
 
 Every spread is read through ``rps_interval`` and ``p95_interval``: min to max across rounds for a run of several
-(``--rounds N``), else the within-step interval.
+(``--rounds N``), else the within-step interval. Which steps count, and so the peak, is flasklab.analysis's.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from rich.table import Table
 
+from flasklab.analysis import MAX_FAILURE_RATE, Interval, TargetAnalysis, analyse, p95_interval, rps_interval
 from flasklab.catalog import lab_root
-from flasklab.report import (
+from flasklab.chart_style import (
     PLOT_CONFIG,
     Chart,
     Figure,
@@ -33,12 +34,11 @@ from flasklab.report import (
     scale_buttons,
     server_styles,
 )
-from flasklab.results import Results, Step, Target, atomic_write, load_results
+from flasklab.results import Meta, Results, Step, Target, atomic_write, load_results
 
 COMPARE_FILE = "compare.html"
 TEMPLATE = "compare.html.j2"
 
-Interval = tuple[float, float]
 Presence = Literal["both", "only in A", "only in B"]
 Tone = Literal["better", "worse", "noise", "none"]
 
@@ -96,36 +96,23 @@ class ComparisonRow:
     note: str  # why a figure is missing or may mislead ("" when nothing)
 
 
-def rps_interval(step: Step) -> Interval | None:
-    """The spread of a step's throughput: min to max across rounds, else the within-step ~95 % interval."""
-    if step.spread is not None:
-        return step.spread.rps_min, step.spread.rps_max
-    return None if step.rps_low is None or step.rps_high is None else (step.rps_low, step.rps_high)
-
-
-def p95_interval(step: Step) -> Interval | None:
-    """The spread of a step's p95: min to max across rounds, else the within-step ~95 % interval (order statistics)."""
-    if step.spread is not None and step.spread.p95_min_ms is not None and step.spread.p95_max_ms is not None:
-        return step.spread.p95_min_ms, step.spread.p95_max_ms
-    return None if step.p95_low_ms is None or step.p95_high_ms is None else (step.p95_low_ms, step.p95_high_ms)
-
-
-def usable(step: Step) -> bool:
-    """A step that measured the server: it completed requests and its load generator kept up."""
-    return step.requests > 0 and not step.generator_saturated
-
-
-def peak_step(target: Target | None) -> Step | None:
-    """The step of highest rps among usable ones, of a target that finished (a partial sweep has no peak yet)."""
+def finished(target: Target | None, meta: Meta) -> TargetAnalysis | None:
+    """The analysis of a target that finished (a partial sweep has no peak yet); None for one that did not."""
     if target is None or target.status != "ok":
         return None
-    return max((step for step in target.steps if usable(step)), key=lambda step: step.rps, default=None)
+    return analyse(target, meta)
 
 
-def step_at(target: Target | None, users: float) -> Step | None:
-    if target is None or target.status != "ok":
-        return None
-    return next((step for step in target.steps if step.load == users and usable(step)), None)
+def peak_step(target: Target | None, meta: Meta) -> Step | None:
+    """The peak (flasklab.analysis: the usable step of highest rps) of a target that finished."""
+    analysis = finished(target, meta)
+    return None if analysis is None else analysis.peak
+
+
+def step_at(target: Target | None, meta: Meta, load: float) -> Step | None:
+    """The usable step at this load of a target that finished."""
+    analysis = finished(target, meta)
+    return None if analysis is None else analysis.at_load(load)
 
 
 def rps_measure(step: Step | None) -> Measure | None:
@@ -138,36 +125,50 @@ def p95_measure(step: Step | None) -> Measure | None:
     return Measure(step.p95_ms, p95_interval(step), step.load)
 
 
-def row_note(target_a: Target | None, target_b: Target | None, users: float | None) -> str:
+def flagged_text(analysis: TargetAnalysis) -> list[str]:
+    """The target's steps that do not count, by kind: 'generator-bound at 16, 64 users'."""
+    loads: dict[str, list[str]] = {}
+    for standing in analysis.flagged:
+        for flag in standing.flags:
+            loads.setdefault(flag.kind, []).append(f"{standing.step.load:g}")
+    open_model = any(s.step.offered_rps is not None for s in analysis.steps)
+    return [f"{kind} at {', '.join(at)} {'rps offered' if open_model else users(at)}" for kind, at in loads.items()]
+
+
+def users(loads: list[str]) -> str:
+    return "user" if loads == ["1"] else "users"
+
+
+def row_note(target_a: Target | None, target_b: Target | None, users: float | None, meta_a: Meta, meta_b: Meta) -> str:
     """What a reader must know about a row before trusting it.
 
-    A target that did not finish, no usable step or none at the same load, and steps that measured the load
-    generator: a peak below those may be the generator's limit, not the server's.
+    A target that did not finish, no usable step or none at the same load, and steps that do not count
+    (flasklab.analysis names why: generator-bound, failures, not steady, unstable, too few samples).
     """
     notes = []
-    for side, target in (("A", target_a), ("B", target_b)):
+    for side, target, meta in (("A", target_a, meta_a), ("B", target_b, meta_b)):
         if target is None:
             continue
-        saturated = [
-            f"{step.load:g}" for step in sorted(target.steps, key=lambda s: s.load) if step.generator_saturated
-        ]
         if target.status != "ok":
             notes.append(f"{side}: {target.status}")
-        elif peak_step(target) is None:
+            continue
+        analysis = analyse(target, meta)
+        if analysis.peak is None:
             notes.append(f"{side}: no usable step")
-        elif users is not None and step_at(target, users) is None:
+        elif users is not None and analysis.at_load(users) is None:
             notes.append(f"{side}: no usable step at {users:g} users")
-        if saturated and target.status == "ok":
-            notes.append(f"{side}: generator saturated at {', '.join(saturated)} users")
+        notes += [f"{side}: {text}" for text in flagged_text(analysis)]
     return "; ".join(notes)
 
 
 def compare_target(server: str, scenario: str, a: Results, b: Results) -> ComparisonRow:
     target_a, target_b = a.target(server, scenario), b.target(server, scenario)
-    peak_a, peak_b = peak_step(target_a), peak_step(target_b)
+    peak_a, peak_b = peak_step(target_a, a.meta), peak_step(target_b, b.meta)
     reference = peak_a or peak_b
     users = reference.load if reference else None
-    at_a, at_b = (step_at(target_a, users), step_at(target_b, users)) if users is not None else (None, None)
+    at_a, at_b = (None, None)
+    if users is not None:
+        at_a, at_b = step_at(target_a, a.meta, users), step_at(target_b, b.meta, users)
     presence: Presence = "both" if target_a and target_b else "only in A" if target_a else "only in B"
     return ComparisonRow(
         server=server,
@@ -176,7 +177,7 @@ def compare_target(server: str, scenario: str, a: Results, b: Results) -> Compar
         peak_rps=Change(rps_measure(peak_a), rps_measure(peak_b), higher_is_better=True),
         p95=Change(p95_measure(at_a), p95_measure(at_b), higher_is_better=False),
         p95_users=users,
-        note=row_note(target_a, target_b, users),
+        note=row_note(target_a, target_b, users, a.meta, b.meta),
     )
 
 
@@ -420,6 +421,7 @@ def render_compare(a: Results, b: Results) -> str:
         differences=setup_differences(a, b),
         styles=compare_styles(a, b),
         plotly_js=Markup(chart_library()),
+        max_failure_percent=MAX_FAILURE_RATE * 100,
     )
 
 

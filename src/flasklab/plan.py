@@ -4,8 +4,9 @@ A pure function of the request, the catalog and, optionally, one run's results.j
 on one of two bases, and every option says the numbers it used.
 
 **measured** (``--from DIR``): the run measured the server on the scenario of the request's shape (``io`` for
-blocking I/O only, ``cpu`` for CPU only, ``hello`` for neither) with the same ``ms``. One instance's capacity is the
-report's ``capacity`` step: the highest rps whose p95 met the objective, generator unsaturated, < 1 % failures.
+blocking I/O only, ``cpu`` for CPU only, ``hello`` for neither) with the same ``ms``. One instance's capacity is
+flasklab.analysis's capacity step: the highest rps of a usable step (not generator-bound, failures <= 1 %, steady,
+stable, enough samples) whose p95 met the objective.
 Instances = ceil(R / capacity), planned on the low end of the step's rps interval (the pessimistic end; the point
 estimate's count is shown beside it); workers = the server's configured concurrency; expected p95 = the p95 measured
 at the least step that carried the planned load per instance, with its interval. Intervals are read as ``compare``
@@ -45,10 +46,9 @@ from typing import Any, Literal
 from rich.table import Table
 from rich.text import Text
 
+from flasklab.analysis import TargetAnalysis, analyse, budget_value, load_text, p95_interval, rps_interval
 from flasklab.catalog import Server
-from flasklab.compare import p95_interval, rps_interval
-from flasklab.report import budget_value, capacity, knee, load_text, ordered_steps
-from flasklab.results import Results, Step, Target
+from flasklab.results import Results, Target
 
 MAX_RPS = 1e7
 MAX_MS = 3_600_000.0  # an hour: beyond that it is not a web request
@@ -340,7 +340,7 @@ def law_option(server: Server, request: PlanRequest, io_ms: float, cpu: Cpu, cpu
     return option
 
 
-def coverage(target: Target | None, work: Workload, p95_ms: float) -> str | None:
+def coverage(target: Target | None, run: Results, work: Workload, p95_ms: float) -> str | None:
     """Why the run does not cover the request for this server (None: it does)."""
     if work.scenario is None:
         return "no lab scenario both waits and computes"
@@ -351,25 +351,21 @@ def coverage(target: Target | None, work: Workload, p95_ms: float) -> str | None
     measured_ms = target.params.get("ms")
     if work.ms is not None and (measured_ms is None or not math.isclose(measured_ms, work.ms)):
         return f"it measured {work.scenario} at ms={measured_ms}, the request is ms={work.ms:g}"
-    if capacity(target, p95_ms) is None:
-        return f"no step of {work.scenario} met p95 <= {p95_ms:g} ms"
+    if analyse(target, run.meta).capacity(p95_ms) is None:
+        return f"no usable step of {work.scenario} met p95 <= {p95_ms:g} ms"
     return None
 
 
-def within(target: Target, p95_ms: float) -> list[Step]:
-    """The steps ``capacity`` would accept: p95 within the objective, generator unsaturated, few failures."""
-    return [s for s in target.steps if capacity(target.model_copy(update={"steps": [s]}), p95_ms) is not None]
-
-
-def measured_option(target: Target, request: PlanRequest, work: Workload, law: Option, cpus: float) -> Option:
+def measured_option(analysis: TargetAnalysis, request: PlanRequest, work: Workload, law: Option, cpus: float) -> Option:
     """Instances from the capacity step's pessimistic rps; expected p95 from the least step that carried the load."""
-    top = capacity(target, request.p95_ms)
+    target = analysis.target
+    top = analysis.capacity(request.p95_ms)
     assert top is not None  # coverage() checked
     spread_rps = rps_interval(top)
     low = spread_rps[0] if spread_rps is not None and spread_rps[0] > 0 else top.rps
     instances, point = math.ceil(request.rps / low - 1e-9), math.ceil(request.rps / top.rps - 1e-9)
     load = request.rps / instances
-    step = min((s for s in within(target, request.p95_ms) if s.rps >= load), key=lambda s: s.rps, default=top)
+    step = min((s for s in analysis.within_slo(request.p95_ms) if s.rps >= load), key=lambda s: s.rps, default=top)
     configured = "unbounded" if target.concurrency is None else str(target.concurrency)
     cpu_ms = law.cpu_ms_per_request or 0.0
     bound = law_bound(target.concurrency, work.io_ms, cpu_ms, cpus)
@@ -386,7 +382,7 @@ def measured_option(target: Target, request: PlanRequest, work: Workload, law: O
     )
     if law.instances is not None:
         reason += f"; the law plans {law.instances} instance(s) of {law.shape}"
-    if top.load == max(s.load for s in target.steps) and knee(ordered_steps(target)) is None:
+    if top.load == max(s.load for s in target.steps) and analysis.knee is None:
         reason += "; throughput still grew at the run's last step, within the objective: the limit per instance was "
         reason += "not reached (this may over-provision)"
     used = top.server_cpu / top.rps * 1000 if top.server_cpu is not None and top.rps > 0 else None
@@ -454,12 +450,12 @@ def plan_capacity(
     options = []
     for name in run.meta.servers if run else servers:
         target = run.target(name, work.scenario) if run and work.scenario else None
-        missing = coverage(target, work, request.p95_ms) if run else None
+        missing = coverage(target, run, work, request.p95_ms) if run else None
         cpu = request_cpu(request, target)
         server = servers.get(name)
         law = law_option(server, request, work.io_ms, cpu, cpus) if server else outside_catalog(name, cpu)
         if run and missing is None and target is not None:
-            options.append(measured_option(target, request, work, law, cpus))
+            options.append(measured_option(analyse(target, run.meta), request, work, law, cpus))
             continue
         if run:
             law.covered, law.reason = False, f"not covered by the run ({missing}); law: {law.reason}"

@@ -1,43 +1,59 @@
 """The run report: one self-contained HTML page, a pure function of results.json.
 
-plotly.js is embedded once, inline, so the page opens offline and sends no request anywhere. A server has the same
-colour in every chart and table (Okabe-Ito, assigned in the order of meta.servers; past eight servers the colours
-repeat with another dash style and bar pattern).
+plotly.js is embedded once, inline, so the page opens offline and sends no request anywhere. What a step means
+(usable, flagged and why, peak, capacity, knee, marked percentiles) is flasklab.analysis's; how the page looks
+(colours, markers, layout) is flasklab.chart_style's. This module draws and renders.
 """
 
 from __future__ import annotations
 
 import html
 import math
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from plotly.offline import get_plotlyjs, get_plotlyjs_version  # type: ignore[import-untyped]
 from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
+from flasklab.analysis import (
+    CAPACITY_PERCENTILE,
+    KNEE_GROWTH,
+    LOWER_BOUND_MARK,
+    MAX_FAILURE_RATE,
+    MIN_SAMPLES,
+    THIN_MARK,
+    Standing,
+    TargetAnalysis,
+    analyse,
+    budget_value,
+    littles_law_efficiency,
+    load_text,
+    min_samples,
+)
 from flasklab.catalog import lab_root
+from flasklab.chart_style import (
+    PLOT_CONFIG,
+    Chart,
+    Figure,
+    ServerStyle,
+    apply_layout,
+    chart_library,
+    format_number,
+    line,
+    log_axis,
+    reference_line,
+    scale_buttons,
+    server_styles,
+)
 from flasklab.results import Results, Step, Target, atomic_write, load_results
 from flasklab.settings import DEFAULT_SLO_P95_MS
 
-Figure = Any  # plotly ships no type hints
-
 REPORT_FILE = "report.html"
-# plotly.js's official "basic" bundle (scatter, bar and every layout component: all the lab draws), a quarter of the
-# full bundle plotly.py embeds, so pages open twice as fast. Vendored from the npm package plotly.js-basic-dist-min at
-# the version plotly.py ships (MIT licence beside it); the full bundle is the fallback if the versions ever differ.
-BASIC_BUNDLE = Path("vendor") / "plotly-basic.min.js"
 TEMPLATE = "report.html.j2"
-# The knee: the last step before doubling (or more) the users adds less than 10 % throughput.
-KNEE_GROWTH = 1.10
-# A step with more failed requests than this does not count as capacity (fast errors are not served requests).
-CAPACITY_MAX_FAILURE_RATE = 0.01
 # Each chart's title by kind (the report's headings, the slides' titles); its caption is the template's.
 CHART_TITLES = {
     "capacity": "throughput vs users (the capacity curve)",
@@ -47,6 +63,9 @@ CHART_TITLES = {
     "resources": "Server CPU and memory at each target's peak throughput",
     "failures": "Failed requests by kind",
 }
+# A step's marker by its standing: it counts (●), it measured the generator (✕), it does not count for another
+# reason (○: failures, not steady, unstable, too few samples). Hover names the cause.
+MARKER_USABLE, MARKER_GENERATOR_BOUND, MARKER_FLAGGED = "circle", "x", "circle-open"
 
 
 def chart_titles(model: str) -> dict[str, str]:
@@ -59,28 +78,6 @@ def chart_titles(model: str) -> dict[str, str]:
 # Scenarios whose requests wait `ms` each: Little's law bounds their throughput.
 IO_SCENARIOS = ("io", "upstream")
 
-# Okabe-Ito, ordered so the first colours are the most distinct on white; yellow last.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#000000", "#F0E442")
-DASHES = ("solid", "dash", "dot", "dashdot")
-PATTERNS = ("", "/", "x", ".")
-FONT = {"family": "DejaVu Sans, Segoe UI, Helvetica, Arial, sans-serif", "size": 18, "color": "#1a1a1a"}
-PLOT_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}}
-
-
-@dataclass(frozen=True)
-class ServerStyle:
-    colour: str
-    dash: str
-    pattern: str
-
-
-@dataclass(frozen=True)
-class Chart:
-    id: str
-    kind: str  # capacity, latency, hockey, probe, resources, failures: the template has their titles
-    scenario: str | None
-    html: Markup
-
 
 @dataclass(frozen=True)
 class CapacityCell:
@@ -88,6 +85,7 @@ class CapacityCell:
     step: Step | None
     note: str
     winner: bool
+    standing: Standing | None = None  # the capacity step's standing: how its p95 is marked
 
 
 @dataclass(frozen=True)
@@ -95,16 +93,6 @@ class CapacityLine:
     server: str
     concurrency: int | None
     cells: list[CapacityCell | None]  # one per scenario of the run (None: not run)
-
-
-def server_styles(results: Results) -> dict[str, ServerStyle]:
-    names = dict.fromkeys(
-        [*results.meta.servers, *(t.server for t in results.targets), *(p.server for p in results.probe)]
-    )
-    return {
-        name: ServerStyle(PALETTE[i % len(PALETTE)], DASHES[i // len(PALETTE) % 4], PATTERNS[i // len(PALETTE) % 4])
-        for i, name in enumerate(names)
-    }
 
 
 def scenario_targets(results: Results, scenario: str) -> Iterator[Target]:
@@ -115,34 +103,14 @@ def scenario_targets(results: Results, scenario: str) -> Iterator[Target]:
             yield target
 
 
+def scenario_analyses(results: Results, scenario: str) -> Iterator[TargetAnalysis]:
+    """The scenario's measured targets with their steps' standing, in the order of meta.servers."""
+    for target in scenario_targets(results, scenario):
+        yield analyse(target, results.meta)
+
+
 def measured_scenarios(results: Results) -> list[str]:
     return [scenario for scenario in results.meta.scenarios if next(scenario_targets(results, scenario), None)]
-
-
-def ordered_steps(target: Target) -> list[Step]:
-    return sorted(target.steps, key=lambda step: step.load)
-
-
-def knee(steps: Sequence[Step]) -> Step | None:
-    """The step after which throughput stops growing: the next step, with at least twice the users, adds < 10 %."""
-    for step, following in pairwise(steps):
-        if following.load >= 2 * step.load and following.rps < KNEE_GROWTH * step.rps:
-            return step
-    return None
-
-
-def capacity(target: Target, slo_p95_ms: float) -> Step | None:
-    """The step of highest rps whose p95 met the SLO, with an unsaturated generator and (almost) no failures."""
-    eligible = [
-        step
-        for step in target.steps
-        if step.p95_ms is not None
-        and step.p95_ms <= slo_p95_ms
-        and not step.generator_saturated
-        and step.requests > 0
-        and step.failures <= CAPACITY_MAX_FAILURE_RATE * step.requests
-    ]
-    return max(eligible, key=lambda step: step.rps, default=None)
 
 
 def capacity_cells(results: Results, scenario: str, slo_p95_ms: float) -> dict[str, CapacityCell]:
@@ -151,13 +119,19 @@ def capacity_cells(results: Results, scenario: str, slo_p95_ms: float) -> dict[s
         target = results.target(server, scenario)
         if target is None:
             continue
-        step = capacity(target, slo_p95_ms) if target.status == "ok" else None
+        analysis = analyse(target, results.meta)
+        step = analysis.capacity(slo_p95_ms) if target.status == "ok" else None
         note = (
-            "" if step else {"ok": "no step within the SLO", "running": "unfinished"}.get(target.status, target.status)
+            ""
+            if step
+            else {"ok": "no usable step within the SLO", "running": "unfinished"}.get(target.status, target.status)
         )
-        cells.append(CapacityCell(server, step, note, winner=False))
+        cells.append(CapacityCell(server, step, note, False, analysis.standing(step) if step else None))
     best = max((cell.step.rps for cell in cells if cell.step), default=None)
-    return {c.server: CapacityCell(c.server, c.step, c.note, c.step is not None and c.step.rps == best) for c in cells}
+    return {
+        c.server: CapacityCell(c.server, c.step, c.note, c.step is not None and c.step.rps == best, c.standing)
+        for c in cells
+    }
 
 
 def capacity_table(results: Results, slo_p95_ms: float) -> list[CapacityLine]:
@@ -169,15 +143,6 @@ def capacity_table(results: Results, slo_p95_ms: float) -> list[CapacityLine]:
         if targets:
             lines.append(CapacityLine(server, targets[0].concurrency, [cells.get(server) for cells in by_scenario]))
     return lines
-
-
-def littles_law_efficiency(target: Target, step: Step) -> float | None:
-    """Measured rps over the bound min(users, concurrency) / service time."""
-    ms = target.params.get("ms")
-    if not ms or step.users == 0 or step.offered_rps is not None:  # the law bounds a closed loop's users
-        return None
-    in_flight = min(step.users, target.concurrency or step.users)
-    return step.rps / (in_flight / (ms / 1000))
 
 
 def efficiency_tables(results: Results) -> dict[str, list[tuple[Target, list[float | None]]]]:
@@ -196,90 +161,27 @@ def efficiency_tables(results: Results) -> dict[str, list[tuple[Target, list[flo
     return tables
 
 
-def peak(target: Target) -> Step:
-    return max(target.steps, key=lambda step: step.rps)
-
-
-def budget_value(text: str | None, mebibytes: bool = False) -> float | None:
-    """'1.5' cores, or '512m' / '1g' memory in MiB; None when absent or unreadable."""
-    match = re.fullmatch(r"\s*([\d.]+)\s*([kmg]?)i?b?\s*", (text or "").lower())
-    if not match:
-        return None
-    value = float(match[1])
-    return value * {"k": 1 / 1024, "m": 1, "g": 1024, "": 1 / 2**20}[match[2]] if mebibytes else value
-
-
-def apply_layout(figure: Figure, height: int, **overrides: Any) -> None:
-    layout: dict[str, Any] = {
-        "template": "none",
-        "height": height,
-        "font": FONT,
-        "paper_bgcolor": "white",
-        "plot_bgcolor": "white",
-        "margin": {"l": 90, "r": 30, "t": 60, "b": 80},
-        "legend": {"font": {"size": 17}, "itemsizing": "constant", "itemwidth": 60, "tracegroupgap": 2},
-        "hoverlabel": {"font": {"size": 17}},
-    }
-    figure.update_layout(**(layout | overrides))
-    axes = {"showgrid": True, "gridcolor": "#d9d9d9", "linecolor": "#444", "showline": True, "ticks": "outside"}
-    figure.update_xaxes(**axes, zeroline=False, automargin=True)
-    figure.update_yaxes(**axes, zeroline=False, automargin=True)
-
-
-def _log_axis() -> dict[str, Any]:
-    """A log axis labelled 1, 2, 5, 10, 20, 50 ... (plotly's default puts bare 2s and 5s between decades)."""
-    values = [m * 10.0**e for e in range(-2, 7) for m in (1, 2, 5)]
-    return {"type": "log", "tickvals": values, "ticktext": [f"{v:,g}" for v in values]}
-
-
-def load_text(step: Step) -> str:
-    """A step's load in words: '16 users', or in the open model '160 rps offered'."""
-    if step.offered_rps is not None:
-        return f"{step.offered_rps:g} rps offered"
-    return f"{step.users} user{'s' if step.users != 1 else ''}"
-
-
 def _users_axis(figure: Figure, results: Results, **where: Any) -> None:
     title = "offered rate (rps, open model)" if results.meta.model == "open" else None
     figure.update_xaxes(type="log", tickvals=results.meta.steps, title_text=title or "users (closed loop)", **where)
 
 
-def _reference_line(figure: Figure, y: float, text: str, log: bool = False, **where: Any) -> None:
-    """A dotted horizontal line with its label (the SLO, a budget, the probe's width)."""
-    label = {"text": text, "font": {"size": 16, "color": "#333"}, "bgcolor": "rgba(255,255,255,0.8)"}
-    figure.add_hline(
-        y=y,
-        line={"color": "#444", "dash": "dot", "width": 2},
-        # plotly places annotations on a log axis by the exponent (shapes by the value)
-        annotation=label | {"y": math.log10(y)} if log else label,
-        annotation_position="top left",
-        **where,
-    )
+def marker_symbol(standing: Standing) -> str:
+    if standing.usable:
+        return MARKER_USABLE
+    return MARKER_GENERATOR_BOUND if standing.generator_bound else MARKER_FLAGGED
 
 
-def scale_buttons() -> dict[str, Any]:
-    """Linear / log buttons for the y axis: on a linear axis the slowest servers lie flat at the bottom."""
-    linear = {"yaxis.type": "linear", "yaxis.tickvals": None, "yaxis.ticktext": None}
-    scales = (("linear scale", linear), ("log scale", {f"yaxis.{key}": value for key, value in _log_axis().items()}))
-    return {
-        "type": "buttons",
-        "direction": "right",
-        "x": 0,
-        "y": 1.02,
-        "xanchor": "left",
-        "yanchor": "bottom",
-        "font": {"size": 16},
-        "buttons": [{"label": label, "method": "relayout", "args": [change]} for label, change in scales],
-    }
+def _markers(style: ServerStyle, standings: Sequence[Standing]) -> dict[str, Any]:
+    symbols = [marker_symbol(standing) for standing in standings]
+    return {"color": style.colour, "size": 11, "symbol": symbols, "line": {"color": style.colour, "width": 2}}
 
 
-def _line(style: ServerStyle) -> dict[str, Any]:
-    return {"color": style.colour, "dash": style.dash, "width": 3}
-
-
-def _markers(style: ServerStyle, steps: Sequence[Step]) -> dict[str, Any]:
-    symbols = ["x" if step.generator_saturated else "circle" for step in steps]
-    return {"color": style.colour, "size": 11, "symbol": symbols, "line": {"color": "white", "width": 1}}
+def standing_hover(standing: Standing) -> str:
+    """The hover line under a step's value: why it does not count, and what marks its percentiles (escaped)."""
+    lines = [f"does not count: {standing.causes}"] if standing.flags else []
+    lines += standing.notes
+    return "".join(f"<br>{html.escape(text, quote=False)}" for text in lines)
 
 
 def _round_whiskers(steps: Sequence[Step], style: ServerStyle) -> dict[str, Any] | None:
@@ -299,20 +201,24 @@ def _round_whiskers(steps: Sequence[Step], style: ServerStyle) -> dict[str, Any]
 
 def capacity_figure(results: Results, scenario: str, styles: dict[str, ServerStyle]) -> Figure:
     figure = go.Figure()
-    for target in scenario_targets(results, scenario):
-        steps, style = ordered_steps(target), styles[target.server]
+    for analysis in scenario_analyses(results, scenario):
+        target, style = analysis.target, styles[analysis.target.server]
+        steps = [standing.step for standing in analysis.steps]
         figure.add_scatter(
             x=[s.load for s in steps],
             y=[s.rps for s in steps],
+            customdata=[[load_text(s.step), standing_hover(s)] for s in analysis.steps],
             name=target.server,
             legendgroup=target.server,
             mode="lines+markers",
-            line=_line(style),
-            marker=_markers(style, steps),
+            line=line(style),
+            marker=_markers(style, analysis.steps),
             error_y=_round_whiskers(steps, style),
-            hovertemplate=f"<b>{target.server}</b><br>%{{x}} users: %{{y:,.1f}} rps<extra></extra>",
+            hovertemplate=(
+                f"<b>{target.server}</b><br>%{{customdata[0]}}: %{{y:,.1f}} rps%{{customdata[1]}}<extra></extra>"
+            ),
         )
-        if bend := knee(steps):
+        if bend := analysis.knee:
             figure.add_scatter(
                 x=[bend.load],
                 y=[bend.rps],
@@ -335,56 +241,68 @@ def capacity_figure(results: Results, scenario: str, styles: dict[str, ServerSty
     return figure
 
 
+def percentile_hover(standing: Standing, field: str) -> str:
+    """A percentile's value for the hover, with its marks (≥ a lower bound, † the maximum of too few samples)."""
+    value = getattr(standing.step, field)
+    name = field.removesuffix("_ms")
+    return "—" if value is None else standing.marked(name, f"{value:,.1f}")
+
+
 def latency_figure(results: Results, scenario: str, styles: dict[str, ServerStyle], slo_p95_ms: float) -> Figure:
     percentiles = ("p50_ms", "p95_ms", "p99_ms")
     figure = make_subplots(
         rows=1, cols=3, shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=("p50", "p95", "p99")
     )
-    for target in scenario_targets(results, scenario):
-        steps, style = ordered_steps(target), styles[target.server]
+    for analysis in scenario_analyses(results, scenario):
+        target, style = analysis.target, styles[analysis.target.server]
         for column, field in enumerate(percentiles, start=1):
             figure.add_scatter(
-                x=[s.load for s in steps],
-                y=[getattr(s, field) for s in steps],
+                x=[s.step.load for s in analysis.steps],
+                y=[getattr(s.step, field) for s in analysis.steps],
+                customdata=[[load_text(s.step), percentile_hover(s, field), standing_hover(s)] for s in analysis.steps],
                 name=target.server,
                 legendgroup=target.server,
                 showlegend=column == 1,
                 mode="lines+markers",
-                line=_line(style),
-                marker=_markers(style, steps),
-                hovertemplate=f"<b>{target.server}</b><br>%{{x}} users: {field[:3]} %{{y:,.1f}} ms<extra></extra>",
+                line=line(style),
+                marker=_markers(style, analysis.steps),
+                hovertemplate=(
+                    f"<b>{target.server}</b><br>%{{customdata[0]}}: {field[:3]} %{{customdata[1]}} ms"
+                    "%{customdata[2]}<extra></extra>"
+                ),
                 row=1,
                 col=column,
             )
     apply_layout(figure, 620)
     figure.update_annotations(font_size=20)  # the subplot titles
-    _reference_line(figure, slo_p95_ms, f"SLO {slo_p95_ms:g} ms", log=True, row=1, col=2)
+    reference_line(figure, slo_p95_ms, f"SLO {slo_p95_ms:g} ms", log=True, row=1, col=2)
     _users_axis(figure, results)
-    figure.update_yaxes(**_log_axis())
+    figure.update_yaxes(**log_axis())
     figure.update_yaxes(title_text="latency (ms, log scale)", row=1, col=1)
     return figure
 
 
 def hockey_stick_figure(results: Results, scenario: str, styles: dict[str, ServerStyle], slo_p95_ms: float) -> Figure:
     figure = go.Figure()
-    for target in scenario_targets(results, scenario):
-        steps, style = ordered_steps(target), styles[target.server]
+    for analysis in scenario_analyses(results, scenario):
+        target, style = analysis.target, styles[analysis.target.server]
         figure.add_scatter(
-            x=[s.rps for s in steps],
-            y=[s.p95_ms for s in steps],
-            customdata=[load_text(s) for s in steps],
+            x=[s.step.rps for s in analysis.steps],
+            y=[s.step.p95_ms for s in analysis.steps],
+            customdata=[[load_text(s.step), percentile_hover(s, "p95_ms"), standing_hover(s)] for s in analysis.steps],
             name=target.server,
             mode="lines+markers",
-            line=_line(style),
-            marker=_markers(style, steps),
+            line=line(style),
+            marker=_markers(style, analysis.steps),
             hovertemplate=(
-                f"<b>{target.server}</b><br>%{{customdata}}<br>%{{x:,.1f}} rps, p95 %{{y:,.1f}} ms<extra></extra>"
+                f"<b>{target.server}</b><br>%{{customdata[0]}}<br>%{{x:,.1f}} rps, p95 %{{customdata[1]}} ms"
+                "%{customdata[2]}<extra></extra>"
             ),
         )
     apply_layout(figure, 620)
-    _reference_line(figure, slo_p95_ms, f"SLO {slo_p95_ms:g} ms", log=True)
+    reference_line(figure, slo_p95_ms, f"SLO {slo_p95_ms:g} ms", log=True)
     figure.update_xaxes(title_text="throughput (rps)", rangemode="tozero")
-    figure.update_yaxes(**_log_axis(), title_text="p95 latency (ms, log scale)")
+    figure.update_yaxes(**log_axis(), title_text="p95 latency (ms, log scale)")
     return figure
 
 
@@ -424,9 +342,9 @@ def probe_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure | N
             figure.add_annotation(
                 x=probe.server, y=0.92, yref="paper", text="configured:<br>unbounded", showarrow=False
             )
-    _reference_line(figure, width, f"probe width {width}", log=True)
+    reference_line(figure, width, f"probe width {width}", log=True)
     apply_layout(figure, 640, legend={"orientation": "h", "y": 1.08, "x": 1, "xanchor": "right", "font": {"size": 17}})
-    figure.update_yaxes(**_log_axis(), range=[-0.15, math.log10(top)], title_text="requests served at once (log)")
+    figure.update_yaxes(**log_axis(), range=[-0.15, math.log10(top)], title_text="requests served at once (log)")
     figure.update_xaxes(tickangle=-30)
     return figure
 
@@ -435,26 +353,28 @@ def resources_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure
     scenarios = measured_scenarios(results)
     if not scenarios:
         return None
+    measure = results.meta.memory_measure or "rss"
+    memory = measure if measure == "cgroup" else measure.upper()
     figure = make_subplots(
         rows=2,
         cols=len(scenarios),
         shared_xaxes=True,
         vertical_spacing=0.08,
         horizontal_spacing=0.06,
-        subplot_titles=[f"{s}: CPU (cores)" for s in scenarios] + [f"{s}: memory (RSS, MiB)" for s in scenarios],
+        subplot_titles=[f"{s}: CPU (cores)" for s in scenarios] + [f"{s}: memory ({memory}, MiB)" for s in scenarios],
     )
     for column, scenario in enumerate(scenarios, start=1):
-        targets = list(scenario_targets(results, scenario))
-        peaks = [peak(t) for t in targets]
+        peaks = [(a.target, a.peak) for a in scenario_analyses(results, scenario)]
+        shown = [(target, step) for target, step in peaks if step is not None]  # no usable step: no peak to show
         for row, field in ((1, "server_cpu"), (2, "server_rss_mb")):
             figure.add_bar(
-                x=[t.server for t in targets],
-                y=[getattr(step, field) for step in peaks],
-                customdata=[load_text(step) for step in peaks],
+                x=[target.server for target, _ in shown],
+                y=[getattr(step, field) for _, step in shown],
+                customdata=[load_text(step) for _, step in shown],
                 showlegend=False,
                 marker={
-                    "color": [styles[t.server].colour for t in targets],
-                    "pattern": {"shape": [styles[t.server].pattern for t in targets], "fgcolor": "white"},
+                    "color": [styles[target.server].colour for target, _ in shown],
+                    "pattern": {"shape": [styles[target.server].pattern for target, _ in shown], "fgcolor": "white"},
                     "line": {"color": "#222", "width": 1},
                 },
                 hovertemplate=f"<b>%{{x}}</b>, {scenario}, at %{{customdata}}: %{{y:,.2f}}<extra></extra>",
@@ -464,9 +384,9 @@ def resources_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure
     apply_layout(figure, 820)
     figure.update_annotations(font_size=20)  # the subplot titles; the budget labels below keep their own size
     if (cpus := budget_value(results.meta.budget.get("cpus"))) is not None:
-        _reference_line(figure, cpus, f"budget {cpus:g} core{'s' if cpus != 1 else ''}", row=1, col="all")
-    if (memory := budget_value(results.meta.budget.get("memory"), mebibytes=True)) is not None:
-        _reference_line(figure, memory, f"budget {memory:g} MiB", row=2, col="all")
+        reference_line(figure, cpus, f"budget {cpus:g} core{'s' if cpus != 1 else ''}", row=1, col="all")
+    if (mebibytes := budget_value(results.meta.budget.get("memory"), mebibytes=True)) is not None:
+        reference_line(figure, mebibytes, f"budget {mebibytes:g} MiB", row=2, col="all")
     figure.update_xaxes(tickangle=-30)
     return figure
 
@@ -546,23 +466,25 @@ def _chart_html(figure: Figure, div_id: str) -> Markup:
 
 
 def run_warnings(results: Results) -> dict[str, list[Any]]:
-    """What a reader must know before trusting the numbers: saturated steps, unfinished targets, failed probes."""
-    saturated = [
-        (target, step) for target in results.targets for step in ordered_steps(target) if step.generator_saturated
-    ]
+    """What a reader must know before trusting the numbers.
+
+    ``flagged``: (target, standing) of every step that does not count, with its causes; ``marked``: (target,
+    standing) of usable steps whose percentiles are thin or lower bounds; unfinished targets, failed probes,
+    restarted servers.
+    """
+    analyses = [analyse(target, results.meta) for target in results.targets]
+    flagged = [(a.target, standing) for a in analyses for standing in a.flagged]
+    marked = [(a.target, s) for a in analyses for s in a.steps if s.usable and (s.thin or s.lower_bound)]
     unfinished = [target for target in results.targets if target.status != "ok"]
     probes = [probe for probe in results.probe if probe.error]
     restarted = [target for target in results.targets if target.note]
-    return {"saturated": saturated, "unfinished": unfinished, "probes": probes, "restarted": restarted}
-
-
-def format_number(value: float | None) -> str:
-    """Three significant figures or more: 1,484 / 26.7 / 3.33; a dash for a missing value."""
-    if value is None:
-        return "—"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    return {
+        "flagged": flagged,
+        "marked": marked,
+        "unfinished": unfinished,
+        "probes": probes,
+        "restarted": restarted,
+    }
 
 
 @dataclass(frozen=True)
@@ -620,16 +542,6 @@ def live_status(results: Results) -> LiveStatus | None:
     )
 
 
-def chart_library() -> str:
-    """plotly.js for an offline page: the vendored basic bundle when it is plotly.py's version, else the full one."""
-    try:
-        basic = (lab_root() / "dashboards" / BASIC_BUNDLE).read_text(encoding="utf-8")
-    except OSError:
-        return str(get_plotlyjs())
-    header = basic[:200]
-    return basic if f"(basic - minified) v{get_plotlyjs_version()}\n" in header else str(get_plotlyjs())
-
-
 def render_report(
     results: Results,
     slo_p95_ms: float = DEFAULT_SLO_P95_MS,
@@ -659,7 +571,12 @@ def render_report(
         warnings=run_warnings(results),
         knee_growth_percent=f"{(KNEE_GROWTH - 1) * 100:.0f}",
         failed_requests=sum(step.failures for target in results.targets for step in target.steps),
-        max_failure_percent=CAPACITY_MAX_FAILURE_RATE * 100,
+        max_failure_percent=MAX_FAILURE_RATE * 100,
+        min_samples=MIN_SAMPLES,
+        p99_samples=min_samples("p99"),
+        capacity_percentile=CAPACITY_PERCENTILE,
+        lower_bound_mark=LOWER_BOUND_MARK,
+        thin_mark=THIN_MARK,
         plotly_js=Markup(chart_library()) if with_chart_library else "",
         plot_config=PLOT_CONFIG,
         load_text=load_text,

@@ -14,7 +14,8 @@ from typing import Any
 
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 
-from flasklab.report import Figure, chart_titles, figures
+from flasklab.chart_style import Figure
+from flasklab.report import chart_titles, figures
 from flasklab.results import load_results
 from flasklab.settings import DEFAULT_SLO_P95_MS
 

@@ -1,12 +1,25 @@
-"""The terminal view of a results.json: the catalog, the closing summary, the probe and the claims."""
+"""The terminal view of a results.json: the catalog, the closing summary, the probe and the claims.
+
+What a step means (usable, flagged and why, peak) is flasklab.analysis's; this module only prints it.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from flasklab.analysis import (
+    LOWER_BOUND_MARK,
+    MAX_FAILURE_RATE,
+    MIN_SAMPLES,
+    THIN_MARK,
+    TargetAnalysis,
+    analyse,
+    load_text,
+)
 from flasklab.catalog import Server
-from flasklab.results import Results, Target
+from flasklab.results import Results
 
 VERDICT_STYLE = {"confirmed": "green", "refuted": "red", "not-run": "yellow"}
 STATUS_STYLE = {"ok": "green", "failed": "red", "skipped": "yellow", "running": "cyan"}
@@ -28,12 +41,21 @@ def catalog_markdown(servers: list[Server]) -> str:
     return "\n".join(rows)
 
 
-def peak_step(target: Target) -> tuple[float, float | None, bool] | None:
-    """(peak rps, p95 at that step, generator saturated at that step) over the target's steps."""
-    if not target.steps:
-        return None
-    best = max(target.steps, key=lambda step: step.rps)
-    return best.rps, best.p95_ms, best.generator_saturated
+def peak_cell(analysis: TargetAnalysis) -> str:
+    """A target's cell: its peak (the usable step of highest rps) and that step's p95, marked; flagged steps counted.
+
+    A target with no usable step says so: a figure from a step that measured the generator, failing requests or too
+    few samples is not the server's.
+    """
+    flagged = len(analysis.flagged)
+    note = f" [yellow]{flagged} flagged[/]" if flagged else ""
+    best = analysis.peak
+    if best is None:
+        return f"[yellow]no usable step[/]{note}"
+    if best.p95_ms is None:
+        return f"{best.rps:,.0f}{note}"
+    p95 = analysis.standing(best).marked("p95", f"{best.p95_ms:,.0f}")
+    return f"{best.rps:,.0f} ({escape(p95)} ms){note}"
 
 
 def summary_table(results: Results) -> Table:
@@ -54,16 +76,36 @@ def summary_table(results: Results) -> Table:
                 cells.append("")
                 continue
             configured = "unbounded" if target.concurrency is None else str(target.concurrency)
-            peak = peak_step(target)
-            if target.status != "ok" or peak is None:
+            if target.status != "ok":
                 cells.append(f"[{STATUS_STYLE[target.status]}]{target.status}[/]")
                 continue
-            rps, p95, saturated = peak
-            flag = " [yellow]gen![/]" if saturated else ""
-            cells.append(f"{rps:,.0f} ({p95:,.0f} ms){flag}" if p95 is not None else f"{rps:,.0f}")
+            cells.append(peak_cell(analyse(target, results.meta)))
         table.add_row(server, configured, *cells)
     if scenarios:
-        table.caption = "gen! = the load generator passed 90 % CPU at that step: the figure is the generator's limit"
+        table.caption = (
+            "Peak: the usable step of highest rps (not generator-bound, failures <= "
+            f"{MAX_FAILURE_RATE * 100:g} %, steady, stable, >= {MIN_SAMPLES} samples); flagged steps are listed below. "
+            f"{LOWER_BOUND_MARK} p95 a lower bound, {THIN_MARK} the maximum of too few samples."
+        )
+    return table
+
+
+def flagged_table(results: Results) -> Table | None:
+    """Every step that does not count, with its cause (None when every step counts)."""
+    rows = [
+        (analysis.target, standing)
+        for analysis in (analyse(target, results.meta) for target in results.targets)
+        for standing in analysis.flagged
+    ]
+    if not rows:
+        return None
+    table = Table(title="Steps that do not count (left out of peak, capacity and knee)")
+    for column in ("server", "scenario", "load", "rps", "cause"):
+        table.add_column(column, justify="right" if column == "rps" else "left")
+    for target, standing in rows:
+        table.add_row(
+            target.server, target.scenario, load_text(standing.step), f"{standing.step.rps:,.1f}", standing.causes
+        )
     return table
 
 
@@ -96,6 +138,8 @@ def claims_table(results: Results) -> Table:
 def print_results(console: Console, results: Results) -> None:
     if results.targets:
         console.print(summary_table(results))
+        if (flagged := flagged_table(results)) is not None:
+            console.print(flagged)
         for target in results.targets:
             if target.status in ("failed", "skipped"):
                 console.print(

@@ -1,0 +1,233 @@
+"""What a step means (flasklab.analysis), on committed results fixtures: no server, no Locust, fast.
+
+The fixtures in tests/fixtures/results/ are small hand-written runs shaped like real ones: ``closed.json`` (a
+generator-bound step, a server that fails fast, steps with too few samples, a step that was not steady),
+``open.json`` (censored percentiles, unstable steps) and ``version1.json`` (written before schema 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from flasklab.analysis import (
+    MIN_SAMPLES,
+    Limits,
+    TargetAnalysis,
+    analyse,
+    assess,
+    capacity,
+    is_thin,
+    knee,
+    knee_of,
+    min_samples,
+    peak,
+)
+from flasklab.catalog import Server
+from flasklab.compare import compare_runs
+from flasklab.plan import PlanRequest, plan_capacity
+from flasklab.report import capacity_table
+from flasklab.results import Results, Step, Target, load_results
+from flasklab.summary import print_results
+
+FIXTURES = Path(__file__).parent / "fixtures" / "results"
+SLO_MS = 500.0
+
+
+def fixture(name: str) -> Results:
+    return load_results(FIXTURES / f"{name}.json")
+
+
+def analysis_of(results: Results, server: str, scenario: str) -> TargetAnalysis:
+    target = results.target(server, scenario)
+    assert target is not None
+    return analyse(target, results.meta)
+
+
+def step(users: int, rps: float, **fields: object) -> Step:
+    """A plain usable closed-loop step: 5 s, 100 successes per 20 rps, p95 10 ms, the generator at ease."""
+    values: dict[str, object] = {
+        "users": users,
+        "duration_s": 5.0,
+        "requests": int(rps * 5),
+        "failures": 0,
+        "rps": rps,
+        "p50_ms": 5.0,
+        "p95_ms": 10.0,
+        "p99_ms": 12.0,
+        "max_ms": 20.0,
+        "generator_cpu": 0.4,
+        "generator_saturated": False,
+        "server_cpu": 0.5,
+        "server_rss_mb": 40.0,
+    }
+    return Step.model_validate(values | fields)
+
+
+# The closed run
+
+
+def test_a_generator_bound_step_never_counts_even_at_the_highest_rps() -> None:
+    gthread = analysis_of(fixture("closed"), "gunicorn-gthread", "hello")
+    loads = {standing.step.users: standing for standing in gthread.steps}
+    bound = loads[4]
+    assert not bound.usable and bound.generator_bound
+    assert bound.causes == (
+        "generator-bound: generator side busy (its CPU set 99 % busy, its processes used 0.98 of 1 core) while the "
+        "server used 0.42 of its 1 CPU budget and 4 of 16 configured in flight"
+    )
+    assert bound.step.rps == max(s.rps for s in gthread.target.steps)  # the old "peak"
+    assert gthread.peak is loads[16].step and gthread.capacity(SLO_MS) is loads[16].step
+
+
+def test_a_busy_generator_with_the_server_at_its_budget_measured_the_server() -> None:
+    """At 16 users the generator was busy too, but the server used 0.93 of its core: the server set the pace."""
+    at_16 = next(s for s in analysis_of(fixture("closed"), "gunicorn-gthread", "hello").steps if s.step.users == 16)
+    assert at_16.step.generator_saturated and at_16.usable
+
+
+def test_concurrency_reached_clears_a_busy_generator() -> None:
+    busy = step(16, 1000, generator_saturated=True, generator_cpu=0.97, server_cpu=0.3)
+    assert not assess(busy, Limits(budget_cpus=1.0, concurrency=32)).usable
+    assert assess(busy, Limits(budget_cpus=1.0, concurrency=16)).usable
+    unknown = assess(busy, Limits(budget_cpus=None, concurrency=None))  # unpinned run, unbounded server
+    assert unknown.generator_bound and "no budget recorded" in unknown.causes and "unbounded" in unknown.causes
+
+
+def test_the_whole_generator_side_counts_not_only_its_busiest_process() -> None:
+    """Two Locust workers at 0.5 core each on a 1-core set: no process passed 90 %, the side as a whole did."""
+    spread = step(4, 1000, generator_cpu=0.5, generator_cpu_total=0.95, generator_cpus=1, server_cpu=0.2)
+    assert assess(spread, Limits(1.0, 16)).generator_bound
+    softirq = step(4, 1000, generator_cpu=0.6, generator_set_busy=0.93, server_cpu=0.2)
+    assert "its CPU set 93 % busy" in assess(softirq, Limits(1.0, 16)).causes
+
+
+def test_a_server_that_fails_fast_does_not_show_a_higher_peak() -> None:
+    sync = analysis_of(fixture("closed"), "gunicorn-sync", "hello")
+    failing = sync.steps[-1]
+    assert failing.step.rps == 1900 and failing.causes == "failures 32.0 % (912 of 2,850)"
+    assert sync.peak is not None and sync.peak.rps == 1150
+    assert sync.capacity(SLO_MS) is sync.peak
+
+
+def test_failures_up_to_one_percent_still_count() -> None:
+    assert assess(step(4, 200, requests=1000, failures=10), Limits(1.0, 4)).usable
+    assert assess(step(4, 200, requests=1000, failures=11), Limits(1.0, 4)).flags[0].kind == "failures"
+
+
+def test_too_few_samples_leave_a_target_without_peak_or_capacity() -> None:
+    dev = analysis_of(fixture("closed"), "dev-single", "io")
+    assert [s.flags[0].kind for s in dev.steps] == ["thin sample"] * 3
+    assert dev.steps[0].causes == "thin sample: p95 and p99 from 15 samples are the maximum (p95 needs 20)"
+    assert dev.peak is None and dev.capacity(SLO_MS) is None and dev.knee is None
+
+
+def test_a_usable_step_marks_its_thin_p99() -> None:
+    sync_io = analysis_of(fixture("closed"), "gunicorn-sync", "io")
+    at_4 = sync_io.steps[1]
+    assert at_4.usable and at_4.thin == ("p99",) and at_4.notes == ["p99 from 59 samples is the maximum"]
+    assert at_4.marked("p99", "102.6") == "102.6†" and at_4.marked("p95", "101.9") == "101.9"
+
+
+def test_a_step_that_was_not_steady_does_not_count() -> None:
+    sync_io = analysis_of(fixture("closed"), "gunicorn-sync", "io")
+    at_16 = sync_io.steps[2]
+    assert at_16.step.p95_ms is not None and at_16.step.p95_ms <= SLO_MS  # within the SLO, but still moving
+    assert at_16.causes == "not steady: throughput or requests in flight still moving after 0.5 s of warm-up"
+    assert sync_io.capacity(SLO_MS) is sync_io.steps[1].step
+
+
+# The open model
+
+
+def test_unstable_steps_are_never_capacity_and_censored_percentiles_are_lower_bounds() -> None:
+    run = fixture("open")
+    gevent = analysis_of(run, "gunicorn-gevent", "io")
+    top = gevent.steps[-1]
+    assert top.step.p95_ms is not None and top.step.p95_ms <= SLO_MS and top.step.rps == 150.4
+    assert top.causes == "unstable (backlog grew to 45): the server did not keep up"
+    assert gevent.capacity(SLO_MS) is gevent.steps[1].step and gevent.peak is gevent.steps[1].step
+    at_40 = gevent.steps[1]
+    assert at_40.usable and at_40.lower_bound and at_40.samples == 200 + 4
+    assert at_40.marked("p95", "108") == "≥ 108"
+    sync = analysis_of(run, "gunicorn-sync", "io")
+    assert [flag.kind for flag in sync.steps[-1].flags] == ["not steady", "unstable"]
+
+
+# Schema version 1
+
+
+def test_a_version_1_file_loads_and_reads_with_the_same_rules() -> None:
+    run = fixture("version1")
+    assert run.schema_version == 1 and run.meta.memory_measure is None
+    uwsgi = analysis_of(run, "uwsgi", "hello")
+    assert all(s.step.steady is None and s.step.generator_cpu_total is None for s in uwsgi.steps)
+    bound = uwsgi.steps[1]
+    assert bound.causes == (
+        "generator-bound: generator side busy (busiest process at 95 % of a core) while the server used 0.35 of its "
+        "1 CPU budget and 4 of 16 configured in flight"
+    )
+    assert uwsgi.peak is uwsgi.steps[2].step  # saturated too, but the server used 0.91 of its core
+
+
+# The rules themselves
+
+
+def test_a_percentile_is_thin_below_one_sample_beyond_it() -> None:
+    assert (min_samples("p50"), min_samples("p95"), min_samples("p99")) == (2, 20, 100)
+    assert MIN_SAMPLES == 20
+    assert is_thin("p95", 19) and not is_thin("p95", 20) and is_thin("p99", 99) and not is_thin("p99", 100)
+
+
+def test_knee_is_the_last_usable_step_before_doubling_adds_less_than_10_percent() -> None:
+    steps = [step(1, 10), step(2, 20), step(4, 39), step(8, 40), step(16, 40)]
+    assert knee_of(steps) == steps[2]
+    assert knee_of([step(1, 10), step(2, 20)]) is None
+    # a generator-bound step in between is skipped: the knee is read on the usable curve
+    bound = step(8, 41, generator_saturated=True, server_cpu=0.1)
+    target = Target(server="s", scenario="io", concurrency=64, status="ok", steps=[*steps[:3], bound, steps[4]])
+    meta = fixture("closed").meta
+    assert knee(target, meta) == steps[2]
+    assert peak(target, meta) == steps[4] and capacity(target, meta, 5.0) is None
+
+
+# Every view asks the same module
+
+
+def test_every_view_reads_peak_and_capacity_from_analysis() -> None:
+    run = fixture("closed")
+    for target in run.targets:
+        expected = capacity(target, run.meta, SLO_MS)
+        cells = {line.server: line.cells for line in capacity_table(run, SLO_MS)}
+        cell = cells[target.server][run.meta.scenarios.index(target.scenario)]
+        assert cell is not None and cell.step is expected
+        row = next(r for r in compare_runs(run, run) if (r.server, r.scenario) == (target.server, target.scenario))
+        top = peak(target, run.meta)
+        assert (row.peak_rps.a.value if row.peak_rps.a else None) == (top.rps if top else None)
+
+
+def test_the_planner_plans_on_usable_steps_only(catalog_servers: dict[str, Server]) -> None:
+    run = fixture("closed")
+    plan = plan_capacity(PlanRequest(rps=200, p95_ms=SLO_MS, io_ms=100), catalog_servers, 1.0, run)
+    options = {option.server: option for option in plan.options}
+    sync = options["gunicorn-sync"]
+    assert sync.basis == "measured" and sync.capacity_rps == 39.3  # at 4 users: the 16-user step was not steady
+    dev = options["dev-single"]
+    assert dev.covered is False and "no usable step of io met p95 <= 500 ms" in dev.reason
+
+
+@pytest.mark.parametrize("name", ["closed", "open", "version1"])
+def test_the_terminal_summary_lists_each_flagged_step_with_its_cause(name: str) -> None:
+    run = fixture(name)
+    console = Console(width=400, record=True)
+    print_results(console, run)
+    text = console.export_text()
+    for target in run.targets:
+        for standing in analyse(target, run.meta).flagged:
+            assert standing.causes in text
+    if name == "closed":
+        assert "no usable step" in text and "1,720 (15 ms) 1 flagged" in text and "2,410 (" not in text
+    if name == "open":
+        assert "(≥ 108 ms)" in text
