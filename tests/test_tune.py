@@ -32,6 +32,15 @@ def test_tune_measures_each_worker_count_into_its_own_run(tmp_path: Path) -> Non
     assert three["memory_mb"] > one["memory_mb"]  # two more worker processes cost memory, even counted as PSS
     assert tuning["memory_per_unit_mb"] > 0
     assert "GUNICORN_SYNC_WORKERS" in done.stdout and "memory MiB" in done.stdout
+    # The planner reads the tuning: an option per worker count, the one with the fewest instances recommended.
+    planned = flasklab("plan", "--from", str(out), "--rps", "3000", "--p95-ms", "100", "--cpu-ms", "0", "--json")
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    options = json.loads(planned.stdout)["options"]
+    assert {option["setting"] for option in options} == {"GUNICORN_SYNC_WORKERS=1", "GUNICORN_SYNC_WORKERS=3"}
+    offered = [option for option in options if option["instances"] is not None]
+    assert sum(option["recommended"] for option in options) == (1 if offered else 0)
+    if offered:  # listed best first: the fewest instances (each has the same CPU budget)
+        assert options[0]["recommended"] and options[0]["instances"] == min(o["instances"] for o in offered)
 
 
 def test_bad_tune_input_names_the_choices(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Literal
 
-from flasklab.results import Meta, Step, Target
+from flasklab.results import Meta, Results, Step, Target
 from flasklab.settings import GENERATOR_SATURATION
 
 # More failed requests than this share of a step's completions: the step does not count.
@@ -334,3 +334,23 @@ def p95_interval(step: Step) -> Interval | None:
     if step.spread is not None and step.spread.p95_min_ms is not None and step.spread.p95_max_ms is not None:
         return step.spread.p95_min_ms, step.spread.p95_max_ms
     return None if step.p95_low_ms is None or step.p95_high_ms is None else (step.p95_low_ms, step.p95_high_ms)
+
+
+@dataclass(frozen=True)
+class ObjectiveCheck:
+    """A one-step run (``plan --verify``) held against a p95 objective: the step, why it does not count, the verdict."""
+
+    step: Step | None
+    causes: str  # why the step does not count ("" when it does; "not measured" without one)
+    held: bool
+
+
+def check_objective(results: Results, p95_ms: float) -> ObjectiveCheck:
+    """Held when the run's first step counts (usable) and its p95 met the objective."""
+    target = results.targets[0] if results.targets else None
+    step = target.steps[0] if target is not None and target.steps else None
+    if target is None or step is None:
+        reason = target.error if target is not None and target.error else "no target was measured"
+        return ObjectiveCheck(None, f"not measured: {reason}", False)
+    causes = analyse(target, results.meta).standing(step).causes
+    return ObjectiveCheck(step, causes, not causes and step.p95_ms is not None and step.p95_ms <= p95_ms)

@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
@@ -38,15 +40,19 @@ from flasklab.interrupts import held_interrupts
 from flasklab.live import Dashboard, LiveServer, locust_link
 from flasklab.load import locust_workers
 from flasklab.plan import (
+    DEFAULT_MAX_UTILISATION,
     MAX_MS,
     MAX_RPS,
+    Plan,
     PlanError,
     PlanRequest,
     budget_cpus,
     plan_capacity,
     plan_json,
     plan_table,
+    plan_tuning,
     reason_lines,
+    summary_lines,
 )
 from flasklab.report import write_report
 from flasklab.results import RESULTS_FILE, Results, ResultsError, Step, load_results
@@ -64,8 +70,28 @@ from flasklab.settings import (
 )
 from flasklab.slides import BrowserNotFoundError, write_slides
 from flasklab.summary import catalog_markdown, catalog_table, print_results
-from flasklab.tune import TuneError, Tuning, choose_setting, measured_point, setting, tuning_table, write_tuning
+from flasklab.tune import (
+    TuneError,
+    Tuning,
+    choose_setting,
+    load_tuning,
+    measured_point,
+    setting,
+    tuning_table,
+    write_tuning,
+)
 from flasklab.userapp import UserAppError, check_import, check_locustfile, parse_app
+from flasklab.verify import (
+    Verification,
+    VerifyError,
+    chosen_option,
+    prediction_meta,
+    share_rps,
+    verdict,
+    verdict_line,
+    verification_table,
+    verify_profile,
+)
 
 console = Console(stderr=True)
 FC = TypeVar("FC", bound=Callable[..., Any])
@@ -775,37 +801,150 @@ def export(run_dir: Path, to_stdout: bool) -> None:
     "run_dir",
     metavar="DIR",
     type=click.Path(path_type=Path),
-    help="A run folder: plan each of its servers from its measured capacity curve.",
+    help="A run folder (each server planned from its measured service time and curves), or a tuning folder "
+    "(flasklab tune: the worker count per instance chosen from measurement).",
 )
+@click.option(
+    "--max-utilisation",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=DEFAULT_MAX_UTILISATION,
+    show_default=True,
+    help="The most an instance's slots may be busy at its planned load.",
+)
+@click.option(
+    "--mem-per-instance",
+    "mem_per_instance",
+    type=click.FloatRange(0, 10**7, min_open=True),
+    metavar="MIB",
+    help="Memory budget of one instance, MiB: options measured above it are not offered.",
+)
+@click.option("--explain", is_flag=True, help="Also print every option's reasoning and the shared numbers.")
+@click.option("--verify", is_flag=True, help="Run one instance of the recommended option at its share, and judge.")
+@click.option("--verify-server", metavar="NAME", help="With --verify: that server's option instead.")
+@click.option(
+    "--verify-window-s",
+    type=click.FloatRange(1, 3600),
+    help="With --verify: the measurement window (default: long enough for about 2,000 requests, 20 s to 300 s).",
+)
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="With --verify: seed of the Poisson arrivals.")
+@backend_option
+@out_option
 @click.option("--json", "as_json", is_flag=True, help="Print the request, the options and the notes as JSON.")
 def plan(
-    rps: float, p95_ms: float, io_ms: float | None, cpu_ms: float | None, run_dir: Path | None, as_json: bool
+    rps: float,
+    p95_ms: float,
+    io_ms: float | None,
+    cpu_ms: float | None,
+    run_dir: Path | None,
+    max_utilisation: float,
+    mem_per_instance: float | None,
+    explain: bool,
+    verify: bool,
+    verify_server: str | None,
+    verify_window_s: float | None,
+    seed: int | None,
+    backend: str,
+    out: Path | None,
+    as_json: bool,
 ) -> None:
-    """Workers per instance and instances per server for R rps within a p95, with the reasoning.
+    """Workers per instance and instances per server for R rps within a p95, the recommended one first.
 
-    From Little's law and a queue model, or from a run's measured curves (--from). A p95 at or below the work of one
-    request cannot be met: that exits 2, as other bad input does.
+    From a run's measured service time (an M/G/c queue with Poisson arrivals) or, without one, Little's law and a
+    queue model. A p95 at or below the work of one request cannot be met: that exits 2, as other bad input does.
+    --verify runs the recommended option and exits 0 when the objective held, 1 when it did not.
     """
     if io_ms is None and cpu_ms is None and run_dir is None:
         raise click.UsageError(
             "say what a request does: --io-ms (blocking I/O, ms) and/or --cpu-ms (CPU, ms), or --from DIR to take "
             "the work from a run's io (or cpu) scenario"
         )
-    root, catalog_servers, _ = catalog()
-    run = _load_run(run_dir, "--from") if run_dir is not None else None
+    if (verify_server or verify_window_s or seed is not None or out) and not verify:
+        raise click.UsageError("--verify-server, --verify-window-s, --seed and --out go with --verify")
+    root, catalog_servers, catalog_scenarios = catalog()
     try:
-        result = plan_capacity(
-            PlanRequest(rps, p95_ms, io_ms, cpu_ms), catalog_servers, budget_cpus(container_budget(root)[0]), run
-        )
+        request = PlanRequest(rps, p95_ms, io_ms, cpu_ms, max_utilisation, mem_per_instance)
+        cpus = budget_cpus(container_budget(root)[0])
+        tuning = load_tuning(run_dir) if run_dir is not None and run_dir.is_dir() else None
+        if tuning is not None and run_dir is not None:
+            runs = {f"{tuning.setting}={p.value}": _load_run(run_dir / p.run_dir, "--from") for p in tuning.points}
+            result = plan_tuning(request, catalog_servers, cpus, runs)
+        else:
+            run = _load_run(run_dir, "--from") if run_dir is not None else None
+            result = plan_capacity(request, catalog_servers, cpus, run)
     except PlanError as error:
         raise click.BadParameter(str(error), param_hint=error.param) from error
+    except CatalogError as error:
+        raise click.BadParameter(str(error), param_hint="--from") from error
+    verification = None
+    if verify:
+        verification = verify_plan(result, verify_server, verify_window_s, seed, out, root, catalog_scenarios, backend)
     if as_json:
-        click.echo(json.dumps(plan_json(result), indent=2))
-        return
+        document = plan_json(result) | ({"verification": asdict(verification)} if verification else {})
+        click.echo(json.dumps(document, indent=2))
+    else:
+        print_plan(result, explain, verification)
+    if verification is not None and not verification.held:
+        sys.exit(EXIT_FAILED)
+
+
+def print_plan(result: Plan, explain: bool, verification: Verification | None) -> None:
     terminal = Console()  # piped, rich would squeeze the table into 80 columns
     terminal = terminal if terminal.is_terminal else Console(width=160)
     terminal.print(plan_table(result))
-    for line in reason_lines(result):
+    for line in summary_lines(result):
         terminal.print(line, markup=False, highlight=False)
-    for note in result.notes:
-        terminal.print(f"- {note}", markup=False, highlight=False)
+    if explain:
+        for line in reason_lines(result):
+            terminal.print(f"- {line}", markup=False, highlight=False)
+        for note in result.notes:
+            terminal.print(f"- {note}", markup=False, highlight=False)
+    if verification is not None:
+        terminal.print(verification_table(verification))
+        terminal.print(verdict_line(verification), highlight=False)
+
+
+def verify_plan(
+    result: Plan,
+    server_name: str | None,
+    window_s: float | None,
+    seed: int | None,
+    out: Path | None,
+    root: Path,
+    scenarios: dict[str, Scenario],
+    backend: str,
+) -> Verification:
+    """Run one instance of the chosen option at its share as Poisson arrivals; the prediction beside the measurement."""
+    try:
+        option = chosen_option(result, server_name)
+    except VerifyError as error:
+        raise click.BadParameter(str(error), param_hint="--verify-server" if server_name else "--verify") from error
+    work = result.workload
+    if work.scenario is None or work.scenario not in scenarios:
+        raise click.UsageError("--verify runs a lab scenario: the request must be shaped like io, cpu or hello")
+    rate = share_rps(result, option)
+    variable, _, value = option.setting.partition("=")
+    with setting(variable, int(value)) if variable and value.isdigit() else nullcontext():
+        servers = load_servers(root)
+        if option.server not in servers:
+            raise click.BadParameter(
+                f"{option.server} is not in the catalog: it cannot be started", param_hint="--verify"
+            )
+        sweep = Sweep(
+            servers=[servers[option.server]],
+            scenarios=[scenarios[work.scenario]],
+            profile=verify_profile(rate, window_s),
+            out=_out_folder(out, root),
+            probe=False,
+            params={work.scenario: {"ms": round(work.ms)}} if work.ms is not None else {},
+            model="open",
+            arrivals="poisson",
+            seed=seed,
+            prediction=prediction_meta(result, option, rate),
+        )
+        console.print(
+            f"verify: {option.server} ({option.setting or option.shape}) at {rate} rps, Poisson arrivals, "
+            f"{sweep.profile.window_s:g} s window → {sweep.out}"
+        )
+        run = execute(sweep, backend, root)
+    save_report(sweep.out, result.request.p95_ms)
+    return verdict(result, option, run, sweep.out)

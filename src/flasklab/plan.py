@@ -46,13 +46,22 @@ from typing import Any, Literal
 from rich.table import Table
 from rich.text import Text
 
-from flasklab.analysis import TargetAnalysis, analyse, budget_value, load_text, p95_interval, rps_interval
+from flasklab.analysis import TargetAnalysis, analyse, budget_value, load_text, rps_interval, successes
 from flasklab.catalog import Server
-from flasklab.results import Results, Target
+from flasklab.queueing import Prediction, QueueingError, ServiceTime, predict
+from flasklab.results import Results, Step, Target
 
 MAX_RPS = 1e7
 MAX_MS = 3_600_000.0  # an hour: beyond that it is not a web request
 TARGET_CPU_UTILISATION = 0.7
+# An instance's slots busy at most this share of the time (the planner's --max-utilisation): beyond it a queue's
+# wait grows steeply and a burst, a slow dependency or a lost instance tips it over.
+DEFAULT_MAX_UTILISATION = 0.8
+# A thin basis (quick profile, few service-time samples, a wide interval): its prediction must leave this margin.
+THIN_MARGIN = 1.25
+THIN_SAMPLES = 100  # service-time samples below which the p99 is only the maximum (analysis's rule)
+WIDE_INTERVAL = 0.3  # an rps interval wider than this share of the rps
+UNBOUNDED_SLOTS = 10_000  # a server that holds every request at once (a thread each): its slots never run out
 ASSUMED_OVERHEAD_CPU_MS = 0.5
 P95_TAIL = 0.05
 MAX_INSTANCES = 10**9
@@ -79,16 +88,22 @@ def _check(param: str, value: float, low: float, high: float, low_open: bool) ->
 
 @dataclass(frozen=True)
 class PlanRequest:
-    """R rps with p95 <= p95_ms; each request waits io_ms and computes cpu_ms (None: not given)."""
+    """R rps with p95 <= p95_ms; each request waits io_ms and computes cpu_ms (None: not given). An instance's
+    slots are planned busy at most ``max_utilisation`` of the time, and within ``mem_per_instance_mb`` of memory."""
 
     rps: float
     p95_ms: float
     io_ms: float | None = None
     cpu_ms: float | None = None
+    max_utilisation: float = DEFAULT_MAX_UTILISATION
+    mem_per_instance_mb: float | None = None
 
     def __post_init__(self) -> None:
         _check("--rps", self.rps, 0, MAX_RPS, low_open=True)
         _check("--p95-ms", self.p95_ms, 0, MAX_MS, low_open=True)
+        _check("--max-utilisation", self.max_utilisation, 0, 1, low_open=True)
+        if self.mem_per_instance_mb is not None:
+            _check("--mem-per-instance", self.mem_per_instance_mb, 0, 10**7, low_open=True)
         for param, given in (("--io-ms", self.io_ms), ("--cpu-ms", self.cpu_ms)):
             if given is not None:
                 _check(param, given, 0, MAX_MS, low_open=False)
@@ -217,8 +232,13 @@ def estimate(rps: float, io_ms: float, cpu_ms: float, slots: int, cpus: float) -
     return Estimate(work_ms + wait_ms, work_ms, wait_ms, offered, cpu_utilisation)
 
 
-def fits(found: Estimate | None, p95_ms: float) -> bool:
-    return found is not None and found.cpu_utilisation <= TARGET_CPU_UTILISATION and found.p95_ms <= p95_ms
+def fits(found: Estimate | None, p95_ms: float, slots: int, max_utilisation: float) -> bool:
+    return (
+        found is not None
+        and found.cpu_utilisation <= TARGET_CPU_UTILISATION
+        and found.busy_slots <= max_utilisation * slots
+        and found.p95_ms <= p95_ms
+    )
 
 
 def fewest(meets: Callable[[int], bool], most: int) -> int | None:
@@ -249,16 +269,24 @@ class Option:
     reason: str = ""
     shape: str = ""  # how the workers are made up, e.g. "1 process x 32 threads"
     total_workers: int | None = None
-    expected_p95_interval_ms: tuple[float, float] | None = None
     rps_per_instance: float | None = None  # the planned load of one instance: R / instances
-    capacity_rps: float | None = None  # measured: the capacity step's rps
-    capacity_interval_rps: tuple[float, float] | None = None
-    instances_point: int | None = None  # measured: instances at the capacity's point estimate
+    capacity_rps: float | None = None  # measured: the closed loop's capacity step within the objective (a check)
     law_instances: int | None = None  # what the law plans for the same server
     law_bound_rps: float | None = None  # Little's law and the CPU budget: the most rps one instance completes
     cpu_ms_per_request: float | None = None
     cpu_source: str = ""
     covered: bool | None = None  # by the run (None: no run given)
+    utilisation: float | None = None  # of one instance's slots at its planned load
+    expected_p99_ms: float | None = None
+    n_plus_one: int | None = None  # instances with one spare: the plan survives losing one
+    memory_mb: float | None = None  # one instance's server memory, measured at its busiest usable step
+    service_mean_ms: float | None = None  # measured: the service time the queue model used (mean, SCV)
+    service_scv: float | None = None
+    slots: int | None = None  # measured: the slots the model used (configured, or what the probe saw; CPU-bound: cores)
+    thin_basis: list[str] = field(default_factory=list)  # why the measurement behind the option is thin
+    setting: str = ""  # from a tuning: the worker setting this option runs with, e.g. GUNICORN_SYNC_WORKERS=8
+    run_dir: str = ""  # the run folder the option was measured in
+    recommended: bool = False
 
 
 @dataclass(frozen=True)
@@ -320,11 +348,15 @@ def law_option(server: Server, request: PlanRequest, io_ms: float, cpu: Cpu, cpu
     if request.p95_ms <= io_ms + cpu.ms:
         option.reason = f"cannot: a request alone takes {ms(io_ms + cpu.ms)} ms (CPU {cpu.source})"
         return option
-    instances = fewest(lambda n: fits(at(n, shapes[-1]), request.p95_ms), MAX_INSTANCES)
+
+    def fit(instances: int, shape: Shape) -> bool:
+        return fits(at(instances, shape), request.p95_ms, shape.slots, request.max_utilisation)
+
+    instances = fewest(lambda n: fit(n, shapes[-1]), MAX_INSTANCES)
     if instances is None:
         option.reason = f"cannot within {MAX_INSTANCES:,} instances"
         return option
-    shape = shapes[bisect.bisect_left([fits(at(instances, s), request.p95_ms) for s in shapes], True)]
+    shape = shapes[bisect.bisect_left([fit(instances, s) for s in shapes], True)]
     found = at(instances, shape)
     assert found is not None  # the search found that it fits
     load = request.rps / instances
@@ -337,6 +369,7 @@ def law_option(server: Server, request: PlanRequest, io_ms: float, cpu: Cpu, cpu
     option.workers, option.instances, option.total_workers = shape.slots, instances, shape.slots * instances
     option.expected_p95_ms, option.shape, option.rps_per_instance = found.p95_ms, kind.text(shape), load
     option.law_instances, option.law_bound_rps = instances, law_bound(shape.slots, io_ms, cpu.ms, cpus)
+    option.utilisation, option.n_plus_one = found.busy_slots / shape.slots, instances + 1
     return option
 
 
@@ -356,63 +389,170 @@ def coverage(target: Target | None, run: Results, work: Workload, p95_ms: float)
     return None
 
 
-def measured_option(analysis: TargetAnalysis, request: PlanRequest, work: Workload, law: Option, cpus: float) -> Option:
-    """Instances from the capacity step's pessimistic rps; expected p95 from the least step that carried the load."""
+@dataclass(frozen=True)
+class ServiceBasis:
+    """What a run measured of one server that the queue model needs: the service time, the slots, the CPU."""
+
+    step: Step  # a usable step where nothing queued: its latency is the service time (``basis_steps``)
+    service: ServiceTime
+    samples: int
+    slots: int  # the slots the model uses (configured, or fewer when the probe saw fewer; CPU-bound: the cores)
+    slots_reason: str
+    cpu_ms: float | None  # CPU per request at that step
+    thin: list[str]
+
+
+def basis_steps(analysis: TargetAnalysis, run: Results) -> list[Step]:
+    """Usable steps in the order the service time is best read from: in a closed loop, the lightest one with enough
+    samples for a p99 whose users all had a slot (nothing queued: latency is service time), then the lightest."""
+    usable = analysis.usable
+    slots = analysis.target.concurrency
+    unqueued = [s for s in usable if run.meta.model == "closed" and (slots is None or s.users <= slots)]
+    rich = [s for s in unqueued if successes(s) >= THIN_SAMPLES][:1]
+    return rich + [s for s in usable if s not in rich]
+
+
+def service_basis(analysis: TargetAnalysis, run: Results, cpus: float) -> ServiceBasis | None:
+    """The service time of the first basis step with every percentile the model needs (None: no such step)."""
+    for step in basis_steps(analysis, run):
+        if None in (step.p50_ms, step.p95_ms, step.p99_ms, step.max_ms, step.mean_ms):
+            continue
+        try:
+            service = ServiceTime.from_percentiles(
+                step.p50_ms or 0, step.p95_ms or 0, step.p99_ms or 0, step.max_ms or 0, step.mean_ms or 0
+            )
+        except QueueingError:
+            continue
+        samples = successes(step)
+        cpu_ms = step.server_cpu / step.rps * 1000 if step.server_cpu is not None and step.rps > 0 else None
+        slots, reason = model_slots(analysis.target, run, service, cpu_ms, cpus)
+        return ServiceBasis(step, service, samples, slots, reason, cpu_ms, thin_reasons(analysis, run, step, samples))
+    return None
+
+
+def model_slots(
+    target: Target, run: Results, service: ServiceTime, cpu_ms: float | None, cpus: float
+) -> tuple[int, str]:
+    """Requests one instance really serves at once: its configuration, fewer when the probe saw fewer, and at most
+    the cores' worth when a request keeps a core busy (a CPU-bound request on 4 workers and 1 core is served by 1)."""
+    slots = target.concurrency or UNBOUNDED_SLOTS
+    reason = f"{target.concurrency} configured" if target.concurrency else "unbounded (a thread per request)"
+    probe = next((p for p in run.probe if p.server == target.server and p.status == "ok"), None)
+    if probe is not None and probe.measured is not None and probe.measured < min(slots, probe.width):
+        slots, reason = probe.measured, f"{probe.measured} served at once in the probe ({reason})"
+    if cpu_ms is not None and cpu_ms > 0:
+        share = min(cpu_ms / service.mean_ms, 1.0)  # of a core, while a request is served
+        by_cpu = max(1, math.floor(cpus / share + 1e-9))
+        if by_cpu < slots:
+            slots, reason = by_cpu, f"{by_cpu}: each request keeps {share:.0%} of a core busy on {cpus:g} core(s)"
+    return slots, reason
+
+
+def thin_reasons(analysis: TargetAnalysis, run: Results, step: Step, samples: int) -> list[str]:
+    """Why a measured basis is thin: the quick profile, few service-time samples, a wide rps interval."""
+    reasons = []
+    if run.meta.profile == "quick":
+        reasons.append("quick profile (short windows)")
+    if samples < THIN_SAMPLES:
+        reasons.append(f"{samples} service-time samples (p99 needs {THIN_SAMPLES})")
+    spread = rps_interval(step)
+    if spread is not None and step.rps > 0 and (spread[1] - spread[0]) > WIDE_INTERVAL * step.rps:
+        reasons.append(f"rps interval {number(spread[0])}-{number(spread[1])} at {load_text(step)}")
+    if len(analysis.usable) < 2:
+        reasons.append("one usable step")
+    return reasons
+
+
+def open_curve_rate(analysis: TargetAnalysis, p95_ms: float) -> Step | None:
+    """Open model: the highest offered rate whose usable step met the objective (its p95 a measured answer)."""
+    met = [s for s in analysis.within_slo(p95_ms) if s.offered_rps is not None]
+    return max(met, key=lambda s: s.offered_rps or 0, default=None)
+
+
+def measured_option(
+    analysis: TargetAnalysis, run: Results, request: PlanRequest, work: Workload, law: Option, cpus: float
+) -> Option:
+    """The fewest instances whose M/G/c prediction (the measured service time, the slots, Poisson arrivals at R / N
+    each) meets the objective at no more than the utilisation target; with open-model steps, also no fewer than the
+    measured curve needs. A thin basis must meet the objective with THIN_MARGIN to spare."""
     target = analysis.target
-    top = analysis.capacity(request.p95_ms)
-    assert top is not None  # coverage() checked
-    spread_rps = rps_interval(top)
-    low = spread_rps[0] if spread_rps is not None and spread_rps[0] > 0 else top.rps
-    instances, point = math.ceil(request.rps / low - 1e-9), math.ceil(request.rps / top.rps - 1e-9)
-    load = request.rps / instances
-    step = min((s for s in analysis.within_slo(request.p95_ms) if s.rps >= load), key=lambda s: s.rps, default=top)
-    configured = "unbounded" if target.concurrency is None else str(target.concurrency)
-    cpu_ms = law.cpu_ms_per_request or 0.0
-    bound = law_bound(target.concurrency, work.io_ms, cpu_ms, cpus)
-    spread, count = " (no interval recorded)", f"{instances} instance(s), at the point estimate"
-    if spread_rps is not None:
-        spread = f" [{number(low)}-{number(spread_rps[1])}]"
-        count = f"{point} instance(s) at the point estimate, {instances} at the low end (planned)"
-    reason = (
-        f"measured: {number(top.rps)} rps per instance{spread} at {load_text(top)}, p95 {ms(top.p95_ms or 0)} ms;"
-        f" {number(request.rps)} rps → {count}; expected p95 measured at {load_text(step)} "
-        f"({number(step.rps)} rps); the law's bound for "
-        f"{configured} at {ms(work.io_ms + cpu_ms)} ms each and {cpus:g} core(s) at {ms(cpu_ms)} ms of CPU: "
-        f"{number(bound) if bound else 'none'} rps"
+    option = Option(
+        target.server, law.kind, "measured", covered=True, run_dir=run.meta.run_id, law_instances=law.instances
     )
-    if law.instances is not None:
-        reason += f"; the law plans {law.instances} instance(s) of {law.shape}"
-    if top.load == max(s.load for s in target.steps) and analysis.knee is None:
-        reason += "; throughput still grew at the run's last step, within the objective: the limit per instance was "
-        reason += "not reached (this may over-provision)"
-    used = top.server_cpu / top.rps * 1000 if top.server_cpu is not None and top.rps > 0 else None
-    if request.cpu_ms and used is not None and used < 0.8 * request.cpu_ms and law.instances is not None:
-        reason += (
-            f"; at that step a request used {ms(used)} ms of CPU, not the {request.cpu_ms:g} ms asked (the cpu "
-            f"scenario spins for wall time, so requests sharing a core each burn less): for work that needs "
-            f"{request.cpu_ms:g} ms of CPU the law's {law.instances} instance(s) is the safer answer"
+    basis = service_basis(analysis, run, cpus)
+    if basis is None:
+        option.reason = "no usable step with a service time (p50, p95, p99, max and mean)"
+        return option
+    margin = THIN_MARGIN if basis.thin else 1.0
+    objective = request.p95_ms / margin
+
+    def meets(instances: int) -> bool:
+        found = predict(request.rps / instances, basis.slots, basis.service)
+        cpu_ok = basis.cpu_ms is None or request.rps / instances * basis.cpu_ms / 1000 <= request.max_utilisation * cpus
+        return (
+            found is not None and found.utilisation <= request.max_utilisation and found.p95_ms <= objective and cpu_ok
         )
-    return Option(
-        server=target.server,
-        kind=law.kind,
-        basis="measured",
-        workers=target.concurrency,
-        instances=instances,
-        expected_p95_ms=step.p95_ms,
-        reason=reason,
-        shape=f"{configured} (configured)",
-        total_workers=None if target.concurrency is None else instances * target.concurrency,
-        expected_p95_interval_ms=p95_interval(step),
-        rps_per_instance=load,
-        capacity_rps=top.rps,
-        capacity_interval_rps=(low, spread_rps[1]) if spread_rps is not None else None,
-        instances_point=point,
-        law_instances=law.instances,
-        law_bound_rps=bound,
-        cpu_ms_per_request=law.cpu_ms_per_request,
-        cpu_source=law.cpu_source,
-        covered=True,
+
+    option.service_mean_ms, option.service_scv = basis.service.mean_ms, basis.service.scv
+    option.slots, option.thin_basis, option.workers = basis.slots, basis.thin, target.concurrency
+    option.memory_mb = max((s.server_rss_mb for s in analysis.usable if s.server_rss_mb is not None), default=None)
+    option.shape = f"{'unbounded' if target.concurrency is None else target.concurrency} configured"
+    if basis.service.quantile(0.95) > objective:
+        option.reason = (
+            f"cannot: a request alone takes {ms(basis.service.quantile(0.95))} ms at p95 (measured at "
+            f"{load_text(basis.step)}){' with the thin-basis margin' if basis.thin else ''}"
+        )
+        return option
+    instances = fewest(meets, MAX_INSTANCES)
+    if instances is None:
+        option.reason = f"cannot within {MAX_INSTANCES:,} instances"
+        return option
+    curve = open_curve_rate(analysis, objective) if run.meta.model == "open" else None
+    if curve is not None and curve.offered_rps:
+        instances = max(instances, math.ceil(request.rps / curve.offered_rps - 1e-9))
+    budget = request.mem_per_instance_mb
+    if budget is not None and option.memory_mb is not None and option.memory_mb > budget:
+        option.reason = f"cannot: an instance used {number(option.memory_mb)} MiB, over the {number(budget)} MiB asked"
+        return option
+    found = predict(request.rps / instances, basis.slots, basis.service)
+    assert found is not None  # meets() held at this count or fewer instances
+    option.instances, option.n_plus_one, option.rps_per_instance = instances, instances + 1, request.rps / instances
+    option.utilisation, option.expected_p95_ms, option.expected_p99_ms = found.utilisation, found.p95_ms, found.p99_ms
+    option.total_workers = None if target.concurrency is None else instances * target.concurrency
+    option.cpu_ms_per_request = basis.cpu_ms
+    option.cpu_source = f"measured at {load_text(basis.step)}" if basis.cpu_ms is not None else ""
+    option.reason = measured_reason(option, basis, found, curve, analysis, request)
+    return option
+
+
+def measured_reason(
+    option: Option,
+    basis: ServiceBasis,
+    found: Prediction,
+    curve: Step | None,
+    analysis: TargetAnalysis,
+    request: PlanRequest,
+) -> str:
+    """The numbers behind a measured option, as one sentence."""
+    service = basis.service
+    text = (
+        f"{option.instances} instance(s) at {number(found.rate_rps)} rps each: service time measured at "
+        f"{load_text(basis.step)} ({basis.samples} samples): mean {ms(service.mean_ms)} ms, p95 "
+        f"{ms(service.quantile(0.95))} ms, SCV {service.scv:.2f}; {basis.slots} slots ({basis.slots_reason}); "
+        f"M/G/c with Poisson arrivals: utilisation {found.utilisation:.0%} (target <= {request.max_utilisation:.0%}), "
+        f"{found.wait_probability:.0%} of requests wait, predicted p95 {ms(found.p95_ms)} ms, p99 {ms(found.p99_ms)} ms"
     )
+    if curve is not None:
+        text += f"; the open-model curve met the objective up to {number(curve.offered_rps or 0)} rps offered"
+    capacity = analysis.capacity(request.p95_ms)
+    option.capacity_rps = capacity.rps if capacity is not None else None
+    if capacity is not None:
+        text += f"; closed-loop capacity within the objective: {number(capacity.rps)} rps at {load_text(capacity)}"
+    if basis.thin:
+        text += f"; thin basis ({'; '.join(basis.thin)}): planned to {ms(request.p95_ms / THIN_MARGIN)} ms"
+    if option.law_instances is not None:
+        text += f"; the law plans {option.law_instances}"
+    return text
 
 
 def outside_catalog(name: str, cpu: Cpu) -> Option:
@@ -455,12 +595,14 @@ def plan_capacity(
         server = servers.get(name)
         law = law_option(server, request, work.io_ms, cpu, cpus) if server else outside_catalog(name, cpu)
         if run and missing is None and target is not None:
-            options.append(measured_option(analyse(target, run.meta), request, work, law, cpus))
+            options.append(measured_option(analyse(target, run.meta), run, request, work, law, cpus))
             continue
         if run:
             law.covered, law.reason = False, f"not covered by the run ({missing}); law: {law.reason}"
         options.append(law)
-    options.sort(key=lambda o: (o.instances is None, o.instances or 0, o.total_workers or 0))
+    options.sort(key=lambda o: rank(o, run is not None))
+    if options and options[0].instances is not None:
+        options[0].recommended = True
     if run is not None:
         uncovered = [option.server for option in options if option.covered is False]
         covers = "the run covers the request for every server it measured"
@@ -469,6 +611,18 @@ def plan_capacity(
         notes.append(covers)
     return Plan(
         request, work, cpus, options, [*reasoning(request, work, cpus, run), *notes], run.meta.run_id if run else None
+    )
+
+
+def rank(option: Option, from_run: bool) -> tuple[bool, bool, int, float, int]:
+    """Offered options first, measured before the law when there is a run, then the fewest instances (each has the
+    same CPU budget), the least memory, the fewest workers."""
+    return (
+        option.instances is None,
+        from_run and option.basis != "measured",
+        option.instances or 0,
+        (option.memory_mb or 0.0) * (option.instances or 0),
+        option.total_workers or 0,
     )
 
 
@@ -526,34 +680,89 @@ def reason_lines(plan: Plan) -> list[str]:
     return [f"{', '.join(names)}: {reason}" for reason, names in servers.items()]
 
 
-def p95_text(option: Option) -> str:
-    if option.expected_p95_ms is None:
-        return "—"
-    interval = option.expected_p95_interval_ms
-    spread = f" [{ms(interval[0])}-{ms(interval[1])}]" if interval else ""
-    return f"{ms(option.expected_p95_ms)}{spread}"
-
-
 def plan_table(plan: Plan) -> Table:
-    """The options, one row per server, fewest instances first."""
+    """The decision at a glance: one row per server, the recommended one marked and first."""
     request = plan.request
     table = Table(title=f"Plan: {number(request.rps)} rps with p95 <= {request.p95_ms:g} ms")
-    for column in ("server", "kind", "per instance", "instances", "total", "expected p95 ms", "basis", "law"):
-        table.add_column(column, justify="right" if column in ("instances", "total", "law") else "left")
-    for option in plan.options:
-        instances = "—" if option.instances is None else str(option.instances)
-        if option.instances_point is not None and option.instances_point != option.instances:
-            instances = f"{option.instances_point}-{option.instances}"
-        table.add_row(
-            option.server,
-            option.kind,
-            Text(option.shape or "—"),
-            instances,
-            "—" if option.total_workers is None else f"{option.total_workers:,}",
-            Text(p95_text(option)),
-            option.basis if option.covered is not False else "law (not covered)",
-            "—" if option.law_instances is None else str(option.law_instances),
+    columns = (
+        "",
+        "server",
+        "workers per instance",
+        "instances",
+        "N+1",
+        "utilisation",
+        "p95 ms",
+        "p99 ms",
+        "MiB",
+        "basis",
+    )
+    for column in columns:
+        table.add_column(
+            column, justify="left" if column in ("", "server", "workers per instance", "basis") else "right"
         )
-    if any(option.basis == "measured" for option in plan.options):
-        table.caption = "instances a-b: at the measured point estimate - at the low end of its interval (planned)"
+    for option in plan.options:
+        offered = option.instances is not None
+        table.add_row(
+            "→" if option.recommended else "",
+            option.server,
+            Text(option.setting or option.shape or "—"),
+            str(option.instances) if offered else "—",
+            str(option.n_plus_one) if option.n_plus_one else "—",
+            f"{option.utilisation:.0%}" if option.utilisation is not None and offered else "—",
+            ms(option.expected_p95_ms) if option.expected_p95_ms is not None and offered else "—",
+            ms(option.expected_p99_ms) if option.expected_p99_ms is not None and offered else "—",
+            number(option.memory_mb) if option.memory_mb is not None else "—",
+            basis_text(option),
+            style="bold" if option.recommended else None,
+        )
+    table.caption = "p95/p99: predicted per instance at its share; N+1: instances with one spare; → recommended"
     return table
+
+
+def basis_text(option: Option) -> str:
+    if option.covered is False:
+        return "law (not covered)"
+    if option.instances is None:
+        return f"{option.basis}: cannot"
+    return f"{option.basis}{' (thin)' if option.thin_basis else ''}"
+
+
+def summary_lines(plan: Plan) -> list[str]:
+    """What to read under the table: the recommendation, and what makes it weaker than it looks."""
+    lines = []
+    chosen = next((option for option in plan.options if option.recommended), None)
+    if chosen is None:
+        lines.append("no option meets the objective: " + "; ".join(f"{o.server}: {o.reason}" for o in plan.options[:3]))
+        return lines
+    workers = chosen.setting or chosen.shape
+    lines.append(
+        f"recommended: {chosen.server}, {workers} per instance, {chosen.instances} instance(s) "
+        f"({chosen.n_plus_one} to survive losing one), {number(chosen.rps_per_instance or 0)} rps each, predicted p95 "
+        f"{ms(chosen.expected_p95_ms or 0)} ms"
+    )
+    if chosen.thin_basis:
+        lines.append(f"thin basis: {'; '.join(chosen.thin_basis)} (planned with a {THIN_MARGIN:g}x margin)")
+    lines.append("verify it: the same command with --verify; the reasoning: --explain")
+    return lines
+
+
+def plan_tuning(
+    request: PlanRequest, servers: Mapping[str, Server], catalog_cpus: float, runs: Mapping[str, Results]
+) -> Plan:
+    """From a tuning (``flasklab tune``): one option per measured value of the setting, the worker count that meets
+    the objective with the fewest instances (then the least memory) recommended. ``runs``: "VARIABLE=value" → run."""
+    options, notes = [], []
+    plan: Plan | None = None
+    for setting, run in runs.items():
+        plan = plan_capacity(request, servers, catalog_cpus, run)
+        for option in plan.options:
+            if option.basis == "measured":
+                option.setting, option.recommended = setting, False
+                options.append(option)
+        notes += [f"{setting}: {note}" for note in plan.notes if "does not cover" in note]
+    if plan is None:
+        raise PlanError("--from", "the tuning holds no measured run")
+    options.sort(key=lambda o: rank(o, True))
+    if options and options[0].instances is not None:
+        options[0].recommended = True
+    return Plan(request, plan.workload, plan.cpus, options, [*plan.notes[:5], *notes], plan.run_id)

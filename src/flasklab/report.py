@@ -30,6 +30,7 @@ from flasklab.analysis import (
     TargetAnalysis,
     analyse,
     budget_value,
+    check_objective,
     littles_law_efficiency,
     load_text,
     min_samples,
@@ -542,6 +543,25 @@ def live_status(results: Results) -> LiveStatus | None:
     )
 
 
+@dataclass(frozen=True)
+class PlanCheck:
+    """A ``plan --verify`` run: the planner's prediction beside the one step it measured, and the verdict."""
+
+    prediction: dict[str, str]
+    step: Step | None
+    causes: str
+    held: bool
+
+
+def plan_check(results: Results) -> PlanCheck | None:
+    """The verification a run was made for (meta.prediction), judged by flasklab.analysis."""
+    prediction = results.meta.prediction
+    if prediction is None:
+        return None
+    checked = check_objective(results, float(prediction.get("objective_p95_ms", "nan")))
+    return PlanCheck(prediction, checked.step, checked.causes, checked.held)
+
+
 def render_report(
     results: Results,
     slo_p95_ms: float = DEFAULT_SLO_P95_MS,
@@ -583,6 +603,7 @@ def render_report(
         chart_titles=chart_titles(results.meta.model),
         live=live,
         live_status=live_status(results),
+        plan_check=plan_check(results),
     )
 
 

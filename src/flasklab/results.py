@@ -188,6 +188,10 @@ class Meta(Record):
         default=None, description="the user's app when not the lab's own: module, folder, requirements, locustfile"
     )
     server_versions: dict[str, dict[str, str]] = Field(default_factory=dict, description="per server, its packages")
+    prediction: dict[str, str] | None = Field(
+        default=None,
+        description="flasklab plan --verify: the planner's prediction for the one instance this run measured",
+    )
     memory_measure: Literal["pss", "uss", "rss", "cgroup"] | None = Field(
         default=None, description="how server memory was measured (pss: shared pages split among processes)"
     )

@@ -59,6 +59,7 @@ class Sweep:
     user_app: UserApp | None = None  # --app: the backend runs it, meta records it
     seed: int | None = None  # of the rounds' shuffled order and the open model's arrivals (None: random, recorded)
     arrivals: str = "poisson"  # the open model's: "poisson" (random, seeded) or "uniform" (evenly spaced)
+    prediction: dict[str, str] | None = None  # plan --verify: what the planner predicted for this run's one step
 
     @property
     def loads(self) -> tuple[int, ...]:
@@ -96,6 +97,7 @@ def _meta(sweep: Sweep, backend: Backend) -> Meta:
         memory_measure=backend.memory_measure,
         versions={"flasklab": __version__, "python": platform.python_version(), "locust": version("locust")},
         app=_app_meta(sweep),
+        prediction=sweep.prediction,
     )
 
 
