@@ -104,6 +104,21 @@ def test_the_whole_generator_side_counts_not_only_its_busiest_process() -> None:
     assert "its CPU set 93 % busy" in assess(softirq, Limits(1.0, 16)).causes
 
 
+def test_other_work_on_the_servers_cpus_is_flagged_when_they_were_full() -> None:
+    """The compose lab's idle servers share CPU 0 with the one measured: harmless while it has room, not when full."""
+    crowded = step(16, 1000, server_cpu=0.7, server_set_busy=0.95)
+    shared = assess(crowded, Limits(1.0, 16, server_set_cpus=1))
+    assert [flag.kind for flag in shared.flags] == ["server CPUs shared"]
+    assert shared.causes == (
+        "server CPUs shared: other processes ran 0.25 cores on the server's 1 pinned CPU(s) while the server used 0.70"
+    )
+    idle_neighbours = step(16, 1000, server_cpu=0.88, server_set_busy=0.94)  # 0.06 cores of others: counts
+    assert assess(idle_neighbours, Limits(1.0, 16, server_set_cpus=1)).usable
+    roomy = step(16, 1000, server_cpu=0.3, server_set_busy=0.6)  # others ran 0.3, but the CPU had room
+    assert assess(roomy, Limits(1.0, 16, server_set_cpus=1)).usable
+    assert assess(crowded, Limits(1.0, 16)).usable  # servers not pinned: their CPUs are not known
+
+
 def test_a_server_that_fails_fast_does_not_show_a_higher_peak() -> None:
     sync = analysis_of(fixture("closed"), "gunicorn-sync", "hello")
     failing = sync.steps[-1]

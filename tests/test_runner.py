@@ -49,6 +49,10 @@ def test_sweep_measures_io_within_the_concurrency_bound(
         pinning = results.meta.pinning
         assert step.generator_cpus == (len(pinning["generator"]) if pinning else step.generator_cpus)
         assert (step.generator_set_busy is not None) == bool(pinning)
+        # the servers' pinned CPUs: at least the server's own CPU ran there (the ticks are 10 ms: a little slack)
+        assert (step.server_set_busy is not None) == bool(pinning)
+        if step.server_set_busy is not None and pinning:
+            assert step.server_set_busy * len(pinning["server"]) >= step.server_cpu - 0.05
         assert step.steady is not None and step.warmup_used_s is not None
         assert TINY.warmup_s - 0.01 <= step.warmup_used_s <= 3 * TINY.warmup_s + 0.1
         assert step.censored is None and step.unstable is None  # open-model fields only

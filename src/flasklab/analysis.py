@@ -11,6 +11,9 @@ count for the peak, the capacity or the knee when it is:
   meta.budget's cpus) nor at its configured concurrency (users in flight >= target.concurrency). When the server is
   at its limit, the server sets the pace whatever the generator does; when it is not, the step measured Locust.
   Without a budget or the server's CPU (an unpinned run, a server by URL) only the concurrency can clear it.
+- **server CPUs shared**: the servers' pinned CPUs were near full (SERVER_NEAR_BUDGET of their time running
+  processes, from /proc/stat) and other processes ran at least SHARED_SERVER_CPU cores of it beside the server: idle
+  servers of the compose lab, the machine's other work. The server did not have its budget to itself.
 - **failures**: more than MAX_FAILURE_RATE (1 %) of its completed requests failed. Fast errors are not served
   requests: a server that fails fast must not show a higher peak. Its successes are requests - failures.
 - **not steady**: throughput and in-flight requests were still moving when its window began (``steady`` False;
@@ -45,6 +48,9 @@ from flasklab.settings import GENERATOR_SATURATION
 MAX_FAILURE_RATE = 0.01
 # Server CPU at or above this share of its budget: the server, not the generator, was the limit.
 SERVER_NEAR_BUDGET = 0.85
+# Processes other than the server running on its pinned CPUs (idle servers of the compose lab, anything else) for
+# at least this many cores, while those CPUs were near full: the server did not have its budget to itself.
+SHARED_SERVER_CPU = 0.15
 # The knee: the next step, with at least twice the load, adds less than 10 % throughput.
 KNEE_GROWTH = 1.10
 # Percentiles the lab records, in percent (integers: n·(100 - q) < 100 has no rounding error).
@@ -54,7 +60,9 @@ CAPACITY_PERCENTILE = "p95"
 LOWER_BOUND_MARK = "≥"
 THIN_MARK = "†"
 
-FlagKind = Literal["generator-bound", "failures", "not steady", "unstable", "thin sample", "no successes"]
+FlagKind = Literal[
+    "generator-bound", "server CPUs shared", "failures", "not steady", "unstable", "thin sample", "no successes"
+]
 Interval = tuple[float, float]
 
 
@@ -78,6 +86,7 @@ class Limits:
 
     budget_cpus: float | None
     concurrency: int | None  # None: unbounded
+    server_set_cpus: int | None = None  # CPUs the servers were pinned to (None: not pinned)
 
 
 @dataclass(frozen=True)
@@ -152,7 +161,8 @@ def budget_value(text: str | None, mebibytes: bool = False) -> float | None:
 
 def limits(target: Target, meta: Meta) -> Limits:
     """The target's server limits as the run recorded them."""
-    return Limits(budget_value(meta.budget.get("cpus")), target.concurrency)
+    pinned = (meta.pinning or {}).get("server")
+    return Limits(budget_value(meta.budget.get("cpus")), target.concurrency, len(pinned) if pinned else None)
 
 
 def successes(step: Step) -> int:
@@ -208,6 +218,16 @@ def server_use(step: Step, server: Limits) -> str:
     return f"{cpu} and {step.users} of {bound} in flight"
 
 
+def shared_server_cpu(step: Step, server: Limits) -> float | None:
+    """Cores other processes used on the server's pinned CPUs when they were near full, if enough to matter."""
+    if step.server_set_busy is None or step.server_cpu is None or not server.server_set_cpus:
+        return None
+    cores = server.server_set_cpus
+    others = step.server_set_busy * cores - step.server_cpu
+    crowded = step.server_set_busy >= SERVER_NEAR_BUDGET
+    return others if crowded and others >= SHARED_SERVER_CPU else None
+
+
 def step_flags(step: Step, server: Limits) -> list[Flag]:
     """Every reason the step does not count, in the order the module docstring gives them."""
     flags = []
@@ -215,6 +235,12 @@ def step_flags(step: Step, server: Limits) -> list[Flag]:
     if busy is not None and not server_at_limit(step, server):
         cause = f"generator-bound: generator side busy ({busy}) while {server_use(step, server)}"
         flags.append(Flag("generator-bound", cause))
+    if (others := shared_server_cpu(step, server)) is not None:
+        cause = (
+            f"server CPUs shared: other processes ran {others:.2f} cores on the server's {server.server_set_cpus} "
+            f"pinned CPU(s) while the server used {step.server_cpu:.2f}"
+        )
+        flags.append(Flag("server CPUs shared", cause))
     if failure_rate(step) > MAX_FAILURE_RATE:
         cause = f"failures {step.failures / step.requests * 100:.1f} % ({step.failures:,} of {step.requests:,})"
         flags.append(Flag("failures", cause))

@@ -26,6 +26,12 @@ def generator_cpus() -> set[int]:
     return set(os.sched_getaffinity(0))
 
 
+def server_cpus() -> set[int]:
+    """The servers' CPU set, as the runner passes it (LAB_SERVER_CPUS, e.g. "0"; empty when they are not pinned)."""
+    text = os.environ.get("LAB_SERVER_CPUS", "")
+    return {int(part) for part in text.split(",") if part.strip().isdigit()}
+
+
 def online_cpus(stat: str) -> set[int]:
     """The CPUs /proc/stat lists (the host's, also inside a container)."""
     return {int(line.split()[0][3:]) for line in stat.splitlines() if line.startswith("cpu") and line[3].isdigit()}
@@ -42,6 +48,22 @@ def cpu_ticks(stat: str, cpus: set[int]) -> CpuTicks:
         idle = sum(values[index] for index in IDLE_COLUMNS if index < len(values))
         ticks[int(name[3:])] = (sum(values) - idle, sum(values))
     return ticks
+
+
+TASK_COLUMNS = (0, 1, 2)  # user, nice, system: time running processes (interrupt work left out)
+
+
+def task_ticks(stat: str, cpus: set[int]) -> CpuTicks:
+    """(ticks running processes, total ticks) of each of ``cpus``: how much of them tasks used, whoever they are."""
+    return {
+        cpu: (sum(_columns(line)[index] for index in TASK_COLUMNS), sum(_columns(line)[:COUNTED_COLUMNS]))
+        for line in stat.splitlines()
+        if line.startswith("cpu") and line[3:4].isdigit() and (cpu := int(line.split()[0][3:])) in cpus
+    }
+
+
+def _columns(line: str) -> list[int]:
+    return [int(value) for value in line.split()[1:]]
 
 
 def set_busy(before: CpuTicks, after: CpuTicks) -> float | None:
@@ -65,10 +87,19 @@ class CpuSet:
 
     def ticks(self) -> CpuTicks | None:
         """The set's ticks now, or None when the generator is not pinned (its set is the whole machine's)."""
-        if not self.pinned:
-            return None
+        return self.ticks_of(self.cpus) if self.pinned else None
+
+    def ticks_of(self, cpus: set[int]) -> CpuTicks | None:
+        """Ticks of any CPUs now; None for none or where /proc/stat cannot be read."""
         try:
-            return cpu_ticks(self.stat_path.read_text(), self.cpus)
+            return cpu_ticks(self.stat_path.read_text(), cpus) if cpus else None
+        except OSError:
+            return None
+
+    def task_ticks_of(self, cpus: set[int]) -> CpuTicks | None:
+        """Ticks the CPUs spent running processes (the servers' set: the server and whatever shares it)."""
+        try:
+            return task_ticks(self.stat_path.read_text(), cpus) if cpus else None
         except OSError:
             return None
 

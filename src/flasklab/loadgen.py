@@ -48,7 +48,7 @@ from locust.util.load_locustfile import load_locustfile
 from flasklab.arrivals import ARRIVALS
 from flasklab.catalog import lab_root
 from flasklab.distributed import CPU_KEY, SAMPLES_KEY, error_kind
-from flasklab.generator_side import CpuSet, CpuTicks, saturated, set_busy
+from flasklab.generator_side import CpuSet, server_cpus, CpuTicks, saturated, set_busy
 from flasklab.lab_users import starting  # registers itself on Locust's init event: bounded requests, task errors
 from flasklab.openloop import OpenLoop, OpenLoopError, due_time
 from flasklab.steady import WARMUP_CAP, WARMUP_SLICES, unstable, warmed_up
@@ -410,6 +410,7 @@ class Mark(NamedTuple):
     at: float
     cpu_seconds: float
     ticks: CpuTicks | None
+    server_ticks: CpuTicks | None = None
 
 
 def run(
@@ -532,6 +533,7 @@ class GeneratorCpu:
         self.workers = workers
         self.process = psutil.Process()
         self.cpu_set = CpuSet()
+        self.server_cpus = server_cpus()
 
     def _seconds(self) -> float:
         times = self.process.cpu_times()
@@ -539,7 +541,7 @@ class GeneratorCpu:
 
     def mark(self) -> Mark:
         """This process's CPU and its CPU set's ticks now, at a window's edge."""
-        return Mark(time.time(), self._seconds(), self.cpu_set.ticks())
+        return Mark(time.time(), self._seconds(), self.cpu_set.ticks(), self.cpu_set.task_ticks_of(self.server_cpus))
 
     def worker_shares(self, start: Mark, end: Mark) -> list[float]:
         """Each worker's CPU (share of one core) over the report interval bracketing the window."""
@@ -558,7 +560,11 @@ class GeneratorCpu:
         busiest, total = max([own, *workers]), own + sum(workers)
         cpus = len(self.cpu_set.cpus)
         busy = set_busy(start.ticks, end.ticks) if start.ticks is not None and end.ticks is not None else None
+        servers = None
+        if start.server_ticks is not None and end.server_ticks is not None:
+            servers = set_busy(start.server_ticks, end.server_ticks)
         return {
+            "server_set_busy": None if servers is None else round(servers, 3),
             "generator_cpu": round(busiest, 3),
             "generator_cpu_total": round(total, 3),
             "generator_cpus": cpus,

@@ -91,6 +91,12 @@ class Step(Record):
     generator_set_busy: float | None = Field(
         default=None, ge=0, description="busy share (0-1) of the generator's CPU set, softirq included, when pinned"
     )
+    server_set_busy: float | None = Field(
+        default=None,
+        ge=0,
+        description="share (0-1) of the server CPU set's time spent running processes over the window (the server, "
+        "idle servers, anything else; interrupt work left out), when the servers are pinned",
+    )
     steady: bool | None = Field(
         default=None, description="throughput and in-flight requests were steady when the window began (null: unknown)"
     )

@@ -74,6 +74,7 @@ def combine(steps: Sequence[Step]) -> Step:
         generator_cpu_total=_median([step.generator_cpu_total for step in steps]),
         generator_cpus=min((step.generator_cpus for step in steps if step.generator_cpus), default=None),
         generator_set_busy=_median([step.generator_set_busy for step in steps]),
+        server_set_busy=_median([step.server_set_busy for step in steps]),
         steady=_all([step.steady for step in steps]),
         warmup_used_s=_median([step.warmup_used_s for step in steps]),
         censored=_sum([step.censored for step in steps]),
