@@ -48,7 +48,7 @@ from locust.util.load_locustfile import load_locustfile
 from flasklab.arrivals import ARRIVALS
 from flasklab.catalog import lab_root
 from flasklab.distributed import CPU_KEY, SAMPLES_KEY, error_kind
-from flasklab.generator_side import CpuSet, server_cpus, CpuTicks, saturated, set_busy
+from flasklab.generator_side import CpuSet, CpuTicks, saturated, server_cpus, set_busy
 from flasklab.lab_users import starting  # registers itself on Locust's init event: bounded requests, task errors
 from flasklab.openloop import OpenLoop, OpenLoopError, due_time
 from flasklab.steady import WARMUP_CAP, WARMUP_SLICES, unstable, warmed_up
