@@ -1,5 +1,7 @@
 """flasklab's benchmarks: figures printed as ``name value`` lines, from one run measured side by side.
 
+plan: see benchmarks/plan_bench.py (capacity plans verified by running them).
+
 docker: the compose lab (`docker compose up`'s conductor, the network backend) against the local backend, on `hello`
 and `io` for every server of the catalog (or ``--servers``), standard profile, probe off; the two backends run one
 after the other, in alternating order over ``--rounds N`` (default 1). Per server and scenario the figure is compose
@@ -61,6 +63,9 @@ from flasklab.load import LoadJob, run_load
 from flasklab.report import render_report
 from flasklab.results import Results, Step, Target, load_results
 from flasklab.settings import GENERATOR_SATURATION, PROFILES, START_TIMEOUT_S, Profile
+
+sys.path.insert(0, str(Path(__file__).parent))  # run as a script: its sibling modules
+import plan_bench
 
 CHROMIUM = "/usr/bin/chromium"
 ALL_CHARTS_DRAWN = "() => [...document.querySelectorAll('div.chart')].every(d => d.querySelector('.main-svg'))"
@@ -456,6 +461,7 @@ def main() -> int:
         "headroom": headroom,
         "sweep_quick": sweep_quick,
         "overhead": overhead,
+        "plan": plan_bench.plan,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in benchmarks:
         print(f"usage: scripts/bench {{{','.join(benchmarks)}}} [flasklab run options]", file=sys.stderr)

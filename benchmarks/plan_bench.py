@@ -1,0 +1,85 @@
+"""scripts/bench plan: do the capacity planner's plans hold when they are run?
+
+One standard run (``--from DIR`` to reuse one) of gunicorn-sync, gunicorn-gthread and gunicorn-gevent on ``io``
+(100 ms) and ``cpu`` (10 ms) is the basis. Four requests are planned from it: 100, 200 and 400 rps of ``io`` at
+p95 <= 300 ms, and 60 rps of ``cpu`` at p95 <= 100 ms. Each plan's recommended option is verified by running it
+(``flasklab plan --verify``: one instance at its share as Poisson arrivals, a 30 s window, seeded), and so is each
+``io`` plan's gunicorn-sync option (4 workers: the one whose instances queue, where the model has work to do).
+Figures: ``plan_held N/M`` (verified options whose measured p95 met the objective on a step that counts; goal: all)
+and ``plan_p95_error`` (the median of |predicted - measured| / measured p95; goal <= 0.25), with one line per
+verification. The ``cpu`` scenario spins for 10 ms of wall time, not of CPU, so requests sharing a core finish
+sooner than CPU-bound work would: its prediction errs high (the safe side), which the figure includes.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from flasklab.catalog import lab_root
+
+SERVERS = "gunicorn-sync,gunicorn-gthread,gunicorn-gevent"
+PLANS = (("io", 100, 300), ("io", 200, 300), ("io", 400, 300), ("cpu", 60, 100))
+WINDOW_S = "30"
+
+
+def flasklab(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flasklab", *args], capture_output=True, text=True, cwd=lab_root())
+
+
+def basis_run(folder: Path) -> Path:
+    out = folder / "basis"
+    done = flasklab("run", "--servers", SERVERS, "--scenarios", "io,cpu", "--profile", "standard", "--out", str(out))
+    if done.returncode != 0:
+        raise SystemExit(f"the basis run failed:\n{done.stderr[-2000:]}")
+    return out
+
+
+def verify(
+    basis: Path, folder: Path, scenario: str, rps: int, p95_ms: int, server: str | None
+) -> dict[str, object] | None:
+    """One plan verified: its JSON (options and verification), or None when nothing could be offered."""
+    work = ["--io-ms", "100"] if scenario == "io" else ["--cpu-ms", "10"]
+    chosen = ["--verify-server", server] if server else []
+    out = folder / f"{scenario}-{rps}-{server or 'recommended'}"
+    done = flasklab(
+        "plan", "--from", str(basis), "--rps", str(rps), "--p95-ms", str(p95_ms), *work,
+        "--verify", *chosen, "--verify-window-s", WINDOW_S, "--seed", "1", "--out", str(out), "--json",
+    )  # fmt: skip
+    if done.returncode not in (0, 1):
+        print(f"plan {scenario} {rps} rps: could not verify: {done.stderr.strip()[-400:]}")
+        return None
+    document: dict[str, object] = json.loads(done.stdout)
+    return document
+
+
+def plan(extra: list[str]) -> int:
+    folder = Path(tempfile.mkdtemp(prefix="flasklab-bench-plan-"))
+    basis = Path(extra[extra.index("--from") + 1]) if "--from" in extra else basis_run(folder)
+    held, errors, verified = 0, [], 0
+    checks = [(plan, None) for plan in PLANS] + [(plan, "gunicorn-sync") for plan in PLANS if plan[0] == "io"]
+    for (scenario, rps, p95_ms), server in checks:
+        document = verify(basis, folder, scenario, rps, p95_ms, server)
+        checked = document.get("verification") if document else None
+        if not isinstance(checked, dict):
+            print(f"plan {scenario} {rps} rps p95<={p95_ms}: no {server or 'recommended'} option to verify")
+            continue
+        verified += 1
+        held += bool(checked["held"])
+        predicted, measured = checked["predicted_p95_ms"], checked["measured_p95_ms"]
+        if predicted is not None and measured:
+            errors.append(abs(predicted - measured) / measured)
+        print(
+            f"plan {scenario} {rps} rps p95<={p95_ms}: {checked['server']} ({checked['setting']}) at "
+            f"{checked['rate_rps']} rps: predicted p95 {predicted:.1f} ms, measured {measured or 0:.1f} ms, "
+            f"{'held' if checked['held'] else 'DID NOT HOLD'} {'; '.join(checked['flags'])}"
+        )
+    print(f"plan_held {held}/{verified} ({len(checks) - verified} could not be verified)")
+    if errors:
+        print(f"plan_p95_error {statistics.median(errors):.3f}  (each: {' '.join(f'{e:.3f}' for e in errors)})")
+    print(f"basis run: {basis}")
+    return 0 if held == verified == len(checks) else 1
