@@ -34,7 +34,7 @@ timed (goal <= 300 s on 2 cores); beside it, the seconds of measurement windows 
 
 overhead: what exact percentiles cost the generator. One uwsgi server (`--server NAME` for another), `hello`, 64
 users, generator pinned; the lab's Locust process runs alternately with exact recording (the default) and with
-LAB_EXACT=0 (`--no-exact`, Locust's own stats only), 3 times each, two 5 s windows a run. The figure is the median
+LAB_EXACT=0 (Locust's own stats only), 3 times each, two 5 s windows a run. The figure is the median
 over rounds of a round's throughput (completions per second in the windows) with exact recording / without, the two
 runs of a round side by side so that the machine's drift between rounds cancels (goal >= 0.95). It measures
 recording only where the generator is the bottleneck: uwsgi by default, because it closes every connection and the

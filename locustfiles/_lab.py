@@ -21,8 +21,8 @@ try:
     DEFAULT_STEPS, DEFAULT_WARMUP_S, DEFAULT_WINDOW_S = _DEFAULT.steps, _DEFAULT.warmup_s, _DEFAULT.window_s
     # These register themselves: in distributed mode, workers forward raw samples so percentiles stay exact; every
     # lab user gets a bounded request time (LAB_REQUEST_TIMEOUT_S) and a task that raises counts as a failure.
-    import flasklab.distributed
-    import flasklab.lab_users  # noqa: F401
+    import flasklab.loadgen.distributed
+    import flasklab.loadgen.lab_users  # noqa: F401
 except ImportError:  # a plain Locust install without flasklab
     DEFAULT_STEPS, DEFAULT_WARMUP_S, DEFAULT_WINDOW_S = (1, 2, 4, 8, 16, 32, 64), 2.0, 8.0
 

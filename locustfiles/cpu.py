@@ -7,6 +7,7 @@ from _lab import StepLoadShape, scenario_params  # noqa: F401  (Locust finds the
 LAB_SCENARIO = {
     "name": "cpu",
     "description": "busy loop of ms milliseconds: CPU bound",
+    "work": "cpu",
     "params": {"ms": 10},
     "profiles": ["standard", "full"],
 }

@@ -7,6 +7,7 @@ from _lab import StepLoadShape, scenario_params  # noqa: F401  (Locust finds the
 LAB_SCENARIO = {
     "name": "hello",
     "description": "tiny response: per-request overhead of the server",
+    "work": "none",
     "params": {},
     "profiles": ["quick", "standard", "full"],
 }

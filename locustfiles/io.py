@@ -7,6 +7,7 @@ from _lab import StepLoadShape, scenario_params  # noqa: F401  (Locust finds the
 LAB_SCENARIO = {
     "name": "io",
     "description": "blocking sleep of ms milliseconds: concurrency bound (Little's law)",
+    "work": "io",
     "params": {"ms": 100},
     "profiles": ["quick", "standard", "full"],
 }

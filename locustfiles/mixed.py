@@ -7,6 +7,7 @@ from _lab import StepLoadShape, scenario_params  # noqa: F401  (Locust finds the
 LAB_SCENARIO = {
     "name": "mixed",
     "description": "6 hello : 3 io : 1 cpu",
+    "work": "mixed",
     "params": {"io_ms": 50, "cpu_ms": 5},
     "profiles": ["full"],
 }

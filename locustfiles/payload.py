@@ -7,6 +7,7 @@ from _lab import StepLoadShape, scenario_params  # noqa: F401  (Locust finds the
 LAB_SCENARIO = {
     "name": "payload",
     "description": "large response of kb KiB",
+    "work": "none",
     "params": {"kb": 256},
     "profiles": ["full"],
 }

@@ -7,6 +7,7 @@ from _lab import StepLoadShape, scenario_params  # noqa: F401  (Locust finds the
 LAB_SCENARIO = {
     "name": "selfcall",
     "description": "the request calls its own server (the seed's deadlock); 504 when it cannot answer itself",
+    "work": "io",
     "params": {},
     "profiles": ["standard", "full"],
 }

@@ -7,6 +7,7 @@ from _lab import StepLoadShape, scenario_params  # noqa: F401  (Locust finds the
 LAB_SCENARIO = {
     "name": "upstream",
     "description": "outbound HTTP call to a slow upstream answering after ms milliseconds",
+    "work": "io",
     "params": {"ms": 100},
     "profiles": ["standard", "full"],
 }

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from flasklab import cli
+from flasklab import cli, runner
 from flasklab.catalog import lab_root, load_scenarios, load_servers
 from flasklab.settings import PROFILES
 
@@ -23,7 +23,7 @@ def no_run_starts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a run started despite bad input")
 
-    monkeypatch.setattr(cli, "execute", refuse)
+    monkeypatch.setattr(runner.Run, "__init__", refuse)
     yield
 
 

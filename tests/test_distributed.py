@@ -13,7 +13,8 @@ import psutil
 
 from flasklab.backends.base import RunningTarget
 from flasklab.backends.local import free_port
-from flasklab.results import load_results
+from flasklab.load_config import LoadConfig
+from flasklab.results import Step, load_results
 
 
 def test_workers_forward_exact_samples(
@@ -47,25 +48,20 @@ def test_workers_forward_exact_samples(
         )
         for worker_tmp in worker_temp_folders
     ]
-    environment = {**os.environ, "LAB_STEPS": "2,4", "LAB_WARMUP_S": "1", "LAB_WINDOW_S": "2"}
+    config = LoadConfig(
+        locustfile=str(root / "locustfiles" / "io.py"),
+        host=target.url,
+        steps=(2, 4),
+        warmup_s=1,
+        window_s=2,
+        workers=2,
+        master_port=port,
+    )
     try:
         master = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "flasklab.loadgen",
-                "--locustfile",
-                str(root / "locustfiles" / "io.py"),
-                "--host",
-                target.url,
-                "--workers",
-                "2",
-                "--master-port",
-                str(port),
-            ],
+            [sys.executable, "-m", "flasklab.loadgen", "--config", config.model_dump_json()],
             capture_output=True,
             text=True,
-            env=environment,
             timeout=120,
         )
     finally:
@@ -74,18 +70,20 @@ def test_workers_forward_exact_samples(
                 worker.wait(timeout=30)
     assert master.returncode == 0, master.stderr[-2000:]
     events = [json.loads(line) for line in master.stdout.splitlines()]
-    steps = [event for event in events if event["event"] == "step"]
-    assert [step["users"] for step in steps] == [2, 4]
+    steps = [Step.model_validate(event["figures"]) for event in events if event["event"] == "step"]
+    assert [step.users for step in steps] == [2, 4]
     for step in steps:
-        bound = min(step["users"], 4) / 0.1  # 4 sync workers, 100 ms each
-        assert step["workers"] == 2
-        assert 0.75 * bound <= step["rps"] <= 1.05 * bound
-        assert 100 <= step["p50_ms"] <= step["p95_ms"] <= step["p99_ms"] <= step["max_ms"]
-        assert step["failures"] == 0
-        assert 0 < step["generator_cpu"] < 1
+        bound = min(step.users, 4) / 0.1  # 4 sync workers, 100 ms each
+        assert step.generator_workers == 2
+        assert 0.75 * bound <= step.rps <= 1.05 * bound
+        assert step.p50_ms is not None and step.p95_ms is not None and step.p99_ms is not None
+        assert step.max_ms is not None and 100 <= step.p50_ms <= step.p95_ms <= step.p99_ms <= step.max_ms
+        assert step.failures == 0
+        assert 0 < step.generator_cpu < 1
         # the master's CPU and both workers' together: more than the busiest process alone
-        assert step["generator_cpu_total"] > step["generator_cpu"] and step["generator_cpus"] >= 1
-        assert step["warmup_used_s"] == 1.0 and step["steady"] in (True, False)  # judged once the samples are in
+        assert step.generator_cpu_total is not None and step.generator_cpu_total > step.generator_cpu
+        assert step.generator_cpus is not None and step.generator_cpus >= 1
+        assert step.warmup_used_s == 1.0 and step.steady in (True, False)  # judged once the samples are in
     assert all(worker.returncode == 0 for worker in workers)  # the master's quit ends them cleanly
 
 

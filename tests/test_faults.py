@@ -22,7 +22,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flasklab import runner
 from flasklab.backends.local import LocalBackend, LocalTarget
 from flasklab.catalog import Scenario, Server
 from flasklab.results import RESULTS_FILE, Results, Step, Target, load_results, write_results
@@ -136,8 +135,8 @@ def assert_next_server_measured(results: Results, name: str = "waitress") -> Non
 
 @pytest.fixture
 def short_health(monkeypatch: pytest.MonkeyPatch) -> None:
-    """LAB_START_TIMEOUT_S, as the runner reads it, set to a few seconds."""
-    monkeypatch.setattr(runner, "START_TIMEOUT_S", HEALTH_TIMEOUT_S)
+    """LAB_START_TIMEOUT_S set to a few seconds (the runner reads it when it waits for a server)."""
+    monkeypatch.setenv("LAB_START_TIMEOUT_S", str(HEALTH_TIMEOUT_S))
 
 
 def ad_hoc(name: str, command: str, like: Server | None = None) -> Server:
@@ -298,7 +297,7 @@ def test_a_hung_server_is_failed_and_its_timeouts_counted(
     monkeypatch: pytest.MonkeyPatch,
     request_timeout: str | None,
 ) -> None:
-    if request_timeout:  # read by the Locust process (flasklab.lab_users): requests time out within the window
+    if request_timeout:  # read by the Locust process (flasklab.loadgen.lab_users): requests time out within the window
         monkeypatch.setenv("LAB_REQUEST_TIMEOUT_S", request_timeout)
     results, backend = measure(
         tmp_path,

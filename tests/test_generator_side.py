@@ -7,7 +7,6 @@ Pure rules (flasklab.generator_side, flasklab.steady) on fixed inputs; the Locus
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,6 +17,8 @@ import pytest
 
 from flasklab.backends.base import RunningTarget
 from flasklab.generator_side import cpu_ticks, online_cpus, saturated, set_busy
+from flasklab.load_config import LoadConfig
+from flasklab.results import Step
 from flasklab.steady import same_level, unstable, warmed_up
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,14 +105,14 @@ class Broken(FastHttpUser):
 """
 
 
-def loadgen(locustfile: Path, url: str, **environment: str) -> list[dict[str, Any]]:
-    """Run the Locust process as flasklab does; its step events."""
-    command = [sys.executable, "-m", "flasklab.loadgen", "--locustfile", str(locustfile), "--host", url]
-    result = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, **environment}, timeout=120, cwd=ROOT
-    )
+def loadgen(locustfile: Path, url: str, **load: Any) -> list[Step]:
+    """Run the Locust process as flasklab does (one LoadConfig document); its steps, as far as it measures them."""
+    config = LoadConfig(locustfile=str(locustfile), host=url, **load)
+    command = [sys.executable, "-m", "flasklab.loadgen", "--config", config.model_dump_json()]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
-    return [event for line in result.stdout.splitlines() if (event := json.loads(line))["event"] == "step"]
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    return [Step.model_validate(event["figures"]) for event in events if event["event"] == "step"]
 
 
 @pytest.mark.parametrize("model", ["closed", "open"])
@@ -123,13 +124,15 @@ def test_percentiles_are_of_successes_and_on_start_is_set_up(
     target = start_server("gunicorn-gevent")
     locustfile = tmp_path / "on_start.py"
     locustfile.write_text(ON_START_LOCUSTFILE)
-    load = "4" if model == "closed" else "20"  # 4 users (2 of each class), or 20 arrivals a second
-    (step,) = loadgen(locustfile, target.url, LAB_MODEL=model, LAB_STEPS=load, LAB_WARMUP_S="0", LAB_WINDOW_S="1.5")
-    assert "setup" not in step["names"], step["names"]
-    assert step["errors"].get("RuntimeError: no login", 0) >= 1, step["errors"]
-    assert step["errors"].get("HTTP 404", 0) >= 1 and step["names"]["io"] >= 1, step
-    assert step["failures"] == sum(step["errors"].values()) and step["requests"] > step["failures"]
-    assert 100 <= step["p50_ms"] <= step["max_ms"] < 300, step
+    load = 4 if model == "closed" else 20  # 4 users (2 of each class), or 20 arrivals a second
+    (step,) = loadgen(locustfile, target.url, model=model, steps=[load], warmup_s=0, window_s=1.5)
+    assert "setup" not in step.names, step.names
+    assert step.errors.get("RuntimeError: no login", 0) >= 1, step.errors
+    assert step.errors.get("HTTP 404", 0) >= 1 and step.names["io"] >= 1, step
+    assert step.failures == sum(step.errors.values()) and step.requests > step.failures
+    assert step.p50_ms is not None and step.max_ms is not None
+    assert 100 <= step.p50_ms <= step.max_ms < 300, step
+    assert step.server_cpu is None and step.server_rss_mb is None  # the orchestrator's to measure
 
 
 def test_a_warm_up_that_completes_nothing_is_not_steady_and_stops_at_its_cap(
@@ -137,27 +140,28 @@ def test_a_warm_up_that_completes_nothing_is_not_steady_and_stops_at_its_cap(
 ) -> None:
     """1 user of 1.5 s requests: nothing completes in 0.2 s sub-windows, so the warm-up runs to 3 x 0.4 s."""
     target = start_server("gunicorn-gevent")
-    steps = loadgen(
-        root / "locustfiles" / "io.py",
-        target.url,
-        LAB_STEPS="1",
-        LAB_WARMUP_S="0.4",
-        LAB_WINDOW_S="0.5",
-        LAB_PARAMS='{"ms": 1500}',
-    )
-    assert steps[0]["steady"] is False
-    assert steps[0]["warmup_used_s"] == pytest.approx(1.2, abs=0.1)
+    locustfile = root / "locustfiles" / "io.py"
+    steps = loadgen(locustfile, target.url, steps=[1], warmup_s=0.4, window_s=0.5, params={"ms": 1500})
+    assert steps[0].steady is False
+    assert steps[0].warmup_used_s == pytest.approx(1.2, abs=0.1)
 
 
 def test_a_steady_step_starts_its_window_after_the_profile_warm_up(
     start_server: Callable[[str], RunningTarget], root: Path
 ) -> None:
     target = start_server("gunicorn-gevent")
-    steps = loadgen(
-        root / "locustfiles" / "hello.py", target.url, LAB_STEPS="2,4", LAB_WARMUP_S="0.6", LAB_WINDOW_S="0.5"
-    )
+    steps = loadgen(root / "locustfiles" / "hello.py", target.url, steps=[2, 4], warmup_s=0.6, window_s=0.5)
     for step in steps:
-        assert step["warmup_used_s"] >= 0.6 - 0.01 and step["warmup_used_s"] <= 3 * 0.6 + 0.1
-        assert step["steady"] is (step["warmup_used_s"] < 3 * 0.6 - 0.01)
-        assert step["generator_cpus"] >= 1 and step["generator_cpu_total"] >= step["generator_cpu"]
-    assert any(step["steady"] for step in steps)  # hello at 2 and 4 users settles within a few sub-windows
+        assert step.warmup_used_s is not None and step.generator_cpus is not None
+        assert step.warmup_used_s >= 0.6 - 0.01 and step.warmup_used_s <= 3 * 0.6 + 0.1
+        assert step.steady is (step.warmup_used_s < 3 * 0.6 - 0.01)
+        assert step.generator_cpus >= 1 and (step.generator_cpu_total or 0) >= step.generator_cpu
+    assert any(step.steady for step in steps)  # hello at 2 and 4 users settles within a few sub-windows
+
+
+def test_a_bad_config_is_an_error_event() -> None:
+    """The Locust process validates its one input before Locust loads anything."""
+    command = [sys.executable, "-m", "flasklab.loadgen", "--config", '{"locustfile": "x.py", "steps": []}']
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    (event,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1 and event["event"] == "error" and "host" in event["message"], event

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from click.testing import CliRunner
 
 from flasklab.arrivals import Schedule, step_generator
 from flasklab.cli import main
+from flasklab.load_config import LoadConfig
 from flasklab.report import render_report
 from flasklab.results import Results, load_results
 
@@ -91,17 +91,11 @@ def test_a_taskset_locustfile_is_refused_in_the_open_model(tmp_path: Path) -> No
         "class Pages(TaskSet):\n    @task\n    def home(self):\n        self.client.get('/')\n\n"
         "class Visitor(HttpUser):\n    tasks = [Pages]\n"
     )
-    environment = {**os.environ, "LAB_MODEL": "open", "LAB_STEPS": "5", "LAB_WARMUP_S": "0.1", "LAB_WINDOW_S": "0.2"}
-    command = [
-        sys.executable,
-        "-m",
-        "flasklab.loadgen",
-        "--locustfile",
-        str(locustfile),
-        "--host",
-        "http://127.0.0.1:9",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=60, cwd=ROOT)
+    config = LoadConfig(
+        locustfile=str(locustfile), host="http://127.0.0.1:9", steps=(5,), warmup_s=0.1, window_s=0.2, model="open"
+    )
+    command = [sys.executable, "-m", "flasklab.loadgen", "--config", config.model_dump_json()]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 1
     assert events[-1]["event"] == "error" and "plain @task functions" in events[-1]["message"]

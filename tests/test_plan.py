@@ -20,12 +20,12 @@ from flasklab.plan import (
     Plan,
     PlanError,
     PlanRequest,
-    erlang_c,
     estimate,
     plan_capacity,
     plan_json,
     server_kind,
 )
+from flasklab.queueing import erlang_c
 from flasklab.results import Results, load_results
 
 ROOT = Path(__file__).resolve().parents[1]

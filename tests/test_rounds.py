@@ -14,7 +14,7 @@ from flasklab.analysis import p95_interval, rps_interval
 from flasklab.cli import main
 from flasklab.report import live_status, render_report
 from flasklab.results import Results, Step, load_results
-from flasklab.rounds import combine, combine_rounds
+from flasklab.rounds import RULES, combine, combine_rounds
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ("dev-single", "gunicorn-sync")
@@ -135,3 +135,24 @@ def test_rounds_combine_the_generator_side_warm_up_and_open_model_fields() -> No
     assert step.warmup_used_s == 0.5
     unmeasured = combine([measured(), measured()])  # steps written before these fields: still unknown
     assert (unmeasured.steady, unmeasured.unstable, unmeasured.censored) == (None, None, None)
+
+
+def test_every_step_field_has_its_rounds_rule() -> None:
+    """A new step field costs its model field, where it is measured, and its rule here: this says which is missing."""
+    assert set(RULES) | {"spread"} == set(Step.model_fields)
+
+
+def test_a_combined_step_takes_each_fields_rule() -> None:
+    """Medians, sums, worst cases and counts by kind, one rule per field; the within-window intervals left out."""
+    base: dict[str, object] = {"users": 4, "duration_s": 1.0, "failures": 0, "p50_ms": 1.0, "p95_ms": 2.0}
+    base |= {"p99_ms": 3.0, "max_ms": 4.0}
+    base |= {"generator_cpu": 0.1, "generator_saturated": False, "server_cpu": None, "server_rss_mb": None}
+    steps = [
+        Step.model_validate(base | {"requests": 10, "rps": 10.0, "rps_low": 9.0, "errors": {"HTTP 500": 1}}),
+        Step.model_validate(base | {"requests": 30, "rps": 30.0, "max_ms": 9.0, "errors": {"HTTP 500": 2}}),
+        Step.model_validate(base | {"requests": 20, "rps": 20.0, "server_rss_mb": 40.0, "names": {"/io": 20}}),
+    ]
+    step = combine(steps)
+    assert (step.requests, step.rps, step.max_ms, step.duration_s) == (60, 20.0, 9.0, 3.0)
+    assert (step.errors, step.names, step.server_rss_mb, step.server_cpu) == ({"HTTP 500": 3}, {"/io": 20}, 40.0, None)
+    assert step.rps_low is None and step.spread is not None and step.spread.rounds == 3

@@ -20,6 +20,13 @@ import yaml
 COMPOSE_FILE = "docker-compose.yml"
 DEFAULT_REQUIREMENTS = "services/requirements/servers.txt"
 UNBOUNDED = "unbounded"
+# How a server holds requests at once (its label lab.kind): a request per worker process, a thread each, or a
+# greenlet or coroutine each on an event loop. The planner sizes each kind differently.
+SERVER_KINDS = ("processes", "threads", "async")
+# What a scenario's requests do (its locustfile's LAB_SCENARIO "work"): wait on blocking I/O, compute, neither, or a
+# mix of those. The planner and the report find "the scenario that waits `ms`" by this, never by its name.
+IO_WORK, CPU_WORK, NO_WORK, MIXED_WORK = "io", "cpu", "none", "mixed"
+WORK_KINDS = (IO_WORK, CPU_WORK, NO_WORK, MIXED_WORK)
 
 
 class CatalogError(ValueError):
@@ -90,6 +97,14 @@ def _interpolate_tree(node: Any, environment: Mapping[str, str]) -> Any:
     return node
 
 
+def parse_kind(service: str, label: str) -> str:
+    """The server's declared kind (label lab.kind), one of SERVER_KINDS."""
+    kind = label.strip()
+    if kind not in SERVER_KINDS:
+        raise CatalogError(f"service {service!r}: label lab.kind={label!r} must be one of {', '.join(SERVER_KINDS)}")
+    return kind
+
+
 def parse_concurrency(service: str, label: str) -> int | None:
     """``"4"`` → 4, ``"2*8"`` → 16, ``"unbounded"`` → None."""
     if label.strip() == UNBOUNDED:
@@ -115,6 +130,7 @@ class Server:
     worker_model: str
     concurrency: int | None
     command: str
+    kind: str | None = None  # one of SERVER_KINDS; None for a server outside the catalog (a --target URL)
     requirements: str = DEFAULT_REQUIREMENTS
     requires: tuple[str, ...] = ()
     note: str = ""
@@ -134,7 +150,7 @@ def _server_from_service(name: str, service: dict[str, Any]) -> Server:
         command = command[0]
     if not isinstance(command, str) or not command.strip():
         raise CatalogError(f"service {name!r}: command must be one shell command string, e.g. [exec gunicorn ...]")
-    for label in ("lab.worker-model", "lab.concurrency"):
+    for label in ("lab.worker-model", "lab.kind", "lab.concurrency"):
         if not str(labels.get(label, "")).strip():
             raise CatalogError(f"service {name!r}: label {label} is missing")
     build = service.get("build")
@@ -150,6 +166,7 @@ def _server_from_service(name: str, service: dict[str, Any]) -> Server:
         worker_model=str(labels["lab.worker-model"]),
         concurrency=parse_concurrency(name, str(labels["lab.concurrency"])),
         command=command.strip(),
+        kind=parse_kind(name, str(labels["lab.kind"])),
         requirements=str(args.get("REQUIREMENTS", DEFAULT_REQUIREMENTS)),
         requires=tuple(str(labels.get("lab.requires", "")).split()),
         note=" ".join(str(labels.get("lab.note", "")).split()),
@@ -192,6 +209,7 @@ class Scenario:
     description: str
     params: dict[str, int] = field(default_factory=dict)
     profiles: tuple[str, ...] = ()
+    work: str = MIXED_WORK  # one of WORK_KINDS; a locustfile of yours is taken as a mix (its work is not declared)
 
 
 def _literal_assignment(path: Path, variable: str) -> Any:
@@ -212,6 +230,24 @@ def _literal_assignment(path: Path, variable: str) -> Any:
     return None
 
 
+def parse_work(path: Path, declared: object) -> str:
+    """The scenario's declared kind of work (LAB_SCENARIO's "work"), one of WORK_KINDS."""
+    if declared not in WORK_KINDS:
+        raise CatalogError(f"{path}: LAB_SCENARIO's work is {declared!r}; declare one of {', '.join(WORK_KINDS)}")
+    return str(declared)
+
+
+def scenario_of_work(scenarios: Mapping[str, Scenario], work: str, param: str | None = None) -> str | None:
+    """The first scenario (in locustfiles/ order) that declares ``work`` and, if named, the parameter ``param``.
+
+    Where a view needs one lab scenario for a kind of work (the planner's "blocking I/O of ``ms``"), this is it.
+    """
+    for scenario in scenarios.values():
+        if scenario.work == work and (param is None or param in scenario.params):
+            return scenario.name
+    return None
+
+
 def load_scenarios(root: Path | None = None) -> dict[str, Scenario]:
     """Every scenario of locustfiles/, keyed by name."""
     root = root or lab_root()
@@ -220,6 +256,7 @@ def load_scenarios(root: Path | None = None) -> dict[str, Scenario]:
         declaration = _literal_assignment(path, "LAB_SCENARIO")
         if declaration is None:
             continue
+        work = parse_work(path, declaration.get("work") if isinstance(declaration, dict) else None)
         try:
             scenario = Scenario(
                 name=str(declaration["name"]),
@@ -227,9 +264,10 @@ def load_scenarios(root: Path | None = None) -> dict[str, Scenario]:
                 description=str(declaration.get("description", "")),
                 params={str(key): int(value) for key, value in dict(declaration.get("params", {})).items()},
                 profiles=tuple(declaration.get("profiles", ())),
+                work=work,
             )
         except (KeyError, TypeError, ValueError) as error:
-            raise CatalogError(f"{path}: LAB_SCENARIO needs name, params and profiles ({error!r})") from error
+            raise CatalogError(f"{path}: LAB_SCENARIO needs name, work, params and profiles ({error!r})") from error
         if scenario.name in scenarios:
             raise CatalogError(f"scenario {scenario.name!r} is declared twice ({path})")
         scenarios[scenario.name] = scenario

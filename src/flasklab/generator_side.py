@@ -26,12 +26,6 @@ def generator_cpus() -> set[int]:
     return set(os.sched_getaffinity(0))
 
 
-def server_cpus() -> set[int]:
-    """The servers' CPU set, as the runner passes it (LAB_SERVER_CPUS, e.g. "0"; empty when they are not pinned)."""
-    text = os.environ.get("LAB_SERVER_CPUS", "")
-    return {int(part) for part in text.split(",") if part.strip().isdigit()}
-
-
 def online_cpus(stat: str) -> set[int]:
     """The CPUs /proc/stat lists (the host's, also inside a container)."""
     return {int(line.split()[0][3:]) for line in stat.splitlines() if line.startswith("cpu") and line[3].isdigit()}

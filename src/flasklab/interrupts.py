@@ -12,7 +12,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None  # what signal.signal returns
@@ -23,9 +23,9 @@ def held_interrupts(redeliver: bool = True) -> Iterator[list[int]]:
     """SIGINT and SIGTERM wait for the block to end; the signals held are yielded.
 
     With ``redeliver`` the first one held is raised again as the block ends, so it acts as it would have (its handler
-    raises KeyboardInterrupt, or flasklab's Terminated, right after the block), and a second one acts at once: a user
-    pressing Ctrl-C twice is not kept waiting. Without, every signal waits and the caller decides. Only the main
-    thread can handle signals; elsewhere nothing is held.
+    raises KeyboardInterrupt, or Terminated under terminate_raises, right after the block), and a second one acts at
+    once: a user pressing Ctrl-C twice is not kept waiting. Without, every signal waits and the caller decides. Only
+    the main thread can handle signals; elsewhere nothing is held.
     """
     held: list[int] = []
     if threading.current_thread() is not threading.main_thread():
@@ -47,3 +47,25 @@ def held_interrupts(redeliver: bool = True) -> Iterator[list[int]]:
             signal.signal(signum, handler)
         if held and redeliver:  # even when the block raised: the interrupt is what the user asked for
             signal.raise_signal(held[0])
+
+
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so that cleanup runs and partial results are written."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def terminate_raises() -> Iterator[None]:
+    """Inside the block SIGTERM raises Terminated, as SIGINT raises KeyboardInterrupt: the one place flasklab turns
+    SIGTERM into an exception, so that `finally` blocks stop servers and write partial results.
+
+    The previous handler comes back as the block ends; nesting is harmless (the inner block restores the outer's).
+    """
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

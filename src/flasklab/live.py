@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -292,3 +293,14 @@ def locust_link(web_setting: str) -> str | None:
         return None
     host, _, port = web_setting.rpartition(":")
     return f"http://{'127.0.0.1' if host in ('', '0.0.0.0', '*') else host}:{port}/"
+
+
+def port_is_free(address: str) -> bool:
+    """Can HOST:PORT be bound here now (for Locust's web UI beside the live dashboard)?"""
+    host, _, port = address.rpartition(":")
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, int(port)))
+        except OSError:
+            return False
+    return True

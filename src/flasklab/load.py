@@ -1,7 +1,8 @@
 """Runs one target's load in a Locust process of its own and turns its step events into results steps.
 
-Locust lives in a child process (``flasklab.loadgen``) because importing it monkey-patches with gevent; this side
-only reads JSON lines, samples the server's usage at each window's edges, and enforces time limits.
+Locust lives in a child process (``python -m flasklab.loadgen``) because importing it monkey-patches with gevent.
+This side gives it one document (flasklab.load_config.LoadConfig), reads its JSON lines, samples the server's usage
+at each window's edges (the only step fields measured here: server_cpu, server_rss_mb), and enforces time limits.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import ValidationError
+
 from flasklab.backends.base import Backend, RunningTarget, Usage
 from flasklab.backends.local import free_port
 from flasklab.catalog import lab_root
 from flasklab.interrupts import held_interrupts
+from flasklab.load_config import LoadConfig
 from flasklab.results import Step
 from flasklab.settings import (
     GENERATOR_SATURATION,
@@ -41,6 +45,7 @@ from flasklab.steady import WARMUP_CAP  # pure rules, no Locust: the orchestrato
 # Locust start-up plus the slack a step may overrun before the generator is declared hung.
 GRACE_S = 30.0
 WORKER_CHECK_S = 0.5  # how often local Locust workers are checked for an early exit while events are awaited
+EXACT_VARIABLE = "LAB_EXACT"  # "0": Locust's own running totals only, no per-request recording (scripts/bench)
 
 
 class LoadFailed(RuntimeError):
@@ -139,44 +144,47 @@ def _reader(stream: IO[str], sink: queue.Queue[str | None]) -> None:
     sink.put(None)
 
 
-def step_from_event(event: dict[str, Any], before: Usage | None, after: Usage | None) -> Step:
-    """A results step from the Locust process's step event and the server's usage at the window's edges."""
+def server_figures(before: Usage | None, after: Usage | None) -> dict[str, float | None]:
+    """The step fields measured here: the server's CPU over the window (cores) and its memory at the end (MiB)."""
     server_cpu = None
     if before and after and after.at > before.at:
         server_cpu = round((after.cpu_seconds - before.cpu_seconds) / (after.at - before.at), 3)
-    return Step(
-        users=event["users"],
-        duration_s=event["duration_s"],
-        requests=event["requests"],
-        failures=event["failures"],
-        rps=round(event["rps"], 3),
-        offered_rps=event.get("offered_rps"),
-        backlog=event.get("backlog"),
-        censored=event.get("censored"),
-        percentiles_lower_bound=event.get("percentiles_lower_bound", False),
-        unstable=event.get("unstable"),
-        steady=event.get("steady"),
-        warmup_used_s=event.get("warmup_used_s"),
-        p50_ms=event["p50_ms"],
-        p95_ms=event["p95_ms"],
-        p99_ms=event["p99_ms"],
-        max_ms=event["max_ms"],
-        rps_low=None if event["rps_low"] is None else round(event["rps_low"], 3),  # null with LAB_EXACT=0
-        rps_high=None if event["rps_high"] is None else round(event["rps_high"], 3),
-        p95_low_ms=event["p95_low_ms"],
-        p95_high_ms=event["p95_high_ms"],
-        mean_ms=event["mean_ms"],
-        errors=event["errors"],
-        names=event.get("names", {}),
-        generator_cpu=event["generator_cpu"],
-        generator_saturated=event["generator_saturated"],
-        generator_cpu_total=event.get("generator_cpu_total"),
-        generator_cpus=event.get("generator_cpus"),
-        generator_set_busy=event.get("generator_set_busy"),
-        server_set_busy=event.get("server_set_busy"),
-        generator_workers=event["workers"],
-        server_cpu=server_cpu,
-        server_rss_mb=round(after.rss_bytes / 2**20, 1) if after else None,
+    return {"server_cpu": server_cpu, "server_rss_mb": round(after.rss_bytes / 2**20, 1) if after else None}
+
+
+def step_from_event(figures: dict[str, Any], before: Usage | None, after: Usage | None) -> Step:
+    """A results step: the Locust process's figures, validated, with the server's usage at the window's edges."""
+    try:
+        return Step.model_validate({**figures, **server_figures(before, after)})
+    except ValidationError as error:  # the two process worlds disagree: a bug, reported as the target's failure
+        raise LoadFailed(f"the load generator's step is not a results step: {error}") from error
+
+
+def exact_recording() -> bool:
+    """Does the Locust process record every request (the default) or only Locust's running totals (LAB_EXACT=0)?"""
+    return os.environ.get(EXACT_VARIABLE, "1") != "0"
+
+
+def load_config(job: LoadJob, target: RunningTarget, backend: Backend, workers: int, master_port: int) -> LoadConfig:
+    """The Locust process's one input for ``job`` against ``target`` (validated: the model and arrivals too)."""
+    return LoadConfig.model_validate(
+        {
+            "locustfile": str(job.locustfile),
+            "host": target.url,
+            "steps": job.loads,
+            "warmup_s": job.profile.warmup_s,
+            "window_s": job.profile.window_s,
+            "params": job.params,
+            "model": job.model,
+            "arrivals": job.arrivals,
+            "seed": job.seed,
+            "saturation": GENERATOR_SATURATION,
+            "workers": workers,
+            "master_port": master_port,
+            "web": locust_web(),
+            "exact": exact_recording(),
+            "server_cpus": (backend.pinning or {}).get("server", []),
+        }
     )
 
 
@@ -202,48 +210,20 @@ def run_load(
     workers, master_port = locust_workers(), LOCUST_MASTER_PORT
     if job.processes > 1:
         workers, master_port = job.processes, free_port()
-    command = backend.generator_command(
-        [
-            sys.executable,
-            "-m",
-            "flasklab.loadgen",
-            "--locustfile",
-            str(job.locustfile),
-            "--host",
-            target.url,
-            "--saturation",
-            str(GENERATOR_SATURATION),
-            "--workers",
-            str(workers),
-            "--master-port",
-            str(master_port),
-            "--web",
-            locust_web(),
-        ]
-    )
-    environment = {
-        **os.environ,
-        "LAB_STEPS": ",".join(map(str, job.loads)),
-        "LAB_MODEL": job.model,
-        "LAB_ARRIVALS": job.arrivals,
-        "LAB_SERVER_CPUS": ",".join(map(str, (backend.pinning or {}).get("server", []))),
-        "LAB_SEED": str(job.seed),
-        "LAB_WARMUP_S": str(job.profile.warmup_s),
-        "LAB_WINDOW_S": str(job.profile.window_s),
-        "LAB_PARAMS": json.dumps(job.params),
-    }
+    config = load_config(job, target, backend, workers, master_port)
+    command = [sys.executable, "-m", "flasklab.loadgen", "--config", config.model_dump_json()]
     local_workers: LocalWorkers | None = None
     process: subprocess.Popen[str] | None = None
     try:
         with held_interrupts():  # each process kept before a signal acts, so that the finally below stops it
             if job.processes > 1:
+                environment = {**os.environ, **config.locustfile_environment()}  # the locustfiles' own variables
                 local_workers = LocalWorkers(job.processes, master_port, backend, job.locustfile, environment)
             process = subprocess.Popen(
-                command,
+                backend.generator_command(command),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=environment,
                 stdin=subprocess.DEVNULL,
             )
         _follow(process, job, target, local_workers, on_window, on_step)
@@ -295,7 +275,7 @@ def _follow(
         elif event["event"] == "window_end":
             after[event["step"]] = target.usage()
         elif event["event"] == "step":
-            on_step(step_from_event(event, before.pop(event["step"], None), after.pop(event["step"], None)))
+            on_step(step_from_event(event["figures"], before.pop(event["step"], None), after.pop(event["step"], None)))
             steps_done += 1
         elif event["event"] == "error":
             raise LoadFailed(event["message"])

@@ -3,10 +3,11 @@
 A pure function of the request, the catalog and, optionally, one run's results.json. Each server gets one option,
 on one of two bases, and every option says the numbers it used.
 
-**measured** (``--from DIR``): the run measured the server on the scenario of the request's shape (``io`` for
-blocking I/O only, ``cpu`` for CPU only, ``hello`` for neither) with the same ``ms``. One instance's capacity is
-flasklab.analysis's capacity step: the highest rps of a usable step (not generator-bound, failures <= 1 %, steady,
-stable, enough samples) whose p95 met the objective.
+**measured** (``--from DIR``): the run measured the server on the scenario of the request's shape with the same
+``ms``: the first scenario of locustfiles/ whose LAB_SCENARIO declares that work (``io``, blocking I/O only, with an
+``ms``: the ``io`` scenario; ``cpu``, CPU only, with an ``ms``: ``cpu``; ``none``: ``hello``). One instance's
+capacity is flasklab.analysis's capacity step: the highest rps of a usable step (not generator-bound, failures
+<= 1 %, steady, stable, enough samples) whose p95 met the objective.
 Instances = ceil(R / capacity), planned on the low end of the step's rps interval (the pessimistic end; the point
 estimate's count is shown beside it); workers = the server's configured concurrency; expected p95 = the p95 measured
 at the least step that carried the planned load per instance, with its interval. Intervals are read as ``compare``
@@ -30,15 +31,14 @@ optimistic for traffic burstier than Poisson. The plan is the fewest instances t
 largest configuration of the server's kind, then the smallest configuration that still does; it adds no failover
 headroom.
 
-The kind comes from the words of the catalog's ``lab.worker-model``: greenlets (gevent, eventlet) are ``async``,
-threads are ``threads``, anything else serves one request per worker: ``processes``. Their caps are declared below.
+The kind is the catalog's declaration (label ``lab.kind``): ``processes`` serve one request per worker, ``threads``
+a thread each, ``async`` a greenlet each (gevent, eventlet). Their caps are declared below.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -47,8 +47,8 @@ from rich.table import Table
 from rich.text import Text
 
 from flasklab.analysis import TargetAnalysis, analyse, budget_value, load_text, rps_interval, successes
-from flasklab.catalog import Server
-from flasklab.queueing import Prediction, QueueingError, ServiceTime, predict
+from flasklab.catalog import CPU_WORK, IO_WORK, NO_WORK, Scenario, Server, load_scenarios, scenario_of_work
+from flasklab.queueing import Prediction, QueueingError, ServiceTime, erlang_c, predict
 from flasklab.results import Results, Step, Target
 
 MAX_RPS = 1e7
@@ -65,8 +65,6 @@ UNBOUNDED_SLOTS = 10_000  # a server that holds every request at once (a thread 
 ASSUMED_OVERHEAD_CPU_MS = 0.5
 P95_TAIL = 0.05
 MAX_INSTANCES = 10**9
-# Lab scenarios with one kind of work, `ms` of it: `io` sleeps (blocking I/O), `cpu` spins; `hello` has neither.
-IO_SCENARIO, CPU_SCENARIO, SHAPELESS_SCENARIO = "io", "cpu", "hello"
 
 Basis = Literal["law", "measured"]
 
@@ -121,26 +119,54 @@ class Workload:
 
     io_ms: float
     scenario: str | None
-    ms: float | None  # the scenario's `ms` parameter (None for hello)
+    ms: float | None  # the scenario's `ms` parameter (None for the shapeless one, hello)
 
 
-def workload(request: PlanRequest, run: Results | None) -> Workload:
-    """The request's shape; with neither --io-ms nor --cpu-ms, the run's io scenario (else its cpu one) gives it."""
+@dataclass(frozen=True)
+class ShapeScenarios:
+    """The lab scenario of each shape a request can have, from the scenarios' declared work (None: none declares it)."""
+
+    io: str | None  # `ms` of blocking I/O and nothing else
+    cpu: str | None  # `ms` of CPU and nothing else
+    shapeless: str | None  # neither
+
+    @classmethod
+    def of(cls, scenarios: Mapping[str, Scenario]) -> ShapeScenarios:
+        return cls(
+            scenario_of_work(scenarios, IO_WORK, "ms"),
+            scenario_of_work(scenarios, CPU_WORK, "ms"),
+            scenario_of_work(scenarios, NO_WORK),
+        )
+
+
+def measured_target(run: Results | None, scenario: str | None) -> Target | None:
+    """The run's first target of ``scenario`` that measured a step (None: no run, no such scenario, not measured)."""
+    if run is None or scenario is None:
+        return None
+    return next((t for t in run.targets if t.scenario == scenario and t.steps), None)
+
+
+def workload(request: PlanRequest, run: Results | None, shapes: ShapeScenarios) -> Workload:
+    """The request's shape; with neither --io-ms nor --cpu-ms, the run's I/O scenario (else its CPU one) gives it."""
     io, cpu = request.io_ms, request.cpu_ms
     if io is None and cpu is None:
-        for scenario in (IO_SCENARIO, CPU_SCENARIO):
-            target = next((t for t in run.targets if t.scenario == scenario and t.steps), None) if run else None
+        for scenario in (shapes.io, shapes.cpu):
+            target = measured_target(run, scenario)
             if target is not None and "ms" in target.params:
                 ms = float(target.params["ms"])
-                return Workload(ms if scenario == IO_SCENARIO else 0.0, scenario, ms)
-        raise PlanError("--from", "the run measured neither io nor cpu: give the work with --io-ms and/or --cpu-ms")
+                return Workload(ms if scenario == shapes.io else 0.0, scenario, ms)
+        raise PlanError(
+            "--from",
+            f"the run measured neither {shapes.io or 'an I/O scenario'} nor {shapes.cpu or 'a CPU scenario'}: give "
+            "the work with --io-ms and/or --cpu-ms",
+        )
     if io and cpu:
         return Workload(io, None, None)
     if io:
-        return Workload(io, IO_SCENARIO, io)
+        return Workload(io, shapes.io, io)
     if cpu:
-        return Workload(0.0, CPU_SCENARIO, cpu)
-    return Workload(0.0, SHAPELESS_SCENARIO, None)
+        return Workload(0.0, shapes.cpu, cpu)
+    return Workload(0.0, shapes.shapeless, None)
 
 
 @dataclass(frozen=True)
@@ -186,24 +212,14 @@ THREADS = Kind("threads", "threads", per_process=32, processes_per_core=None)
 ASYNC = Kind("async", "connections", per_process=1000, processes_per_core=None)
 
 
+KINDS = {kind.name: kind for kind in (PROCESSES, THREADS, ASYNC)}  # by the catalog's lab.kind values
+
+
 def server_kind(server: Server) -> Kind:
-    """The kind, from the words of the catalog's worker model ("threaded=False" is not a thread pool)."""
-    words = server.worker_model.lower()
-    if re.search(r"\b(gevent|eventlet|greenlets?)\b", words):
-        return ASYNC
-    if re.search(r"\bthreads?\b", words):
-        return THREADS
-    return PROCESSES
-
-
-def erlang_c(slots: int, offered: float) -> float:
-    """Probability that a request waits for a slot in an M/M/c queue (offered load in erlangs; 1 when overloaded)."""
-    if offered >= slots:
-        return 1.0
-    blocked = 1.0  # Erlang B, by its numerically stable recursion
-    for k in range(1, slots + 1):
-        blocked = offered * blocked / (k + offered * blocked)
-    return slots * blocked / (slots - offered * (1 - blocked))
+    """The kind the catalog declares for the server (label lab.kind), which the catalog has validated."""
+    if server.kind is None:
+        raise ValueError(f"{server.name} declares no kind: only a catalog server (lab.kind) can be planned by the law")
+    return KINDS[server.kind]
 
 
 @dataclass(frozen=True)
@@ -581,10 +597,18 @@ def budget_cpus(budget: Mapping[str, str]) -> float:
 
 
 def plan_capacity(
-    request: PlanRequest, servers: Mapping[str, Server], catalog_cpus: float, run: Results | None = None
+    request: PlanRequest,
+    servers: Mapping[str, Server],
+    catalog_cpus: float,
+    run: Results | None = None,
+    scenarios: Mapping[str, Scenario] | None = None,
 ) -> Plan:
-    """One option per server (the catalog's, or the run's), fewest instances first, and the reasoning."""
-    work = workload(request, run)
+    """One option per server (the catalog's, or the run's), fewest instances first, and the reasoning.
+
+    ``scenarios``: the catalog's (locustfiles/, read when not given), whose declared work says which scenario has the
+    request's shape.
+    """
+    work = workload(request, run, ShapeScenarios.of(load_scenarios() if scenarios is None else scenarios))
     notes: list[str] = []
     cpus = run_cpus(run, catalog_cpus, notes) if run else catalog_cpus
     options = []
@@ -593,7 +617,10 @@ def plan_capacity(
         missing = coverage(target, run, work, request.p95_ms) if run else None
         cpu = request_cpu(request, target)
         server = servers.get(name)
-        law = law_option(server, request, work.io_ms, cpu, cpus) if server else outside_catalog(name, cpu)
+        if server is not None and server.kind is not None:
+            law = law_option(server, request, work.io_ms, cpu, cpus)
+        else:  # a --target URL: not in the catalog, no declared kind for the law to size
+            law = outside_catalog(name, cpu)
         if run and missing is None and target is not None:
             options.append(measured_option(analyse(target, run.meta), run, request, work, law, cpus))
             continue
@@ -747,14 +774,19 @@ def summary_lines(plan: Plan) -> list[str]:
 
 
 def plan_tuning(
-    request: PlanRequest, servers: Mapping[str, Server], catalog_cpus: float, runs: Mapping[str, Results]
+    request: PlanRequest,
+    servers: Mapping[str, Server],
+    catalog_cpus: float,
+    runs: Mapping[str, Results],
+    scenarios: Mapping[str, Scenario] | None = None,
 ) -> Plan:
     """From a tuning (``flasklab tune``): one option per measured value of the setting, the worker count that meets
     the objective with the fewest instances (then the least memory) recommended. ``runs``: "VARIABLE=value" → run."""
     options, notes = [], []
     plan: Plan | None = None
+    scenarios = load_scenarios() if scenarios is None else scenarios
     for setting, run in runs.items():
-        plan = plan_capacity(request, servers, catalog_cpus, run)
+        plan = plan_capacity(request, servers, catalog_cpus, run, scenarios)
         for option in plan.options:
             if option.basis == "measured":
                 option.setting, option.recommended = setting, False

@@ -6,11 +6,13 @@ everything it measured. A server that fails is data (status, reason, log tail), 
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import random
 import secrets
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -25,7 +27,7 @@ from flasklab.load import LoadFailed, LoadJob, run_load
 from flasklab.probe import probe_concurrency, unsupported
 from flasklab.results import Meta, ProbeResult, Results, Step, Target, TargetStatus, now, write_results
 from flasklab.rounds import combine_rounds
-from flasklab.settings import PROBE_IO_MS, PROBE_WIDTH, START_TIMEOUT_S, Profile
+from flasklab.settings import PROBE_IO_MS, PROBE_WIDTH, START_TIMEOUT, Profile
 from flasklab.userapp import UserApp
 
 
@@ -45,8 +47,10 @@ class Quiet:
     def message(self, text: str) -> None: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sweep:
+    """What one run measures and how, fixed before it starts (``dataclasses.replace`` makes a changed copy)."""
+
     servers: list[Server]
     scenarios: list[Scenario]
     profile: Profile
@@ -72,6 +76,27 @@ RESPONSIVE_S = 3.0
 
 def new_run_id() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+class RunFolderError(ValueError):
+    """A run folder that must not or cannot be written; the message says which and what to do."""
+
+
+def run_folder(out: Path | None, root: Path) -> Path:
+    """The run's folder (default: results/<run-id>), checked before any server starts: new, and writable."""
+    folder = out or root / "results" / new_run_id()
+    if (folder / "results.json").exists():
+        raise RunFolderError(f"{folder} already holds a results.json; choose a new folder")
+    existing = next(part for part in (folder, *folder.parents) if part.exists())  # tried at its nearest existing part
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder")
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as error:
+        raise RunFolderError(
+            f"{folder} cannot be written ({existing}: {error.strerror or error}); choose another folder"
+        ) from error
+    return folder
 
 
 def _meta(sweep: Sweep, backend: Backend) -> Meta:
@@ -110,16 +135,21 @@ def _app_meta(sweep: Sweep) -> dict[str, str] | None:
     return meta | ({"requirements": str(app.requirements)} if app.requirements else {})
 
 
+def seeded(sweep: Sweep) -> Sweep:
+    """The sweep with a seed drawn when it needs one (shuffled rounds, random arrivals) and none was given."""
+    if (sweep.rounds > 1 or sweep.model == "open") and sweep.seed is None:
+        return replace(sweep, seed=secrets.randbelow(2**31))
+    return sweep
+
+
 class Run:
     """One sweep in progress: owns the Results and saves them after every change."""
 
     def __init__(self, sweep: Sweep, backend: Backend, observer: Observer) -> None:
-        if (sweep.rounds > 1 or sweep.model == "open") and sweep.seed is None:
-            sweep.seed = secrets.randbelow(2**31)
-        self.sweep = sweep
+        self.sweep = seeded(sweep)
         self.backend = backend
         self.observer = observer
-        self.results = Results(meta=_meta(sweep, backend))
+        self.results = Results(meta=_meta(self.sweep, backend))
         self.save()
 
     def save(self) -> None:
@@ -206,7 +236,7 @@ class Run:
         try:
             with held_interrupts():  # a signal mid-start would leave the server running with no handle to stop it
                 running = self.backend.start(server)
-            running.wait_healthy(START_TIMEOUT_S)
+            running.wait_healthy(START_TIMEOUT.value())
             self.results.meta.server_versions[server.name] = running.info()
             if self.sweep.probe and round_index == 0:
                 self.observer.target_started(server.name, "probe")
@@ -225,7 +255,7 @@ class Run:
                     running.stop()
                     with held_interrupts():
                         running = self.backend.start(server)
-                    running.wait_healthy(START_TIMEOUT_S)
+                    running.wait_healthy(START_TIMEOUT.value())
                     target.note = note
                 self.measure_target(running, target, scenario)
                 previous = scenario.name
@@ -282,7 +312,7 @@ class Run:
         last_steps = target.rounds[-1] if target.rounds else target.steps
         if last_steps and not answered(last_steps[-1]):
             try:  # hung, or still working off a queue: only /health can tell
-                running.wait_healthy(START_TIMEOUT_S)
+                running.wait_healthy(START_TIMEOUT.value())
             except TargetFailed as error:
                 silent = f"stopped answering during {target.scenario}: no response in its last step"
                 target.status, target.error = "failed", f"{silent}; /health {error}"
@@ -303,10 +333,3 @@ def responsive(running: RunningTarget) -> bool:
 def answered(step: Step) -> bool:
     """Did the server respond at all in this step (a success or any HTTP status, not only timeouts or resets)?"""
     return step.requests > step.failures or any(kind.startswith("HTTP ") for kind in step.errors)
-
-
-def estimated_seconds(sweep: Sweep) -> float:
-    """Roughly how long a sweep takes: load windows plus start-up and probe per server."""
-    per_server = 3.0 + (PROBE_WIDTH * PROBE_IO_MS / 1000 / 4 if sweep.probe else 0)
-    per_round = len(sweep.servers) * (3.0 + len(sweep.scenarios) * (sweep.profile.target_s() + 1.5))
-    return per_round * sweep.rounds + len(sweep.servers) * (per_server - 3.0)

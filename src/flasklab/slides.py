@@ -1,6 +1,6 @@
 """Slides: each chart of the run report as a 16:9 picture (PNG and SVG), for a talk. ``flasklab report DIR --png``.
 
-The same figures as the report (flasklab.report.figures), restyled for a 1920x1080 slide and drawn by kaleido, plotly's
+The same figures as the report (flasklab.charts), restyled for a 1920x1080 slide and drawn by kaleido, plotly's
 own static export, in one headless Chrome or Chromium for the whole run. kaleido's page loads plotly.js from the plotly
 package on disk; MathJax, which it would otherwise take from a CDN, is turned off: drawing needs no network.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 
 from flasklab.chart_style import Figure
-from flasklab.report import chart_titles, figures
+from flasklab.charts import chart_titles, figures
 from flasklab.results import load_results
 from flasklab.settings import DEFAULT_SLO_P95_MS
 

@@ -41,6 +41,27 @@ def catalog_markdown(servers: list[Server]) -> str:
     return "\n".join(rows)
 
 
+def catalog_json(servers: list[Server]) -> list[dict[str, object]]:
+    """`flasklab servers --json`: one object per server, as scripts read it."""
+    return [
+        {
+            "name": s.name,
+            "server": s.software,
+            "worker_model": s.worker_model,
+            "concurrency": s.concurrency,
+            "requirements": s.requirements,
+            "requires": list(s.requires),
+            "note": s.note,
+        }
+        for s in servers
+    ]
+
+
+def probe_json(results: Results) -> dict[str, object]:
+    """`flasklab probe --json`: the probe's rows and the claims judged from them."""
+    return {"probe": [p.model_dump() for p in results.probe], "claims": [c.model_dump() for c in results.claims]}
+
+
 def peak_cell(analysis: TargetAnalysis) -> str:
     """A target's cell: its peak (the usable step of highest rps) and that step's p95, marked; flagged steps counted.
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,8 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.table import Table
 
 from flasklab.analysis import analyse
-from flasklab.catalog import COMPOSE_FILE, CatalogError, compose_environment, read_compose
+from flasklab.catalog import COMPOSE_FILE, CatalogError, Scenario, compose_environment, load_servers, read_compose
 from flasklab.results import Results, atomic_write
+from flasklab.runner import Sweep
+from flasklab.settings import Profile
 
 TUNE_FILE = "tune.json"
 DEFAULT_FACTORS = (0.5, 1, 2, 4)  # of the configured value: gunicorn-sync's 4 workers gives 2, 4, 8, 16
@@ -146,6 +148,29 @@ def memory_slope(points: list[TunePoint]) -> float | None:
     spread = sum((x - mean_x) ** 2 for x, _ in pairs)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in pairs) / spread
     return round(slope, 2) if math.isfinite(slope) else None
+
+
+def tune_server(
+    root: Path,
+    tuning: Tuning,
+    values: list[int],
+    scenario: Scenario,
+    profile: Profile,
+    folder: Path,
+    measure: Callable[[Sweep], Results],
+) -> Tuning:
+    """Each value in turn: the server, as the catalog gives it with the setting at that value, measured by
+    ``measure`` into DIR/VARIABLE=value/; DIR/tune.json rewritten after each, so an interrupted tuning keeps its
+    points."""
+    for value in values:
+        with setting(tuning.setting, value):  # Compose and the catalog read it while the server runs
+            server = load_servers(root)[tuning.server]
+            run_dir = folder / f"{tuning.setting}={value}"
+            results = measure(Sweep(servers=[server], scenarios=[scenario], profile=profile, out=run_dir, probe=False))
+        tuning.budget = results.meta.budget
+        tuning.points.append(measured_point(value, run_dir, results, tuning.slo_p95_ms))
+        write_tuning(tuning, folder)
+    return tuning
 
 
 def write_tuning(tuning: Tuning, folder: Path) -> Path:

@@ -100,7 +100,7 @@ def check_locustfile(locustfile: Path) -> Scenario:
     """The user's locustfile as a scenario, after Locust itself loaded it and found a User class."""
     if not locustfile.is_file():
         raise UserAppError(f"--locustfile {locustfile} is not a file")
-    command = [sys.executable, "-m", "flasklab.loadgen", "--check", "--locustfile", str(locustfile), "--host", "-"]
+    command = [sys.executable, "-m", "flasklab.loadgen", "--check", "--locustfile", str(locustfile)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_TIMEOUT_S)
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     errors = [event["message"] for event in events if event.get("event") == "error"]

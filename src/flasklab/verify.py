@@ -18,8 +18,10 @@ from pathlib import Path
 from rich.table import Table
 
 from flasklab.analysis import check_objective
+from flasklab.catalog import Scenario, Server
 from flasklab.plan import Option, Plan
 from flasklab.results import Results
+from flasklab.runner import Sweep
 from flasklab.settings import Profile
 
 VERIFY_SAMPLES = 2000  # requests in the window: a p99 from 2,000 has 20 samples beyond it
@@ -103,6 +105,32 @@ def prediction_meta(plan: Plan, option: Option, rate: int) -> dict[str, str]:
         "basis": option.basis,
     }
     return {key: value for key, value in figures.items() if value}
+
+
+def verification_sweep(
+    plan: Plan,
+    option: Option,
+    server: Server,
+    scenario: Scenario,
+    out: Path,
+    window_s: float | None = None,
+    seed: int | None = None,
+) -> Sweep:
+    """One instance of ``option`` at its share of the planned rate, as Poisson arrivals, with the prediction kept."""
+    rate = share_rps(plan, option)
+    work = plan.workload
+    return Sweep(
+        servers=[server],
+        scenarios=[scenario],
+        profile=verify_profile(rate, window_s),
+        out=out,
+        probe=False,
+        params={scenario.name: {"ms": round(work.ms)}} if work.ms is not None else {},
+        model="open",
+        arrivals="poisson",
+        seed=seed,
+        prediction=prediction_meta(plan, option, rate),
+    )
 
 
 def verdict(plan: Plan, option: Option, run: Results, run_dir: Path) -> Verification:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from flasklab.backends.base import Backend
 from flasklab.backends.docker import DockerBackend
@@ -10,12 +11,17 @@ from flasklab.backends.external import ExternalBackend
 from flasklab.backends.local import LocalBackend
 from flasklab.backends.network import NetworkBackend
 
-# "external" is chosen by --target, not by --backend.
-# Each is built as factory(root, logs, report), and the local and docker ones take app=UserApp for --app.
-BACKENDS: dict[str, Callable[..., Backend]] = {
+# "external" is chosen by --target, not by --backend (whose choices, flasklab.settings.BACKEND, list these).
+# Each is built as factory(root, logs, report).
+BACKENDS: dict[str, Callable[[Path, Path, Callable[[str], None]], Backend]] = {
     "local": LocalBackend,
     "docker": DockerBackend,
     "network": NetworkBackend,
 }
 EXTERNAL = ExternalBackend
-DEFAULT_BACKEND = "local"
+
+
+def open_backend(name: str, root: Path, logs: Path, report: Callable[[str], None] = print) -> Backend:
+    """The backend of that name (one of BACKENDS, or "external" for --target servers)."""
+    factory = EXTERNAL if name == EXTERNAL.name else BACKENDS[name]
+    return factory(root, logs, report)

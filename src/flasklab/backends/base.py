@@ -8,10 +8,11 @@ import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Self
 
-from flasklab.catalog import Server
-from flasklab.userapp import UserApp
+from flasklab.catalog import Server, compose_environment
+from flasklab.userapp import UserApp, UserAppError
 
 MemoryMeasure = Literal["pss", "uss", "rss", "cgroup"]
 
@@ -100,8 +101,22 @@ class RunningTarget(ABC):
             return {}
 
 
+def server_budget(root: Path) -> dict[str, str]:
+    """The CPU and memory every catalog server gets, as .env (or the environment) sets them: SERVER_CPUS, SERVER_MEM.
+
+    The one reading of the budget: the container backends enforce it, the local one pins to as many CPUs, and the
+    planner sizes instances by it.
+    """
+    settings = compose_environment(root)
+    return {"cpus": settings.get("SERVER_CPUS", "1"), "memory": settings.get("SERVER_MEM", "512m")}
+
+
 class Backend(ABC):
-    """Where servers run. One module per backend; the runner only sees this interface."""
+    """Where servers run. One module per backend; the runner only sees this interface.
+
+    Each is built as ``Backend(root, logs, report)``: the lab's folder, the folder for server logs, and where to say
+    what it is doing (a build, an environment being created).
+    """
 
     name: str
     pinning: dict[str, list[int]] | None
@@ -109,6 +124,18 @@ class Backend(ABC):
     # How its targets' usage measures memory (results.json's meta.memory_measure): "pss", "uss" or "rss" for
     # processes summed, "cgroup" for a container's own accounting, None where it cannot see memory at all.
     memory_measure: MemoryMeasure | None = None
+    app: UserApp | None = None  # the user's app (--app) its servers run instead of the lab's, once prepare_app took it
+
+    def prepare_app(self, app: UserApp, servers: list[Server]) -> None:
+        """Check, before any server starts, that ``servers`` can run the user's app here, then run it from now on.
+
+        Raises UserAppError naming the problem (the app does not import, it is outside what can be built), or
+        TargetFailed when its requirements cannot be installed. Backends that only run the lab's app refuse it.
+        """
+        raise UserAppError(
+            f"the {self.name} backend runs the lab's app only: --app runs on the local or docker backend; the compose "
+            "lab's servers run the images built with LAB_APP_DIR and APP_MODULE (see the README)"
+        )
 
     def prepare(self, servers: list[Server]) -> None:  # noqa: B027 - optional hook
         """Make ready what the servers need (environments, the upstream) before the first one starts."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flasklab.backends.base import Backend, TargetFailed
-from flasklab.backends.local import pinned
+from flasklab.backends.local import Environments, pinned
 from flasklab.backends.network import AGENT_PORT, SERVER_PORT, AgentTarget, container_budget
 from flasklab.catalog import Server
 from flasklab.userapp import UserApp, UserAppError
@@ -86,15 +86,19 @@ class DockerBackend(Backend):
     name = "docker"
     memory_measure = "cgroup"  # each container's agent reads its own cgroup
 
-    def __init__(
-        self, root: Path, logs: Path, report: Callable[[str], None] = print, app: UserApp | None = None
-    ) -> None:
+    def __init__(self, root: Path, logs: Path, report: Callable[[str], None] = print) -> None:
         self.root = root
         self.report = report
-        self.app = app
         self.budget, self.pinning = container_budget(root)
         self.command: list[str] = []
-        self.app_settings = app_build_settings(root, app) if app else {}
+        self.app_settings: dict[str, str] = {}
+
+    def prepare_app(self, app: UserApp, servers: list[Server]) -> None:
+        """The app must be inside the build context, and import (checked on the host, in the servers' environments,
+        before a long image build): then the images are built with it."""
+        settings = app_build_settings(self.root, app)
+        Environments(self.root, self.report).check_app(app, servers)
+        self.app, self.app_settings = app, settings
 
     def compose(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         if not self.command:

@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from flasklab.backends.base import Backend, RunningTarget, TargetFailed, Usage
+from flasklab.backends.base import Backend, RunningTarget, TargetFailed, Usage, server_budget
 from flasklab.catalog import Server, compose_environment
 from flasklab.interrupts import held_interrupts
-from flasklab.userapp import UserApp
+from flasklab.userapp import UserApp, check_import
 from flasklab_app.usage import local_memory_measure, process_group_usage
 
 STOP_GRACE_S = 5.0
@@ -99,6 +99,11 @@ class Environments:
         marker.write_text(requirements + "\n")
         return venv
 
+    def check_app(self, app: UserApp, servers: list[Server]) -> None:
+        """Import the user's app in each environment the servers will run it in (the app's requirements included)."""
+        for requirements in sorted({server.requirements for server in servers}):
+            check_import(app, self.ensure(requirements, app.requirements) / "bin" / "python")
+
 
 class LocalTarget(RunningTarget):
     def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
@@ -142,15 +147,11 @@ class LocalTarget(RunningTarget):
 class LocalBackend(Backend):
     name = "local"
 
-    def __init__(
-        self, root: Path, logs: Path, report: Callable[[str], None] = print, app: UserApp | None = None
-    ) -> None:
+    def __init__(self, root: Path, logs: Path, report: Callable[[str], None] = print) -> None:
         self.root = root
-        self.app = app
         self.logs = logs
         self.settings = compose_environment(root)
-        budget_cpus = float(self.settings.get("SERVER_CPUS", "1"))
-        self.pinning = cpu_split(budget_cpus)
+        self.pinning = cpu_split(float(server_budget(root)["cpus"]))
         self.budget = {
             "cpus": str(len(self.pinning["server"])) if self.pinning else "unpinned (one CPU on this host)",
             "memory": "not enforced by the local backend",
@@ -163,6 +164,11 @@ class LocalBackend(Backend):
     def unavailable(self, server: Server) -> str | None:
         missing = [program for program in server.requires if not shutil.which(program)]
         return f"needs {', '.join(missing)} (not installed here; the Docker backend has it)" if missing else None
+
+    def prepare_app(self, app: UserApp, servers: list[Server]) -> None:
+        """The app imports in every server environment (built now, with its requirements): then it is run."""
+        self.environments.check_app(app, servers)
+        self.app = app
 
     def prepare(self, servers: list[Server]) -> None:
         for requirements in sorted({server.requirements for server in servers if not self.unavailable(server)}):

@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
-from flasklab.backends.base import Backend, RunningTarget, Usage, http_get
+from flasklab.backends.base import Backend, RunningTarget, Usage, http_get, server_budget
 from flasklab.catalog import Server, compose_environment
 
 SERVER_PORT = 8000
@@ -102,7 +102,7 @@ def cpuset(text: str) -> list[int]:
 def container_budget(root: Path) -> tuple[dict[str, str], dict[str, list[int]] | None]:
     """The compose lab's budget per server and its CPU split, as .env (or the environment) sets them."""
     settings = compose_environment(root)
-    budget = {"cpus": settings.get("SERVER_CPUS", "1"), "memory": settings.get("SERVER_MEM", "512m")}
+    budget = server_budget(root)
     server_cpus, load_cpus = settings.get("SERVER_CPUSET", ""), settings.get("LOAD_CPUSET", "")
     pinning = {"server": cpuset(server_cpus), "generator": cpuset(load_cpus)} if server_cpus else None
     return budget, pinning

@@ -8,8 +8,9 @@
   see ``starting``); one that fails, or an exception out of ``on_start``, is a failure like any other (Locust fires
   ``user_error`` for it, counted here as for a task; the open model records it itself). The user then never runs.
 
-Imported by locustfiles/_lab.py and flasklab.loadgen (a module, so registered once however often Locust re-executes
-the locustfiles); it acts on Locust's ``init`` event, in a local run, the master's workers and ``locust -f`` alike.
+Imported by locustfiles/_lab.py and flasklab.loadgen.recorder (a module, so registered once however often Locust
+re-executes the locustfiles); it acts on Locust's ``init`` event, in a local run, the master's workers and
+``locust -f`` alike.
 """
 
 from __future__ import annotations
@@ -78,4 +79,4 @@ def prepare_users(environment: Any, **_: Any) -> None:
     environment.events.user_error.add_listener(task_failed)
 
 
-events.init.add_listener(prepare_users)  # type: ignore[no-untyped-call]
+events.init.add_listener(prepare_users)

@@ -16,7 +16,7 @@ are not samples, the arrival that waited for it is timed from when it was done (
 either: the closed loop leaves it in the warm-up), and an exception in it is one failure (that arrival's), the
 client then discarded.
 
-Runs inside the load generator process (gevent, Locust imported); flasklab.loadgen drives it step by step.
+Runs inside the load generator process (gevent, Locust imported); flasklab.loadgen.process drives it step by step.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import gevent.lock
 import gevent.pool
 
 from flasklab.arrivals import Arrivals, Schedule, step_generator
-from flasklab.lab_users import guard_on_start, record_task_failure
+from flasklab.loadgen.lab_users import guard_on_start, record_task_failure
 
 DUE = "flasklab_due"  # attribute of the greenlet making a request: when it was due (perf_counter seconds)
 MAX_IN_FLIGHT = 1000

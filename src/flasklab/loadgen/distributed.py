@@ -2,9 +2,9 @@
 
 Imported by locustfiles/_lab.py, so every lab locustfile a worker fetches from the master brings it along; on a
 worker it records (wall-clock end, response ms, error kind) per request and attaches them to the report the worker
-sends every few seconds, with the worker's CPU seconds so far; flasklab's master (flasklab.loadgen) files the samples
-into its step windows and adds the CPU to the generator side's total. A successful request made in a user's
-``on_start`` is set-up, not a sample (flasklab.lab_users.starting).
+sends every few seconds, with the worker's CPU seconds so far; flasklab's master (flasklab.loadgen.recorder) files
+the samples into its step windows and adds the CPU to the generator side's total. A successful request made in a user's
+``on_start`` is set-up, not a sample (flasklab.loadgen.lab_users.starting).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import psutil
 from locust import events
 from locust.runners import WorkerRunner
 
-from flasklab.lab_users import starting
+from flasklab.loadgen.lab_users import starting
 
 SAMPLES_KEY = "flasklab_samples"
 CPU_KEY = "flasklab_cpu"  # (wall-clock time, CPU seconds so far) of the worker process

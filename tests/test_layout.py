@@ -1,0 +1,107 @@
+"""The two process worlds stay apart: the rule of flasklab.loadgen's docstring, read from every module's imports.
+
+The orchestrator (every flasklab module outside flasklab.loadgen) never imports flasklab.loadgen, nor Locust or
+gevent; flasklab.loadgen imports only itself and the pure modules both worlds share, and those import only each other.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+PACKAGE = Path(__file__).parents[1] / "src" / "flasklab"
+LOADGEN = "flasklab.loadgen"
+PATCHING = ("locust", "gevent")  # importing Locust monkey-patches the process with gevent
+SHARED = {  # pure: no Locust, no gevent, no orchestrator; the Locust process may import them
+    "flasklab.arrivals",
+    "flasklab.catalog",
+    "flasklab.generator_side",
+    "flasklab.load_config",
+    "flasklab.results",
+    "flasklab.settings",
+    "flasklab.steady",
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported(path: Path) -> set[str]:
+    """Every module ``path`` imports, anywhere in it (a function's own imports too), relative ones resolved."""
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = package[: len(package) - node.level + 1] if node.level else []
+            base = ".".join([*parts, *([node.module] if node.module else [])])
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)  # `from flasklab import loadgen`
+    return names
+
+
+def within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def test_the_orchestrator_never_imports_the_locust_process() -> None:
+    forbidden = [
+        f"{path.relative_to(PACKAGE.parents[1])} imports {name}"
+        for module, path in modules().items()
+        if not within(module, LOADGEN)
+        for name in sorted(imported(path))
+        if within(name, LOADGEN) or any(within(name, patching) for patching in PATCHING)
+    ]
+    assert forbidden == [], "the orchestrator must not import the Locust process's world:\n" + "\n".join(forbidden)
+
+
+def test_the_locust_process_imports_only_itself_and_the_shared_pure_modules() -> None:
+    forbidden = [
+        f"{path.relative_to(PACKAGE.parents[1])} imports {name}"
+        for module, path in modules().items()
+        if within(module, LOADGEN) or module in SHARED
+        for name in sorted(imported(path))
+        if within(name, "flasklab") and name != "flasklab" and not within(name, LOADGEN)
+        if not any(within(name, shared) for shared in SHARED)
+    ]
+    impure = [
+        f"{path.relative_to(PACKAGE.parents[1])} imports {name}"
+        for module, path in modules().items()
+        if module in SHARED
+        for name in sorted(imported(path))
+        if any(within(name, patching) for patching in PATCHING)
+    ]
+    assert forbidden + impure == [], "flasklab.loadgen may import only itself and the shared pure modules:\n" + (
+        "\n".join(forbidden + impure)
+    )
+
+
+def test_the_shared_modules_are_still_there() -> None:
+    """A renamed shared module must be renamed here too, or the rule above would quietly stop applying."""
+    assert set(modules()) >= SHARED
+
+
+def test_importing_the_package_does_not_patch_the_process() -> None:
+    """``import flasklab.loadgen`` (the package, its docstring) loads neither Locust nor gevent."""
+    probe = "import sys, flasklab.loadgen; print(sorted({m.split('.')[0] for m in sys.modules} & {'locust', 'gevent'}))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_package_is_installed() -> None:
+    """A subpackage missing from pyproject's list works in the editable install and vanishes from the images."""
+    project = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())
+    listed = set(project["tool"]["setuptools"]["packages"])
+    assert {module_name(init) for init in PACKAGE.rglob("__init__.py")} <= listed
