@@ -1,0 +1,3 @@
+from flasklab.cli import main
+
+main()

@@ -1,0 +1,135 @@
+"""The Docker backend, driven from the host: each catalog server as its compose service, one running at a time.
+
+Servers are started with ``compose up -d --no-deps NAME`` and reached on their 127.0.0.1 ports; their CPU and memory
+come from the agent inside each container (its own cgroup); Locust runs on the host, pinned to LOAD_CPUSET while the
+containers are pinned to SERVER_CPUSET. The compose file is the same one ``docker compose up`` runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from flasklab.backends.base import Backend, TargetFailed
+from flasklab.backends.local import Environments, pinned
+from flasklab.backends.network import AGENT_PORT, SERVER_PORT, AgentTarget, container_budget
+from flasklab.catalog import Server
+from flasklab.userapp import UserApp, UserAppError
+
+BUILD_TIMEOUT_S = 1800.0
+
+
+def compose_command() -> list[str]:
+    """``docker compose`` (v2) where it exists, else ``docker-compose`` (1.29)."""
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise TargetFailed("no Docker Compose here (scripts/docker-engine installs the engine and docker-compose)")
+
+
+def app_build_settings(root: Path, app: UserApp) -> dict[str, str]:
+    """The compose variables that build a user's app into the server images (paths inside the build context)."""
+    settings = {"APP_MODULE": app.spec, "LAB_APP_DIR": inside(root, app.path, "--app-path")}
+    # Images of their own (flasklab-server:app-shop-app...), so that the lab's images stay the lab's.
+    settings["LAB_IMAGE_TAG"] = "app-" + re.sub(r"[^a-z0-9_.-]+", "-", app.spec.lower())[:100]
+    if app.requirements:
+        settings["LAB_APP_REQUIREMENTS"] = inside(root, app.requirements, "--requirements")
+    return settings
+
+
+def inside(root: Path, path: Path, option: str) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise UserAppError(
+            f"{option} {path} is outside {root}: the Docker backend builds your app into the images from the lab's "
+            "folder (its build context); copy the app under it, e.g. into examples/"
+        ) from None
+
+
+class DockerTarget(AgentTarget):
+    def __init__(self, backend: DockerBackend, server: Server) -> None:
+        super().__init__(
+            f"http://127.0.0.1:{server.published[SERVER_PORT]}", f"http://127.0.0.1:{server.published[AGENT_PORT]}"
+        )
+        self.backend = backend
+        self.service = server.name
+
+    def alive(self) -> bool:
+        """Is the service's container running? Asked of the engine, by container id.
+
+        docker-compose 1.29 ignores ``ps --filter status=running SERVICE`` and lists an exited container too, so
+        the state comes from ``docker inspect`` on the id that ``ps -q`` gives (an empty list: none was created).
+        """
+        listed = self.backend.compose("ps", "-q", self.service, check=False).stdout.split()
+        if not listed:
+            return False
+        state = subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.Running}}", *listed], capture_output=True, text=True, timeout=30
+        )
+        return state.returncode == 0 and "true" in state.stdout.split()
+
+    def log_tail(self, lines: int = 40) -> str:
+        logs = self.backend.compose("logs", "--no-color", "--tail", str(lines), self.service, check=False)
+        return logs.stdout.strip()
+
+    def stop(self) -> None:
+        self.backend.compose("rm", "--stop", "--force", "-v", self.service, check=False)
+
+
+class DockerBackend(Backend):
+    name = "docker"
+    memory_measure = "cgroup"  # each container's agent reads its own cgroup
+
+    def __init__(self, root: Path, logs: Path, report: Callable[[str], None] = print) -> None:
+        self.root = root
+        self.report = report
+        self.budget, self.pinning = container_budget(root)
+        self.command: list[str] = []
+        self.app_settings: dict[str, str] = {}
+
+    def prepare_app(self, app: UserApp, servers: list[Server]) -> None:
+        """The app must be inside the build context, and import (checked on the host, in the servers' environments,
+        before a long image build): then the images are built with it."""
+        settings = app_build_settings(self.root, app)
+        Environments(self.root, self.report).check_app(app, servers)
+        self.app, self.app_settings = app, settings
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        if not self.command:
+            self.command = compose_command()
+        result = subprocess.run(
+            [*self.command, *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "COMPOSE_IGNORE_ORPHANS": "1", **self.app_settings},
+        )
+        if check and result.returncode != 0:
+            raise TargetFailed(f"{' '.join(self.command)} {' '.join(args)} failed: {result.stderr.strip()[-800:]}")
+        return result
+
+    def unavailable(self, server: Server) -> str | None:
+        missing = {SERVER_PORT, AGENT_PORT} - set(server.published)
+        return f"its compose service publishes no port for {sorted(missing)}" if missing else None
+
+    def prepare(self, servers: list[Server]) -> None:
+        self.report("building the images (docker compose build; cached after the first time)")
+        self.compose("build", "upstream", *(server.name for server in servers), timeout=BUILD_TIMEOUT_S)
+        self.compose("up", "-d", "upstream")
+
+    def start(self, server: Server) -> DockerTarget:
+        self.compose("up", "-d", "--no-deps", server.name)
+        return DockerTarget(self, server).serving(self.app)
+
+    def generator_command(self, command: list[str]) -> list[str]:
+        return pinned(command, self.pinning["generator"] if self.pinning else None)
+
+    def close(self) -> None:
+        self.compose("rm", "--stop", "--force", "-v", "upstream", check=False)

@@ -1,0 +1,29 @@
+"""The flasklab command line: servers, run, probe, tune, report, serve, compare, export and plan.
+
+One module per group of commands: ``measure`` (run, probe, tune: they start servers), ``views`` (servers, report,
+serve, compare, export: they read what runs wrote) and ``planning`` (plan and its --verify). Options that are
+settings are built from the settings table (``options``); what the commands share is in ``common``.
+
+Exit codes (``exits.ExitCode``): 0 success; 1 the run finished but a target failed, or it stopped because its files
+could not be written (a full disk: results.json keeps every step saved before); 2 bad usage or input (the message
+lists the valid choices; a run folder that cannot be written is one); 130 interrupted by SIGINT, 143 by SIGTERM, at
+any point (results kept, the report written, every server stopped).
+"""
+
+from __future__ import annotations
+
+import click
+
+from flasklab.cli.measure import probe, run, tune
+from flasklab.cli.planning import plan
+from flasklab.cli.views import compare, export, report, serve, servers
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="flasklab")
+def main() -> None:
+    """How many concurrent requests does a Flask app handle? Measured, server by server."""
+
+
+for command in (servers, run, tune, probe, report, serve, compare, export, plan):
+    main.add_command(command)

@@ -1,0 +1,143 @@
+"""What the commands share: the catalog, name selections, the run folder, the progress bar and running a sweep."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from flasklab.backends import open_backend
+from flasklab.backends.base import Backend
+from flasklab.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
+from flasklab.cli.exits import ExitCode
+from flasklab.interrupts import Terminated, held_interrupts, terminate_raises
+from flasklab.report import write_report
+from flasklab.results import Results, ResultsError, Step, load_results
+from flasklab.runner import Run, RunFolderError, Sweep, run_folder
+from flasklab.settings import DEFAULT_SLO_P95_MS
+
+console = Console(stderr=True)
+
+
+def choose(kind: str, raw: str | None, valid: dict[str, Any], default: list[str]) -> list[str]:
+    """A comma-separated selection, checked against the valid names (exit 2 naming them otherwise)."""
+    if raw is None:
+        return default
+    chosen = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in valid]
+    if unknown or not chosen:
+        raise click.BadParameter(
+            f"unknown {kind} {', '.join(map(repr, unknown)) or '(none given)'}; valid: {', '.join(valid)}",
+            param_hint=f"--{kind}s" if kind != "profile" else "--profile",
+        )
+    return list(dict.fromkeys(chosen))
+
+
+def catalog() -> tuple[Path, dict[str, Server], dict[str, Scenario]]:
+    """The lab's folder, its servers and its scenarios (exit 2 when the catalog cannot be read)."""
+    try:
+        root = lab_root()
+        return root, load_servers(root), load_scenarios(root)
+    except CatalogError as error:
+        raise click.UsageError(str(error)) from error
+
+
+def out_folder(out: Path | None, root: Path) -> Path:
+    """The run folder, new and writable, or exit 2 naming --out before any server starts."""
+    try:
+        return run_folder(out, root)
+    except RunFolderError as error:
+        raise click.BadParameter(str(error), param_hint="--out") from error
+
+
+def load_run(location: Path, param_hint: str) -> Results:
+    """A run's results, or exit 2 naming the argument and what is wrong with its file."""
+    try:
+        return load_results(location)
+    except ResultsError as error:
+        raise click.BadParameter(str(error), param_hint=param_hint) from error
+
+
+def wide_console() -> Console:
+    """The terminal for tables: piped, rich would squeeze them into 80 columns."""
+    terminal = Console()
+    return terminal if terminal.is_terminal else Console(width=160)
+
+
+class ProgressObserver:
+    """The run's live progress bar: which target, which step, how long is left."""
+
+    def __init__(self, progress: Progress, total_steps: int) -> None:
+        self.progress = progress
+        self.task = progress.add_task("starting", total=total_steps)
+
+    def target_started(self, server: str, scenario: str) -> None:
+        self.progress.update(self.task, description=f"{server} · {scenario}")
+
+    def window_started(self, server: str, scenario: str, users: int) -> None:
+        self.progress.update(self.task, description=f"{server} · {scenario} · {users} users")
+
+    def step_finished(self, server: str, scenario: str, step: Step) -> None:
+        self.progress.advance(self.task)
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(text)
+
+
+def save_report(run_dir: Path, slo_p95_ms: float) -> int | None:
+    """DIR/report.html from DIR/results.json; a report that cannot be built is said, never fatal to a run.
+
+    SIGINT and SIGTERM wait until the report is written: it returns the signal that arrived meanwhile, if any.
+    """
+    with held_interrupts(redeliver=False) as held:
+        try:
+            console.print(f"report: {write_report(run_dir, slo_p95_ms)}")
+        except (ResultsError, OSError) as error:
+            console.print(f"[red]report not written: {error}[/]")
+    return held[0] if held else None
+
+
+def backend_for(name: str, root: Path, sweep: Sweep) -> Backend:
+    """The named backend ("external" for --target servers), its logs in the sweep's folder."""
+    return open_backend(name, root, sweep.out / "logs", console.print)
+
+
+def execute(sweep: Sweep, backend: Backend, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> Results:
+    """Run the sweep with a progress bar on the backend.
+
+    SIGINT, SIGTERM or a write error stop it with the partial results and their report written, and exit (130, 143,
+    1) with a message saying where they are.
+    """
+    total = len(sweep.servers) * len(sweep.scenarios) * len(sweep.loads) * sweep.rounds
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    try:
+        with terminate_raises(), Progress(*columns, console=console, transient=True) as progress:
+            return Run(sweep, backend, ProgressObserver(progress, max(total, 1))).execute()
+    except (KeyboardInterrupt, Terminated) as interruption:
+        verb = "interrupted" if isinstance(interruption, KeyboardInterrupt) else "terminated"
+        console.print(f"[yellow]{verb}: partial results kept in {sweep.out / 'results.json'}[/]")
+        save_report(sweep.out, slo_p95_ms)
+        sys.exit(ExitCode.of_interruption(interruption))
+    except OSError as error:  # a full disk, a folder gone read-only: every server is stopped by now
+        console.print(f"the run stopped: {error}", style="red", markup=False, soft_wrap=True)
+        console.print(f"results.json in {sweep.out} keeps every step saved before", markup=False, soft_wrap=True)
+        save_report(sweep.out, slo_p95_ms)
+        sys.exit(ExitCode.FAILED)
+
+
+def measure(sweep: Sweep, backend_name: str, root: Path, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> Results:
+    """Run the sweep on the named backend and write its report (a sweep of the lab's own app)."""
+    results = execute(sweep, backend_for(backend_name, root, sweep), slo_p95_ms)
+    save_report(sweep.out, slo_p95_ms)
+    return results

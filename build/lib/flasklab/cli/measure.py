@@ -1,0 +1,334 @@
+"""Commands that start servers and load them: run, probe, tune."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from flasklab import settings
+from flasklab.backends import EXTERNAL
+from flasklab.backends.base import Backend, TargetFailed
+from flasklab.backends.external import TargetURLError, parse_target
+from flasklab.catalog import Scenario, Server
+from flasklab.cli.common import backend_for, catalog, choose, console, execute, measure, out_folder, save_report
+from flasklab.cli.exits import ExitCode
+from flasklab.cli.options import backend_option, option, out_option, seed_option, servers_option, slo_option
+from flasklab.cli.views import serve_until_stopped, start_dashboard
+from flasklab.interrupts import Terminated, terminate_raises
+from flasklab.live import Dashboard, LiveServer, locust_link, port_is_free
+from flasklab.load import locust_workers
+from flasklab.results import Results
+from flasklab.runner import Sweep
+from flasklab.settings import LOCUST_WEB_DEFAULT, PROFILES, Profile, locust_web
+from flasklab.summary import print_results, probe_json
+from flasklab.tune import TuneError, Tuning, choose_setting, tune_server, tuning_table
+from flasklab.userapp import UserAppError, check_locustfile, parse_app
+
+
+def catalog_servers_or_targets(
+    catalog_servers: dict[str, Server], server_names: str | None, targets: tuple[str, ...], allow_remote: bool
+) -> list[Server]:
+    """The servers to measure: the catalog's (--servers) or those deployed elsewhere (--target)."""
+    if not targets:
+        return [catalog_servers[n] for n in choose("server", server_names, catalog_servers, list(catalog_servers))]
+    if server_names:
+        raise click.UsageError("--target and --servers exclude each other: measure the catalog or your URLs")
+    try:
+        return [parse_target(text, allow_remote) for text in targets]
+    except TargetURLError as error:
+        raise click.BadParameter(str(error), param_hint="--target") from error
+
+
+def check_load_model(model: str, arrivals: str | None, rates: tuple[int, ...] | None, processes: int) -> None:
+    """The options that go with the open model only, and the one Locust process it needs."""
+    if arrivals is not None and model != "open":
+        raise click.UsageError("--arrivals shapes the open model's requests: add --model open")
+    if rates is not None and model != "open":
+        raise click.UsageError("--rates sets the open model's load: add --model open")
+    if model == "open" and (processes > 1 or locust_workers() > 0):
+        raise click.UsageError("the open model runs in one Locust process: drop --processes (or the workers)")
+    if processes > 1 and locust_workers() > 0:
+        raise click.UsageError("--processes is for this machine; the compose lab scales with its locust-worker service")
+
+
+def bring_your_own(
+    sweep: Sweep,
+    backend: Backend,
+    spec: str | None,
+    path: Path | None,
+    requirements: Path | None,
+    locustfile: Path | None,
+) -> Sweep:
+    """--app and --locustfile, checked before any server starts (exit 2 naming the problem): the sweep with them.
+
+    The backend checks the app where its servers will run it (Backend.prepare_app) and runs it from then on.
+    """
+    if locustfile is None:
+        raise click.UsageError("--app needs --locustfile: your app's own traffic (a plain locustfile)")
+    if spec is None and (path or requirements):
+        raise click.UsageError("--app-path and --requirements go with --app MODULE:APP")
+    try:
+        sweep = replace(sweep, scenarios=[check_locustfile(locustfile)])
+        if spec is None:
+            return sweep
+        app = parse_app(spec, path, requirements)
+        backend.prepare_app(app, sweep.servers)
+    except UserAppError as error:
+        raise click.BadParameter(str(error), param_hint="--app" if spec else "--locustfile") from error
+    except TargetFailed as error:  # the app's requirements could not be installed
+        raise click.BadParameter(str(error), param_hint="--requirements") from error
+    return replace(sweep, user_app=app)
+
+
+def serve_run(sweep: Sweep, slo_p95_ms: float, port: int) -> LiveServer:
+    """--serve: the run's live page on 127.0.0.1, and Locust's own web UI beside it when its port is free."""
+    if not locust_web() and port_is_free(LOCUST_WEB_DEFAULT):
+        os.environ[settings.LOCUST_WEB.envvar] = LOCUST_WEB_DEFAULT  # read by each target's Locust process
+    live = Dashboard(sweep.out, single=True, slo_p95_ms=slo_p95_ms, locust_url=locust_link(locust_web()))
+    dashboard = start_dashboard(live, settings.DASHBOARD_HOST.default, port, "--serve-port")
+    console.print(f"live dashboard: {dashboard.url}")
+    return dashboard
+
+
+def finish(results: Results, as_json: bool) -> None:
+    """The run's tables (or its results.json), and exit 1 when a target failed."""
+    if as_json:
+        click.echo(results.model_dump_json(indent=2))
+    else:
+        print_results(Console(), results)
+    console.print(f"results: {results.meta.run_id} → results.json")
+    if any(target.status == "failed" for target in results.targets):
+        sys.exit(ExitCode.FAILED)
+
+
+@contextmanager
+def complete_unless_interrupted(out: Path) -> Iterator[None]:
+    """SIGINT or SIGTERM after the sweep (results and report complete, or being written) exits 130 or 143 saying so;
+    one during the sweep is execute()'s to handle."""
+    try:
+        with terminate_raises():
+            yield
+    except (KeyboardInterrupt, Terminated) as interruption:
+        console.print(f"[yellow]interrupted: the run is complete in {out}[/]")
+        sys.exit(ExitCode.of_interruption(interruption))
+
+
+def report_or_interrupt(out: Path, slo_p95_ms: float) -> None:
+    """The run's report, finished whatever arrives; a signal that arrived meanwhile acts once it is written."""
+    if held := save_report(out, slo_p95_ms):
+        raise KeyboardInterrupt if held == signal.SIGINT else Terminated
+
+
+@click.command()
+@backend_option
+@servers_option
+@option(settings.SCENARIOS, "--scenarios", "scenario_names")
+@option(settings.PROFILE, "--profile", "profile_name")
+@click.option("--no-probe", is_flag=True, help="Skip the concurrency probe.")
+@option(settings.ROUNDS)
+@seed_option
+@option(settings.MODEL)
+@option(settings.ARRIVALS)
+@option(settings.RATES)
+@option(settings.PROCESSES)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Measure a server deployed elsewhere instead of the catalog's (repeatable).",
+)
+@click.option("--allow-remote", is_flag=True, help="Let --target point beyond this machine's loopback.")
+@slo_option
+@out_option
+@click.option("--json", "as_json", is_flag=True, help="Print results.json instead of tables.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Serve the live dashboard while the run goes on (and its report after it, until Ctrl-C).",
+)
+@option(settings.DASHBOARD_PORT, "--serve-port", help="Port of the live dashboard on 127.0.0.1 (0: any free port).")
+@option(settings.APP, "--app", "app_spec")
+@click.option(
+    "--app-path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder your app is imported from (default: the current folder).",
+)
+@click.option(
+    "--requirements",
+    "app_requirements",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Your app's requirements, installed beside each server's (cached).",
+)
+@click.option(
+    "--locustfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Your own traffic: a plain locustfile (the lab applies its load shapes around it).",
+)
+def run(
+    backend: str,
+    server_names: str | None,
+    scenario_names: str | None,
+    profile_name: str,
+    no_probe: bool,
+    rounds: int,
+    seed: int | None,
+    model: str,
+    arrivals: str | None,
+    rates: tuple[int, ...] | None,
+    processes: int,
+    targets: tuple[str, ...],
+    allow_remote: bool,
+    slo_p95_ms: float,
+    out: Path | None,
+    as_json: bool,
+    serve: bool,
+    serve_port: int,
+    app_spec: str | None,
+    app_path: Path | None,
+    app_requirements: Path | None,
+    locustfile: Path | None,
+) -> None:
+    """Measure each server in turn under each scenario's step load; writes DIR/results.json."""
+    root, catalog_servers, catalog_scenarios = catalog()
+    profile: Profile = PROFILES[choose("profile", profile_name, PROFILES, [settings.PROFILE.default])[0]]
+    default_scenarios = [name for name, s in catalog_scenarios.items() if profile.name in s.profiles]
+    servers = catalog_servers_or_targets(catalog_servers, server_names, targets, allow_remote)
+    backend = EXTERNAL.name if targets else backend
+    scenarios = [catalog_scenarios[n] for n in choose("scenario", scenario_names, catalog_scenarios, default_scenarios)]
+    sweep = Sweep(
+        servers=servers,
+        scenarios=scenarios,
+        profile=profile.with_rates(rates) if rates is not None else profile,
+        out=out_folder(out, root),
+        probe=not no_probe,
+        rounds=rounds,
+        seed=seed,
+        processes=processes,
+        model=model,
+        arrivals=arrivals or "poisson",
+    )
+    check_load_model(model, arrivals, rates, processes)
+    lab_backend = backend_for(backend, root, sweep)
+    if app_spec or locustfile or app_path or app_requirements:
+        if targets or scenario_names:
+            raise click.UsageError("--app/--locustfile bring your own app and traffic: drop --target and --scenarios")
+        sweep = bring_your_own(sweep, lab_backend, app_spec, app_path, app_requirements, locustfile)
+    console.print(
+        f"flasklab run: {len(sweep.servers)} servers x {len(sweep.scenarios)} scenarios"
+        f"{f' x {rounds} rounds' if rounds > 1 else ''}, profile {profile.name}, backend {backend} → {sweep.out}"
+    )
+    dashboard = serve_run(sweep, slo_p95_ms, serve_port) if serve else None
+    with complete_unless_interrupted(sweep.out):
+        results = execute(sweep, lab_backend, slo_p95_ms)
+        report_or_interrupt(sweep.out, slo_p95_ms)
+        if dashboard is None:
+            finish(results, as_json)
+            return
+    try:
+        finish(results, as_json)
+    finally:
+        serve_until_stopped(dashboard, "now shows the run's report")
+
+
+@click.command()
+@backend_option
+@servers_option
+@out_option
+@click.option("--json", "as_json", is_flag=True, help="Print the probe and claims as JSON.")
+def probe(backend: str, server_names: str | None, out: Path | None, as_json: bool) -> None:
+    """Measured maximum of requests served at once per server, beside the configured value, and the claims."""
+    root, catalog_servers, _ = catalog()
+    sweep = Sweep(
+        servers=[catalog_servers[n] for n in choose("server", server_names, catalog_servers, list(catalog_servers))],
+        scenarios=[],
+        profile=PROFILES["quick"],
+        out=out_folder(out, root),
+    )
+    results = execute(sweep, backend_for(backend, root, sweep))
+    if as_json:
+        click.echo(json.dumps(probe_json(results), indent=2))
+    else:
+        print_results(Console(), results)
+    if any(probe.status == "failed" for probe in results.probe):
+        sys.exit(ExitCode.FAILED)
+
+
+def parse_values(text: str | None) -> tuple[int, ...]:
+    """--values: whole numbers, comma-separated."""
+    if not text:
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError as error:
+        raise click.BadParameter(f"{text!r}: whole numbers separated by commas, e.g. 2,4,8,16") from error
+
+
+@click.command()
+@click.argument("server_name", metavar="SERVER")
+@backend_option
+@click.option("--setting", "variable", metavar="VARIABLE", help="The worker setting to vary (default: the server's).")
+@click.option("--values", metavar="A,B", help="Its values (default: 0.5x, 1x, 2x and 4x the configured one).")
+@click.option("--scenario", "scenario_name", default="io", show_default=True, help="The scenario to measure.")
+@option(
+    settings.PROFILE,
+    "--profile",
+    "profile_name",
+    environment=False,
+    metavar=None,
+    help=f"One of {', '.join(PROFILES)}.",
+)
+@out_option
+@slo_option
+@click.option("--json", "as_json", is_flag=True, help="Print tune.json instead of a table.")
+def tune(
+    server_name: str,
+    backend: str,
+    variable: str | None,
+    values: str | None,
+    scenario_name: str,
+    profile_name: str,
+    out: Path | None,
+    slo_p95_ms: float,
+    as_json: bool,
+) -> None:
+    """One server at several worker counts, same budget: capacity and memory per value (DIR/tune.json)."""
+    root, catalog_servers, catalog_scenarios = catalog()
+    choose("server", server_name, catalog_servers, [])
+    scenario: Scenario = catalog_scenarios[choose("scenario", scenario_name, catalog_scenarios, [])[0]]
+    profile = PROFILES[choose("profile", profile_name, PROFILES, [])[0]]
+    try:
+        name, chosen, configured = choose_setting(root, server_name, variable, parse_values(values))
+    except TuneError as error:
+        raise click.BadParameter(str(error), param_hint="--setting/--values") from error
+    folder = out_folder(out, root)
+    console.print(
+        f"flasklab tune: {server_name} · {scenario.name} at {name} = {', '.join(map(str, chosen))} → {folder}"
+    )
+    tuning = Tuning(
+        server=server_name,
+        scenario=scenario.name,
+        setting=name,
+        configured=configured,
+        slo_p95_ms=slo_p95_ms,
+        budget={},
+    )
+    tune_server(
+        root, tuning, chosen, scenario, profile, folder, lambda sweep: measure(sweep, backend, root, slo_p95_ms)
+    )
+    if as_json:
+        click.echo(tuning.model_dump_json(indent=2))
+    else:
+        Console().print(tuning_table(tuning))
+    console.print(f"tune: {folder / 'tune.json'}  (plan from it: flasklab plan --from {folder} ...)")
+    if any(point.status != "ok" for point in tuning.points):
+        sys.exit(ExitCode.FAILED)

@@ -1,0 +1,200 @@
+"""flasklab plan: workers per instance and instances per server for a load and an objective, and --verify."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from flasklab.backends.base import server_budget
+from flasklab.catalog import CatalogError, Scenario, load_servers
+from flasklab.cli.common import catalog, console, load_run, measure, out_folder, wide_console
+from flasklab.cli.exits import ExitCode
+from flasklab.cli.options import backend_option, out_option
+from flasklab.plan import (
+    DEFAULT_MAX_UTILISATION,
+    MAX_MS,
+    MAX_RPS,
+    Plan,
+    PlanError,
+    PlanRequest,
+    budget_cpus,
+    plan_capacity,
+    plan_json,
+    plan_table,
+    plan_tuning,
+    reason_lines,
+    summary_lines,
+)
+from flasklab.tune import load_tuning, setting
+from flasklab.verify import (
+    Verification,
+    VerifyError,
+    chosen_option,
+    verdict,
+    verdict_line,
+    verification_sweep,
+    verification_table,
+)
+
+
+def make_plan(request: PlanRequest, run_dir: Path | None) -> Plan:
+    """The plan from the catalog's budget and, with --from, a run folder's or a tuning folder's measurements."""
+    root, catalog_servers, _ = catalog()
+    cpus = budget_cpus(server_budget(root))
+    tuning = load_tuning(run_dir) if run_dir is not None and run_dir.is_dir() else None
+    if tuning is not None and run_dir is not None:
+        runs = {f"{tuning.setting}={p.value}": load_run(run_dir / p.run_dir, "--from") for p in tuning.points}
+        return plan_tuning(request, catalog_servers, cpus, runs)
+    run = load_run(run_dir, "--from") if run_dir is not None else None
+    return plan_capacity(request, catalog_servers, cpus, run)
+
+
+@click.command()
+@click.option(
+    "--rps", type=click.FloatRange(0, MAX_RPS, min_open=True), required=True, help="Requests per second to serve."
+)
+@click.option(
+    "--p95-ms",
+    type=click.FloatRange(0, MAX_MS, min_open=True),
+    required=True,
+    help="Latency objective: 95 % of requests answered within this many ms.",
+)
+@click.option("--io-ms", type=click.FloatRange(0, MAX_MS), help="Blocking I/O per request, ms (what `io` sleeps).")
+@click.option(
+    "--cpu-ms",
+    type=click.FloatRange(0, MAX_MS),
+    help="CPU per request, ms; 0.5 ms of overhead is assumed on top (without it: --from's measurement, else 0).",
+)
+@click.option(
+    "--from",
+    "run_dir",
+    metavar="DIR",
+    type=click.Path(path_type=Path),
+    help="A run folder (each server planned from its measured service time and curves), or a tuning folder "
+    "(flasklab tune: the worker count per instance chosen from measurement).",
+)
+@click.option(
+    "--max-utilisation",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=DEFAULT_MAX_UTILISATION,
+    show_default=True,
+    help="The most an instance's slots may be busy at its planned load.",
+)
+@click.option(
+    "--mem-per-instance",
+    "mem_per_instance",
+    type=click.FloatRange(0, 10**7, min_open=True),
+    metavar="MIB",
+    help="Memory budget of one instance, MiB: options measured above it are not offered.",
+)
+@click.option("--explain", is_flag=True, help="Also print every option's reasoning and the shared numbers.")
+@click.option("--verify", is_flag=True, help="Run one instance of the recommended option at its share, and judge.")
+@click.option("--verify-server", metavar="NAME", help="With --verify: that server's option instead.")
+@click.option(
+    "--verify-window-s",
+    type=click.FloatRange(1, 3600),
+    help="With --verify: the measurement window (default: long enough for about 2,000 requests, 20 s to 300 s).",
+)
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="With --verify: seed of the Poisson arrivals.")
+@backend_option
+@out_option
+@click.option("--json", "as_json", is_flag=True, help="Print the request, the options and the notes as JSON.")
+def plan(
+    rps: float,
+    p95_ms: float,
+    io_ms: float | None,
+    cpu_ms: float | None,
+    run_dir: Path | None,
+    max_utilisation: float,
+    mem_per_instance: float | None,
+    explain: bool,
+    verify: bool,
+    verify_server: str | None,
+    verify_window_s: float | None,
+    seed: int | None,
+    backend: str,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Workers per instance and instances per server for R rps within a p95, the recommended one first.
+
+    From a run's measured service time (an M/G/c queue with Poisson arrivals) or, without one, Little's law and a
+    queue model. A p95 at or below the work of one request cannot be met: that exits 2, as other bad input does.
+    --verify runs the recommended option and exits 0 when the objective held, 1 when it did not.
+    """
+    if io_ms is None and cpu_ms is None and run_dir is None:
+        raise click.UsageError(
+            "say what a request does: --io-ms (blocking I/O, ms) and/or --cpu-ms (CPU, ms), or --from DIR to take "
+            "the work from a run's io (or cpu) scenario"
+        )
+    if (verify_server or verify_window_s or seed is not None or out) and not verify:
+        raise click.UsageError("--verify-server, --verify-window-s, --seed and --out go with --verify")
+    try:
+        result = make_plan(PlanRequest(rps, p95_ms, io_ms, cpu_ms, max_utilisation, mem_per_instance), run_dir)
+    except PlanError as error:
+        raise click.BadParameter(str(error), param_hint=error.param) from error
+    except CatalogError as error:
+        raise click.BadParameter(str(error), param_hint="--from") from error
+    verification = verify_plan(result, verify_server, verify_window_s, seed, out, backend) if verify else None
+    if as_json:
+        document = plan_json(result) | ({"verification": asdict(verification)} if verification else {})
+        click.echo(json.dumps(document, indent=2))
+    else:
+        print_plan(result, explain, verification)
+    if verification is not None and not verification.held:
+        sys.exit(ExitCode.FAILED)
+
+
+def print_plan(result: Plan, explain: bool, verification: Verification | None) -> None:
+    """The plan's table and summary; with --explain every option's reasoning; with --verify its verdict."""
+    terminal = wide_console()
+    terminal.print(plan_table(result))
+    for line in summary_lines(result):
+        terminal.print(line, markup=False, highlight=False)
+    if explain:
+        for line in (*reason_lines(result), *result.notes):
+            terminal.print(f"- {line}", markup=False, highlight=False)
+    if verification is not None:
+        terminal.print(verification_table(verification))
+        terminal.print(verdict_line(verification), highlight=False)
+
+
+def lab_scenario(result: Plan, scenarios: dict[str, Scenario]) -> Scenario:
+    """The lab scenario shaped like the planned request (exit 2 when there is none)."""
+    name = result.workload.scenario
+    if name is None or name not in scenarios:
+        raise click.UsageError("--verify runs a lab scenario: the request must be shaped like io, cpu or hello")
+    return scenarios[name]
+
+
+def verify_plan(
+    result: Plan, server_name: str | None, window_s: float | None, seed: int | None, out: Path | None, backend: str
+) -> Verification:
+    """Run one instance of the chosen option at its share as Poisson arrivals; the prediction beside the measurement."""
+    root, _, scenarios = catalog()
+    try:
+        option = chosen_option(result, server_name)
+    except VerifyError as error:
+        raise click.BadParameter(str(error), param_hint="--verify-server" if server_name else "--verify") from error
+    scenario = lab_scenario(result, scenarios)
+    variable, _, value = option.setting.partition("=")
+    with setting(variable, int(value)) if variable and value.isdigit() else nullcontext():
+        servers = load_servers(root)  # with the option's worker count
+        if option.server not in servers:
+            raise click.BadParameter(
+                f"{option.server} is not in the catalog: it cannot be started", param_hint="--verify"
+            )
+        sweep = verification_sweep(
+            result, option, servers[option.server], scenario, out_folder(out, root), window_s, seed
+        )
+        console.print(
+            f"verify: {option.server} ({option.setting or option.shape}) at {sweep.profile.rates[0]} rps, Poisson "
+            f"arrivals, {sweep.profile.window_s:g} s window → {sweep.out}"
+        )
+        run = measure(sweep, backend, root, result.request.p95_ms)
+    return verdict(result, option, run, sweep.out)

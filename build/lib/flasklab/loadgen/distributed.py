@@ -1,0 +1,56 @@
+"""Exact percentiles in Locust's distributed mode: each worker sends its raw samples with its regular report.
+
+Imported by locustfiles/_lab.py, so every lab locustfile a worker fetches from the master brings it along; on a
+worker it records (wall-clock end, response ms, error kind) per request and attaches them to the report the worker
+sends every few seconds, with the worker's CPU seconds so far; flasklab's master (flasklab.loadgen.recorder) files
+the samples into its step windows and adds the CPU to the generator side's total. A successful request made in a user's
+``on_start`` is set-up, not a sample (flasklab.loadgen.lab_users.starting).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psutil
+from locust import events
+from locust.runners import WorkerRunner
+
+from flasklab.loadgen.lab_users import starting
+
+SAMPLES_KEY = "flasklab_samples"
+CPU_KEY = "flasklab_cpu"  # (wall-clock time, CPU seconds so far) of the worker process
+
+
+def error_kind(exception: BaseException) -> str:
+    """A failure's kind without the parts that differ per request (URL, address)."""
+    code = getattr(exception, "code", None)
+    if isinstance(code, int):
+        return f"HTTP {code}"
+    text = str(exception).split(": ", 1)[-1] if "URL " in str(exception) else str(exception)
+    return f"{type(exception).__name__}: {text}"[:160] if text else type(exception).__name__
+
+
+def forward_samples(environment: Any, **_: Any) -> None:
+    if not isinstance(environment.runner, WorkerRunner):
+        return
+    samples: list[tuple[float, float, str | None]] = []
+
+    def on_request(response_time: float, exception: BaseException | None = None, **__: Any) -> None:
+        if exception is None and starting():
+            return
+        samples.append((time.time(), response_time, error_kind(exception) if exception else None))
+
+    process = psutil.Process()
+
+    def on_report(client_id: str, data: dict[str, Any]) -> None:
+        data[SAMPLES_KEY] = samples.copy()
+        samples.clear()
+        times = process.cpu_times()
+        data[CPU_KEY] = (time.time(), times.user + times.system)
+
+    environment.events.request.add_listener(on_request)
+    environment.events.report_to_master.add_listener(on_report)
+
+
+events.init.add_listener(forward_samples)

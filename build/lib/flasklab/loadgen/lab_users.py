@@ -1,0 +1,82 @@
+"""What the lab sets on every Locust user it runs, so that a fault shows in a step instead of a quiet gap.
+
+- A bounded request time: a FastHttpUser request unanswered for ``LAB_REQUEST_TIMEOUT_S`` (default 30 s, Locust's own
+  is 60 s) fails as a timeout and is counted in its step (unless the locustfile sets its own ``network_timeout``).
+- A task that raises counts as a failed request (kind ``<Exception>: message``), as it does in the open model;
+  Locust itself only logs it, which left a broken locustfile's steps looking merely empty.
+- ``on_start`` is set-up, not load: its successful requests are not latency samples (the lab's recorders skip them,
+  see ``starting``); one that fails, or an exception out of ``on_start``, is a failure like any other (Locust fires
+  ``user_error`` for it, counted here as for a task; the open model records it itself). The user then never runs.
+
+Imported by locustfiles/_lab.py and flasklab.loadgen.recorder (a module, so registered once however often Locust
+re-executes the locustfiles); it acts on Locust's ``init`` event, in a local run, the master's workers and
+``locust -f`` alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, events
+
+from flasklab.settings import REQUEST_TIMEOUT_S
+
+STARTING = "flasklab_starting"  # attribute of the greenlet running a user's on_start
+GUARDED = "flasklab_guarded"  # marks an on_start already wrapped (Locust may load a locustfile more than once)
+
+
+def bound_requests(user_classes: list[type], timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+    for user_class in user_classes:
+        if issubclass(user_class, FastHttpUser) and user_class.network_timeout == FastHttpUser.network_timeout:
+            user_class.network_timeout = user_class.connection_timeout = timeout_s
+
+
+def starting() -> bool:
+    """Is the current greenlet inside a user's ``on_start`` (its requests are set-up, not latency samples)?"""
+    return bool(getattr(gevent.getcurrent(), STARTING, False))
+
+
+def guard_on_start(user_class: type) -> None:
+    """Wrap the class's ``on_start`` so that the requests it makes are marked as set-up (see ``starting``)."""
+    original: Callable[[Any], None] = user_class.on_start  # type: ignore[attr-defined]
+    if getattr(original, GUARDED, False):
+        return
+
+    def on_start(user: Any) -> None:
+        current = gevent.getcurrent()
+        setattr(current, STARTING, True)
+        try:
+            original(user)
+        finally:
+            setattr(current, STARTING, False)
+
+    setattr(on_start, GUARDED, True)
+    user_class.on_start = on_start  # type: ignore[attr-defined]
+
+
+def record_task_failure(environment: Any, exception: BaseException, request_type: str = "TASK") -> None:
+    """A task (or ``on_start``) that raised, as a failed request of its own kind (so its step counts it)."""
+    environment.events.request.fire(
+        request_type=request_type,
+        name=type(exception).__name__,
+        response_time=0.0,
+        response_length=0,
+        exception=exception,
+        context={},
+    )
+
+
+def prepare_users(environment: Any, **_: Any) -> None:
+    bound_requests(environment.user_classes)
+    for user_class in environment.user_classes:
+        guard_on_start(user_class)
+
+    def task_failed(exception: BaseException, **__: Any) -> None:
+        record_task_failure(environment, exception)
+
+    environment.events.user_error.add_listener(task_failed)
+
+
+events.init.add_listener(prepare_users)

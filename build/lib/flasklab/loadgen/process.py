@@ -1,0 +1,394 @@
+"""The Locust process: Locust (as a library) driving one target under the step shape.
+
+Run by flasklab as ``python -m flasklab.loadgen --config DOCUMENT``, its one input a flasklab.load_config.LoadConfig
+(the locustfile, host, steps, load model, recording); never imported by the orchestrator: importing Locust
+monkey-patches the process with gevent. It prints one JSON object per line on stdout:
+
+    {"event": "window", "step": 0, "users": 1}          a measurement window starts
+    {"event": "window_end", "step": 0, "users": 1}      it ends (the orchestrator reads the server's usage at both)
+    {"event": "step", "step": 0, "figures": {...}}      that window's flasklab.results.Step, as model_dump()
+    {"event": "error", "message": "..."}                Locust could not run the locustfile
+
+A step's figures are the results model itself, validated here and again by the orchestrator, which adds what only
+it can measure (the server's CPU and memory: left null here). ``--check --locustfile FILE`` only loads a
+locustfile and says what it defines: ``{"event": "ok", "users": [...]}``.
+
+A step's warm-up lasts until completions and in-flight requests are steady (flasklab.steady), at least the profile's
+warm-up and at most WARMUP_CAP times it; with Locust workers, whose samples arrive seconds late, it is the profile's
+and its steadiness is judged afterwards. The generator side is measured as a whole (generator_cpu).
+
+With ``exact`` off (LAB_EXACT=0 in the environment of ``flasklab run``) the process records nothing of its own: a
+window's requests and failures are the differences of Locust's own running totals at its edges, and its percentiles
+and intervals are null. It exists to measure what exact recording costs (``scripts/bench overhead``); it needs a
+single Locust process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+from locust import events  # first: Locust's gevent monkey-patching must precede everything else
+from locust.env import Environment
+from locust.log import setup_logging
+from locust.util.load_locustfile import load_locustfile
+from pydantic import ValidationError
+
+from flasklab.catalog import lab_root
+from flasklab.load_config import LoadConfig
+from flasklab.loadgen.distributed import error_kind
+from flasklab.loadgen.generator_cpu import GeneratorCpu, Mark
+from flasklab.loadgen.openloop import OpenLoop, OpenLoopError
+from flasklab.loadgen.recorder import Phase, Recorder
+from flasklab.loadgen.window import Window, counted_figures
+from flasklab.results import Step
+from flasklab.steady import WARMUP_CAP, WARMUP_SLICES, unstable
+
+WORKER_WAIT_S = 120.0
+REPORT_DELAY_S = 4.0  # Locust workers report every 3 s
+
+
+def emit(**event: Any) -> None:
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def locust_totals(environment: Environment) -> tuple[int, int]:
+    """Locust's own count of completed requests and failures so far."""
+    return environment.stats.total.num_requests, environment.stats.total.num_failures
+
+
+def find_shape(shapes: list[Any]) -> Any:
+    """The locustfile's own step shape, or the lab's when a user's locustfile brings none."""
+    for shape in shapes:
+        if all(hasattr(shape, name) for name in ("steps", "load", "warmup_s", "window_s")):
+            return shape
+    sys.path.insert(0, str(lab_root() / "locustfiles"))
+    from _lab import StepLoadShape  # type: ignore[import-not-found]
+
+    return StepLoadShape()
+
+
+def create_runner(environment: Environment, recorder: Recorder, config: LoadConfig, record_locally: bool) -> Any:
+    """A local runner, or a master that waits for ``config.workers`` Locust workers (they may fetch the locustfiles
+    from it)."""
+    if not config.workers:
+        if record_locally:
+            environment.events.request.add_listener(recorder.local_listener)
+        return environment.create_local_runner()
+    environment.parsed_locustfiles = [config.locustfile, str(lab_root() / "locustfiles" / "_lab.py")]
+    environment.events.worker_report.add_listener(recorder.worker_listener)
+    runner = environment.create_master_runner(master_bind_host="*", master_bind_port=config.master_port)
+    deadline = time.monotonic() + WORKER_WAIT_S
+    while len(runner.clients.ready) < config.workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{len(runner.clients.ready)} of {config.workers} Locust workers connected in {WORKER_WAIT_S:.0f} s"
+            )
+        gevent.sleep(0.2)
+    return runner
+
+
+def wait_until(moment: float) -> None:
+    """Sleep (cooperatively) until ``moment``, in perf_counter seconds."""
+    gevent.sleep(max(moment - time.perf_counter(), 0))
+
+
+class Load:
+    """What drives a step: Locust's users (closed loop) or the open model's arrivals, and what they hold open."""
+
+    def __init__(self, runner: Any, arrivals: OpenLoop | None, run_start: float) -> None:
+        self.runner = runner
+        self.arrivals = arrivals
+        self.run_start = run_start
+
+    def begin(self, shape: Any, step: int, start: float) -> None:
+        """Apply step ``step``'s load from ``start`` (run time): its users, or its rate of arrivals."""
+        users, spawn_rate = shape.load(step)
+        if self.arrivals is None:
+            self.runner.start(users, spawn_rate=spawn_rate)
+        else:  # the step's "users" are its rate: requests due per second until its window ends
+            self.arrivals.begin(float(users), self.run_start + start, step)
+
+    def in_flight(self) -> int:
+        """Closed loop: the users running; open model: the requests due and unanswered."""
+        if self.arrivals is None:
+            return int(self.runner.user_count)
+        return len(self.arrivals.overdue(time.perf_counter()))
+
+    def end_at(self, window_end: float) -> None:
+        """The open model's arrivals of this step stop at its window's end (run time)."""
+        if self.arrivals is not None and self.arrivals.schedule is not None:
+            self.arrivals.schedule.end = self.run_start + window_end
+
+
+def warm_up(phase: Phase, load: Load, closed: bool, completed: Callable[[], int] | None) -> bool | None:
+    """Wait out a step's warm-up, sub-window by sub-window; the window may begin when this returns.
+
+    With ``completed`` (a count of completions available at once) the warm-up goes on until two sub-windows are
+    steady or WARMUP_CAP times the profile's warm-up has passed, and says which (True: steady, False: cap hit).
+    Without it (Locust workers: samples arrive late) it lasts the profile's warm-up and returns None: its
+    steadiness is judged once the samples are in.
+    """
+    if phase.slice_s <= 0:
+        return None
+    last = round(WARMUP_CAP * WARMUP_SLICES) if completed is not None else WARMUP_SLICES
+    if completed is not None:
+        phase.completed[0] = completed()
+    for boundary in range(1, last + 1):
+        wait_until(load.run_start + phase.start + boundary * phase.slice_s)
+        phase.in_flight[boundary] = load.in_flight()
+        if completed is None:
+            continue
+        phase.completed[boundary] = completed()
+        steady = phase.steady_at(boundary, closed)
+        if steady or (steady is not None and boundary == last):
+            return steady
+    return None
+
+
+def start_web_ui(environment: Environment, web: str) -> Any:
+    """Locust's own web UI at HOST:PORT during the run, or None when ``web`` is empty."""
+    if not web:
+        return None
+    web_host, _, web_port = web.rpartition(":")
+    return environment.create_web_ui(web_host or "127.0.0.1", int(web_port))
+
+
+@dataclass
+class Session:
+    """One run's Locust side: its environment and runner, the recorder, the open model's arrivals, the web UI."""
+
+    config: LoadConfig
+    shape: Any
+    environment: Environment
+    recorder: Recorder
+    runner: Any
+    arrivals: OpenLoop | None
+    web_ui: Any
+
+    def completion_counter(self) -> Callable[[], int] | None:
+        """What a steady warm-up counts completions with: the recorder's, or Locust's totals with ``exact`` off;
+        None with workers, whose samples arrive seconds late (the warm-up cannot wait for them)."""
+        if self.config.workers:
+            return None
+        if self.config.exact:
+            return lambda: self.recorder.completed
+        return lambda: locust_totals(self.environment)[0]
+
+
+def start(config: LoadConfig) -> Session | None:
+    """Locust ready to load the target (workers connected, listeners on); None, with an error said, when not."""
+    if config.workers and not config.exact:
+        emit(event="error", message="exact recording off (LAB_EXACT=0) needs a single Locust process, not workers")
+        return None
+    if config.workers and config.model == "open":
+        emit(event="error", message="the open model runs in one Locust process, not with workers")
+        return None
+    loaded = load_users(config.locustfile)
+    if loaded is None:
+        return None
+    user_classes = list(loaded[0].values())
+    shape = find_shape(loaded[1])
+    environment = Environment(user_classes=user_classes, shape_class=shape, host=config.host, events=events)
+    recorder = Recorder(shape)
+    open_model = config.model == "open"
+    try:
+        # The open model needs no Locust users: a local runner only keeps Locust's own stats and web UI going.
+        runner = create_runner(environment, recorder, config, config.exact and not open_model)
+        arrivals = (
+            OpenLoop(environment, user_classes, arrivals=config.arrivals, seed=config.seed) if open_model else None
+        )
+    except (RuntimeError, OpenLoopError) as error:
+        emit(event="error", message=str(error))
+        return None
+    if arrivals is not None and config.exact:
+        environment.events.request.add_listener(recorder.open_listener)
+    web_ui = start_web_ui(environment, config.web)
+    environment.events.init.fire(environment=environment, runner=runner, web_ui=web_ui)
+    environment.events.test_start.fire(environment=environment)
+    return Session(config, shape, environment, recorder, runner, arrivals, web_ui)
+
+
+@dataclass
+class Measured:
+    """What the step loop took of one window at its edges; its figures are summed up once its samples are in."""
+
+    step: int
+    users: int  # closed loop: the step's users; open model: the most requests held open at once
+    edges: tuple[Mark, Mark]
+    counted: tuple[int, int]  # Locust's own requests and failures over the window
+    fields: dict[str, Any]  # Step fields known at the window's end (steady, warm-up used, the open model's)
+    overdue_ms: list[float] | None  # open model: ages of the requests due and unanswered at the window's end
+
+
+def open_fields(
+    arrivals: OpenLoop, rate: int, backlog_start: int, window_arrivals: float
+) -> tuple[dict[str, Any], list[float]]:
+    """An open-model window's own fields, taken at its end: offered rate, backlog (requests due and unanswered,
+    with their ages for the censored latencies) and whether the backlog grew (unstable)."""
+    now = time.perf_counter()
+    overdue = arrivals.overdue(now)
+    fields = {
+        "offered_rps": float(rate),
+        "backlog": len(overdue),
+        "unstable": unstable(backlog_start, len(overdue), window_arrivals),
+    }
+    return fields, [(now - due) * 1000 for due in overdue]
+
+
+def measure_window(session: Session, load: Load, generator: GeneratorCpu, step: int, step_start: float) -> Measured:
+    """Apply step ``step`` from ``step_start``, wait out its warm-up and its window, and take what its edges give."""
+    shape, recorder, arrivals, workers = session.shape, session.recorder, session.arrivals, session.config.workers
+    users = shape.steps[step]
+    wait_until(shape.start_time + step_start)
+    phase = recorder.begin(step, step_start)
+    load.begin(shape, step, step_start)
+    if workers:  # fixed: late samples are filed by these edges
+        phase.window_start = step_start + shape.warmup_s
+        phase.window_end = phase.window_start + shape.window_s
+        load.end_at(phase.window_end)
+    steady = warm_up(phase, load, arrivals is None, session.completion_counter())
+    if not workers:
+        phase.window_start = time.perf_counter() - shape.start_time
+        phase.window_end = phase.window_start + shape.window_s
+        load.end_at(phase.window_end)
+    assert phase.window_start is not None and phase.window_end is not None
+    wait_until(shape.start_time + phase.window_start)
+    emit(event="window", step=step, users=users)
+    if arrivals is not None:
+        arrivals.reset_peak()
+    backlog_start = load.in_flight()
+    start, (requests, failures) = generator.mark(), locust_totals(session.environment)
+    wait_until(shape.start_time + phase.window_end)
+    end, (requests_end, failures_end) = generator.mark(), locust_totals(session.environment)
+    fields: dict[str, Any] = {"steady": steady, "warmup_used_s": round(phase.window_start - phase.start, 3)}
+    overdue_ms = None
+    if arrivals is not None:
+        open_only, overdue_ms = open_fields(arrivals, users, backlog_start, users * shape.window_s)
+        fields |= open_only
+    emit(event="window_end", step=step, users=users)
+    step_users = arrivals.peak if arrivals is not None else users
+    counted = (requests_end - requests, failures_end - failures)
+    return Measured(step, step_users, (start, end), counted, fields, overdue_ms)
+
+
+def step_figures(session: Session, generator: GeneratorCpu, measured: Measured) -> Step:
+    """The window's results step, as far as this process measures it (the orchestrator adds the server's usage)."""
+    config, phase = session.config, session.recorder.phases[measured.step]
+    fields = dict(measured.fields)
+    if fields["steady"] is None and config.workers:  # judged now that the warm-up's samples are in
+        fields["steady"] = phase.steady_at(WARMUP_SLICES, session.arrivals is None)
+    if config.exact:
+        assert phase.window_start is not None
+        window = session.recorder.windows.pop(measured.step, Window(phase.window_start))
+        figures = window.figures(session.shape.window_s, measured.overdue_ms)
+    else:
+        figures = counted_figures(*measured.counted, session.shape.window_s)
+    return Step(
+        users=measured.users,
+        generator_workers=config.workers,
+        **fields,
+        **generator.figures(*measured.edges, config.saturation),
+        **figures,
+        server_cpu=None,  # measured by the orchestrator, which reads the server's usage at the window's edges
+        server_rss_mb=None,
+    )
+
+
+def run(config: LoadConfig) -> int:
+    """Drive the target through every step, emitting the events; 1 when Locust could not run the locustfile."""
+    session = start(config)
+    if session is None:
+        return 1
+    generator = GeneratorCpu(session.recorder.worker_cpu, set(config.server_cpus))
+    # Workers report every few seconds: a distributed step is summed up once its samples can have arrived.
+    report_delay = REPORT_DELAY_S if config.workers else 0.0
+
+    def summarise(measured: Measured) -> None:
+        gevent.sleep(report_delay)
+        emit(event="step", step=measured.step, figures=step_figures(session, generator, measured).model_dump())
+
+    # This loop applies each step on its own boundaries: a step begins where the previous window ended, and its
+    # window once its warm-up is steady. (Locust's own shape loop ticks once a second on a fixed schedule.)
+    session.shape.reset_time()
+    load = Load(session.runner, session.arrivals, session.shape.start_time)
+    pending, step_start = [], 0.0
+    for step in range(len(session.shape.steps)):
+        measured = measure_window(session, load, generator, step, step_start)
+        pending.append(gevent.spawn(summarise, measured))
+        window_end = session.recorder.phases[step].window_end
+        assert window_end is not None
+        step_start = window_end
+    gevent.joinall(pending)
+    stop(session)
+    return 0
+
+
+def stop(session: Session) -> None:
+    """Locust's end of test, the open model's arrivals stopped, the runner and the web UI quit."""
+    session.environment.events.test_stop.fire(environment=session.environment)
+    if session.arrivals is not None:
+        session.arrivals.stop()
+    session.runner.quit()
+    if session.web_ui:
+        session.web_ui.stop()
+
+
+def load_users(locustfile: str) -> tuple[dict[str, Any], list[Any]] | None:
+    """The locustfile's User classes and shapes; None, with an error event said, when it fails or defines no User."""
+    try:
+        user_classes, shapes = load_locustfile(locustfile)
+    except (Exception, SystemExit) as error:  # a locustfile that raises on import is the user's data, reported
+        emit(event="error", message=f"locustfile {locustfile} failed to load: {error_kind(error)}")
+        return None
+    if not user_classes:
+        emit(event="error", message=f"locustfile {locustfile} defines no User class")
+        return None
+    return user_classes, shapes
+
+
+def check(locustfile: str) -> int:
+    """Load a locustfile as a run would, and say what it defines (or what is wrong with it)."""
+    loaded = load_users(locustfile)
+    if loaded is None:
+        return 1
+    emit(event="ok", users=sorted(loaded[0]))
+    return 0
+
+
+def read_config(document: str) -> LoadConfig | None:
+    """The run's one input, validated; None, with an error event said, when it is not a LoadConfig."""
+    try:
+        return LoadConfig.model_validate_json(document)
+    except ValidationError as error:
+        emit(event="error", message=f"--config is not a load configuration: {error}")
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="flasklab's Locust process (one target, one scenario)")
+    parser.add_argument("--config", help="the load: a JSON document (flasklab.load_config.LoadConfig)")
+    parser.add_argument("--check", action="store_true", help="only load --locustfile and report its User classes")
+    parser.add_argument("--locustfile", help="with --check: the locustfile to load")
+    options = parser.parse_args()
+    if bool(options.config) == bool(options.check and options.locustfile):
+        parser.error("pass --config DOCUMENT, or --check --locustfile FILE")
+    sys.argv = sys.argv[:1]  # parts of Locust parse the command line themselves: leave them none of ours
+    setup_logging("WARNING")
+    if options.check:
+        sys.exit(check(options.locustfile))
+    config = read_config(options.config)
+    if config is None:
+        sys.exit(1)
+    os.environ.update(config.locustfile_environment())  # what the locustfiles read, as under `locust -f`
+    logging.getLogger("locust.runners").setLevel(logging.ERROR)  # the lab spawns a step's users at once on purpose
+    sys.exit(run(config))

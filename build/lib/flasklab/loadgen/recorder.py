@@ -1,0 +1,120 @@
+"""Files each completion into its step's measurement window, by the time it completed.
+
+Warm-ups and overruns are discarded (a warm-up only counts its completions per sub-window, to judge when the load
+is steady: flasklab.steady). Completions arrive from Locust's request event in a single process, from the open
+model's own listener (latency from when the request was due), or as raw samples in Locust workers' reports
+(flasklab.loadgen.distributed). A successful request made in a user's ``on_start`` is set-up, not a sample; a
+failed one is a failure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from flasklab.loadgen.distributed import CPU_KEY, SAMPLES_KEY, error_kind
+from flasklab.loadgen.lab_users import starting
+from flasklab.loadgen.openloop import due_time
+from flasklab.loadgen.window import Window
+from flasklab.steady import WARMUP_SLICES, warmed_up
+
+MAX_NAME_LENGTH = 120
+
+
+@dataclass
+class Phase:
+    """One step's timeline in seconds of run time: its warm-up from ``start``, then its window.
+
+    ``completed`` holds the completions counted by the end of each warm-up sub-window (boundary 1, 2, ...) and
+    ``in_flight`` what was in flight then; with workers, ``warmup`` counts their late samples per sub-window instead.
+    """
+
+    step: int
+    start: float
+    slice_s: float
+    window_start: float | None = None
+    window_end: float | None = None
+    warmup: Counter[int] = field(default_factory=Counter)
+    completed: dict[int, int] = field(default_factory=dict)
+    in_flight: dict[int, int] = field(default_factory=dict)
+
+    def steady_at(self, boundary: int, closed: bool) -> bool | None:
+        """Were the two warm-up sub-windows before ``boundary`` steady (None: not measured)?"""
+        if boundary < WARMUP_SLICES or boundary not in self.in_flight or boundary - 1 not in self.in_flight:
+            return None
+        if boundary in self.completed:
+            marks = [self.completed.get(index, 0) for index in range(boundary - 2, boundary + 1)]
+            counts = (marks[1] - marks[0], marks[2] - marks[1])
+        else:
+            counts = (self.warmup[boundary - 2], self.warmup[boundary - 1])
+        return warmed_up(counts, (self.in_flight[boundary - 1], self.in_flight[boundary]), closed)
+
+
+class Recorder:
+    """Puts each completion into its step's window by the time it completed (warm-ups and overruns discarded)."""
+
+    def __init__(self, shape: Any) -> None:
+        self.shape = shape
+        self.phases: list[Phase] = []
+        self.windows: dict[int, Window] = {}
+        self.worker_cpu: dict[str, list[tuple[float, float]]] = {}
+        self.completed = 0  # completions recorded so far, warm-ups included
+
+    def begin(self, step: int, start: float) -> Phase:
+        phase = Phase(step, start, self.shape.warmup_s / WARMUP_SLICES)
+        self.phases.append(phase)
+        return phase
+
+    def phase_at(self, run_time: float) -> Phase | None:
+        for phase in reversed(self.phases):
+            if phase.start <= run_time:
+                return phase
+        return None
+
+    def record(self, run_time: float, response_ms: float, error: str | None, name: str | None = None) -> None:
+        phase = self.phase_at(run_time)
+        if phase is None or (phase.window_end is not None and run_time >= phase.window_end):
+            return
+        self.completed += 1
+        if phase.window_start is None or run_time < phase.window_start:
+            if phase.slice_s > 0:
+                phase.warmup[int((run_time - phase.start) / phase.slice_s)] += 1
+            return
+        window = self.windows.setdefault(phase.step, Window(phase.window_start))
+        window.ended.append(run_time)
+        if name is not None:
+            window.names[name[:MAX_NAME_LENGTH]] += 1
+        if error is not None:
+            window.failures += 1
+            window.errors[error] += 1
+        else:
+            window.response_ms.append(response_ms)
+
+    def local_listener(
+        self, response_time: float, exception: BaseException | None = None, name: str | None = None, **_: Any
+    ) -> None:
+        if exception is None and starting():
+            return
+        error = error_kind(exception) if exception else None
+        self.record(time.perf_counter() - self.shape.start_time, response_time, error, name)
+
+    def open_listener(
+        self, response_time: float, exception: BaseException | None = None, name: str | None = None, **_: Any
+    ) -> None:
+        """The open model's completions: latency from when the request was due, not from when it left."""
+        if exception is None and starting():
+            return
+        now = time.perf_counter()
+        due = due_time()
+        response_ms = (now - due) * 1000 if due is not None else response_time
+        self.record(now - self.shape.start_time, response_ms, error_kind(exception) if exception else None, name)
+
+    def worker_listener(self, client_id: str, data: dict[str, Any]) -> None:
+        """Samples a worker sent with its report: (wall-clock end, response ms, error kind or None)."""
+        wall_start = time.time() - (time.perf_counter() - self.shape.start_time)
+        for ended, response_ms, error in data.get(SAMPLES_KEY, ()):
+            self.record(ended - wall_start, response_ms, error)
+        if CPU_KEY in data:
+            self.worker_cpu.setdefault(client_id, []).append(tuple(data[CPU_KEY]))

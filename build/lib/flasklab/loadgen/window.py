@@ -1,0 +1,115 @@
+"""A measurement window's figures: exact percentiles, their intervals, and the step fields they fill.
+
+Percentiles are exact (nearest rank over the window's successful completions; failures are counted apart), not
+Locust's 1 ms / 10 ms buckets, and a window's rps counts the completions inside it only (not ramp-up, not cut-off
+requests). In the open model, requests due and unanswered at the window's end are data about it: those older than
+its median success join its percentiles as censored latencies of their age (which then are lower bounds).
+
+The dictionaries returned here are keyed by flasklab.results.Step's field names: the Locust process builds its
+Step from them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_NAMES = 30  # requests counted by name per step: the most frequent ones
+MAX_ERRORS = 20
+Z95 = 1.96
+RATE_SLICES = 10  # a window's rps spread: its completions counted in this many equal slices
+T95_SLICES = 2.262  # Student's t, 95 %, 9 degrees of freedom
+RPS_DIGITS = 3
+
+
+def nearest_rank(ordered: list[float], percent: float) -> float | None:
+    """The exact percentile of sorted values: the smallest value with at least ``percent`` % at or below it."""
+    if not ordered:
+        return None
+    return ordered[max(math.ceil(percent / 100 * len(ordered)) - 1, 0)]
+
+
+def percentile_interval(ordered: list[float], percent: float) -> tuple[float | None, float | None]:
+    """A distribution-free ~95 % confidence interval of a percentile: two order statistics around its rank.
+
+    The number of samples below the true percentile is binomial(n, p); its normal approximation gives the ranks.
+    """
+    n = len(ordered)
+    if not n:
+        return None, None
+    p = percent / 100
+    half = Z95 * math.sqrt(n * p * (1 - p))
+    low = min(max(math.floor(n * p - half), 1), n)
+    high = min(max(math.ceil(n * p + half) + 1, 1), n)
+    return ordered[low - 1], ordered[high - 1]
+
+
+def rate_interval(ended: list[float], start: float, duration_s: float) -> tuple[float, float]:
+    """A ~95 % interval of the window's rps from its completions counted in RATE_SLICES equal slices."""
+    counts = [0] * RATE_SLICES
+    for moment in ended:
+        counts[min(max(int((moment - start) / duration_s * RATE_SLICES), 0), RATE_SLICES - 1)] += 1
+    rates = [count * RATE_SLICES / duration_s for count in counts]
+    mean = sum(rates) / RATE_SLICES
+    spread = math.sqrt(sum((rate - mean) ** 2 for rate in rates) / (RATE_SLICES - 1))
+    half = T95_SLICES * spread / math.sqrt(RATE_SLICES)
+    return max(mean - half, 0.0), mean + half
+
+
+@dataclass
+class Window:
+    """Every completion recorded inside one step's measurement window (latencies of the successful ones)."""
+
+    start: float
+    response_ms: list[float] = field(default_factory=list)  # successes only: a fast failure is no latency
+    ended: list[float] = field(default_factory=list)  # every completion, failed or not
+    failures: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    names: Counter[str] = field(default_factory=Counter)
+
+    def figures(self, duration_s: float, overdue_ms: list[float] | None = None) -> dict[str, Any]:
+        """The window's step fields. ``overdue_ms`` (open model): ages of the requests due and unanswered at its end.
+
+        Those in flight longer than the window's median success are censored latencies: they join the percentiles
+        at their age, which then are lower bounds. Younger ones are the window edge's ordinary traffic (their like
+        from the previous window's end completed in this one), and counting them at their young age would pull the
+        percentiles down; an overloaded server's queue is all old, and all of it counts.
+        """
+        median = nearest_rank(sorted(self.response_ms), 50) or 0.0
+        censored = [age for age in overdue_ms or () if age > median]
+        ordered = sorted(self.response_ms + censored)
+        count = len(self.ended)
+        rps_low, rps_high = rate_interval(self.ended, self.start, duration_s)
+        p95_low, p95_high = percentile_interval(ordered, 95)
+        return {
+            **counted_figures(count, self.failures, duration_s),
+            "p50_ms": nearest_rank(ordered, 50),
+            "p95_ms": nearest_rank(ordered, 95),
+            "p99_ms": nearest_rank(ordered, 99),
+            "rps_low": round(rps_low, RPS_DIGITS),
+            "rps_high": round(rps_high, RPS_DIGITS),
+            "p95_low_ms": p95_low,
+            "p95_high_ms": p95_high,
+            "max_ms": ordered[-1] if ordered else None,
+            "mean_ms": sum(ordered) / len(ordered) if ordered else None,
+            "censored": None if overdue_ms is None else len(censored),
+            "percentiles_lower_bound": bool(censored),
+            "errors": dict(self.errors.most_common(MAX_ERRORS)),
+            "names": dict(self.names.most_common(MAX_NAMES)),
+        }
+
+
+def counted_figures(requests: int, failures: int, duration_s: float) -> dict[str, Any]:
+    """A window's counts and rps; alone (Locust's own running totals, ``exact`` off) its percentiles are unknown."""
+    return {
+        "duration_s": duration_s,
+        "requests": requests,
+        "failures": failures,
+        "rps": round(requests / duration_s, RPS_DIGITS),
+        "p50_ms": None,
+        "p95_ms": None,
+        "p99_ms": None,
+        "max_ms": None,
+    }

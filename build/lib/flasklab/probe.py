@@ -1,0 +1,170 @@
+"""The concurrency probe: how many requests does a server really process at once?
+
+It sends ``width`` concurrent ``/io`` requests released together and reads, from each response, when the server
+started and finished sleeping and which process and thread served it. The largest number of those server-side
+intervals that overlap is the measured concurrency: no timing from the client's side, so queueing in a backlog or a
+proxy does not count as serving. The same count inside each process tells whether a worker served one request at a
+time. Then it calls ``/self`` once to see whether the server can answer a request to itself while serving one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from flasklab.backends.base import http_get
+from flasklab.catalog import Server
+from flasklab.results import ProbeResult
+from flasklab.settings import PROBE_IO_MS, PROBE_WIDTH
+
+SELF_CALL_CLIENT_TIMEOUT_S = 15.0
+# Requests sent beyond the configured concurrency, so that "serves exactly N" can be told apart from "serves more".
+PROBE_HEADROOM = 8
+# At most this many at once: each is a thread and a fresh connection of the orchestrator, and 64 stays well inside
+# every catalog server's listen queue (uWSGI's default is 100), so the probe never measures its own refused
+# connections. A server configured for more than 56 can only be shown to serve "at least 64" (enough for "many").
+PROBE_MAX_WIDTH = 64
+# urllib (http_get) sends "Connection: close": every probe request is a connection of its own, which lets the
+# server's accept loop spread them over its workers as it would spread new clients.
+PROBE_CONNECTIONS = "close"
+
+
+@dataclass(frozen=True)
+class Served:
+    """One probe request as the server saw it: its sleep's start and end, and the process and thread that slept."""
+
+    start: float
+    end: float
+    pid: int | None
+    thread: int | None
+
+
+def probe_width(configured: int | None) -> int:
+    """How many requests to send: at least PROBE_WIDTH and configured + PROBE_HEADROOM, at most PROBE_MAX_WIDTH.
+
+    An unbounded server gets the cap: its claim is "many", which the cap is far above.
+    """
+    if configured is None:
+        return PROBE_MAX_WIDTH
+    return min(PROBE_MAX_WIDTH, max(PROBE_WIDTH, configured + PROBE_HEADROOM))
+
+
+def unsupported(url: str) -> str | None:
+    """Why the probe cannot measure this app (it needs the lab's /io: JSON with server-side start and end), or None."""
+    try:
+        status, body = http_get(f"{url}/io?ms=1", timeout=5)
+        document = json.loads(body) if status == 200 else None
+    except (OSError, ValueError):
+        document = None
+    if isinstance(document, dict) and {"start", "end"} <= document.keys():
+        return None
+    return "the app has no lab-style /io endpoint (JSON with its server-side start and end): not probed"
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    """Largest number of [start, end) intervals that contain one instant (ends before starts at a tie)."""
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    current = best = 0
+    for _, change in events:
+        current += change
+        best = max(best, current)
+    return best
+
+
+def per_process_overlap(served: list[Served]) -> dict[int, int]:
+    """Largest overlap inside each server process, by pid (requests without a pid are left out)."""
+    by_pid: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for request in served:
+        if request.pid is not None:
+            by_pid[request.pid].append((request.start, request.end))
+    return {pid: max_overlap(intervals) for pid, intervals in by_pid.items()}
+
+
+def _optional_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _timed_io(url: str, io_ms: int, barrier: threading.Barrier, timeout_s: float) -> Served | str:
+    """One /io request released with the others: what the server reports, or why it failed."""
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait(timeout=10)
+    try:
+        status, body = http_get(f"{url}/io?ms={io_ms}", timeout=timeout_s)
+    except OSError as error:
+        return f"{type(error).__name__}: {error}"
+    if status != 200:
+        return f"HTTP {status}"
+    try:
+        document = json.loads(body)
+        return Served(
+            float(document["start"]),
+            float(document["end"]),
+            _optional_int(document.get("pid")),
+            _optional_int(document.get("thread")),
+        )
+    except (ValueError, KeyError, TypeError):
+        return "a 200 answer without the server-side start and end"
+
+
+def send_io_requests(url: str, width: int, io_ms: int) -> list[Served | str]:
+    """``width`` concurrent /io requests released together: each one's record, or its error."""
+    barrier = threading.Barrier(width)
+    # Enough time for a server that serves one at a time to answer them all, plus start-up slack.
+    timeout_s = width * io_ms / 1000 * 1.5 + 10
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        return list(pool.map(lambda _: _timed_io(url, io_ms, barrier, timeout_s), range(width)))
+
+
+def probe_concurrency(url: str, server: Server, width: int | None = None, io_ms: int = PROBE_IO_MS) -> ProbeResult:
+    """Measure ``server`` at ``url`` (``width``: by default from its configuration, see probe_width).
+
+    A server that answers nothing gets ``measured=None``; failed requests are counted and their errors kept, so the
+    claims can tell a measurement from a partial one. Per-process figures need the pid in /io's answer.
+    """
+    width = width if width is not None else probe_width(server.concurrency)
+    outcomes = send_io_requests(url, width, io_ms)
+    served = [outcome for outcome in outcomes if isinstance(outcome, Served)]
+    errors = sorted({outcome for outcome in outcomes if isinstance(outcome, str)})
+    status, elapsed, selfcall_error = self_call(url)
+    if selfcall_error:
+        errors.append(selfcall_error)
+    known_pids = bool(served) and all(request.pid is not None for request in served)
+    per_process = per_process_overlap(served) if known_pids else {}
+    return ProbeResult(
+        server=server.name,
+        status="ok" if served else "failed",
+        configured=server.concurrency,
+        measured=max_overlap([(request.start, request.end) for request in served]) if served else None,
+        width=width,
+        io_ms=io_ms,
+        completed=len(served),
+        failed=width - len(served),
+        workers_seen=len(per_process) if per_process else None,
+        per_worker_max=max(per_process.values()) if per_process else None,
+        connections=PROBE_CONNECTIONS,
+        selfcall_status=status,
+        selfcall_s=round(elapsed, 3),
+        error="; ".join(errors)[:400] or None,
+    )
+
+
+def self_call(url: str) -> tuple[int | None, float, str | None]:
+    """GET /self: its status (200: the server answered itself; 504: it could not), its time, and why it failed.
+
+    No answer within SELF_CALL_CLIENT_TIMEOUT_S is a status of None after that long: the server is stuck.
+    """
+    started = time.monotonic()
+    try:
+        status, _ = http_get(f"{url}/self", timeout=SELF_CALL_CLIENT_TIMEOUT_S)
+    except OSError as error:
+        elapsed = time.monotonic() - started
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, TimeoutError) or elapsed >= SELF_CALL_CLIENT_TIMEOUT_S:
+            return None, elapsed, f"GET /self: no answer within {SELF_CALL_CLIENT_TIMEOUT_S:g} s"
+        return None, elapsed, f"GET /self: {type(error).__name__}: {reason}"
+    return status, time.monotonic() - started, None

@@ -1,0 +1,177 @@
+"""The lab's Flask app: one endpoint per scenario, every parameter validated and bounded.
+
+Nothing a request sends chooses an address the app calls: the upstream and the self-call URLs come from the
+environment the lab sets (``LAB_UPSTREAM_URL``, ``LAB_SELF_URL``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.metadata
+import os
+import platform
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from flasklab_app.usage import server_usage
+
+# Bounds keep every request's work finite whatever its parameters say.
+MAX_SLEEP_MS = 10_000
+MAX_CPU_MS = 2_000
+MAX_PAYLOAD_KB = 10_240
+SELF_CALL_TIMEOUT_S = float(os.environ.get("LAB_SELF_TIMEOUT_S", "2"))
+UPSTREAM_TIMEOUT_S = 30.0
+SERVER_PACKAGES = ("flask", "werkzeug", "gunicorn", "gevent", "eventlet", "tornado", "pyuwsgi", "waitress", "granian")
+
+app = Flask(__name__)
+app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+_PAYLOAD_BLOCK = b"x" * 1024
+
+
+class BadParameter(ValueError):
+    """A query parameter outside its documented range."""
+
+
+def bounded_int(name: str, default: int, low: int, high: int) -> int:
+    """The integer query parameter ``name``, or a 400 naming the valid range."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(f"{name} must be an integer between {low} and {high}, got {raw[:32]!r}") from None
+    if not low <= value <= high:
+        raise BadParameter(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+@app.errorhandler(BadParameter)
+def bad_parameter(error: BadParameter) -> tuple[Response, int]:
+    return jsonify(error=str(error)), 400
+
+
+@app.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> tuple[Response, int]:
+    return jsonify(error=error.description), error.code or 500
+
+
+@app.get("/health")
+def health() -> str:
+    return "ok"
+
+
+@app.get("/hello")
+def hello() -> str:
+    return "Hello, World!"
+
+
+@app.get("/cpu")
+def cpu() -> Response:
+    """Busy loop for ``ms`` milliseconds of wall time: pure CPU, no I/O to yield on."""
+    ms = bounded_int("ms", 10, 0, MAX_CPU_MS)
+    deadline = time.perf_counter() + ms / 1000
+    spins = 0
+    while time.perf_counter() < deadline:
+        spins += 1
+    return jsonify(ms=ms, spins=spins)
+
+
+@app.get("/io")
+def io() -> Response:
+    """Blocking sleep (patched into a cooperative one by gevent and eventlet workers).
+
+    The server-side start and end times let the probe count how many requests really overlap; the process and
+    thread (a greenlet under gevent and eventlet) that served it let it count them per worker.
+    """
+    ms = bounded_int("ms", 100, 0, MAX_SLEEP_MS)
+    start = time.time()
+    time.sleep(ms / 1000)
+    return jsonify(ms=ms, start=start, end=time.time(), pid=os.getpid(), thread=threading.get_ident())
+
+
+def _get(base_url: str, path: str, timeout: float) -> int:
+    """GET ``path`` on a configured base URL with the standard library (which gevent/eventlet patch)."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise RuntimeError(f"configured URL must be http://host:port, got {base_url!r}")
+    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+@app.get("/upstream")
+def upstream() -> tuple[Response, int]:
+    """Real socket I/O: wait for the lab's slow upstream service to answer after ``ms``."""
+    ms = bounded_int("ms", 100, 0, MAX_SLEEP_MS)
+    base_url = os.environ.get("LAB_UPSTREAM_URL")
+    if not base_url:
+        return jsonify(error="LAB_UPSTREAM_URL is not configured"), 503
+    start = time.time()
+    try:
+        status = _get(base_url, f"/?ms={ms}", UPSTREAM_TIMEOUT_S)
+    except OSError as error:
+        return jsonify(error=f"upstream unreachable: {error}"), 502
+    return jsonify(ms=ms, upstream_status=status, start=start, end=time.time()), 200
+
+
+@app.get("/self")
+def self_call() -> tuple[Response, int]:
+    """Call this same server while holding a request: a single-threaded server cannot answer and times out."""
+    base_url = os.environ.get("LAB_SELF_URL")
+    if not base_url:
+        return jsonify(error="LAB_SELF_URL is not configured"), 503
+    start = time.perf_counter()
+    try:
+        status = _get(base_url, "/hello", SELF_CALL_TIMEOUT_S)
+    except TimeoutError:
+        elapsed = time.perf_counter() - start
+        return jsonify(error="self-call timed out: the server could not answer itself", elapsed_s=elapsed), 504
+    except OSError as error:
+        return jsonify(error=f"self-call failed: {error}"), 502
+    return jsonify(inner_status=status, elapsed_s=time.perf_counter() - start), 200
+
+
+@app.get("/payload")
+def payload() -> Response:
+    """A response of ``kb`` KiB."""
+    kb = bounded_int("kb", 256, 1, MAX_PAYLOAD_KB)
+    return Response(_PAYLOAD_BLOCK * kb, mimetype="application/octet-stream")
+
+
+@app.post("/upload")
+def upload() -> Response:
+    """Read a request body (at most 1 MiB), for clients that send slowly."""
+    body = request.get_data(cache=False)
+    return jsonify(received=len(body))
+
+
+@app.get("/_lab/usage")
+def usage() -> Response:
+    """CPU seconds and memory of the whole server (all its processes; in a container, its cgroup)."""
+    return jsonify(server_usage())
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+@app.get("/_lab/info")
+def info() -> Response:
+    """Versions of Python and of every server package importable here."""
+    versions: dict[str, Any] = {"python": platform.python_version()}
+    versions.update({name: _version(name) for name in SERVER_PACKAGES if _version(name)})
+    return jsonify(versions=versions, pid=os.getpid())
