@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -92,3 +95,31 @@ def test_local_memory_is_pss_and_results_say_so(
     assert usage is not None and reading["memory_measure"] == "pss"
     # The same measure as the reading (not the RSS sum, which counts every shared page once per worker).
     assert usage.rss_bytes < reading["rss_bytes"]
+
+
+def post_upload(url: str, query: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` to /upload with ``query``: the answer's status and JSON."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    try:
+        connection.putrequest("POST", f"/upload{query}")
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("query", ["?kb=-1", "?kb=1025", "?kb=abc"])
+def test_upload_bounds_its_declared_size(threaded: RunningTarget, query: str) -> None:
+    status, document = post_upload(threaded.url, query, b"x" * 1024)
+    assert status == 400 and "kb must be" in document["error"]
+
+
+def test_upload_checks_the_body_it_got_against_the_declared_size(threaded: RunningTarget) -> None:
+    """A slow sender's body that arrived whole is counted; one that does not match what it declared is a 400."""
+    assert post_upload(threaded.url, "?kb=2", b"x" * 2048) == (200, {"received": 2048})
+    status, document = post_upload(threaded.url, "?kb=3", b"x" * 2048)
+    assert status == 400 and "says 3072 bytes, got 2048" in document["error"]
+    assert post_upload(threaded.url, "", b"x" * 100) == (200, {"received": 100})

@@ -134,6 +134,45 @@ def test_docker_backend_builds_the_users_app_into_its_images(root: Path, tmp_pat
         subprocess.run(compose, cwd=root, env=environment | app_settings, capture_output=True)
 
 
+def test_docker_backend_builds_a_flask2_app_on_its_own_pins(root: Path, tmp_path: Path) -> None:
+    """examples/flask2 (Flask 2.2, Werkzeug 2.2) built into waitress's image from its own pins plus the server
+    packages, measured; the image's Flask and Werkzeug recorded. gunicorn-eventlet cannot be installed beside an app
+    that also pins gunicorn 27: skipped with pip's reason, the same per-server outcome as locally."""
+    require_docker(root)
+    environment = {**os.environ, "COMPOSE_PROJECT_NAME": f"flasklabflask2{os.getpid()}"}
+    environment.setdefault("BASE_IMAGE", BASE_IMAGE)
+    flask2 = root / "examples" / "flask2"
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text((flask2 / "requirements.txt").read_text() + "gunicorn==27.0.1\n")
+    inside = root / "examples" / "flask2" / f".test-requirements-{os.getpid()}.txt"  # in the build context
+    inside.write_text(requirements.read_text())
+    out = tmp_path / "flask2"
+    command = [sys.executable, "-m", "flasklab", "run", "--backend", "docker"]
+    command += ["--servers", "waitress,gunicorn-eventlet", "--app", "greeter.app:app", "--app-path", str(flask2)]
+    command += ["--requirements", str(inside), "--locustfile", str(flask2 / "locustfile.py")]
+    command += ["--profile", "quick", "--no-probe", "--out", str(out)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=1500)
+        assert result.returncode == 0, result.stderr[-3000:]
+        results = load_results(out)
+        measured, skipped = (results.target(server, "locustfile") for server in ("waitress", "gunicorn-eventlet"))
+        assert measured is not None and skipped is not None
+        assert measured.status == "ok", (measured.error, measured.log_tail)
+        for step in measured.steps:
+            assert step.requests > 0 and step.failures == 0, step.errors
+        versions = results.meta.server_versions["waitress"]
+        assert (versions["flask"], versions["werkzeug"], versions["gunicorn"]) == ("2.2.5", "2.2.3", "27.0.1")
+        assert versions["python"].startswith("3.13")  # asked of the container, not of the host
+        assert skipped.status == "skipped" and "ERROR: Cannot install" in (skipped.error or "")
+        assert "gunicorn==25.3.0" in (skipped.error or "")
+    finally:
+        inside.unlink(missing_ok=True)
+        app_settings = {"LAB_APP_DIR": "examples/flask2", "APP_MODULE": "greeter.app:app"}
+        subprocess.run(
+            [*compose_command(), "down", "-t", "2"], cwd=root, env=environment | app_settings, capture_output=True
+        )
+
+
 def test_a_killed_container_is_not_alive(root: Path, tmp_path: Path, compose_project: str) -> None:
     """docker-compose 1.29 lists an exited container under ``ps --filter status=running``: alive asks the engine."""
     backend = DockerBackend(root, tmp_path, report=lambda _: None)

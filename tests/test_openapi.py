@@ -19,6 +19,7 @@ BOUNDS = {
     ("/io", "ms"): (0, app_module.MAX_SLEEP_MS),
     ("/upstream", "ms"): (0, app_module.MAX_SLEEP_MS),
     ("/payload", "kb"): (1, app_module.MAX_PAYLOAD_KB),
+    ("/upload", "kb"): (0, app_module.MAX_UPLOAD_KB),
 }
 
 
@@ -52,7 +53,8 @@ def test_documented_bounds_are_the_apps(description: dict[str, Any]) -> None:
                 assert parameter["in"] == "query" and schema["type"] == "integer"
     assert documented == BOUNDS
     upload = description["paths"]["/upload"]["post"]["requestBody"]["content"]["application/octet-stream"]
-    assert upload["schema"]["maxLength"] == app_module.app.config["MAX_CONTENT_LENGTH"]
+    limit = app_module.app.config["MAX_CONTENT_LENGTH"]
+    assert upload["schema"]["maxLength"] == limit == app_module.MAX_UPLOAD_KB * 1024
 
 
 def test_documented_defaults_are_the_apps(description: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -56,7 +56,7 @@ def test_probe_measures_the_seed(
     workers: int | None,
 ) -> None:
     target = start_server(name)
-    result = probe_concurrency(target.url, catalog_servers[name], width=12, io_ms=150)
+    result = probe_concurrency(target.url, catalog_servers[name], width=12, io_ms=150, connections="close")
     assert result.measured == expected
     assert (result.completed, result.failed, result.connections) == (12, 0, "close")
     assert result.selfcall_status == selfcall
@@ -96,6 +96,26 @@ def test_gthread_threads_overlap_inside_one_worker(
     result = probe_concurrency(start_server("gunicorn-gthread").url, catalog_servers["gunicorn-gthread"], io_ms=300)
     assert result.per_worker_max is not None and result.per_worker_max > 1
     assert result.workers_seen is not None and result.workers_seen <= 2
+
+
+@pytest.mark.parametrize("connections", ["keepalive", "close"])
+def test_the_probe_connects_as_the_load_does(
+    start_server: Callable[[str], RunningTarget], catalog_servers: dict[str, Server], connections: str
+) -> None:
+    """Both modes measure (the keep-alive clients' first request is not a probe sample) and say which they were."""
+    target = start_server("uwsgi")
+    result = probe_concurrency(target.url, catalog_servers["uwsgi"], width=8, io_ms=150, connections=connections)
+    assert (result.measured, result.completed, result.failed, result.connections) == (8, 8, 0, connections)
+
+
+def test_capping_gthread_connections_spreads_them_over_the_workers(
+    start_server: Callable[[str], RunningTarget], catalog_servers: dict[str, Server]
+) -> None:
+    """--worker-connections equal to the threads (gunicorn's remedy): no worker holds more than it can serve."""
+    server = catalog_servers["gunicorn-gthread-capped"]
+    result = probe_concurrency(start_server(server.name).url, server, width=16, io_ms=300, connections="keepalive")
+    assert result.failed == 0 and result.workers_seen == 2, result
+    assert result.per_worker_max is not None and result.per_worker_max <= 8
 
 
 @pytest.fixture

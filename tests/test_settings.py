@@ -68,6 +68,7 @@ def test_values_are_read_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
         (settings.SLO_P95_MS, "nan", "nan is not a number of milliseconds"),
         (settings.RATES, "40,10", "increasing"),
         (settings.BACKEND, "kubernetes", "local"),
+        (settings.CONNECTIONS, "pipelined", "keepalive"),
     ],
 )
 def test_a_bad_value_names_its_variable_and_the_problem(setting: Setting[object], raw: str, problem: str) -> None:

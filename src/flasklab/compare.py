@@ -84,6 +84,33 @@ class Change:
 
 
 @dataclass(frozen=True)
+class NameChange:
+    """One request name's completions per second and exact p95 in both runs at the row's load (slowclient's kinds)."""
+
+    name: str
+    rps_a: float | None
+    rps_b: float | None
+    p95_a_ms: float | None
+    p95_b_ms: float | None
+
+
+def name_changes(at_a: Step | None, at_b: Step | None) -> tuple[NameChange, ...]:
+    """Each request name's figures in A's and B's step at the same load, when a step holds several names."""
+    steps = [step for step in (at_a, at_b) if step is not None]
+    names = sorted({name for step in steps for name in step.names})
+    if len(names) < 2:
+        return ()
+
+    def rps(step: Step | None, name: str) -> float | None:
+        return step.names[name] / step.duration_s if step is not None and name in step.names else None
+
+    def p95(step: Step | None, name: str) -> float | None:
+        return step.name_p95_ms.get(name) if step is not None else None
+
+    return tuple(NameChange(n, rps(at_a, n), rps(at_b, n), p95(at_a, n), p95(at_b, n)) for n in names)
+
+
+@dataclass(frozen=True)
 class ComparisonRow:
     """One server under one scenario in both runs: its peak throughput and its p95 at the same load."""
 
@@ -94,6 +121,7 @@ class ComparisonRow:
     p95: Change  # measured in both runs at p95_users
     p95_users: float | None  # the users of A's peak step (B's when A has none)
     note: str  # why a figure is missing or may mislead ("" when nothing)
+    names: tuple[NameChange, ...] = ()  # per request name at p95_users, when the steps hold several names
 
 
 def finished(target: Target | None, meta: Meta) -> TargetAnalysis | None:
@@ -178,6 +206,7 @@ def compare_target(server: str, scenario: str, a: Results, b: Results) -> Compar
         p95=Change(p95_measure(at_a), p95_measure(at_b), higher_is_better=False),
         p95_users=users,
         note=row_note(target_a, target_b, users, a.meta, b.meta),
+        names=name_changes(at_a, at_b),
     )
 
 

@@ -61,6 +61,7 @@ class LoadJob:
     model: str = "closed"  # or "open": the profile's rates instead of its users
     arrivals: str = "poisson"  # the open model's arrivals: "poisson" or "uniform"
     seed: int = 0  # of the open model's Poisson arrivals
+    connections: str = "keepalive"  # or "close": a new TCP connection per request
 
     @property
     def loads(self) -> tuple[int, ...]:
@@ -178,6 +179,7 @@ def load_config(job: LoadJob, target: RunningTarget, backend: Backend, workers: 
             "model": job.model,
             "arrivals": job.arrivals,
             "seed": job.seed,
+            "connections": job.connections,
             "saturation": GENERATOR_SATURATION,
             "workers": workers,
             "master_port": master_port,

@@ -4,8 +4,9 @@ flasklab.load writes it as the one argument of ``python -m flasklab.loadgen --co
 validates it before Locust loads anything, so a bad document is an error event, not a half-configured run.
 
 Locustfiles keep the interface they have when run on their own with ``locust -f``: LAB_PARAMS (the scenario's
-parameters, a JSON object) and LAB_STEPS, LAB_WARMUP_S, LAB_WINDOW_S (the lab's step shape). ``locustfile_environment``
-derives those from this document, in one place, for the Locust process and for its local Locust workers.
+parameters, a JSON object), LAB_STEPS, LAB_WARMUP_S, LAB_WINDOW_S (the lab's step shape) and LAB_CONNECTIONS
+(keepalive or close). ``locustfile_environment`` derives those from this document, in one place, for the Locust
+process and for its local Locust workers.
 
 Pure (pydantic only): both process worlds import it.
 """
@@ -18,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from flasklab.arrivals import Arrivals
-from flasklab.settings import GENERATOR_SATURATION, LOCUST_MASTER_PORT
+from flasklab.settings import CONNECTIONS, GENERATOR_SATURATION, LOCUST_MASTER_PORT
 
 
 class LoadConfig(BaseModel):
@@ -35,6 +36,9 @@ class LoadConfig(BaseModel):
     model: Literal["closed", "open"] = "closed"
     arrivals: Arrivals = "poisson"
     seed: int = 0
+    connections: Literal["keepalive", "close"] = Field(
+        default="keepalive", description="keepalive: each user reuses its connection; close: one per request"
+    )
     saturation: float = Field(default=GENERATOR_SATURATION, gt=0, description="generator busy share that flags a step")
     workers: int = Field(default=0, ge=0, description="run as a master for this many Locust workers")
     master_port: int = LOCUST_MASTER_PORT
@@ -49,4 +53,5 @@ class LoadConfig(BaseModel):
             "LAB_STEPS": ",".join(map(str, self.steps)),
             "LAB_WARMUP_S": str(self.warmup_s),
             "LAB_WINDOW_S": str(self.window_s),
+            CONNECTIONS.envvar: self.connections,  # applied to every lab user by flasklab.loadgen.lab_users
         }

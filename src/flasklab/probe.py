@@ -5,22 +5,29 @@ started and finished sleeping and which process and thread served it. The larges
 intervals that overlap is the measured concurrency: no timing from the client's side, so queueing in a backlog or a
 proxy does not count as serving. The same count inside each process tells whether a worker served one request at a
 time. Then it calls ``/self`` once to see whether the server can answer a request to itself while serving one.
+
+Its clients connect as the run's load does (``--connections``): with ``close`` each request is a connection of its
+own, opened when the requests are released, so the server's accept loop spreads them as it spreads new clients; with
+``keepalive`` each client opens its connection and sends one request on it first, as a user that has been browsing,
+so the /io requests arrive on connections the workers already hold (where gthread, granian and tornado keep them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flasklab.backends.base import http_get
 from flasklab.catalog import Server
 from flasklab.results import ProbeResult
-from flasklab.settings import PROBE_IO_MS, PROBE_WIDTH
+from flasklab.settings import CONNECTIONS, PROBE_IO_MS, PROBE_WIDTH
 
 SELF_CALL_CLIENT_TIMEOUT_S = 15.0
 # Requests sent beyond the configured concurrency, so that "serves exactly N" can be told apart from "serves more".
@@ -29,9 +36,6 @@ PROBE_HEADROOM = 8
 # every catalog server's listen queue (uWSGI's default is 100), so the probe never measures its own refused
 # connections. A server configured for more than 56 can only be shown to serve "at least 64" (enough for "many").
 PROBE_MAX_WIDTH = 64
-# urllib (http_get) sends "Connection: close": every probe request is a connection of its own, which lets the
-# server's accept loop spread them over its workers as it would spread new clients.
-PROBE_CONNECTIONS = "close"
 
 
 @dataclass(frozen=True)
@@ -89,13 +93,44 @@ def _optional_int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _timed_io(url: str, io_ms: int, barrier: threading.Barrier, timeout_s: float) -> Served | str:
-    """One /io request released with the others: what the server reports, or why it failed."""
-    with contextlib.suppress(threading.BrokenBarrierError):
-        barrier.wait(timeout=10)
+def _kept_alive_get(url: str, path: str, barrier: threading.Barrier, timeout_s: float) -> tuple[int, bytes]:
+    """GET ``path`` on a connection opened and used once (GET /health) before the barrier: a keep-alive client."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
     try:
-        status, body = http_get(f"{url}/io?ms={io_ms}", timeout=timeout_s)
-    except OSError as error:
+        try:
+            connection.request("GET", "/health")
+            connection.getresponse().read()
+        finally:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=10)
+        try:
+            return _get(connection, path)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed the kept connection (uWSGI's --http-socket does, without saying so): a new one, once,
+            # as keep-alive clients (geventhttpclient, browsers) retry an idempotent request.
+            connection.close()
+            return _get(connection, path)
+    finally:
+        connection.close()
+
+
+def _get(connection: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
+    connection.request("GET", path)
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def _timed_io(url: str, io_ms: int, barrier: threading.Barrier, timeout_s: float, connections: str) -> Served | str:
+    """One /io request released with the others: what the server reports, or why it failed."""
+    try:
+        if connections == "keepalive":
+            status, body = _kept_alive_get(url, f"/io?ms={io_ms}", barrier, timeout_s)
+        else:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=10)
+            status, body = http_get(f"{url}/io?ms={io_ms}", timeout=timeout_s)  # urllib: Connection: close
+    except (OSError, http.client.HTTPException) as error:
         return f"{type(error).__name__}: {error}"
     if status != 200:
         return f"HTTP {status}"
@@ -111,23 +146,30 @@ def _timed_io(url: str, io_ms: int, barrier: threading.Barrier, timeout_s: float
         return "a 200 answer without the server-side start and end"
 
 
-def send_io_requests(url: str, width: int, io_ms: int) -> list[Served | str]:
+def send_io_requests(url: str, width: int, io_ms: int, connections: str = "close") -> list[Served | str]:
     """``width`` concurrent /io requests released together: each one's record, or its error."""
     barrier = threading.Barrier(width)
     # Enough time for a server that serves one at a time to answer them all, plus start-up slack.
     timeout_s = width * io_ms / 1000 * 1.5 + 10
     with ThreadPoolExecutor(max_workers=width) as pool:
-        return list(pool.map(lambda _: _timed_io(url, io_ms, barrier, timeout_s), range(width)))
+        return list(pool.map(lambda _: _timed_io(url, io_ms, barrier, timeout_s, connections), range(width)))
 
 
-def probe_concurrency(url: str, server: Server, width: int | None = None, io_ms: int = PROBE_IO_MS) -> ProbeResult:
-    """Measure ``server`` at ``url`` (``width``: by default from its configuration, see probe_width).
+def probe_concurrency(
+    url: str,
+    server: Server,
+    width: int | None = None,
+    io_ms: int = PROBE_IO_MS,
+    connections: str = CONNECTIONS.default,
+) -> ProbeResult:
+    """Measure ``server`` at ``url`` (``width``: by default from its configuration, see probe_width) with clients
+    connecting as ``connections`` says (keepalive or close, as the run's load).
 
     A server that answers nothing gets ``measured=None``; failed requests are counted and their errors kept, so the
     claims can tell a measurement from a partial one. Per-process figures need the pid in /io's answer.
     """
     width = width if width is not None else probe_width(server.concurrency)
-    outcomes = send_io_requests(url, width, io_ms)
+    outcomes = send_io_requests(url, width, io_ms, connections)
     served = [outcome for outcome in outcomes if isinstance(outcome, Served)]
     errors = sorted({outcome for outcome in outcomes if isinstance(outcome, str)})
     status, elapsed, selfcall_error = self_call(url)
@@ -146,7 +188,7 @@ def probe_concurrency(url: str, server: Server, width: int | None = None, io_ms:
         failed=width - len(served),
         workers_seen=len(per_process) if per_process else None,
         per_worker_max=max(per_process.values()) if per_process else None,
-        connections=PROBE_CONNECTIONS,
+        connections=connections,
         selfcall_status=status,
         selfcall_s=round(elapsed, 3),
         error="; ".join(errors)[:400] or None,

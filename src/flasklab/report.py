@@ -109,6 +109,40 @@ def efficiency_tables(results: Results) -> dict[str, list[tuple[Target, list[flo
     return tables
 
 
+@dataclass(frozen=True)
+class NameCell:
+    """One request name's figures in one step: its completions per second, failures and exact p95."""
+
+    rps: float
+    failures: int
+    p95_ms: float | None
+
+
+def name_cell(step: Step, name: str) -> NameCell | None:
+    if name not in step.names:
+        return None
+    return NameCell(step.names[name] / step.duration_s, step.name_failures.get(name, 0), step.name_p95_ms.get(name))
+
+
+def request_name_tables(results: Results) -> dict[str, list[tuple[Target, str, list[NameCell | None]]]]:
+    """For each scenario whose steps hold several request names (slowclient's kinds of client), each name's figures
+    per step, so that one kind of client (its fast users) is read apart from the others."""
+    tables: dict[str, list[tuple[Target, str, list[NameCell | None]]]] = {}
+    for scenario in results.meta.scenarios:
+        rows = []
+        for target in scenario_targets(results, scenario):
+            names = sorted({name for step in target.steps for name in step.names})
+            if len(names) < 2:
+                continue
+            by_load = {step.load: step for step in target.steps}
+            for name in names:
+                cells = [name_cell(by_load[load], name) if load in by_load else None for load in results.meta.steps]
+                rows.append((target, name, cells))
+        if rows:
+            tables[scenario] = rows
+    return tables
+
+
 def charts(results: Results, slo_p95_ms: float) -> list[Chart]:
     """Every chart of the report, in page order (their titles and captions are the template's)."""
     return [
@@ -251,6 +285,7 @@ def render_report(
         styles=server_styles(results),
         capacity=capacity_table(results, slo_p95_ms),
         efficiency=efficiency_tables(results),
+        request_names=request_name_tables(results),
         charts=charts(results, slo_p95_ms),
         warnings=run_warnings(results),
         knee_growth_percent=f"{(KNEE_GROWTH - 1) * 100:.0f}",

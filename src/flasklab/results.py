@@ -80,6 +80,14 @@ class Step(Record):
     names: dict[str, int] = Field(
         default_factory=dict, description="completions by request name (the locustfile's), the 30 most frequent"
     )
+    name_failures: dict[str, int] = Field(
+        default_factory=dict, description="failures by request name (of the names in names that had any)"
+    )
+    name_p95_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="exact p95 of each request name's successful completions (of the names in names): one kind of "
+        "client read apart from the others (slowclient's fast users)",
+    )
     generator_cpu: float = Field(ge=0, description="load generator CPU, share of one core: the busiest Locust process")
     generator_saturated: bool = Field(
         description="the generator side was busy: its busiest process, or all of it together, passed the threshold"
@@ -183,6 +191,10 @@ class Meta(Record):
     seed: int | None = Field(default=None, description="seed of the rounds' shuffled order and the Poisson arrivals")
     arrivals: Literal["poisson", "uniform"] | None = Field(
         default=None, description="open model: Poisson arrivals (seeded) or evenly spaced ones; null: closed loop"
+    )
+    connections: Literal["keepalive", "close"] = Field(
+        default="keepalive",
+        description="how the load's clients connected: keepalive (reused) or close (a new connection per request)",
     )
     started: str
     ended: str | None = None

@@ -76,6 +76,12 @@ def counts(most: int) -> Rule:
     return combine_counts
 
 
+def medians_by_key(values: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Figures by key (a request name's p95) as the median of the rounds that have the key."""
+    keys = {key for value in values for key in value}
+    return {key: statistics.median([value[key] for value in values if key in value]) for key in sorted(keys)}
+
+
 # Every Step field but ``spread`` (built from the rounds' steps themselves), in the model's order.
 RULES: dict[str, Rule] = {
     "users": maximum,  # the same users, or (open model) the most held open
@@ -96,6 +102,8 @@ RULES: dict[str, Rule] = {
     "p95_high_ms": dropped,
     "errors": counts(20),
     "names": counts(30),
+    "name_failures": counts(30),
+    "name_p95_ms": medians_by_key,
     "generator_cpu": maximum,
     "generator_saturated": any_round,
     "generator_cpu_total": median,

@@ -21,7 +21,7 @@ from typing import Protocol
 from flasklab import __version__
 from flasklab.backends.base import Backend, RunningTarget, TargetFailed
 from flasklab.catalog import Scenario, Server
-from flasklab.claims import evaluate_claims
+from flasklab.claims import evaluate_claims, evaluate_slow_client_claims
 from flasklab.interrupts import held_interrupts
 from flasklab.load import LoadFailed, LoadJob, run_load
 from flasklab.probe import probe_concurrency, unsupported
@@ -63,6 +63,7 @@ class Sweep:
     user_app: UserApp | None = None  # --app: the backend runs it, meta records it
     seed: int | None = None  # of the rounds' shuffled order and the open model's arrivals (None: random, recorded)
     arrivals: str = "poisson"  # the open model's: "poisson" (random, seeded) or "uniform" (evenly spaced)
+    connections: str = "keepalive"  # or "close": the load's clients open a new TCP connection per request
     prediction: dict[str, str] | None = None  # plan --verify: what the planner predicted for this run's one step
 
     @property
@@ -115,6 +116,7 @@ def _meta(sweep: Sweep, backend: Backend) -> Meta:
         rounds=sweep.rounds,
         seed=sweep.seed,
         arrivals=sweep.arrivals if sweep.model == "open" else None,  # type: ignore[arg-type]
+        connections=sweep.connections,  # type: ignore[arg-type]
         started=now(),
         host={"cores": os.cpu_count() or 0, "platform": platform.platform(), "machine": platform.machine()},
         budget=dict(backend.budget),
@@ -193,7 +195,7 @@ class Run:
             self.results.meta.status = "interrupted"
             raise
         finally:
-            self.results.claims = evaluate_claims(self.results.probe)
+            self.results.claims = [*evaluate_claims(self.results.probe), *evaluate_slow_client_claims(self.results)]
             self.results.meta.ended = now()
             try:
                 self.save()
@@ -243,7 +245,10 @@ class Run:
                 if reason := unsupported(running.url):
                     self._record_unprobed(server, "skipped", reason)
                 else:
-                    self.results.probe.append(probe_concurrency(running.url, server, io_ms=PROBE_IO_MS))
+                    probed = probe_concurrency(
+                        running.url, server, io_ms=PROBE_IO_MS, connections=self.sweep.connections
+                    )
+                    self.results.probe.append(probed)
                 self.save()
             previous: str | None = None
             for target, scenario in zip(targets, scenarios, strict=True):
@@ -297,6 +302,7 @@ class Run:
             self.sweep.model,
             self.sweep.arrivals,
             self.sweep.seed or 0,
+            self.sweep.connections,
         )
         try:
             run_load(job, running, self.backend, on_window, on_step)

@@ -247,6 +247,15 @@ REQUEST_TIMEOUT = Setting(
     click.FloatRange(min=0, min_open=True),
 )
 
+CONNECTION_MODES = ("keepalive", "close")
+CONNECTIONS = Setting(
+    "connections",
+    "keepalive",
+    "How the load's clients connect: keepalive (each user reuses its connection, as browsers and pooled clients "
+    "do) or close (a new TCP connection per request, as behind a proxy that does not reuse upstream connections).",
+    click.Choice(CONNECTION_MODES),
+)
+
 # Every setting a user may give in the environment, in the order the README lists them.
 SETTINGS: tuple[Setting[Any], ...] = (
     BACKEND,
@@ -256,6 +265,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     MODEL,
     RATES,
     ARRIVALS,
+    CONNECTIONS,
     ROUNDS,
     PROCESSES,
     LOCUST_WORKERS_SETTING,

@@ -24,12 +24,13 @@ from flasklab_app.usage import server_usage
 MAX_SLEEP_MS = 10_000
 MAX_CPU_MS = 2_000
 MAX_PAYLOAD_KB = 10_240
+MAX_UPLOAD_KB = 1_024
 SELF_CALL_TIMEOUT_S = float(os.environ.get("LAB_SELF_TIMEOUT_S", "2"))
 UPSTREAM_TIMEOUT_S = 30.0
 SERVER_PACKAGES = ("flask", "werkzeug", "gunicorn", "gevent", "eventlet", "tornado", "pyuwsgi", "waitress", "granian")
 
 app = Flask(__name__)
-app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_KB * 1024
 _PAYLOAD_BLOCK = b"x" * 1024
 
 
@@ -151,8 +152,15 @@ def payload() -> Response:
 
 @app.post("/upload")
 def upload() -> Response:
-    """Read a request body (at most 1 MiB), for clients that send slowly."""
+    """Read a request body (at most 1 MiB), for clients that send slowly (the slowclient scenario).
+
+    ``kb`` is the size the client says it sends: a body that arrived shorter (cut by a proxy or a timeout, or a
+    chunked body the server ended early) is a 400, never a quiet success.
+    """
+    kb = bounded_int("kb", -1, 0, MAX_UPLOAD_KB)
     body = request.get_data(cache=False)
+    if kb >= 0 and len(body) != kb * 1024:
+        raise BadParameter(f"kb must be the body's size: kb={kb} says {kb * 1024} bytes, got {len(body)}")
     return jsonify(received=len(body))
 
 

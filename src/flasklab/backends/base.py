@@ -92,13 +92,20 @@ class RunningTarget(ABC):
         raise TargetFailed(f"not healthy after {timeout_s:.0f} s ({last_error})")
 
     def info(self) -> dict[str, Any]:
-        """Versions the app reports from inside the server (Python, Flask, the server's packages)."""
+        """Versions of Python, Flask, Werkzeug and the server's packages: what the lab's app reports from inside the
+        server, else (a user's app has no ``/_lab/info``) what the server's environment holds."""
         try:
             status, body = http_get(f"{self.url}/_lab/info", timeout=5)
             versions = json.loads(body).get("versions", {}) if status == 200 else {}
-            return {str(key): str(value) for key, value in versions.items()}
-        except (OSError, ValueError):
-            return {}
+        except (OSError, ValueError, AttributeError):  # no answer, not JSON, or JSON that is not an object
+            versions = {}
+        if not isinstance(versions, dict) or not versions:
+            return self.stack_versions()
+        return {str(key): str(value) for key, value in versions.items()}
+
+    def stack_versions(self) -> dict[str, str]:
+        """The versions installed where the server runs (its environment or image); {} where the backend cannot see."""
+        return {}
 
 
 def server_budget(root: Path) -> dict[str, str]:

@@ -18,7 +18,7 @@ from flasklab.backends.base import Backend, TargetFailed
 from flasklab.backends.local import Environments, pinned
 from flasklab.backends.network import AGENT_PORT, SERVER_PORT, AgentTarget, container_budget
 from flasklab.catalog import Server
-from flasklab.userapp import UserApp, UserAppError
+from flasklab.userapp import STACK_PACKAGES, VERSIONS_SCRIPT, UserApp, UserAppError, parse_versions, pip_reason
 
 BUILD_TIMEOUT_S = 1800.0
 
@@ -52,6 +52,16 @@ def inside(root: Path, path: Path, option: str) -> str:
         ) from None
 
 
+def failure_reason(result: subprocess.CompletedProcess[str]) -> str:
+    """Why a compose command failed: pip's ``ERROR:`` lines when an image build's pip failed, else the output's tail."""
+    output = f"{result.stdout}\n{result.stderr}"
+    # BuildKit prefixes each line of a step's output ("#9 1.234 ERROR: ..."); the classic builder does not.
+    lines = [re.sub(r"^#\d+ \d+\.\d+ ", "", line) for line in output.splitlines()]
+    if any(line.startswith("ERROR:") for line in lines):
+        return pip_reason("\n".join(lines))
+    return result.stderr.strip()[-800:]
+
+
 class DockerTarget(AgentTarget):
     def __init__(self, backend: DockerBackend, server: Server) -> None:
         super().__init__(
@@ -81,6 +91,11 @@ class DockerTarget(AgentTarget):
     def stop(self) -> None:
         self.backend.compose("rm", "--stop", "--force", "-v", self.service, check=False)
 
+    def stack_versions(self) -> dict[str, str]:
+        """Asked of the running container's own Python (the image's environment)."""
+        script = ["python3", "-c", VERSIONS_SCRIPT, *STACK_PACKAGES]
+        return parse_versions(self.backend.compose("exec", "-T", self.service, *script, check=False).stdout)
+
 
 class DockerBackend(Backend):
     name = "docker"
@@ -92,12 +107,17 @@ class DockerBackend(Backend):
         self.budget, self.pinning = container_budget(root)
         self.command: list[str] = []
         self.app_settings: dict[str, str] = {}
+        self.conflicts: dict[str, str] = {}  # server name → why its image cannot hold the app's requirements
 
     def prepare_app(self, app: UserApp, servers: list[Server]) -> None:
         """The app must be inside the build context, and import (checked on the host, in the servers' environments,
-        before a long image build): then the images are built with it."""
+        before a long image build): then the images are built with it. A server whose packages cannot be installed
+        beside the app's requirements (the same merge, services/requirements/stack.py) is skipped with pip's reason."""
         settings = app_build_settings(self.root, app)
-        Environments(self.root, self.report).check_app(app, servers)
+        by_file = Environments(self.root, self.report).check_app(app, servers)
+        self.conflicts = {
+            server.name: by_file[server.requirements] for server in servers if server.requirements in by_file
+        }
         self.app, self.app_settings = app, settings
 
     def compose(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -112,16 +132,26 @@ class DockerBackend(Backend):
             env={**os.environ, "COMPOSE_IGNORE_ORPHANS": "1", **self.app_settings},
         )
         if check and result.returncode != 0:
-            raise TargetFailed(f"{' '.join(self.command)} {' '.join(args)} failed: {result.stderr.strip()[-800:]}")
+            raise TargetFailed(f"{' '.join(self.command)} {' '.join(args)} failed: {failure_reason(result)}")
         return result
 
     def unavailable(self, server: Server) -> str | None:
         missing = {SERVER_PORT, AGENT_PORT} - set(server.published)
-        return f"its compose service publishes no port for {sorted(missing)}" if missing else None
+        if missing:
+            return f"its compose service publishes no port for {sorted(missing)}"
+        return self.conflicts.get(server.name)
 
     def prepare(self, servers: list[Server]) -> None:
+        """Build the images (all at once; one by one after a failure, so that a server whose image cannot be built
+        beside the app's requirements is skipped with pip's reason and the others run), then start the upstream."""
         self.report("building the images (docker compose build; cached after the first time)")
-        self.compose("build", "upstream", *(server.name for server in servers), timeout=BUILD_TIMEOUT_S)
+        self.compose("build", "upstream", timeout=BUILD_TIMEOUT_S)
+        if self.compose("build", *(s.name for s in servers), check=False, timeout=BUILD_TIMEOUT_S).returncode != 0:
+            for server in servers:
+                build = self.compose("build", server.name, check=False, timeout=BUILD_TIMEOUT_S)
+                if build.returncode != 0:
+                    self.conflicts[server.name] = f"its image cannot be built: {failure_reason(build)}"
+                    self.report(f"{server.name}: skipped, {self.conflicts[server.name]}")
         self.compose("up", "-d", "upstream")
 
     def start(self, server: Server) -> DockerTarget:

@@ -1,7 +1,9 @@
 """The local backend: the catalog's commands as processes on 127.0.0.1, each in a cached environment of its own.
 
-Every distinct requirements file (the compose services' REQUIREMENTS build argument) gets one virtual environment,
-created on first use under the user's cache folder and reused afterwards. A server runs in its own process group
+Every distinct server requirements file (the compose services' REQUIREMENTS build argument: the server's own
+packages) gets one virtual environment per app stack (the lab's Flask pins, or a user's app's requirements, merged by
+services/requirements/stack.py as the Docker image build merges them), created on first use under the user's cache
+folder and reused afterwards. A server runs in its own process group
 so that its usage (all its processes, reaped children included) and its stop (the whole group) are exact.
 """
 
@@ -22,10 +24,24 @@ from pathlib import Path
 from flasklab.backends.base import Backend, RunningTarget, TargetFailed, Usage, server_budget
 from flasklab.catalog import Server, compose_environment
 from flasklab.interrupts import held_interrupts
-from flasklab.userapp import UserApp, check_import
+from flasklab.userapp import (
+    STACK_PACKAGES,
+    UserApp,
+    UserAppError,
+    check_import,
+    check_resolvable,
+    installed_versions,
+    pip_reason,
+)
 from flasklab_app.usage import local_memory_measure, process_group_usage
 
 STOP_GRACE_S = 5.0
+STACK_SCRIPT = "services/requirements/stack.py"  # merges a server's packages with an app's stack (its pins win)
+LAB_APP_REQUIREMENTS = "services/requirements/app.txt"  # the lab's own app's Flask stack
+
+
+class StackConflict(TargetFailed):
+    """pip cannot install a server's packages beside the app's requirements: its servers are skipped, with why."""
 
 
 def cache_home() -> Path:
@@ -55,22 +71,28 @@ def pinned(command: list[str], cpus: list[int] | None) -> list[str]:
 
 
 class Environments:
-    """One cached virtual environment per requirements file, keyed by the file's content."""
+    """One cached virtual environment per server requirements file and app stack, keyed by the merged requirements."""
 
     def __init__(self, root: Path, report: Callable[[str], None] = print) -> None:
         self.root = root
         self.report = report
 
+    def stack(self, requirements: str, extra: Path | None = None) -> str:
+        """The environment's requirements: the server's packages and the app's stack (``extra``: a user app's)."""
+        files = [self.root / requirements, self.root / LAB_APP_REQUIREMENTS, *([extra] if extra else [])]
+        merge = [sys.executable, str(self.root / STACK_SCRIPT), *map(str, files)]
+        return subprocess.run(merge, check=True, capture_output=True, text=True).stdout
+
     def path(self, requirements: str, extra: Path | None = None) -> Path:
-        text = (self.root / requirements).read_bytes() + (b"\0" + extra.read_bytes() if extra else b"")
-        digest = hashlib.sha256(text + sys.version.encode()).hexdigest()[:12]
+        digest = hashlib.sha256((self.stack(requirements, extra) + sys.version).encode()).hexdigest()[:12]
         name = Path(requirements).stem + (f"+{extra.parent.name or extra.stem}" if extra else "")
         return cache_home() / "envs" / f"{name}-{digest}"
 
     def ensure(self, requirements: str, extra: Path | None = None) -> Path:
         """The environment's folder, created (once) if missing or left half-built by an interrupted run.
 
-        ``extra``: a user app's own requirements, installed with the server's (one environment per pair).
+        ``extra``: a user app's own requirements, installed with the server's packages in one pip resolution (one
+        environment per pair); StackConflict, with pip's reason, when they cannot be installed together.
         """
         venv = self.path(requirements, extra)
         marker = venv / ".flasklab-complete"
@@ -79,37 +101,57 @@ class Environments:
         shutil.rmtree(venv, ignore_errors=True)
         self.report(f"creating the server environment for {requirements} (once; cached in {venv})")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-        install = subprocess.run(
-            [
-                str(venv / "bin" / "pip"),
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-                str(self.root / requirements),
-                *(["-r", str(extra)] if extra else []),
-            ],
-            capture_output=True,
-            text=True,
-        )
+        stack = venv / "flasklab-requirements.txt"
+        stack.write_text(self.stack(requirements, extra))
+        pip = [str(venv / "bin" / "pip"), "install", "--disable-pip-version-check", "-r", str(stack)]
+        install = subprocess.run(pip, capture_output=True, text=True)
         if install.returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
             files = requirements + (f" and {extra}" if extra else "")
-            raise TargetFailed(f"pip install -r {files} failed: {install.stderr.strip()[-800:]}")
+            reason = pip_reason(install.stdout + "\n" + install.stderr)
+            raise StackConflict(f"pip cannot install {files} together: {reason}")
         marker.write_text(requirements + "\n")
         return venv
 
-    def check_app(self, app: UserApp, servers: list[Server]) -> None:
-        """Import the user's app in each environment the servers will run it in (the app's requirements included)."""
+    def check_app(self, app: UserApp, servers: list[Server]) -> dict[str, str]:
+        """Build the user's app's environments and import it in each: the reason per server requirements file that
+        cannot be installed beside the app's (those servers are skipped).
+
+        UserAppError (exit 2) when the app's requirements do not resolve on their own, when the app does not import,
+        or when no server at all can be installed beside it.
+        """
+        if app.requirements is not None:
+            check_resolvable(app.requirements)
+        conflicts: dict[str, str] = {}
         for requirements in sorted({server.requirements for server in servers}):
-            check_import(app, self.ensure(requirements, app.requirements) / "bin" / "python")
+            try:
+                python = self.ensure(requirements, app.requirements) / "bin" / "python"
+            except StackConflict as error:
+                self.report(f"{requirements}: cannot be installed beside your app's requirements; its servers skip")
+                conflicts[requirements] = str(error)
+                continue
+            check_import(app, python)
+        if servers and len(conflicts) == len({server.requirements for server in servers}):
+            raise UserAppError(
+                "no server can be installed beside your app's requirements: " + " | ".join(conflicts.values())
+            )
+        return conflicts
+
+
+def stack_versions(python: list[str]) -> dict[str, str]:
+    """The Flask, Werkzeug and server packages an environment holds (``python``: a command that runs its Python)."""
+    return installed_versions(python, list(STACK_PACKAGES))
 
 
 class LocalTarget(RunningTarget):
-    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path, venv: Path) -> None:
         self.process = process
         self.url = url
         self.log_path = log_path
+        self.venv = venv
+
+    def stack_versions(self) -> dict[str, str]:
+        return stack_versions([str(self.venv / "bin" / "python")])
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -160,14 +202,18 @@ class LocalBackend(Backend):
         self.memory_measure = local_memory_measure()  # the servers run as this user: what it can read, it reads there
         self.upstream: subprocess.Popen[bytes] | None = None
         self.upstream_url = ""
+        self.conflicts: dict[str, str] = {}  # server requirements file → why it cannot be installed beside the app
 
     def unavailable(self, server: Server) -> str | None:
         missing = [program for program in server.requires if not shutil.which(program)]
-        return f"needs {', '.join(missing)} (not installed here; the Docker backend has it)" if missing else None
+        if missing:
+            return f"needs {', '.join(missing)} (not installed here; the Docker backend has it)"
+        return self.conflicts.get(server.requirements)
 
     def prepare_app(self, app: UserApp, servers: list[Server]) -> None:
-        """The app imports in every server environment (built now, with its requirements): then it is run."""
-        self.environments.check_app(app, servers)
+        """The app imports in every environment it can be installed in (built now, with its requirements): then it is
+        run; a server whose packages conflict with the app's requirements is skipped with pip's reason."""
+        self.conflicts = self.environments.check_app(app, [s for s in servers if not self.unavailable(s)])
         self.app = app
 
     def prepare(self, servers: list[Server]) -> None:
@@ -230,7 +276,7 @@ class LocalBackend(Backend):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        return LocalTarget(process, url, log_path).serving(self.app)
+        return LocalTarget(process, url, log_path, venv).serving(self.app)
 
     def generator_command(self, command: list[str]) -> list[str]:
         return pinned(command, self.pinning["generator"] if self.pinning else None)

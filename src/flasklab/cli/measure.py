@@ -140,6 +140,7 @@ def report_or_interrupt(out: Path, slo_p95_ms: float) -> None:
 @option(settings.ARRIVALS)
 @option(settings.RATES)
 @option(settings.PROCESSES)
+@option(settings.CONNECTIONS)
 @click.option(
     "--target",
     "targets",
@@ -186,6 +187,7 @@ def run(
     arrivals: str | None,
     rates: tuple[int, ...] | None,
     processes: int,
+    connections: str,
     targets: tuple[str, ...],
     allow_remote: bool,
     slo_p95_ms: float,
@@ -216,6 +218,7 @@ def run(
         processes=processes,
         model=model,
         arrivals=arrivals or "poisson",
+        connections=connections,
     )
     check_load_model(model, arrivals, rates, processes)
     lab_backend = backend_for(backend, root, sweep)
@@ -225,7 +228,8 @@ def run(
         sweep = bring_your_own(sweep, lab_backend, app_spec, app_path, app_requirements, locustfile)
     console.print(
         f"flasklab run: {len(sweep.servers)} servers x {len(sweep.scenarios)} scenarios"
-        f"{f' x {rounds} rounds' if rounds > 1 else ''}, profile {profile.name}, backend {backend} → {sweep.out}"
+        f"{f' x {rounds} rounds' if rounds > 1 else ''}, profile {profile.name}, backend {backend}"
+        f"{', a new connection per request' if connections == 'close' else ''} → {sweep.out}"
     )
     dashboard = serve_run(sweep, slo_p95_ms, serve_port) if serve else None
     with complete_unless_interrupted(sweep.out):
@@ -243,9 +247,10 @@ def run(
 @click.command()
 @backend_option
 @servers_option
+@option(settings.CONNECTIONS)
 @out_option
 @click.option("--json", "as_json", is_flag=True, help="Print the probe and claims as JSON.")
-def probe(backend: str, server_names: str | None, out: Path | None, as_json: bool) -> None:
+def probe(backend: str, server_names: str | None, connections: str, out: Path | None, as_json: bool) -> None:
     """Measured maximum of requests served at once per server, beside the configured value, and the claims."""
     root, catalog_servers, _ = catalog()
     sweep = Sweep(
@@ -253,6 +258,7 @@ def probe(backend: str, server_names: str | None, out: Path | None, as_json: boo
         scenarios=[],
         profile=PROFILES["quick"],
         out=out_folder(out, root),
+        connections=connections,
     )
     results = execute(sweep, backend_for(backend, root, sweep))
     if as_json:

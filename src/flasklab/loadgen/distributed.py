@@ -1,10 +1,10 @@
 """Exact percentiles in Locust's distributed mode: each worker sends its raw samples with its regular report.
 
 Imported by locustfiles/_lab.py, so every lab locustfile a worker fetches from the master brings it along; on a
-worker it records (wall-clock end, response ms, error kind) per request and attaches them to the report the worker
-sends every few seconds, with the worker's CPU seconds so far; flasklab's master (flasklab.loadgen.recorder) files
-the samples into its step windows and adds the CPU to the generator side's total. A successful request made in a user's
-``on_start`` is set-up, not a sample (flasklab.loadgen.lab_users.starting).
+worker it records (wall-clock end, response ms, error kind, request name) per request and attaches them to the
+report the worker sends every few seconds, with the worker's CPU seconds so far; flasklab's master
+(flasklab.loadgen.recorder) files the samples into its step windows and adds the CPU to the generator side's total.
+A successful request made in a user's ``on_start`` is set-up, not a sample (flasklab.loadgen.lab_users.starting).
 """
 
 from __future__ import annotations
@@ -34,12 +34,14 @@ def error_kind(exception: BaseException) -> str:
 def forward_samples(environment: Any, **_: Any) -> None:
     if not isinstance(environment.runner, WorkerRunner):
         return
-    samples: list[tuple[float, float, str | None]] = []
+    samples: list[tuple[float, float, str | None, str | None]] = []
 
-    def on_request(response_time: float, exception: BaseException | None = None, **__: Any) -> None:
+    def on_request(
+        response_time: float, exception: BaseException | None = None, name: str | None = None, **__: Any
+    ) -> None:
         if exception is None and starting():
             return
-        samples.append((time.time(), response_time, error_kind(exception) if exception else None))
+        samples.append((time.time(), response_time, error_kind(exception) if exception else None, name))
 
     process = psutil.Process()
 

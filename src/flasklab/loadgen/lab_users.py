@@ -2,6 +2,11 @@
 
 - A bounded request time: a FastHttpUser request unanswered for ``LAB_REQUEST_TIMEOUT_S`` (default 30 s, Locust's own
   is 60 s) fails as a timeout and is counted in its step (unless the locustfile sets its own ``network_timeout``).
+- Connection reuse as the load's setting says (``LAB_CONNECTIONS``, from flasklab.load_config or set by hand under
+  ``locust -f``): ``keepalive`` leaves each user its connection; ``close`` sends ``Connection: close`` with every
+  request, so the server answers and closes, and geventhttpclient (which returns a socket to its pool only when the
+  answer allows keep-alive) opens a new TCP connection for the next request: one connection per request, as behind
+  a proxy that does not reuse its upstream connections.
 - A task that raises counts as a failed request (kind ``<Exception>: message``), as it does in the open model;
   Locust itself only logs it, which left a broken locustfile's steps looking merely empty.
 - ``on_start`` is set-up, not load: its successful requests are not latency samples (the lab's recorders skip them,
@@ -21,7 +26,7 @@ from typing import Any
 import gevent
 from locust import FastHttpUser, events
 
-from flasklab.settings import REQUEST_TIMEOUT_S
+from flasklab.settings import CONNECTIONS, REQUEST_TIMEOUT_S
 
 STARTING = "flasklab_starting"  # attribute of the greenlet running a user's on_start
 GUARDED = "flasklab_guarded"  # marks an on_start already wrapped (Locust may load a locustfile more than once)
@@ -31,6 +36,15 @@ def bound_requests(user_classes: list[type], timeout_s: float = REQUEST_TIMEOUT_
     for user_class in user_classes:
         if issubclass(user_class, FastHttpUser) and user_class.network_timeout == FastHttpUser.network_timeout:
             user_class.network_timeout = user_class.connection_timeout = timeout_s
+
+
+def set_connections(user_classes: list[type], mode: str) -> None:
+    """``close``: every FastHttpUser request carries ``Connection: close`` (see the module's docstring)."""
+    if mode != "close":
+        return
+    for user_class in user_classes:
+        if issubclass(user_class, FastHttpUser):
+            user_class.default_headers = {**(user_class.default_headers or {}), "Connection": "close"}
 
 
 def starting() -> bool:
@@ -70,6 +84,7 @@ def record_task_failure(environment: Any, exception: BaseException, request_type
 
 def prepare_users(environment: Any, **_: Any) -> None:
     bound_requests(environment.user_classes)
+    set_connections(environment.user_classes, CONNECTIONS.value())
     for user_class in environment.user_classes:
         guard_on_start(user_class)
 

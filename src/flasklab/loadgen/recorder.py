@@ -84,13 +84,18 @@ class Recorder:
             return
         window = self.windows.setdefault(phase.step, Window(phase.window_start))
         window.ended.append(run_time)
+        name = name[:MAX_NAME_LENGTH] if name is not None else None
         if name is not None:
-            window.names[name[:MAX_NAME_LENGTH]] += 1
+            window.names[name] += 1
         if error is not None:
             window.failures += 1
             window.errors[error] += 1
+            if name is not None:
+                window.name_failures[name] += 1
         else:
             window.response_ms.append(response_ms)
+            if name is not None:
+                window.name_ms.setdefault(name, []).append(response_ms)
 
     def local_listener(
         self, response_time: float, exception: BaseException | None = None, name: str | None = None, **_: Any
@@ -112,9 +117,9 @@ class Recorder:
         self.record(now - self.shape.start_time, response_ms, error_kind(exception) if exception else None, name)
 
     def worker_listener(self, client_id: str, data: dict[str, Any]) -> None:
-        """Samples a worker sent with its report: (wall-clock end, response ms, error kind or None)."""
+        """Samples a worker sent with its report: (wall-clock end, response ms, error kind or None, request name)."""
         wall_start = time.time() - (time.perf_counter() - self.shape.start_time)
-        for ended, response_ms, error in data.get(SAMPLES_KEY, ()):
-            self.record(ended - wall_start, response_ms, error)
+        for ended, response_ms, error, *name in data.get(SAMPLES_KEY, ()):
+            self.record(ended - wall_start, response_ms, error, name[0] if name else None)
         if CPU_KEY in data:
             self.worker_cpu.setdefault(client_id, []).append(tuple(data[CPU_KEY]))

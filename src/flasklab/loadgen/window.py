@@ -68,6 +68,8 @@ class Window:
     failures: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     names: Counter[str] = field(default_factory=Counter)
+    name_failures: Counter[str] = field(default_factory=Counter)
+    name_ms: dict[str, list[float]] = field(default_factory=dict)  # successes by request name
 
     def figures(self, duration_s: float, overdue_ms: list[float] | None = None) -> dict[str, Any]:
         """The window's step fields. ``overdue_ms`` (open model): ages of the requests due and unanswered at its end.
@@ -97,7 +99,18 @@ class Window:
             "censored": None if overdue_ms is None else len(censored),
             "percentiles_lower_bound": bool(censored),
             "errors": dict(self.errors.most_common(MAX_ERRORS)),
-            "names": dict(self.names.most_common(MAX_NAMES)),
+            **self.name_figures(),
+        }
+
+    def name_figures(self) -> dict[str, Any]:
+        """Completions, failures and exact p95 per request name (the most frequent names), to read kinds apart."""
+        names = dict(self.names.most_common(MAX_NAMES))
+        return {
+            "names": names,
+            "name_failures": {name: count for name, count in self.name_failures.items() if name in names},
+            "name_p95_ms": {
+                name: nearest_rank(sorted(times), 95) for name, times in self.name_ms.items() if name in names and times
+            },
         }
 
 
