@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +22,9 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 ROOT = lab_root()
+# The shared end-to-end run: the seed's single-threaded server, sync workers and greenlets, on both core scenarios.
+QUICK_RUN_SERVERS = ("dev-single", "gunicorn-sync", "gunicorn-gevent")
+QUICK_RUN_SCENARIOS = ("hello", "io")
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +86,21 @@ def chromium() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def shared_quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real quick run (real servers, real Locust, the probe on) for every end-to-end test that reads a run: the
+    report, the slides, export and the planner. Tests never write into it: they take ``quick_run_copy``."""
+    out = tmp_path_factory.mktemp("shared") / "run"
+    command = [sys.executable, "-m", "flasklab", "run", "--profile", "quick", "--out", str(out)]
+    command += ["--servers", ",".join(QUICK_RUN_SERVERS), "--scenarios", ",".join(QUICK_RUN_SCENARIOS)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def quick_run_copy(shared_quick_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shared run's folder, for one test module to write reports, slides and CSV into."""
+    return Path(shutil.copytree(shared_quick_run, tmp_path_factory.mktemp("run") / "run"))

@@ -16,11 +16,11 @@ from click.testing import CliRunner
 from flasklab.cli import main
 from flasklab.export import COLUMNS, CSV_FILE, STEP_COLUMNS, steps_csv, write_csv
 from flasklab.results import Results, ResultsError, Spread, Step, Target, load_results
+from tests.conftest import QUICK_RUN_SCENARIOS, QUICK_RUN_SERVERS
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS_FIXTURE = ROOT / "tests" / "fixtures" / "export" / "rounds.json"  # 2 rounds, the second one interrupted
-SERVERS = ("gunicorn-sync",)
-SCENARIOS = ("hello", "io")
+SERVERS, SCENARIOS = QUICK_RUN_SERVERS, QUICK_RUN_SCENARIOS
 
 
 def flasklab(*args: str) -> subprocess.CompletedProcess[str]:
@@ -28,14 +28,9 @@ def flasklab(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("export") / "run"
-    result = flasklab(
-        *("run", "--profile", "quick", "--no-probe", "--out", str(out)),
-        *("--servers", ",".join(SERVERS), "--scenarios", ",".join(SCENARIOS)),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
+def run_dir(quick_run_copy: Path) -> Path:
+    """The shared real quick run."""
+    return quick_run_copy
 
 
 @pytest.fixture(scope="module")

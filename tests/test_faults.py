@@ -577,6 +577,7 @@ def starting(out: Path, server: str) -> Callable[[], bool]:
 
 
 def probing(out: Path) -> Callable[[], bool]:
+    """The probe's first request reached the server (its access log, turned on for this run: LAB_ACCESS_LOG=1)."""
     log = out / "logs" / "dev-single.log"
     return lambda: log.exists() and "GET /io?ms=200" in log.read_text(errors="replace")
 
@@ -623,6 +624,7 @@ def test_an_interrupt_at_any_phase_exits_with_results_report_and_no_server_left(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env={**os.environ, "LAB_ACCESS_LOG": "1"},  # the servers log each request: the probe phase is seen
     )
     try:
         wait_for(moment(out))

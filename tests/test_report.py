@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,25 +17,20 @@ from flasklab.report import REPORT_FILE, render_report, write_report
 from flasklab.results import Results, ResultsError, Target, load_results
 from flasklab.settings import DEFAULT_SLO_P95_MS
 from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, CHART_TRACES, ExternalResources, watched_page
+from tests.conftest import QUICK_RUN_SCENARIOS, QUICK_RUN_SERVERS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVERS = ("dev-single", "gunicorn-sync")
-SCENARIOS = ("hello", "io")
+SERVERS, SCENARIOS = QUICK_RUN_SERVERS, QUICK_RUN_SCENARIOS
 MAX_REPORT_BYTES = 10 * 2**20
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real quick run of two servers (what CI runs): its folder holds results.json."""
-    out = tmp_path_factory.mktemp("report") / "run"
-    command = [sys.executable, "-m", "flasklab", "run", "--profile", "quick", "--out", str(out)]
-    command += ["--servers", ",".join(SERVERS), "--scenarios", ",".join(SCENARIOS)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
+def run_dir(quick_run_copy: Path) -> Path:
+    """The shared real quick run (what CI runs): its folder holds results.json."""
+    return quick_run_copy
 
 
 @pytest.fixture(scope="module")

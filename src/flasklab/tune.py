@@ -31,6 +31,7 @@ TUNE_FILE = "tune.json"
 DEFAULT_FACTORS = (0.5, 1, 2, 4)  # of the configured value: gunicorn-sync's 4 workers gives 2, 4, 8, 16
 MAX_VALUE = 1024
 _SETTING = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*):-(?P<default>\d+)\}")
+LAB_SWITCH = "LAB_"  # the lab's own switches in a command (LAB_ACCESS_LOG): not a worker setting
 
 
 class TuneError(ValueError):
@@ -77,6 +78,8 @@ def settings_of(root: Path, server: str) -> dict[str, int]:
     environment = compose_environment(root)
     found = {}
     for match in _SETTING.finditer(command):
+        if match["name"].startswith(LAB_SWITCH):
+            continue
         raw = environment.get(match["name"]) or match["default"]
         found[match["name"]] = int(raw) if raw.isdigit() else int(match["default"])
     return found
