@@ -1,3 +1,0 @@
-from flasklab.cli import main
-
-main()
