@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -21,32 +20,11 @@ import pytest
 
 from flasklab.catalog import Server
 from flasklab.results import Results, load_results
+from tests.compose_support import compose_command, require_docker
 
 pytestmark = pytest.mark.docker
 COMPOSE_TIMEOUT_S = 1500
 DASHBOARD = "http://127.0.0.1:8080"
-
-
-def docker_ready(root: Path) -> str | None:
-    """None when an engine runs (started here if need be), else why not."""
-    if shutil.which("docker") is None and not (os.geteuid() == 0 and shutil.which("apt-get")):
-        return "no Docker client and no way to install one"
-    engine = subprocess.run([str(root / "scripts" / "docker-engine")], capture_output=True, text=True)
-    return None if engine.returncode == 0 else f"scripts/docker-engine failed: {engine.stderr[-1500:]}"
-
-
-def require_docker(root: Path) -> None:
-    """An engine runs (started here if need be); otherwise the test is skipped, or fails in CI, where it must run."""
-    reason = docker_ready(root)
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"Docker tests must run in CI: {reason}")
-        pytest.skip(reason)
-
-
-def compose_command() -> list[str]:
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
-    return ["docker", "compose"] if probe.returncode == 0 else ["docker-compose"]
 
 
 @dataclass

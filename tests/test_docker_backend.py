@@ -15,7 +15,7 @@ import pytest
 from flasklab.backends.docker import BUILD_TIMEOUT_S, DockerBackend, compose_command
 from flasklab.catalog import load_servers
 from flasklab.results import load_results
-from tests.test_docker import require_docker
+from tests.compose_support import require_docker
 
 pytestmark = pytest.mark.docker
 BASE_IMAGE = "flasklab/python-base:3.13"

@@ -132,6 +132,9 @@ class Backend(ABC):
     # processes summed, "cgroup" for a container's own accounting, None where it cannot see memory at all.
     memory_measure: MemoryMeasure | None = None
     app: UserApp | None = None  # the user's app (--app) its servers run instead of the lab's, once prepare_app took it
+    # Whether start() after stop() gives a fresh server process (rounds, the restart after a busy scenario). None where
+    # the lab cannot restart what it measures: the reason, which the runner writes on the target.
+    cannot_restart: str | None = None
 
     def prepare_app(self, app: UserApp, servers: list[Server]) -> None:
         """Check, before any server starts, that ``servers`` can run the user's app here, then run it from now on.

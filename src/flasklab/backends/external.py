@@ -78,6 +78,7 @@ class ExternalTarget(RunningTarget):
 
 class ExternalBackend(Backend):
     name = "external"
+    cannot_restart = "an external server cannot be restarted by the lab: each round and scenario meets it as it was"
 
     def __init__(self, root: Path, logs: Path, report: Callable[[str], None] = print) -> None:
         self.budget = {"cpus": "unknown (deployed elsewhere)", "memory": "unknown (deployed elsewhere)"}

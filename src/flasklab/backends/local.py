@@ -266,7 +266,10 @@ class LocalBackend(Backend):
         self.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.logs / f"{server.name}.log"
         command = pinned(["sh", "-c", server.command], self.pinning["server"] if self.pinning else None)
-        with log_path.open("wb") as log:
+        # Append mode: a server that reopens its stdout by path (nginx's /dev/stdout) appends at the end, and the
+        # shared descriptor must append too, or its next write lands at a stale offset over those lines.
+        log_path.write_bytes(b"")
+        with log_path.open("ab") as log:
             process = subprocess.Popen(
                 command,
                 cwd=self.root,
