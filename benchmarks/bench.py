@@ -122,10 +122,7 @@ class ComposeLab:
         if not self.environment.get("BASE_IMAGE"):
             self.environment["BASE_IMAGE"] = "flasklab/python-base:3.13"
             subprocess.run([str(root / "scripts" / "build-base-image"), self.environment["BASE_IMAGE"]], check=True)
-        results = root / "results"
-        results.mkdir(exist_ok=True)
-        owner = results.stat()  # the conductor writes results/ as its owner, as scripts/docker-lab arranges
-        self.environment.update(LAB_UID=str(owner.st_uid), LAB_GID=str(owner.st_gid))
+        (root / "results").mkdir(exist_ok=True)  # the conductor's entrypoint writes it as its owner (never root)
 
     def compose(self, *args: str) -> None:
         subprocess.run(
@@ -133,7 +130,7 @@ class ComposeLab:
         )
 
     def up(self, servers: list[str]) -> None:
-        self.compose("build", "conductor", "upstream", *servers)
+        self.compose("build", "conductor", "upstream")  # upstream builds the one server image every server runs
         self.compose("up", "-d", "upstream", *servers)
 
     def run(self, name: str, servers: list[str], extra: list[str]) -> Path:

@@ -1,8 +1,6 @@
 #!/bin/sh
-# Entry point of every server container: start the usage agent, then become the server (PID 1, so signals reach it).
+# Entry point of every server container: the agent becomes PID 1 (so `docker stop` reaches it) and runs the server
+# command as its child, started now or on the conductor's request (LAB_SERVER_START); see flasklab_app/agent.py.
 # Usage: entrypoint.sh 'SHELL COMMAND'   (the compose service's command)
 set -eu
-: "${LAB_SERVER_LOG:=/tmp/server.log}"
-export LAB_SERVER_LOG
-python3 -m flasklab_app.agent &
-exec sh -c "$1" >>"$LAB_SERVER_LOG" 2>&1
+exec python3 -m flasklab_app.agent "$1"

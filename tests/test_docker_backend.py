@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from flasklab.backends.base import TargetFailed
 from flasklab.backends.docker import BUILD_TIMEOUT_S, DockerBackend, compose_command
 from flasklab.catalog import load_servers
 from flasklab.results import load_results
@@ -174,7 +175,7 @@ def test_docker_backend_builds_a_flask2_app_on_its_own_pins(root: Path, tmp_path
 
 
 def test_a_killed_container_is_not_alive(root: Path, tmp_path: Path, compose_project: str) -> None:
-    """docker-compose 1.29 lists an exited container under ``ps --filter status=running``: alive asks the engine."""
+    """Once the container is gone, its agent does not answer: alive() says so, with the engine's account of it."""
     backend = DockerBackend(root, tmp_path, report=lambda _: None)
     backend.compose("build", KILLED, timeout=BUILD_TIMEOUT_S)
     target = backend.start(load_servers(root)[KILLED])
@@ -182,9 +183,11 @@ def test_a_killed_container_is_not_alive(root: Path, tmp_path: Path, compose_pro
     assert target.alive()
     subprocess.run(["docker", "kill", service_container(compose_project, KILLED)], check=True, capture_output=True)
     deadline = time.monotonic() + 20
-    while target.alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not target.alive()
+    gone = r"the container stopped \(its agent does not answer; the engine says exited"
+    with pytest.raises(TargetFailed, match=gone):
+        while time.monotonic() < deadline:
+            target.alive()
+            time.sleep(0.2)
     target.stop()
     assert not target.alive()  # removed: no container at all
 
@@ -210,7 +213,7 @@ def test_a_container_killed_mid_step_fails_its_target(root: Path, tmp_path: Path
     assert results.meta.memory_measure == "cgroup"
     (target,) = results.targets
     assert target.status == "failed"
-    assert "the server exited during io" in (target.error or ""), target.error
+    assert "the container stopped (its agent does not answer" in (target.error or ""), target.error
     last = target.steps[-1]
     assert len(target.steps) >= 2 and last.requests == last.failures > 0  # measured dead, then recorded as exited
 

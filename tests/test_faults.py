@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from flasklab.analysis import Standing
 from flasklab.backends.local import LocalBackend, LocalTarget
 from flasklab.catalog import Scenario, Server
 from flasklab.results import RESULTS_FILE, Results, Step, Target, load_results, write_results
@@ -79,7 +80,7 @@ class FaultAt(Quiet):
             self.fired = True
             self.fault(self.backend.started[server])
 
-    def step_finished(self, server: str, scenario: str, step: Step) -> None:
+    def step_finished(self, server: str, scenario: str, standing: Standing) -> None:
         self._event(server, "step")
 
     def window_started(self, server: str, scenario: str, users: int) -> None:

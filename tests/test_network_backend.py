@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 
@@ -10,12 +11,23 @@ import pytest
 
 from flasklab.backends.network import AgentTarget, by_address
 
+RUNNING = json.dumps({"state": "running", "pid": 1, "starts": 1, "oom_kills": 0, "log_tail": ""}).encode()
+
 
 class Healthy(http.server.BaseHTTPRequestHandler):
+    """A server that answers /health, and an agent (of tests/test_agent.py's contract) whose server runs."""
+
     def do_GET(self) -> None:
+        self.reply(RUNNING if self.path == "/status" else b"")
+
+    def do_POST(self) -> None:
+        self.reply(RUNNING)
+
+    def reply(self, body: bytes) -> None:
         self.send_response(200)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *_: object) -> None:
         pass

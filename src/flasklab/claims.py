@@ -358,6 +358,21 @@ class SlowClientClaim:
     fronted: str
     protects: bool  # the claim says the front protects (True) or does not (False)
 
+    def verdict(self, results: Results) -> Claim:
+        finding = self.decide(results)
+        return Claim(claim=self.claim, text=self.text, verdict=finding.verdict, evidence=finding.evidence)
+
+    def finished(self, results: Results) -> bool:
+        """Are both targets done with every round of the run, or has one of them failed (or been skipped)?"""
+        targets = [results.target(name, SLOW_CLIENT_SCENARIO) for name in (self.plain, self.fronted)]
+        if any(target is not None and target.status in ("failed", "skipped") for target in targets):
+            return True
+        rounds = results.meta.rounds
+        return all(
+            target is not None and target.status == "ok" and (rounds == 1 or len(target.rounds) == rounds)
+            for target in targets
+        )
+
     def decide(self, results: Results) -> Finding:
         """The verdict at the heaviest load both targets measured with slow clients; not-run without one."""
         targets = {name: results.target(name, SLOW_CLIENT_SCENARIO) for name in (self.plain, self.fronted)}
@@ -420,8 +435,13 @@ SLOW_CLIENT_CLAIMS: tuple[SlowClientClaim, ...] = (
 
 def evaluate_slow_client_claims(results: Results) -> list[Claim]:
     """A verdict per slow-client claim, from the slowclient scenario's steps of the run."""
-    claims = []
-    for claim in SLOW_CLIENT_CLAIMS:
-        finding = claim.decide(results)
-        claims.append(Claim(claim=claim.claim, text=claim.text, verdict=finding.verdict, evidence=finding.evidence))
-    return claims
+    return [claim.verdict(results) for claim in SLOW_CLIENT_CLAIMS]
+
+
+def decided_claims(results: Results) -> list[Claim]:
+    """The claims a run in progress can decide already: each folklore claim once its server was probed (or could not
+    be), each slow-client claim once both its targets finished every round (or one failed)."""
+    probed = {probe.server for probe in results.probe}
+    probes = evaluate_claims(results.probe, catalog={})  # the claims of servers not probed are left out below
+    folklore = [claim for claim, lore in zip(probes, FOLKLORE, strict=True) if lore.server in probed]
+    return folklore + [claim.verdict(results) for claim in SLOW_CLIENT_CLAIMS if claim.finished(results)]

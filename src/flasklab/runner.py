@@ -19,31 +19,69 @@ from pathlib import Path
 from typing import Protocol
 
 from flasklab import __version__
+from flasklab.analysis import Standing, assess, limits
 from flasklab.backends.base import Backend, RunningTarget, TargetFailed
 from flasklab.catalog import Scenario, Server
-from flasklab.claims import evaluate_claims, evaluate_slow_client_claims
+from flasklab.claims import decided_claims, evaluate_claims, evaluate_slow_client_claims
 from flasklab.interrupts import held_interrupts
 from flasklab.load import LoadFailed, LoadJob, run_load
 from flasklab.probe import probe_concurrency, unsupported
-from flasklab.results import Meta, ProbeResult, Results, Step, Target, TargetStatus, now, write_results
+from flasklab.results import Claim, Meta, ProbeResult, Results, Step, Target, TargetStatus, now, write_results
 from flasklab.rounds import combine_rounds
 from flasklab.settings import PROBE_IO_MS, PROBE_WIDTH, START_TIMEOUT, Profile
 from flasklab.userapp import UserApp
 
+# What an estimate of the time left adds to the profile's steps, each a little above a local run's: a server's start,
+# health check and stop; its probe (7 s where dev-single serves it one request after another and waits out its
+# self-call, 1.5 s where gunicorn serves four at once); a target's load generator starting (Locust's imports) and the
+# warm-ups that last until steady.
+SERVER_ALLOWANCE_S = 3.0
+PROBE_ALLOWANCE_S = 4.0
+TARGET_ALLOWANCE_S = 1.5
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """What is left of a sweep: target rounds not begun, steps to measure, servers to start and to probe."""
+
+    targets: int
+    steps: int
+    starts: int
+    probes: int
+
+    def seconds(self, profile: Profile) -> float:
+        """The profile's time for the steps left, and an allowance for each target, start and probe."""
+        return (
+            self.steps * profile.step_s
+            + self.targets * TARGET_ALLOWANCE_S
+            + self.starts * SERVER_ALLOWANCE_S
+            + self.probes * PROBE_ALLOWANCE_S
+        )
+
 
 class Observer(Protocol):
-    """What the runner tells its user interface (the CLI's progress bar, or nothing in tests)."""
+    """What the runner tells its user interface (the CLI's story and progress bar, or nothing in tests)."""
 
+    def probe_started(self, server: str) -> None: ...
+    def probe_finished(self, probe: ProbeResult) -> None: ...
     def target_started(self, server: str, scenario: str) -> None: ...
     def window_started(self, server: str, scenario: str, users: int) -> None: ...
-    def step_finished(self, server: str, scenario: str, step: Step) -> None: ...
+    def step_finished(self, server: str, scenario: str, standing: Standing) -> None: ...
+    def target_finished(self, target: Target) -> None: ...
+    def time_left(self, left: Remaining) -> None: ...
+    def claim_decided(self, claim: Claim) -> None: ...
     def message(self, text: str) -> None: ...
 
 
 class Quiet:
+    def probe_started(self, server: str) -> None: ...
+    def probe_finished(self, probe: ProbeResult) -> None: ...
     def target_started(self, server: str, scenario: str) -> None: ...
     def window_started(self, server: str, scenario: str, users: int) -> None: ...
-    def step_finished(self, server: str, scenario: str, step: Step) -> None: ...
+    def step_finished(self, server: str, scenario: str, standing: Standing) -> None: ...
+    def target_finished(self, target: Target) -> None: ...
+    def time_left(self, left: Remaining) -> None: ...
+    def claim_decided(self, claim: Claim) -> None: ...
     def message(self, text: str) -> None: ...
 
 
@@ -144,6 +182,34 @@ def seeded(sweep: Sweep) -> Sweep:
     return sweep
 
 
+def remaining(sweep: Sweep, results: Results) -> Remaining:
+    """What is left of the sweep, from what results hold: a failed or skipped server gets no later round."""
+    per_round = len(sweep.loads)
+    targets = steps = starts = probes = 0
+    probed = {probe.server for probe in results.probe}
+    for server in sweep.servers:
+        measured = {target.scenario: target for target in results.targets if target.server == server.name}
+        begun = (max(len(target.rounds) for target in measured.values()) if sweep.rounds > 1 else 1) if measured else 0
+        stopped = any(target.status in ("failed", "skipped") for target in measured.values())
+        rounds = begun if stopped else sweep.rounds
+        for scenario in sweep.scenarios:
+            target = measured.get(scenario.name)
+            if target is not None and target.status in ("failed", "skipped"):
+                continue
+            left = rounds * per_round - (target.steps_done() if target is not None else 0)
+            steps += left
+            targets += left // per_round if per_round else 0
+        starts += rounds - begun
+        probes += sweep.probe and server.name not in probed
+    return Remaining(targets, steps, starts, probes)
+
+
+def add_note(target: Target, note: str) -> None:
+    """Add to what the target's note says the lab did (or could not do) before measuring, once."""
+    if note not in (target.note or ""):
+        target.note = f"{target.note}; {note}" if target.note else note
+
+
 class Run:
     """One sweep in progress: owns the Results and saves them after every change."""
 
@@ -152,6 +218,8 @@ class Run:
         self.backend = backend
         self.observer = observer
         self.results = Results(meta=_meta(self.sweep, backend))
+        self.announced: set[str] = set()  # claims whose verdict the observer was told
+        self.said_cannot_restart = False
         self.save()
 
     def save(self) -> None:
@@ -180,11 +248,14 @@ class Run:
     def execute(self) -> Results:
         try:
             self.backend.prepare([s for s in self.sweep.servers if not self.backend.unavailable(s)])
+            self.observer.time_left(remaining(self.sweep, self.results))
             shuffle = random.Random(self.sweep.seed)
             for round_index in range(self.sweep.rounds):
                 servers = list(self.sweep.servers)
                 if self.sweep.rounds > 1:
                     shuffle.shuffle(servers)  # no server always first (or last) on a machine that drifts
+                    order = ", ".join(server.name for server in servers)
+                    self.observer.message(f"round {round_index + 1} of {self.sweep.rounds}: {order}")
                 for server in servers:
                     scenarios = list(self.sweep.scenarios)
                     if self.sweep.rounds > 1:
@@ -193,6 +264,9 @@ class Run:
             self.results.meta.status = "complete"
         except BaseException:
             self.results.meta.status = "interrupted"
+            for target in self.results.targets:
+                if target.status == "running":  # its steps so far are kept; the rest were never measured
+                    target.status, target.error = "failed", "the run was interrupted during this target"
             raise
         finally:
             self.results.claims = [*evaluate_claims(self.results.probe), *evaluate_slow_client_claims(self.results)]
@@ -201,11 +275,41 @@ class Run:
                 self.save()
             finally:
                 self.backend.close()  # even when the disk is full: the lab's own upstream must not outlive the run
+            self.announce_claims()
+            if unmeasured := len(self.results.claims) - len(self.announced):
+                reached = "in this run" if self.results.meta.status == "complete" else "in this run or not reached"
+                self.observer.message(
+                    f"{unmeasured} claims not measured: their servers or scenarios were not {reached}"
+                )
         return self.results
+
+    def announce_claims(self) -> None:
+        """Tell the observer each verdict as soon as its evidence is all in, once."""
+        for claim in decided_claims(self.results):
+            if claim.claim not in self.announced:
+                self.announced.add(claim.claim)
+                self.observer.claim_decided(claim)
+
+    def finished(self, targets: list[Target]) -> None:
+        """Tell the observer that these targets are done for this round, then what is left of the sweep."""
+        for target in targets:
+            self.observer.target_finished(target)
+        self.observer.time_left(remaining(self.sweep, self.results))
+
+    def not_restarted(self, targets: list[Target], note: str | None = None) -> None:
+        """Say on each target that its server was not fresh (the backend cannot restart it); said once in the log."""
+        reason = self.backend.cannot_restart or "the server could not be restarted"
+        for target in targets:
+            if note:
+                add_note(target, note)
+            add_note(target, reason)
+        if not self.said_cannot_restart:
+            self.said_cannot_restart = True
+            self.observer.message(f"{self.backend.name} backend: {reason} (noted on the targets concerned)")
 
     def _record_unprobed(self, server: Server, status: TargetStatus, reason: str) -> None:
         if self.sweep.probe:
-            self.results.probe.append(
+            self.record_probe(
                 ProbeResult(
                     server=server.name,
                     status=status,
@@ -216,6 +320,12 @@ class Run:
                     error=reason,
                 )
             )
+
+    def record_probe(self, probe: ProbeResult) -> None:
+        self.results.probe.append(probe)
+        self.save()
+        self.observer.probe_finished(probe)
+        self.announce_claims()
 
     def measure_server(self, server: Server, round_index: int = 0, scenarios: list[Scenario] | None = None) -> None:
         """One round of one server: started afresh, probed in the first round, then each scenario in the given order."""
@@ -229,11 +339,14 @@ class Run:
         if self.sweep.rounds > 1:
             for target in targets:
                 target.rounds.append([])
+            if round_index > 0 and self.backend.cannot_restart:
+                self.not_restarted(targets)  # this round meets the server the previous one left
         if reason := self.backend.unavailable(server):
-            self.observer.message(f"{server.name}: skipped, {reason}")
             self._record_unprobed(server, "skipped", reason)
             self._close_all(targets, "skipped", reason, None)
+            self.finished(targets)
             return
+        done: list[str] = []  # scenarios finished in this round
         running: RunningTarget | None = None
         try:
             with held_interrupts():  # a signal mid-start would leave the server running with no handle to stop it
@@ -241,34 +354,28 @@ class Run:
             running.wait_healthy(START_TIMEOUT.value())
             self.results.meta.server_versions[server.name] = running.info()
             if self.sweep.probe and round_index == 0:
-                self.observer.target_started(server.name, "probe")
+                self.observer.probe_started(server.name)
                 if reason := unsupported(running.url):
                     self._record_unprobed(server, "skipped", reason)
                 else:
-                    probed = probe_concurrency(
-                        running.url, server, io_ms=PROBE_IO_MS, connections=self.sweep.connections
+                    self.record_probe(
+                        probe_concurrency(running.url, server, io_ms=PROBE_IO_MS, connections=self.sweep.connections)
                     )
-                    self.results.probe.append(probed)
-                self.save()
             previous: str | None = None
             for target, scenario in zip(targets, scenarios, strict=True):
+                if previous is not None and (reason := running.gone()):  # between scenarios: not hidden by a restart
+                    raise TargetFailed(f"{reason} after {previous}")
                 if previous is not None and not responsive(running):
-                    # Still busy with what the previous scenario left (dev-single works off queued self-calls for
-                    # a minute): a fresh server, so that one scenario does not measure another's backlog.
-                    note = f"the server did not answer /health within {RESPONSIVE_S:g} s after {previous}: restarted"
-                    self.observer.message(f"{server.name}: {note} for {scenario.name}")
-                    running.stop()
-                    with held_interrupts():
-                        running = self.backend.start(server)
-                    running.wait_healthy(START_TIMEOUT.value())
-                    target.note = note
+                    running = self.fresh_server(server, running, target, previous)
                 self.measure_target(running, target, scenario)
                 previous = scenario.name
+                done.append(scenario.name)
+                self.finished([target])
         except TargetFailed as error:
-            self.observer.message(f"{server.name}: failed, {error}")
             if not any(probe.server == server.name for probe in self.results.probe):
                 self._record_unprobed(server, "failed", str(error))
             self._close_all(targets, "failed", str(error), running.log_tail() if running else None)
+            self.finished([target for target in targets if target.scenario not in done])
         finally:
             if running is not None:
                 tail = running.log_tail()
@@ -277,6 +384,27 @@ class Run:
                     if target.status == "failed" and not target.log_tail:
                         target.log_tail = tail
                 self.save()
+        self.announce_claims()
+
+    def fresh_server(self, server: Server, running: RunningTarget, target: Target, previous: str) -> RunningTarget:
+        """The server restarted for ``target``: still busy with what the previous scenario left (dev-single works off
+        queued self-calls for a minute), so that one scenario does not measure another's backlog.
+
+        Where the backend cannot restart it, the target is measured on the server as it is and says so.
+        """
+        busy = f"the server did not answer /health within {RESPONSIVE_S:g} s after {previous}"
+        if self.backend.cannot_restart:
+            self.observer.message(f"{server.name}: {busy}; measured as it is for {target.scenario}")
+            self.not_restarted([target], f"{busy}: not restarted")
+            return running
+        note = f"{busy}: restarted"
+        self.observer.message(f"{server.name}: {note} for {target.scenario}")
+        running.stop()
+        with held_interrupts():
+            running = self.backend.start(server)
+        running.wait_healthy(START_TIMEOUT.value())
+        add_note(target, note)
+        return running
 
     def measure_target(self, running: RunningTarget, target: Target, scenario: Scenario) -> None:
         self.observer.target_started(target.server, target.scenario)
@@ -289,7 +417,9 @@ class Run:
             else:
                 target.steps.append(step)
             self.save()
-            self.observer.step_finished(target.server, target.scenario, step)
+            self.observer.step_finished(target.server, target.scenario, assess(step, limits(target, self.results.meta)))
+            if reason := running.gone():  # the load stops here: the next steps would only meet a dead address
+                raise TargetFailed(f"{reason} during {target.scenario}")
 
         def on_window(_: int, users: int) -> None:
             self.observer.window_started(target.server, target.scenario, users)
@@ -309,11 +439,12 @@ class Run:
         except LoadFailed as error:
             target.status, target.error = "failed", str(error)
             self.save()
-            if not running.alive():
-                raise TargetFailed(f"the server exited during {target.scenario}") from error
+            if reason := running.gone():
+                target.error = f"{reason} during {target.scenario}"
+                raise TargetFailed(target.error) from error
             return
-        if not running.alive():
-            target.status, target.error = "failed", f"the server exited during {target.scenario}"
+        if reason := running.gone():
+            target.status, target.error = "failed", f"{reason} during {target.scenario}"
             raise TargetFailed(target.error)
         last_steps = target.rounds[-1] if target.rounds else target.steps
         if last_steps and not answered(last_steps[-1]):

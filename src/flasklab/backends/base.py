@@ -56,6 +56,15 @@ class RunningTarget(ABC):
     def alive(self) -> bool:
         """False once the server has exited."""
 
+    def ended(self) -> str | None:
+        """How the server ended (its exit code or signal, the memory limit, its container gone), once it has; None
+        while it runs or where the backend cannot tell."""
+        return None
+
+    def gone(self) -> str | None:
+        """None while the server runs; once it has exited, what ended it (or just that it exited)."""
+        return None if self.alive() else (self.ended() or "the server exited")
+
     @abstractmethod
     def usage(self) -> Usage | None:
         """Its CPU and memory now, or None when this backend cannot see them."""
@@ -79,8 +88,8 @@ class RunningTarget(ABC):
         deadline = time.monotonic() + timeout_s
         last_error = "no answer"
         while time.monotonic() < deadline:
-            if not self.alive():
-                raise TargetFailed(f"exited during start-up ({last_error})")
+            if reason := self.gone():
+                raise TargetFailed(f"{reason} during start-up ({last_error})")
             try:
                 status, _ = http_get(f"{self.url}{self.health_path}", timeout=2)
                 if status == 200 or (not self.health_strict and status < 500):

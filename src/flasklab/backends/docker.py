@@ -1,8 +1,9 @@
 """The Docker backend, driven from the host: each catalog server as its compose service, one running at a time.
 
-Servers are started with ``compose up -d --no-deps NAME`` and reached on their 127.0.0.1 ports; their CPU and memory
-come from the agent inside each container (its own cgroup); Locust runs on the host, pinned to LOAD_CPUSET while the
-containers are pinned to SERVER_CPUSET. The compose file is the same one ``docker compose up`` runs.
+Servers are started with ``compose up -d --no-deps NAME`` and then by the agent inside each container (POST /start,
+as the network backend does), and reached on their 127.0.0.1 ports; their CPU and memory come from that agent (its
+own cgroup); Locust runs on the host, pinned to LOAD_CPUSET while the containers are pinned to SERVER_CPUSET. The
+compose file is the same one ``docker compose up`` runs.
 """
 
 from __future__ import annotations
@@ -63,32 +64,44 @@ def failure_reason(result: subprocess.CompletedProcess[str]) -> str:
 
 
 class DockerTarget(AgentTarget):
+    """A compose service started from the host, its agent reached on its published port."""
+
     def __init__(self, backend: DockerBackend, server: Server) -> None:
         super().__init__(
-            f"http://127.0.0.1:{server.published[SERVER_PORT]}", f"http://127.0.0.1:{server.published[AGENT_PORT]}"
+            f"http://127.0.0.1:{server.published[SERVER_PORT]}",
+            f"http://127.0.0.1:{server.published[AGENT_PORT]}",
+            backend.budget["memory"],
         )
         self.backend = backend
         self.service = server.name
 
-    def alive(self) -> bool:
-        """Is the service's container running? Asked of the engine, by container id.
-
-        docker-compose 1.29 ignores ``ps --filter status=running SERVICE`` and lists an exited container too, so
-        the state comes from ``docker inspect`` on the id that ``ps -q`` gives (an empty list: none was created).
-        """
-        listed = self.backend.compose("ps", "-q", self.service, check=False).stdout.split()
-        if not listed:
-            return False
+    def agent_gone(self) -> str:
+        """The container's end as the engine saw it (its memory limit, its exit code), when its agent is gone."""
+        # -a: Compose v2 lists only running containers without it
+        listed = self.backend.compose("ps", "-a", "-q", self.service, check=False).stdout.split()
         state = subprocess.run(
-            ["docker", "inspect", "--format", "{{.State.Running}}", *listed], capture_output=True, text=True, timeout=30
+            ["docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}", *listed],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
-        return state.returncode == 0 and "true" in state.stdout.split()
+        if not listed or state.returncode != 0 or len(state.stdout.split()) != 3:
+            return super().agent_gone()
+        status, code, oom_killed = state.stdout.split()
+        if oom_killed == "true":
+            return (
+                "OOM-killed: the container reached its memory limit and stopped (the engine says OOMKilled, exit code "
+                f"{code}; the lab's SERVER_MEM is {self.memory_limit})"
+            )
+        return f"the container stopped (its agent does not answer; the engine says {status}, exit code {code})"
 
     def log_tail(self, lines: int = 40) -> str:
         logs = self.backend.compose("logs", "--no-color", "--tail", str(lines), self.service, check=False)
         return logs.stdout.strip()
 
     def stop(self) -> None:
+        """The container goes (its agent stops the server on the way): the next start is a fresh one."""
+        self.stopped = True
         self.backend.compose("rm", "--stop", "--force", "-v", self.service, check=False)
 
     def stack_versions(self) -> dict[str, str]:

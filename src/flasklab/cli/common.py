@@ -1,7 +1,8 @@
-"""What the commands share: the catalog, name selections, the run folder, the progress bar and running a sweep."""
+"""What the commands share: the catalog, name selections, the run folder, the run's story and running a sweep."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,17 +11,20 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from flasklab.analysis import Standing
 from flasklab.backends import open_backend
 from flasklab.backends.base import Backend
 from flasklab.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
 from flasklab.cli.exits import ExitCode
 from flasklab.interrupts import Terminated, held_interrupts, terminate_raises
 from flasklab.report import write_report
-from flasklab.results import Results, ResultsError, Step, load_results
+from flasklab.results import Results, ResultsError, load_results
 from flasklab.runner import Run, RunFolderError, Sweep, run_folder
 from flasklab.settings import DEFAULT_SLO_P95_MS
+from flasklab.story import Story
 
-console = Console(stderr=True)
+# Messages, the story and the progress bar. Without a terminal (compose, CI, a pipe) a line stays one line.
+console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 
 def choose(kind: str, raw: str | None, valid: dict[str, Any], default: list[str]) -> list[str]:
@@ -68,24 +72,37 @@ def wide_console() -> Console:
     return terminal if terminal.is_terminal else Console(width=160)
 
 
-class ProgressObserver:
-    """The run's live progress bar: which target, which step, how long is left."""
+def plain(text: str) -> None:
+    """One line of the story on stderr, written at once: no colour, no cursor movement, nothing held back.
 
-    def __init__(self, progress: Progress, total_steps: int) -> None:
+    A log whose reader went away (``| head``) ends the story, never the run: results.json still records it all.
+    """
+    with contextlib.suppress(OSError):
+        print(text, file=sys.stderr, flush=True)
+
+
+class ProgressObserver(Story):
+    """In a terminal: the story printed above a live progress bar that says which target, which step, time left."""
+
+    def __init__(self, sweep: Sweep, progress: Progress, total_steps: int) -> None:
+        super().__init__(sweep, lambda text: progress.console.print(text, markup=False))
         self.progress = progress
         self.task = progress.add_task("starting", total=total_steps)
 
+    def probe_started(self, server: str) -> None:
+        super().probe_started(server)
+        self.progress.update(self.task, description=f"{server} · probe")
+
     def target_started(self, server: str, scenario: str) -> None:
+        super().target_started(server, scenario)
         self.progress.update(self.task, description=f"{server} · {scenario}")
 
     def window_started(self, server: str, scenario: str, users: int) -> None:
         self.progress.update(self.task, description=f"{server} · {scenario} · {users} users")
 
-    def step_finished(self, server: str, scenario: str, step: Step) -> None:
+    def step_finished(self, server: str, scenario: str, standing: Standing) -> None:
+        super().step_finished(server, scenario, standing)
         self.progress.advance(self.task)
-
-    def message(self, text: str) -> None:
-        self.progress.console.print(text)
 
 
 def save_report(run_dir: Path, slo_p95_ms: float) -> int | None:
@@ -106,12 +123,10 @@ def backend_for(name: str, root: Path, sweep: Sweep) -> Backend:
     return open_backend(name, root, sweep.out / "logs", console.print)
 
 
-def execute(sweep: Sweep, backend: Backend, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> Results:
-    """Run the sweep with a progress bar on the backend.
-
-    SIGINT, SIGTERM or a write error stop it with the partial results and their report written, and exit (130, 143,
-    1) with a message saying where they are.
-    """
+def told(sweep: Sweep, backend: Backend) -> Results:
+    """Run the sweep telling its story on stderr: above a progress bar in a terminal, as plain lines elsewhere."""
+    if not console.is_terminal:
+        return Run(sweep, backend, Story(sweep, plain)).execute()
     total = len(sweep.servers) * len(sweep.scenarios) * len(sweep.loads) * sweep.rounds
     columns = (
         TextColumn("{task.description}"),
@@ -121,9 +136,19 @@ def execute(sweep: Sweep, backend: Backend, slo_p95_ms: float = DEFAULT_SLO_P95_
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
+    with Progress(*columns, console=console, transient=True) as progress:
+        return Run(sweep, backend, ProgressObserver(sweep, progress, max(total, 1))).execute()
+
+
+def execute(sweep: Sweep, backend: Backend, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> Results:
+    """Run the sweep on the backend, telling its story (see ``told``).
+
+    SIGINT, SIGTERM or a write error stop it with the partial results and their report written, and exit (130, 143,
+    1) with a message saying where they are.
+    """
     try:
-        with terminate_raises(), Progress(*columns, console=console, transient=True) as progress:
-            return Run(sweep, backend, ProgressObserver(progress, max(total, 1))).execute()
+        with terminate_raises():
+            return told(sweep, backend)
     except (KeyboardInterrupt, Terminated) as interruption:
         verb = "interrupted" if isinstance(interruption, KeyboardInterrupt) else "terminated"
         console.print(f"[yellow]{verb}: partial results kept in {sweep.out / 'results.json'}[/]")
