@@ -9,7 +9,7 @@ LAB_SCENARIO = {
     "description": "blocking sleep of ms milliseconds: concurrency bound (Little's law)",
     "work": "io",
     "params": {"ms": 100},
-    "profiles": ["quick", "standard", "full"],
+    "profiles": ["quick", "standard", "full", "demo"],
 }
 PARAMS = scenario_params(LAB_SCENARIO)
 

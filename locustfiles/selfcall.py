@@ -9,7 +9,7 @@ LAB_SCENARIO = {
     "description": "the request calls its own server (the seed's deadlock); 504 when it cannot answer itself",
     "work": "io",
     "params": {},
-    "profiles": ["standard", "full"],
+    "profiles": ["standard", "full", "demo"],
 }
 PARAMS = scenario_params(LAB_SCENARIO)
 

@@ -81,11 +81,12 @@ def test_live_page_follows_the_run_in_chromium(live_run: LiveRun, chromium: Brow
     # While the run goes on, the bar says what is running; the page updates itself (no reload) as steps complete.
     page.wait_for_selector("#live[data-running] >> text=Running:", timeout=60_000)
     page.evaluate("window.flasklabMarker = 'same document'")
-    seen = set()
+    seen, estimates = set(), set()
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         text = page.inner_text("#live")
         seen.add(text.split("\n")[0])
+        estimates.update(re.findall(r"about (\d+ s|\d+ min \d\d s) left \(estimate\)", text))
         if "this page is its report" in text:
             break
         time.sleep(0.5)
@@ -98,6 +99,7 @@ def test_live_page_follows_the_run_in_chromium(live_run: LiveRun, chromium: Brow
 
     assert any("gunicorn-sync · hello · step" in text for text in seen), seen
     assert any("gunicorn-gevent" in text for text in seen), seen
+    assert estimates, "the live bar gave no time left"
     assert "this page is its report" in text, text
     assert marker == "same document", "the page reloaded instead of updating in place"
     assert {"capacity-hello", "capacity-io", "latency-io", "probe"} <= set(charts), charts
@@ -162,7 +164,8 @@ def test_requests_choose_no_path(served_root: str, path: str, status: int) -> No
 
 def test_unknown_file_of_a_run_names_the_valid_ones(served_root: str, live_run: LiveRun) -> None:
     code, _, body = get(served_root + f"runs/{live_run.folder.name}/secrets.txt")
-    assert code == 404 and "valid: report.html, partial, state, steps.csv, results.json" in json.loads(body)["error"]
+    valid = "valid: report.html, partial, state, steps.csv, projector, results.json"
+    assert code == 404 and valid in json.loads(body)["error"]
 
 
 def test_only_reading_methods(served_root: str) -> None:

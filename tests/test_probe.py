@@ -64,6 +64,11 @@ def test_probe_measures_the_seed(
     assert result.workers_seen is not None and 1 <= result.workers_seen <= (workers or expected)
     if workers is not None:
         assert result.workers_seen == workers
+    # the timeline: every answered request, by start from the first, on the worker that served it
+    assert len(result.requests) == result.completed and result.requests[0].start_s == 0
+    assert [r.start_s for r in result.requests] == sorted(r.start_s for r in result.requests)
+    assert all(r.end_s - r.start_s >= 0.14 for r in result.requests)  # each slept its 150 ms
+    assert len({r.pid for r in result.requests}) == result.workers_seen
 
 
 def test_probe_sees_many_on_gevent_at_its_default_width(

@@ -80,7 +80,7 @@ def test_report_draws_every_chart_offline_in_chromium(report: Path, chromium: Br
     assert sorted(outside) == []
     assert errors == []
     expected = {f"{kind}-{scenario}" for kind in ("capacity", "latency", "hockey") for scenario in SCENARIOS}
-    assert expected | {"probe", "resources"} <= set(charts), charts
+    assert expected | {"probe", "timeline", "resources"} <= set(charts), charts
     for chart, drawn in charts.items():
         assert drawn["svg"] > 0 and drawn["traces"] > 0 and drawn["paths"] > 0, (chart, drawn)
     # The load time is recorded in test-artifacts/report-load.json, not asserted: speed goals live in benchmarks.
@@ -175,6 +175,17 @@ def test_censored_percentiles_are_marked_as_lower_bounds() -> None:
 def test_a_version_1_run_still_renders() -> None:
     html = render_report(load_results(FIXTURES / "version1.json"), with_chart_library=False)
     assert "busiest process at 95 % of a core" in html and "1,630" in html
+
+
+def test_a_run_recorded_before_the_probe_timeline_loads_without_a_timeline(results: Results, tmp_path: Path) -> None:
+    document = json.loads(results.model_dump_json())
+    for probe in document["probe"]:
+        del probe["requests"]  # as results.json was written before the timeline was recorded
+    (tmp_path / "results.json").write_text(json.dumps(document))
+    older = load_results(tmp_path)
+    assert older.probe and all(probe.requests == [] for probe in older.probe)
+    html = render_report(older, with_chart_library=False)
+    assert 'data-for="probe"' in html and 'data-for="timeline"' not in html
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"schema_version": 1, "meta": {}}'])

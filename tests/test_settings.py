@@ -10,7 +10,9 @@ import pytest
 
 from flasklab import settings
 from flasklab.backends import BACKENDS
+from flasklab.catalog import load_scenarios, load_servers
 from flasklab.cli import main
+from flasklab.cli.measure import catalog_servers_or_targets
 from flasklab.plan import MAX_MS
 from flasklab.settings import SETTINGS, Setting, SettingError
 
@@ -84,3 +86,23 @@ def test_the_readme_lists_the_tables_environment_variables() -> None:
     assert listed == [setting.envvar for setting in SETTINGS], (
         f"the README's line should read: {settings.environment_sentence()}"
     )
+
+
+def test_the_demo_profile_names_catalog_servers_and_runs_its_scenarios_in_story_order() -> None:
+    """`flasklab run --profile demo`: four servers of the catalog unless --servers says otherwise; the locustfiles
+    that declare the profile run io, selfcall, then hello; and its load alone fits two minutes."""
+    demo = settings.PROFILES["demo"]
+    catalog = load_servers(ROOT)
+    assert demo.servers == ("dev-single", "dev-threaded", "gunicorn-sync", "gunicorn-gevent")
+    chosen = catalog_servers_or_targets(catalog, None, (), False, demo.servers)
+    assert [server.name for server in chosen] == list(demo.servers)
+    assert [s.name for s in catalog_servers_or_targets(catalog, "uwsgi", (), False, demo.servers)] == ["uwsgi"]
+    declared = [name for name, scenario in load_scenarios(ROOT).items() if "demo" in scenario.profiles]
+    assert demo.ordered(declared) == ["io", "selfcall", "hello"]
+    assert len(demo.servers) * len(declared) * demo.target_s() <= 120
+    assert settings.PROFILES["standard"].ordered(["cpu", "hello", "io"]) == ["cpu", "hello", "io"]  # catalog order
+
+
+def test_a_profile_naming_a_server_the_catalog_lacks_exits_2() -> None:
+    with pytest.raises(click.BadParameter, match="unknown server 'gone'; valid: dev-single"):
+        catalog_servers_or_targets(load_servers(ROOT), None, (), False, ("gone",))

@@ -1,7 +1,8 @@
 """How the lab's pages look: server colours, line and bar styles, chart layout, number format, the chart library.
 
-Shared by the report, compare and the slides, so a server has the same colour on every page (Okabe-Ito, assigned in
-the order of meta.servers; past eight servers the colours repeat with another dash style and bar pattern).
+Shared by the report, compare, the slides and the projector view, so a server has the same colour on every page:
+one colour of its own for each of the catalog's servers (assigned in the order of meta.servers), and past the eighth
+a dashed line and a hatched bar as well, a second cue where colour vision cannot tell two colours apart.
 """
 
 from __future__ import annotations
@@ -24,11 +25,35 @@ Figure = Any  # plotly ships no type hints
 # the version plotly.py ships (MIT licence beside it); the full bundle is the fallback if the versions ever differ.
 BASIC_BUNDLE = Path("vendor") / "plotly-basic.min.js"
 
-# Okabe-Ito, ordered so the first colours are the most distinct on white; yellow last.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#000000", "#F0E442")
+# Fifteen colours, one per server of the catalog, none light enough to fade on white or on a projector (CIELAB L* at
+# most 73), every pair at least 18 apart in CIEDE2000 (a test keeps at least 15). The first eight (Okabe-Ito without
+# its pale yellow, and a dark brown) stay distinct under red-green colour blindness (deuteranopia, protanopia); so do
+# the next seven among themselves, which the dashed lines and hatched bars of servers past the eighth set apart from
+# the first eight. Chosen by searching Okabe-Ito, Paul Tol's and Kenneth Kelly's sets for the largest smallest
+# distance under those rules.
+PALETTE = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#56B4E9",  # sky blue
+    "#CC79A7",  # reddish purple
+    "#000000",  # black
+    "#654522",  # dark brown
+    "#875692",  # purple
+    "#004949",  # dark teal
+    "#FB9A99",  # salmon pink
+    "#332288",  # indigo
+    "#B66DFF",  # lavender
+    "#8DB600",  # yellow green
+    "#920000",  # dark red
+)
+CUE_GROUP = 8  # servers per dash style and bar pattern: the first eight solid and plain, the next ones dashed, hatched
 DASHES = ("solid", "dash", "dot", "dashdot")
 PATTERNS = ("", "/", "x", ".")
 FONT = {"family": "DejaVu Sans, Segoe UI, Helvetica, Arial, sans-serif", "size": 18, "color": "#1a1a1a"}
+# The projector view's chart type (CSS pixels at 1920x1080): twice a slide's share of the screen, as large as fits.
+PROJECTOR_FONT_PX, PROJECTOR_TICK_PX = 24, 22
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
@@ -52,8 +77,16 @@ def server_styles(results: Results) -> dict[str, ServerStyle]:
     names = dict.fromkeys(
         [*results.meta.servers, *(t.server for t in results.targets), *(p.server for p in results.probe)]
     )
+    return styles_in_order(list(names))
+
+
+def styles_in_order(names: list[str]) -> dict[str, ServerStyle]:
+    """The n-th name's style: its own colour (they repeat only past len(PALETTE) names) and its group's dash and
+    bar pattern."""
     return {
-        name: ServerStyle(PALETTE[i % len(PALETTE)], DASHES[i // len(PALETTE) % 4], PATTERNS[i // len(PALETTE) % 4])
+        name: ServerStyle(
+            PALETTE[i % len(PALETTE)], DASHES[i // CUE_GROUP % len(DASHES)], PATTERNS[i // CUE_GROUP % len(PATTERNS)]
+        )
         for i, name in enumerate(names)
     }
 
@@ -82,6 +115,30 @@ def apply_layout(figure: Figure, height: int, **overrides: Any) -> None:
     axes = {"showgrid": True, "gridcolor": "#d9d9d9", "linecolor": "#444", "showline": True, "ticks": "outside"}
     figure.update_xaxes(**axes, zeroline=False, automargin=True)
     figure.update_yaxes(**axes, zeroline=False, automargin=True)
+
+
+def for_projector(figure: Figure, height: int) -> Figure:
+    """The figure in large type for a room (the projector view): read from the back on a 1920x1080 screen."""
+    figure.update_layout(
+        height=height,
+        font_size=PROJECTOR_FONT_PX,
+        legend_font_size=PROJECTOR_FONT_PX,
+        hoverlabel_font_size=PROJECTOR_FONT_PX,
+        margin={"l": 100, "r": 20, "t": 70, "b": 80},
+    )
+    figure.update_annotations(font_size=PROJECTOR_FONT_PX)  # row titles, the knee and reference labels
+    figure.update_xaxes(tickfont_size=PROJECTOR_TICK_PX, title_font_size=PROJECTOR_FONT_PX)
+    figure.update_yaxes(tickfont_size=PROJECTOR_TICK_PX, title_font_size=PROJECTOR_FONT_PX)
+    for menu in figure.layout.updatemenus:
+        menu.font.size = PROJECTOR_TICK_PX
+    figure.update_traces(line_width=5, selector={"type": "scatter", "mode": "lines+markers"})
+    figure.for_each_trace(_larger_markers, selector={"type": "scatter"})
+    return figure
+
+
+def _larger_markers(trace: Any) -> None:
+    if isinstance(trace.marker.size, int | float):
+        trace.marker.size *= 1.4
 
 
 def log_axis() -> dict[str, Any]:

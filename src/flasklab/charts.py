@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go  # type: ignore[import-untyped]
@@ -26,7 +27,7 @@ from flasklab.chart_style import (
     scale_buttons,
     server_styles,
 )
-from flasklab.results import Results, Step, Target
+from flasklab.results import ProbeRequest, ProbeResult, Results, Step, Target
 
 # Each chart's title by kind (the report's headings, the slides' titles); its caption is the template's.
 CHART_TITLES = {
@@ -34,9 +35,15 @@ CHART_TITLES = {
     "latency": "latency percentiles vs users",
     "hockey": "p95 latency vs throughput (the hockey stick)",
     "probe": "Concurrency probe: requests really served at once",
+    "timeline": "Probe timeline: each request from its start to its end, one lane per worker",
     "resources": "Server CPU and memory at each target's peak throughput",
     "failures": "Failed requests by kind",
 }
+# The timeline names each lane up to this many lanes a server; past it, each process (or every few lanes).
+MAX_LANE_LABELS = 12
+# A timeline row's height: a base and a lane's labelled height per lane up to this many lanes (a server with more
+# fills the same height: a wall of bars reads as "many" without a pixel per lane), and the gap for the row's title.
+LANE_PX, ROW_BASE_PX, ROW_LANES_CAP, ROW_GAP_PX = 24, 30, 5, 48
 # A step's marker by its standing: it counts (●), it measured the generator (✕), it does not count for another
 # reason (○: failures, not steady, unstable, too few samples). Hover names the cause.
 MARKER_USABLE, MARKER_GENERATOR_BOUND, MARKER_FLAGGED = "circle", "x", "circle-open"
@@ -255,6 +262,125 @@ def probe_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure | N
     return figure
 
 
+@dataclass(frozen=True)
+class Lane:
+    """One worker of the probe timeline: the n-th process to serve a probe request and its m-th thread (or greenlet),
+    both counted from 1 in the order they first started one."""
+
+    process: int
+    thread: int
+
+
+def worker_lanes(requests: Sequence[ProbeRequest]) -> dict[tuple[int | None, int | None], Lane]:
+    """Each (pid, thread) that served a probe request and its lane, processes and threads by their first request."""
+    processes: dict[int | None, dict[int | None, int]] = {}
+    for request in sorted(requests, key=lambda r: r.start_s):
+        threads = processes.setdefault(request.pid, {})
+        threads.setdefault(request.thread, len(threads) + 1)
+    return {
+        (pid, thread): Lane(process, number)
+        for process, (pid, threads) in enumerate(processes.items(), start=1)
+        for thread, number in threads.items()
+    }
+
+
+def lane_label(lane: Lane, processes: int, single_threaded: bool) -> str:
+    """'thread 3' in a one-process server, 'process 2' where every process has one thread, else both."""
+    if processes == 1:
+        return f"thread {lane.thread}"
+    if single_threaded:
+        return f"process {lane.process}"
+    return f"process {lane.process} · thread {lane.thread}"
+
+
+def lane_ticks(lanes: list[Lane]) -> tuple[list[float], list[str]]:
+    """Where the lanes' labels go (lane i at y = i): each lane, or past MAX_LANE_LABELS each process (every few)."""
+    processes = max((lane.process for lane in lanes), default=0)
+    single_threaded = all(lane.thread == 1 for lane in lanes)
+    labels = [lane_label(lane, processes, single_threaded) for lane in lanes]
+    if len(lanes) <= MAX_LANE_LABELS:
+        return list(range(len(lanes))), labels
+    if single_threaded or processes == 1 or processes > MAX_LANE_LABELS:
+        every = math.ceil(len(lanes) / MAX_LANE_LABELS)
+        return list(range(0, len(lanes), every)), labels[::every]
+    values, texts = [], []
+    for process in range(1, processes + 1):
+        rows = [i for i, lane in enumerate(lanes) if lane.process == process]
+        values.append((rows[0] + rows[-1]) / 2)
+        texts.append(f"process {process}<br>{len(rows)} threads")  # two short lines: a narrower margin
+    return values, texts
+
+
+def timeline_title(probe: ProbeResult, lanes: int) -> str:
+    at_once = probe.measured or 0
+    shown = "one at a time" if at_once == 1 else f"{at_once} at once"
+    return f"<b>{html.escape(probe.server)}</b>: {lanes} worker{'s' if lanes != 1 else ''}, {shown}"
+
+
+def _timeline_trace(probe: ProbeResult, style: ServerStyle) -> tuple[dict[str, Any], list[Lane]]:
+    """The probe's requests as horizontal bars (base: start, length: duration), lane by lane; and the lanes."""
+    by_worker = worker_lanes(probe.requests)
+    lanes = sorted(by_worker.values(), key=lambda lane: (lane.process, lane.thread))
+    index = {lane: i for i, lane in enumerate(lanes)}
+    processes, single = max(lane.process for lane in lanes), all(lane.thread == 1 for lane in lanes)
+    placed = [(r, by_worker[(r.pid, r.thread)]) for r in probe.requests]
+    trace = {
+        "type": "bar",
+        "orientation": "h",
+        "name": probe.server,
+        "showlegend": False,
+        "y": [index[lane] for _, lane in placed],
+        "base": [r.start_s for r, _ in placed],
+        "x": [max(r.end_s - r.start_s, 0.0) for r, _ in placed],
+        "width": 0.8,
+        # a thin white edge parts bars that follow each other on one lane; lanes too thin for it go without
+        "marker": {"color": style.colour, "line": {"color": "white", "width": 1 if len(lanes) <= 16 else 0}},
+        "customdata": [
+            [lane_label(lane, processes, single), f"{r.start_s * 1000:,.0f}", f"{r.end_s * 1000:,.0f}"]
+            for r, lane in placed
+        ],
+        "hovertemplate": f"<b>{html.escape(probe.server)}</b> · %{{customdata[0]}}<br>"
+        "%{customdata[1]} → %{customdata[2]} ms<extra></extra>",
+    }
+    return trace, lanes
+
+
+def probe_timeline_figure(
+    results: Results, styles: dict[str, ServerStyle], height: int | None = None, servers: Sequence[str] | None = None
+) -> Figure | None:
+    """Per server (one row each, in meta.servers order; only ``servers`` if given), a lane per worker and a bar per
+    probe request from its server-side start to its end: one at a time, a few at once or many, seen at a glance.
+    The rows share the time axis."""
+    order = list(styles)
+    shown = [p for p in results.probe if p.requests and (servers is None or p.server in servers)]
+    probes = sorted(shown, key=lambda p: order.index(p.server))
+    if not probes:
+        return None
+    rows = [_timeline_trace(probe, styles[probe.server]) for probe in probes]
+    row_px = [ROW_BASE_PX + LANE_PX * min(len(lanes), ROW_LANES_CAP) for _, lanes in rows]
+    total = sum(row_px) + ROW_GAP_PX * len(rows) + 60
+    figure = make_subplots(
+        rows=len(rows),
+        cols=1,
+        shared_xaxes=True,
+        row_heights=row_px,
+        vertical_spacing=ROW_GAP_PX / total,
+        subplot_titles=[timeline_title(probe, len(lanes)) for probe, (_, lanes) in zip(probes, rows, strict=True)],
+    )
+    for row, (trace, lanes) in enumerate(rows, start=1):
+        figure.add_trace(trace, row=row, col=1)
+        values, texts = lane_ticks(lanes)
+        figure.update_yaxes(
+            tickvals=values, ticktext=texts, range=[len(lanes) - 0.5, -0.5], showgrid=False, row=row, col=1
+        )
+    end = max(r.end_s for probe in probes for r in probe.requests)
+    apply_layout(figure, height or total + 90, barmode="overlay", bargap=0, margin={"l": 90, "r": 30, "t": 60, "b": 70})
+    figure.update_annotations(font_size=19, xanchor="left", x=0)  # the rows' titles, over their left edge
+    figure.update_xaxes(range=[0, end * 1.02], ticksuffix=" s")
+    figure.update_xaxes(title_text="seconds since the probe began (server clock)", row=len(rows))
+    return figure
+
+
 def resources_figure(results: Results, styles: dict[str, ServerStyle]) -> Figure | None:
     scenarios = measured_scenarios(results)
     if not scenarios:
@@ -340,6 +466,7 @@ def figures(results: Results, slo_p95_ms: float) -> list[tuple[str, str, str | N
         ]
     built += [
         ("probe", None, probe_figure(results, styles)),
+        ("timeline", None, probe_timeline_figure(results, styles)),
         ("resources", None, resources_figure(results, styles)),
         ("failures", None, failures_figure(results, styles)),
     ]

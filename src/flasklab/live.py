@@ -22,13 +22,13 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from flasklab.catalog import lab_root
 from flasklab.export import CSV_FILE, steps_csv
-from flasklab.report import LiveView, render_report
+from flasklab.report import LiveView, render_projector, render_report, time_left
 from flasklab.results import RESULTS_FILE, Results, ResultsError, load_results
 from flasklab.settings import DEFAULT_SLO_P95_MS
 
@@ -98,7 +98,7 @@ class RunPages:
         self.locust_url = locust_url
         self.index_url = index_url
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, bool], str] = {}
+        self._cache: dict[tuple[str, str, bool, str | None], str] = {}
 
     def version(self) -> str:
         return file_version(self.folder / RESULTS_FILE)
@@ -111,11 +111,13 @@ class RunPages:
 
     def state(self) -> Page:
         results = self._results()
+        left = time_left(results) if results else None
         return json_page(
             {
                 "run": self.folder.name,
                 "version": self.version(),
                 "status": results.meta.status if results else "waiting",
+                "left_s": round(left.seconds) if left else None,  # an estimate (flasklab.report.time_left)
             }
         )
 
@@ -127,17 +129,32 @@ class RunPages:
         return Page(HTTPStatus.OK, "text/csv; charset=utf-8", steps_csv(results).encode(), (disposition,))
 
     def page(self, with_chart_library: bool) -> Page:
+        return self._rendered("report", with_chart_library)
+
+    def projector(self, query: str) -> Page:
+        """The projector view; ``?scenario=NAME`` holds its capacity chart on one scenario, ``?partial=1`` leaves
+        plotly.js out (what its update script swaps in)."""
+        asked = parse_qs(query)
+        scenario = asked.get("scenario", [None])[0]
+        return self._rendered("projector", "partial" not in asked, scenario)
+
+    def _rendered(self, view: str, with_chart_library: bool, scenario: str | None = None) -> Page:
         version = self.version()
         if not version:
             return html_page(WAITING_PAGE.format(name=self.folder.name))
         with self._lock:
-            key = (version, with_chart_library)
+            key = (version, view, with_chart_library, scenario)
             if key not in self._cache:
                 results = self._results()
                 if results is None:
                     return html_page(WAITING_PAGE.format(name=self.folder.name))
                 live = LiveView(locust_url=self.locust_url, index_url=self.index_url, version=version)
-                self._cache = {key: render_report(results, self.slo_p95_ms, live, with_chart_library)}
+                if view == "projector":
+                    page = render_projector(results, live, with_chart_library, scenario)
+                else:
+                    page = render_report(results, self.slo_p95_ms, live, with_chart_library)
+                # one version at a time (a page per view and scenario asked): an old version is never asked again
+                self._cache = {k: v for k, v in self._cache.items() if k[0] == version} | {key: page}
             return html_page(self._cache[key])
 
 
@@ -149,6 +166,8 @@ class Dashboard:
     /runs/NAME/              a run's live page: the report, updating while the run goes on
     /runs/NAME/state         {"version", "status"}: what the page polls
     /runs/NAME/partial       the page without plotly.js (what the page swaps in)
+    /runs/NAME/projector     the same run for a room: 1920x1080, large type, time left, the probe timeline
+                             (?scenario=NAME: that scenario's capacity curve; ?partial=1: without plotly.js)
     /runs/NAME/steps.csv     every step as CSV (flasklab export)
     /runs/NAME/results.json, compare.html   the run's files
     """
@@ -193,7 +212,8 @@ class Dashboard:
         return html_page(environment.get_template(INDEX_TEMPLATE).render(runs=runs, root=self.root.name))
 
     def handle(self, target: str) -> Page:
-        path = urlsplit(target).path
+        url = urlsplit(target)
+        path = url.path
         if self.single and path in ("/", "/latest/", "/latest"):
             return redirect(f"/runs/{quote(self.root.name)}/")
         if path == "/":
@@ -216,6 +236,7 @@ class Dashboard:
             "partial": partial(pages.page, False),
             "state": pages.state,
             CSV_FILE: pages.csv,
+            "projector": partial(pages.projector, url.query),
         }
         if leaf in routes:
             return routes[leaf]()

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from flasklab.backends.base import http_get
 from flasklab.catalog import Server
-from flasklab.results import ProbeResult
+from flasklab.results import ProbeRequest, ProbeResult
 from flasklab.settings import CONNECTIONS, PROBE_IO_MS, PROBE_WIDTH
 
 SELF_CALL_CLIENT_TIMEOUT_S = 15.0
@@ -87,6 +87,22 @@ def per_process_overlap(served: list[Served]) -> dict[int, int]:
         if request.pid is not None:
             by_pid[request.pid].append((request.start, request.end))
     return {pid: max_overlap(intervals) for pid, intervals in by_pid.items()}
+
+
+def timeline(served: list[Served]) -> list[ProbeRequest]:
+    """The requests by start, in seconds after the earliest start (microseconds are as fine as the server's clock)."""
+    if not served:
+        return []
+    first = min(request.start for request in served)
+    return [
+        ProbeRequest(
+            start_s=round(request.start - first, 6),
+            end_s=round(max(request.end, request.start) - first, 6),
+            pid=request.pid,
+            thread=request.thread,
+        )
+        for request in sorted(served, key=lambda request: (request.start, request.end))
+    ]
 
 
 def _optional_int(value: object) -> int | None:
@@ -192,6 +208,7 @@ def probe_concurrency(
         selfcall_status=status,
         selfcall_s=round(elapsed, 3),
         error="; ".join(errors)[:400] or None,
+        requests=timeline(served),
     )
 
 

@@ -9,6 +9,7 @@ module puts the tables, the charts and the warnings on the page and renders it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,38 @@ from flasklab.analysis import (
     min_samples,
 )
 from flasklab.catalog import IO_WORK, lab_root, load_scenarios
-from flasklab.chart_style import PLOT_CONFIG, Chart, Figure, chart_library, format_number, server_styles
-from flasklab.charts import chart_titles, figures, scenario_targets
+from flasklab.chart_style import (
+    PLOT_CONFIG,
+    Chart,
+    Figure,
+    chart_library,
+    for_projector,
+    format_number,
+    server_styles,
+)
+from flasklab.charts import (
+    capacity_figure,
+    chart_titles,
+    figures,
+    measured_scenarios,
+    probe_timeline_figure,
+    scenario_targets,
+)
 from flasklab.results import Results, Step, Target, atomic_write, load_results
 from flasklab.settings import DEFAULT_SLO_P95_MS
 
 REPORT_FILE = "report.html"
 TEMPLATE = "report.html.j2"
+PROJECTOR_TEMPLATE = "projector.html.j2"
+# The time-left estimate's plan for what is not load: starting Locust for a target (and stopping it), starting a
+# server and probing it. Measured here with the demo profile (2026-12); the run's own pace corrects them.
+TARGET_START_S, SERVER_START_S = 2.5, 3.5
+# Below this much elapsed time the pace says little yet: the plan alone.
+PACE_AFTER_S = 10.0
+# The projector view's chart heights (CSS pixels of a 1920x1080 screen), and the most servers its timeline shows
+# (the last ones probed: more rows than that would not be readable at its type size; the full page has them all).
+PROJECTOR_CAPACITY_PX, PROJECTOR_TIMELINE_PX = 740, 780
+PROJECTOR_TIMELINE_SERVERS = 4
 
 
 @dataclass(frozen=True)
@@ -242,6 +268,52 @@ def live_status(results: Results) -> LiveStatus | None:
 
 
 @dataclass(frozen=True)
+class TimeLeft:
+    """How long a running run still needs: an estimate, and what it was estimated from."""
+
+    seconds: float
+    basis: str
+
+    @property
+    def text(self) -> str:
+        """'45 s', '2 min 05 s' (whole seconds; the page counts it down between updates)."""
+        whole = max(round(self.seconds), 0)
+        return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60:02d} s"
+
+
+def _planned_s(results: Results, steps: int, targets: int, servers: int) -> float:
+    meta = results.meta
+    return steps * (meta.warmup_s + meta.window_s) + targets * TARGET_START_S + servers * SERVER_START_S
+
+
+def time_left(results: Results, now: datetime | None = None) -> TimeLeft | None:
+    """What a running run still has to do, in seconds: its remaining steps, targets and server starts as the profile
+    plans them, scaled by how the run has kept to that plan so far (once it has run PACE_AFTER_S). None when done."""
+    status = live_status(results)
+    if status is None:
+        return None
+    meta = results.meta
+    # Failed and skipped targets count as done (as in live_status); a server counts once started.
+    closed = status.done_steps // max(status.steps, 1)
+    started = len({t.server for t in results.targets})
+    left = _planned_s(
+        results,
+        status.total_steps - status.done_steps,
+        len(meta.servers) * len(meta.scenarios) * meta.rounds - closed,
+        len(meta.servers) - started,
+    )
+    done = _planned_s(results, status.done_steps, closed, started)
+    try:
+        elapsed = ((now or datetime.now(UTC)) - datetime.fromisoformat(meta.started)).total_seconds()
+    except (ValueError, TypeError):  # not a timestamp, or one without its time zone
+        elapsed = 0.0
+    if elapsed < PACE_AFTER_S or done <= 0:
+        return TimeLeft(left, "the profile's plan")
+    pace = min(max(elapsed / done, 0.5), 3.0)
+    return TimeLeft(left * pace, "the profile's plan at this run's pace so far")
+
+
+@dataclass(frozen=True)
 class PlanCheck:
     """A ``plan --verify`` run: the planner's prediction beside the one step it measured, and the verdict."""
 
@@ -273,36 +345,110 @@ def render_report(
     """
     if not slo_p95_ms > 0:
         raise ValueError(f"the p95 SLO must be a positive number of milliseconds, not {slo_p95_ms!r}")
+    return (
+        _environment()
+        .get_template(TEMPLATE)
+        .render(
+            results=results,
+            meta=results.meta,
+            slo_p95_ms=slo_p95_ms,
+            styles=server_styles(results),
+            capacity=capacity_table(results, slo_p95_ms),
+            efficiency=efficiency_tables(results),
+            request_names=request_name_tables(results),
+            charts=charts(results, slo_p95_ms),
+            warnings=run_warnings(results),
+            knee_growth_percent=f"{(KNEE_GROWTH - 1) * 100:.0f}",
+            failed_requests=sum(step.failures for target in results.targets for step in target.steps),
+            max_failure_percent=MAX_FAILURE_RATE * 100,
+            min_samples=MIN_SAMPLES,
+            p99_samples=min_samples("p99"),
+            capacity_percentile=CAPACITY_PERCENTILE,
+            lower_bound_mark=LOWER_BOUND_MARK,
+            thin_mark=THIN_MARK,
+            plotly_js=Markup(chart_library()) if with_chart_library else "",
+            plot_config=PLOT_CONFIG,
+            load_text=load_text,
+            chart_titles=chart_titles(results.meta.model),
+            live=live,
+            live_status=live_status(results),
+            time_left=time_left(results),
+            plan_check=plan_check(results),
+        )
+    )
+
+
+def _environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(lab_root() / "dashboards"), autoescape=True, undefined=StrictUndefined
     )
     environment.filters["number"] = format_number
-    template = environment.get_template(TEMPLATE)
-    return template.render(
-        results=results,
-        meta=results.meta,
-        slo_p95_ms=slo_p95_ms,
-        styles=server_styles(results),
-        capacity=capacity_table(results, slo_p95_ms),
-        efficiency=efficiency_tables(results),
-        request_names=request_name_tables(results),
-        charts=charts(results, slo_p95_ms),
-        warnings=run_warnings(results),
-        knee_growth_percent=f"{(KNEE_GROWTH - 1) * 100:.0f}",
-        failed_requests=sum(step.failures for target in results.targets for step in target.steps),
-        max_failure_percent=MAX_FAILURE_RATE * 100,
-        min_samples=MIN_SAMPLES,
-        p99_samples=min_samples("p99"),
-        capacity_percentile=CAPACITY_PERCENTILE,
-        lower_bound_mark=LOWER_BOUND_MARK,
-        thin_mark=THIN_MARK,
-        plotly_js=Markup(chart_library()) if with_chart_library else "",
-        plot_config=PLOT_CONFIG,
-        load_text=load_text,
-        chart_titles=chart_titles(results.meta.model),
-        live=live,
-        live_status=live_status(results),
-        plan_check=plan_check(results),
+    return environment
+
+
+def projector_scenario(results: Results, asked: str | None = None) -> str | None:
+    """The scenario the projector's capacity chart shows: the one asked for, else the one under load now, else the
+    last one measured (a server being started and probed keeps the previous chart), else the first of the run."""
+    measured = measured_scenarios(results)
+    if asked in measured:
+        return asked
+    status = live_status(results)
+    if status is not None and status.scenario in measured:
+        return status.scenario
+    if status is not None:
+        latest = [t.scenario for t in results.targets if t.steps and t.scenario in measured]
+        return latest[-1] if latest else None
+    return measured[0] if measured else None
+
+
+def timeline_servers(results: Results) -> list[str]:
+    """The servers of the projector's timeline: the last PROJECTOR_TIMELINE_SERVERS probed."""
+    return [probe.server for probe in results.probe if probe.requests][-PROJECTOR_TIMELINE_SERVERS:]
+
+
+def projector_charts(results: Results, scenario: str | None) -> list[Chart]:
+    """The projector's two charts, in large type: the scenario's capacity curve and the probe timeline."""
+    styles = server_styles(results)
+    recent = timeline_servers(results)
+    built: list[tuple[str, str, str | None, Figure | None]] = [
+        ("capacity", "capacity", scenario, capacity_figure(results, scenario, styles) if scenario else None),
+        ("timeline", "timeline", None, probe_timeline_figure(results, styles, servers=recent)),
+    ]
+    heights = {"capacity": PROJECTOR_CAPACITY_PX, "timeline": PROJECTOR_TIMELINE_PX}
+    return [
+        Chart(div_id, kind, of_scenario, _chart_html(for_projector(figure, heights[kind]), div_id))
+        for div_id, kind, of_scenario, figure in built
+        if figure is not None
+    ]
+
+
+def render_projector(
+    results: Results, live: LiveView, with_chart_library: bool = True, scenario: str | None = None
+) -> str:
+    """The live page for a room (flasklab.live serves it as a run's ``projector``): 1920x1080, large type, where the
+    run is and how long it has left, the capacity curve of the scenario under load and the probe timeline."""
+    shown = projector_scenario(results, scenario)
+    return (
+        _environment()
+        .get_template(PROJECTOR_TEMPLATE)
+        .render(
+            results=results,
+            meta=results.meta,
+            styles=server_styles(results),
+            scenario=shown,
+            asked=scenario if scenario == shown else None,
+            scenarios=measured_scenarios(results),
+            charts={chart.kind: chart for chart in projector_charts(results, shown)},
+            chart_titles=chart_titles(results.meta.model),
+            live=live,
+            live_status=live_status(results),
+            time_left=time_left(results),
+            timeline_servers=timeline_servers(results),
+            probed=sum(1 for probe in results.probe if probe.requests),
+            measured_servers={t.server for t in results.targets if t.steps} | {p.server for p in results.probe},
+            plotly_js=Markup(chart_library()) if with_chart_library else "",
+            plot_config=PLOT_CONFIG | {"displayModeBar": False},
+        )
     )
 
 

@@ -16,7 +16,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # version 1 (before the analysis fields) still loads: its new fields take their defaults
+# Version 1 (before the analysis fields) still loads: its new fields take their defaults. A field added later with a
+# default (a version 2 file written before it simply lacks it) keeps the version.
+READABLE_VERSIONS = (1, 2)
 RESULTS_FILE = "results.json"
 
 TargetStatus = Literal["ok", "failed", "skipped", "running"]
@@ -145,6 +147,16 @@ class Target(Record):
         return sum(map(len, self.rounds)) if self.rounds else len(self.steps)
 
 
+class ProbeRequest(Record):
+    """One probe request as the server served it: when its sleep started and ended (seconds after the earliest
+    start of the server's probe, by the server's clock) and the process and thread (or greenlet) that slept."""
+
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    pid: int | None = None
+    thread: int | None = None
+
+
 class ProbeResult(Record):
     """How many requests a server really processed at once, beside what it is configured for."""
 
@@ -164,6 +176,11 @@ class ProbeResult(Record):
     )
     connections: str | None = Field(default=None, description="keepalive or close: how the probe's clients connected")
     error: str | None = None
+    requests: list[ProbeRequest] = Field(
+        default_factory=list,
+        description="each answered probe request's server-side interval and worker, by start (the probe timeline); "
+        "empty in files written before it was recorded",
+    )
 
 
 class Claim(Record):

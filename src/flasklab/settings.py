@@ -7,8 +7,8 @@ environment and .env, as the compose file does.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar, cast
 
 import click
@@ -26,6 +26,11 @@ class Profile:
     window_s: float
     help: str
     rates: tuple[int, ...] = ()  # the open model's offered requests per second per step
+    # The catalog servers it measures unless told (--servers); empty: all of them.
+    servers: tuple[str, ...] = ()
+    # The order its scenarios run in (the locustfiles say which scenarios are the profile's): those named here first,
+    # in this order, then the others in catalog order.
+    scenario_order: tuple[str, ...] = ()
 
     def loads(self, model: str) -> tuple[int, ...]:
         """Each step's load: users in a closed loop, requests due per second in the open model."""
@@ -40,7 +45,13 @@ class Profile:
         return len(self.steps) * self.step_s
 
     def with_rates(self, rates: tuple[int, ...]) -> Profile:
-        return Profile(self.name, self.steps, self.warmup_s, self.window_s, self.help, rates)
+        return replace(self, rates=rates)
+
+    def ordered(self, scenarios: Iterable[str]) -> list[str]:
+        """``scenarios`` (names, in catalog order) in the order this profile runs them."""
+        rank = {name: i for i, name in enumerate(self.scenario_order)}
+        names = list(scenarios)
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), names.index(name)))
 
 
 PROFILES: dict[str, Profile] = {
@@ -62,6 +73,17 @@ PROFILES: dict[str, Profile] = {
             10.0,
             "every scenario, users doubling to 128, long windows",
             (10, 20, 40, 80, 160, 320, 640, 1280),
+        ),
+        Profile(
+            "demo",
+            (1, 4, 16),
+            0.5,
+            2.0,
+            "a talk's demo, about 2 min: dev-single, dev-threaded, gunicorn-sync and gunicorn-gevent on io, selfcall, "
+            "then hello, 3 short steps",
+            (10, 40, 160),
+            servers=("dev-single", "dev-threaded", "gunicorn-sync", "gunicorn-gevent"),
+            scenario_order=("io", "selfcall", "hello"),
         ),
     )
 }

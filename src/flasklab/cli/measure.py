@@ -35,10 +35,17 @@ from flasklab.userapp import UserAppError, check_locustfile, parse_app
 
 
 def catalog_servers_or_targets(
-    catalog_servers: dict[str, Server], server_names: str | None, targets: tuple[str, ...], allow_remote: bool
+    catalog_servers: dict[str, Server],
+    server_names: str | None,
+    targets: tuple[str, ...],
+    allow_remote: bool,
+    default: tuple[str, ...] = (),
 ) -> list[Server]:
-    """The servers to measure: the catalog's (--servers) or those deployed elsewhere (--target)."""
+    """The servers to measure: the catalog's (--servers, else ``default``, else all) or those deployed elsewhere
+    (--target)."""
     if not targets:
+        if server_names is None and default:
+            server_names = ",".join(default)  # checked like a selection: a profile naming a missing server exits 2
         return [catalog_servers[n] for n in choose("server", server_names, catalog_servers, list(catalog_servers))]
     if server_names:
         raise click.UsageError("--target and --servers exclude each other: measure the catalog or your URLs")
@@ -203,8 +210,8 @@ def run(
     """Measure each server in turn under each scenario's step load; writes DIR/results.json."""
     root, catalog_servers, catalog_scenarios = catalog()
     profile: Profile = PROFILES[choose("profile", profile_name, PROFILES, [settings.PROFILE.default])[0]]
-    default_scenarios = [name for name, s in catalog_scenarios.items() if profile.name in s.profiles]
-    servers = catalog_servers_or_targets(catalog_servers, server_names, targets, allow_remote)
+    default_scenarios = profile.ordered(name for name, s in catalog_scenarios.items() if profile.name in s.profiles)
+    servers = catalog_servers_or_targets(catalog_servers, server_names, targets, allow_remote, profile.servers)
     backend = EXTERNAL.name if targets else backend
     scenarios = [catalog_scenarios[n] for n in choose("scenario", scenario_names, catalog_scenarios, default_scenarios)]
     sweep = Sweep(
