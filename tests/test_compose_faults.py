@@ -162,7 +162,7 @@ def test_a_killed_container_fails_its_target_and_the_sweep_goes_on(fault_run: Fa
 def test_a_server_killed_by_its_memory_limit_is_recorded_as_oom_killed(fault_run: FaultRun) -> None:
     oom = fault_run.results.target(OOM_KILLED, "io")
     assert oom is not None and oom.status == "failed"
-    assert (oom.error or "").startswith("OOM-killed: the container's memory limit"), oom.error
+    assert (oom.error or "").startswith("OOM-killed: the container's memory limit (24 MiB)"), oom.error
     assert "from cgroup" in (oom.error or "")  # counted by the container's cgroup, not guessed from a signal
     the_agent_saw = "was killed by signal 9: OOM-killed at the container's memory limit (24 MiB; 1 kill(s)"
     assert the_agent_saw in (oom.log_tail or "")

@@ -13,7 +13,8 @@ HTTP on LAB_AGENT_HOST:LAB_AGENT_PORT (0.0.0.0:8001), with no request parameters
     GET  /usage     CPU seconds and memory of the container's cgroup (of the server's process group outside one)
     GET  /log       the server's last 200 lines, as text
     GET  /status    {"state": "running" | "stopped" | "exited", "pid", "starts", "exit_code", "signal",
-                     "oom_kills", "oom_source", "log_tail"}  (stopped: by a request or a signal; exited: on its own)
+                     "oom_kills", "oom_source", "memory_limit", "log_tail"}
+                    (stopped: by a request or a signal; exited: on its own)
     POST /start     start the server unless it runs; POST /stop: SIGTERM to its process group, SIGKILL after
                     LAB_STOP_GRACE_S (10); POST /restart: both. Each answers with the status.
 
@@ -216,6 +217,7 @@ class Supervisor:
                 "signal": self.signal,
                 "oom_kills": kills,
                 "oom_source": source,
+                "memory_limit": memory_limit(),
                 "log_tail": "\n".join(list(self.tail)[-STATUS_TAIL_LINES:]),
             }
 

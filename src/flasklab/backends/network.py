@@ -133,9 +133,11 @@ class AgentTarget(RunningTarget):
         """How the server ended, from the agent's status."""
         kills = int(reading.get("oom_kills") or 0) - self.oom_kills_at_start
         if kills > 0:
+            limit = reading.get("memory_limit") or "unknown"
             budget = f"; the lab's SERVER_MEM is {self.memory_limit}" if self.memory_limit else ""
             return (
-                f"OOM-killed: the container's memory limit killed the server ({kills} kill{'s' if kills > 1 else ''}, "
+                f"OOM-killed: the container's memory limit ({limit}) killed the server "
+                f"({kills} kill{'s' if kills > 1 else ''}, "
                 f"from {reading.get('oom_source', 'the cgroup')}{budget})"
             )
         if reading.get("state") == "stopped":
