@@ -417,8 +417,9 @@ class Run:
             else:
                 target.steps.append(step)
             self.save()
+            reason = running.gone()  # read before the observer hears of the step, so the step is judged as it ended
             self.observer.step_finished(target.server, target.scenario, assess(step, limits(target, self.results.meta)))
-            if reason := running.gone():  # the load stops here: the next steps would only meet a dead address
+            if reason:  # the load stops here: the next steps would only meet a dead address
                 raise TargetFailed(f"{reason} during {target.scenario}")
 
         def on_window(_: int, users: int) -> None:
