@@ -56,6 +56,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from flasklab.analysis import assess, limits
 from flasklab.backends.base import RunningTarget
 from flasklab.backends.local import LocalBackend
 from flasklab.catalog import lab_root, load_scenarios, load_servers
@@ -82,7 +83,6 @@ def fidelity_ratios(target: Target, sleep_s: float) -> list[float]:
 
 DOCKER_SCENARIOS = "hello,io"
 DOCKER_GOAL = 0.90
-MAX_FAILURE_SHARE = 0.01
 
 
 def measure_io(name: str, extra: list[str]) -> Path:
@@ -95,17 +95,13 @@ def measure_io(name: str, extra: list[str]) -> Path:
     return out
 
 
-def step_counts(step: Step) -> bool:
-    """A step whose rps is the server's: generator not saturated, not unstable, failures within 1 %."""
-    failing = step.failures > MAX_FAILURE_SHARE * max(step.requests, 1)
-    return not (step.generator_saturated or step.unstable or failing)
-
-
-def counted_peak(target: Target | None) -> tuple[float | None, int]:
-    """The highest rps over the steps that count, and how many steps were flagged."""
+def counted_peak(results: Results, target: Target | None) -> tuple[float | None, int]:
+    """The highest rps over the steps that count (flasklab.analysis's standing, as the run's report and log judge
+    them), and how many steps were flagged."""
     if target is None or target.status != "ok":
         return None, 0
-    counted = [step.rps for step in target.steps if step_counts(step)]
+    server = limits(target, results.meta)
+    counted = [step.rps for step in target.steps if assess(step, server).usable]
     return (max(counted) if counted else None), len(target.steps) - len(counted)
 
 
@@ -207,8 +203,8 @@ def print_docker_ratios(runs: list[tuple[Results, Results]]) -> None:
     for target in first_local.targets:
         ratios, flagged = [], []
         for local, compose in runs:
-            local_peak, local_flagged = counted_peak(local.target(target.server, target.scenario))
-            compose_peak, compose_flagged = counted_peak(compose.target(target.server, target.scenario))
+            local_peak, local_flagged = counted_peak(local, local.target(target.server, target.scenario))
+            compose_peak, compose_flagged = counted_peak(compose, compose.target(target.server, target.scenario))
             flagged.append(f"{compose_flagged}/{local_flagged}")
             if local_peak and compose_peak:
                 ratios.append(compose_peak / local_peak)
