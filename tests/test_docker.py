@@ -32,6 +32,7 @@ from flasklab.conductor import SelectionError, run_arguments, server_profiles
 from flasklab.results import Results, load_results
 from flasklab.settings import PROFILES
 from tests.compose_support import compose_lock, require_docker
+from tests.needs import unavailable
 
 COMPOSE_TIMEOUT_S = 1500
 BUILD_TIMEOUT_S = 1200
@@ -137,7 +138,7 @@ def compose_slot(root: Path) -> Iterator[None]:
     require_docker(root)
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
         message = "'docker compose' (v2) is missing although scripts/docker-engine ran"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+        unavailable(message)
     image = os.environ.get("BASE_IMAGE", "flasklab/python-base:3.13")
     run([str(root / "scripts" / "build-base-image"), image])
     with compose_lock():
@@ -324,7 +325,7 @@ def test_root_owned_results_go_to_the_image_user(compose_slot: None, clone: Path
     """Docker makes a missing ./results as root (or root cloned): the conductor hands it to uid 10001, never runs
     as root itself, and keeps no capability once it has. LAB_UID=0 is refused."""
     if os.geteuid() != 0:
-        pytest.skip("making a root-owned folder needs root")
+        unavailable("making a root-owned folder needs root")
     results = clone / "results"
     owner = results.stat()
     environment = plain_environment(clone)
@@ -385,7 +386,7 @@ def test_every_server_image_serves(
 def test_compose_v1_still_runs_the_lab(compose_slot: None, clone: Path, compose_run: ComposeRun) -> None:
     """Compose 1.29 (docker-compose): the same file, one server and one scenario, through the conductor."""
     if shutil.which("docker-compose") is None:
-        pytest.skip("no docker-compose (v1) here")
+        unavailable("no docker-compose (v1) here (scripts/docker-engine installs it)")
     environment = plain_environment(clone, LAB_PROFILE="quick", COMPOSE_PROFILES="dev-single", LAB_SCENARIOS="hello")
     before = {path for path in (clone / "results").iterdir() if path.is_dir()}
     try:

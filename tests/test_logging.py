@@ -11,6 +11,7 @@ from flasklab.backends.base import http_get
 from flasklab.backends.local import LocalBackend
 from flasklab.catalog import Server, compose_environment, load_servers
 from flasklab.settings import START_TIMEOUT_S
+from tests.needs import unavailable
 
 REQUESTS = 20
 # One server per way of logging: Werkzeug's logger, gunicorn's access log, the lab's WSGI access log (tornado worker,
@@ -44,6 +45,6 @@ def request_lines(local_backend: LocalBackend, server: Server) -> int:
 @pytest.mark.parametrize("name", LOGGERS)
 def test_a_server_logs_requests_only_when_asked(local_backend: LocalBackend, root: Path, name: str) -> None:
     if "nginx" in name and shutil.which("nginx") is None:
-        pytest.skip("nginx is not installed")
+        unavailable("nginx is not installed")
     assert request_lines(local_backend, servers_with(root, "0")[name]) == 0
     assert request_lines(local_backend, servers_with(root, "1")[name]) == REQUESTS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 import re
 import shutil
 import struct
@@ -21,6 +20,7 @@ from flasklab.report import REPORT_FILE
 from flasklab.slides import BROWSER_VARIABLE, SLIDE_HEIGHT, SLIDE_WIDTH, SLIDES_DIR, write_slides
 from tests.browser import ARTIFACTS, CHROMIUM
 from tests.conftest import QUICK_RUN_SERVERS
+from tests.needs import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = QUICK_RUN_SERVERS
@@ -40,9 +40,7 @@ def run_dir(quick_run_copy: Path) -> Path:
 def chromium_path() -> Path:
     """Skipped where Chromium is missing, except in CI (which must have it)."""
     if not CHROMIUM.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs the slides test: {CHROMIUM} is missing (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     return CHROMIUM
 
 
@@ -135,7 +133,7 @@ def test_missing_browser_exit_2_says_how_to_install_it(
 def test_slides_need_no_network(run_dir: Path, chromium_path: Path, tmp_path: Path) -> None:
     """Drawn in a network namespace with no interface but loopback: nothing is fetched (no CDN, no MathJax)."""
     if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode != 0:
-        pytest.skip("unshare --net is not permitted here")
+        unavailable("unshare --net is not permitted here")
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns(SLIDES_DIR))
     command = ["unshare", "--net", sys.executable, "-m", "flasklab", "report", str(copy), "--png"]

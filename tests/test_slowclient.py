@@ -14,8 +14,6 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from flasklab.backends.base import RunningTarget
 from flasklab.backends.local import LocalBackend
 from flasklab.catalog import Server
@@ -25,13 +23,12 @@ from flasklab.load import LoadJob, run_load
 from flasklab.report import render_report
 from flasklab.results import Step, load_results
 from flasklab.settings import START_TIMEOUT_S, Profile
+from tests.needs import unavailable
 
 SEND_NAME, READ_NAME = "/upload (slow send)", "/payload (slow read)"
 # Slow clients take 0.8 s each: a 3 s window sees several of each kind finish.
 PARAMS = {"send_kb": 16, "send_ms": 800, "read_kb": 8192, "read_ms": 800}
 SHORT = Profile("slowclient-test", (16,), 0.5, 3.0, "one short step of 16 users")
-
-needs_nginx = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
 
 
 def one_step(
@@ -50,10 +47,11 @@ def fast_figures(step: Step) -> FastUsers:
     return figures
 
 
-@needs_nginx
 def test_buffering_nginx_protects_sync_workers_and_unbuffered_does_not(
     root: Path, local_backend: LocalBackend, start_server: Callable[[str], RunningTarget]
 ) -> None:
+    if shutil.which("nginx") is None:
+        unavailable("nginx is not installed")
     steps = {
         name: one_step(root, start_server(name), local_backend, {})
         for name in ("gunicorn-sync", "nginx-gunicorn-sync", "nginx-gunicorn-sync-unbuffered")
