@@ -2,6 +2,11 @@
 
 plan: see benchmarks/plan_bench.py (capacity plans verified by running them).
 
+calibration: see benchmarks/calibration.py (gunicorn-sync with exponential io under Poisson arrivals against the
+exact M/M/c response time).
+
+compare-aa: see benchmarks/compare_aa.py (how often compare calls a change real between identical runs).
+
 docker: the compose lab (`docker compose up`'s conductor, the network backend) against the local backend, on `hello`
 and `io` for every server of the catalog (or ``--servers``), standard profile, probe off; the two backends run one
 after the other, in alternating order over ``--rounds N`` (default 1). Per server and scenario the figure is compose
@@ -66,6 +71,8 @@ from flasklab.results import Results, Step, Target, load_results
 from flasklab.settings import GENERATOR_SATURATION, PROFILES, START_TIMEOUT_S, Profile
 
 sys.path.insert(0, str(Path(__file__).parent))  # run as a script: its sibling modules
+import calibration
+import compare_aa
 import plan_bench
 
 CHROMIUM = "/usr/bin/chromium"
@@ -455,6 +462,8 @@ def main() -> int:
         "sweep_quick": sweep_quick,
         "overhead": overhead,
         "plan": plan_bench.plan,
+        "calibration": calibration.calibration,
+        "compare-aa": compare_aa.compare_aa,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in benchmarks:
         print(f"usage: scripts/bench {{{','.join(benchmarks)}}} [flasklab run options]", file=sys.stderr)

@@ -1,4 +1,8 @@
-"""selfcall: each request calls its own server; a server that serves one request at a time answers 504."""
+"""selfcall: each request calls its own server; a server that serves one request at a time answers 504.
+
+/self answers 200 only when the app's call to its own server got its answer; a 200 whose inner call got anything
+but 200 counts as a failure named by the inner status, so a step's errors say what the inner calls got.
+"""
 
 from locust import FastHttpUser, constant, task
 
@@ -19,4 +23,12 @@ class SelfCallUser(FastHttpUser):
 
     @task
     def self_call(self) -> None:
-        self.client.get("/self")
+        with self.client.get("/self", catch_response=True) as response:
+            if response.status_code != 200:
+                return  # a failure as it is (HTTP 504: the inner call timed out)
+            try:
+                inner = response.json().get("inner_status")
+            except ValueError:
+                inner = None
+            if inner != 200:
+                response.failure(f"inner call got {inner}")

@@ -2,17 +2,22 @@
 
 The fixtures in tests/fixtures/results/ are small hand-written runs shaped like real ones: ``closed.json`` (a
 generator-bound step, a server that fails fast, steps with too few samples, a step that was not steady),
-``open.json`` (censored percentiles, unstable steps) and ``version1.json`` (written before schema 2).
+``open.json`` (censored percentiles, unstable steps) and ``version1.json`` (written before schema 2): none of them
+recorded requests in flight at the server. ``locust-bound.json`` is a real run as recorded (gunicorn-sync on hello,
+standard profile, local, 2 cores, 2026-12-05): from 4 users on, Locust's one core and the server's one were both full.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from flasklab.analysis import (
+    LAG_FLOOR_MS,
     MIN_SAMPLES,
     Limits,
     TargetAnalysis,
@@ -27,6 +32,7 @@ from flasklab.analysis import (
 )
 from flasklab.catalog import Server
 from flasklab.compare import compare_runs
+from flasklab.export import steps_csv
 from flasklab.plan import PlanRequest, plan_capacity
 from flasklab.report import capacity_table
 from flasklab.results import Results, Step, Target, load_results
@@ -76,24 +82,97 @@ def test_a_generator_bound_step_never_counts_even_at_the_highest_rps() -> None:
     assert not bound.usable and bound.generator_bound
     assert bound.causes == (
         "generator-bound: generator side busy (its CPU set 99 % busy, its processes used 0.98 of 1 core) while the "
-        "server used 0.42 of its 1 CPU budget and 4 of 16 configured in flight"
+        "server used 0.42 of its 1 CPU budget; its requests in flight were not measured (16 configured)"
     )
     assert bound.step.rps == max(s.rps for s in gthread.target.steps)  # the old "peak"
-    assert gthread.peak is loads[16].step and gthread.capacity(SLO_MS) is loads[16].step
+    # 16 users had the server at its budget and Locust busy too: a lower bound, not the peak (tested below)
+    assert gthread.peak is loads[1].step and gthread.capacity(SLO_MS) is loads[1].step
 
 
-def test_a_busy_generator_with_the_server_at_its_budget_measured_the_server() -> None:
-    """At 16 users the generator was busy too, but the server used 0.93 of its core: the server set the pace."""
-    at_16 = next(s for s in analysis_of(fixture("closed"), "gunicorn-gthread", "hello").steps if s.step.users == 16)
-    assert at_16.step.generator_saturated and at_16.usable
+def test_a_busy_generator_with_the_server_at_its_budget_is_a_lower_bound_not_the_peak() -> None:
+    """At 16 users the generator was busy too, and the server used 0.93 of its core: both set the pace, so the step
+    says the server can do at least its rps, and it is not the server's peak (which is then unknown)."""
+    gthread = analysis_of(fixture("closed"), "gunicorn-gthread", "hello")
+    at_16 = next(s for s in gthread.steps if s.step.users == 16)
+    assert at_16.step.generator_saturated and [flag.kind for flag in at_16.flags] == ["lower bound"]
+    assert at_16.capacity_lower_bound and at_16.rps_text("1,720.0") == "≥ 1,720.0"
+    assert "the server at its limit (its CPU at 0.93 of its 1 CPU budget)" in at_16.causes
+    assert gthread.peak is gthread.steps[0].step and gthread.lower_bound is at_16.step
 
 
-def test_concurrency_reached_clears_a_busy_generator() -> None:
-    busy = step(16, 1000, generator_saturated=True, generator_cpu=0.97, server_cpu=0.3)
-    assert not assess(busy, Limits(budget_cpus=1.0, concurrency=32)).usable
-    assert assess(busy, Limits(budget_cpus=1.0, concurrency=16)).usable
-    unknown = assess(busy, Limits(budget_cpus=None, concurrency=None))  # unpinned run, unbounded server
-    assert unknown.generator_bound and "no budget recorded" in unknown.causes and "unbounded" in unknown.causes
+def test_configured_users_clear_nothing_measured_requests_in_flight_do() -> None:
+    """Locust at 99 % CPU, the server at 0.4 of its budget, 64 users on sync -w 4: the old rule (users >= concurrency)
+    counted it as the server's peak. What clears a busy generator is the server measured at its limit: its mean
+    requests in flight at SERVER_IN_FLIGHT_SHARE of its 4 workers (3.6) or more."""
+    sync = Limits(budget_cpus=1.0, concurrency=4)
+    locust = {"generator_cpu": 0.99, "generator_saturated": True, "server_cpu": 0.4}
+    idle = assess(step(64, 2000, **locust, server_in_flight=0.31, server_in_flight_max=1), sync)
+    assert [flag.kind for flag in idle.flags] == ["generator-bound"]
+    assert idle.causes == (
+        "generator-bound: generator side busy (busiest process at 99 % of a core) while the server used 0.4 of its 1 "
+        "CPU budget and had 0.31 requests in flight (at most 1 in a process) of 4 configured"
+    )
+    full = assess(step(64, 2000, **locust, server_in_flight=3.6, server_in_flight_max=1), sync)
+    assert [flag.kind for flag in full.flags] == ["lower bound"] and "3.60 requests in flight of its 4" in full.causes
+    assert assess(step(64, 2000, **locust, server_in_flight=3.59), sync).generator_bound
+    unknown = assess(step(64, 2000, **locust), Limits(budget_cpus=None, concurrency=None))  # by URL, unbounded
+    assert (
+        unknown.generator_bound
+        and "no budget recorded" in unknown.causes
+        and "not measured (unbounded)" in (unknown.causes)
+    )
+
+
+def test_a_lagging_generator_is_busy_below_its_cpu_threshold() -> None:
+    """Locust at 80 % CPU (under the 90 % threshold) whose event loop woke 3 ms late at p95 on 5 ms requests: 60 % of
+    what the step measured was the generator's wait. Under LAG_FLOOR_MS, or a small share of the latency, it is not."""
+    sync = Limits(budget_cpus=1.0, concurrency=4)
+    lagging = assess(step(16, 900, generator_cpu=0.8, server_cpu=0.3, server_in_flight=0.5, loop_lag_p95_ms=3.0), sync)
+    assert lagging.generator_bound and "its event loop 3 ms late (p95)" in lagging.causes
+    for lag in (LAG_FLOOR_MS * 0.9, 1.2):  # under the floor; 1.2 ms of a 5 ms median is under a quarter of it
+        assert assess(step(16, 900, generator_cpu=0.8, server_cpu=0.3, loop_lag_p95_ms=lag), sync).usable
+
+
+def test_the_open_loops_cap_reached_is_the_generators_backlog_not_the_servers() -> None:
+    """Arrivals that found every slot taken were held back by the generator: generator-bound, never unstable."""
+    open_step = {"offered_rps": 640.0, "backlog": 1400, "unstable": True, "server_in_flight": 1.1}
+    capped = assess(step(1000, 300, **open_step, capped_arrivals=812, server_cpu=0.3), Limits(1.0, 4))
+    assert [flag.kind for flag in capped.flags] == ["generator-bound"]
+    assert "812 arrivals found the open loop's cap of requests open at once reached" in capped.causes
+    sent_late = step(20, 300, offered_rps=320.0, server_cpu=0.3, send_lag_p95_ms=4.2, capped_arrivals=0)
+    late = assess(sent_late, Limits(1.0, 4))
+    assert late.generator_bound and "requests sent 4.2 ms after they were due (p95)" in late.causes
+    behind = assess(step(20, 300, **open_step, capped_arrivals=0, server_cpu=0.95), Limits(1.0, 4))
+    assert [flag.kind for flag in behind.flags] == ["unstable"]  # the server's own backlog
+
+
+def test_an_unpinned_generator_is_noted_as_not_checked_for_sharing() -> None:
+    unpinned = Limits(budget_cpus=None, concurrency=4, generator_pinned=False)
+    assert assess(step(4, 100), unpinned).notes == [
+        "not checked for sharing: the generator was not pinned, so other work on its CPUs is unknown"
+    ]
+    assert assess(step(4, 100, generator_set_busy=0.5), unpinned).notes == []  # its CPU set was read after all
+    assert assess(step(4, 100), Limits(budget_cpus=None, concurrency=4)).notes == []
+
+
+def test_a_real_run_with_locust_and_the_server_both_full_has_lower_bounds_not_a_peak() -> None:
+    """Measured here: Locust's CPU set 98-100 % busy from 4 users on, the server at 0.92-0.96 of its core and under
+    one request in flight (hello spends 0.1 ms in the app). The usable steps are the first two; the rest say
+    the server can do at least their rps, shown as such by the summary, the export and the report's flagged list."""
+    run = fixture("locust-bound")
+    sync = analysis_of(run, "gunicorn-sync", "hello")
+    kinds = [[flag.kind for flag in standing.flags] for standing in sync.steps]
+    assert kinds == [[], [], *[["lower bound"]] * 5]
+    assert all(s.step.server_in_flight is not None and s.step.server_in_flight < 1 for s in sync.steps)
+    assert sync.peak is sync.steps[1].step and sync.peak.rps == 1500.0
+    assert sync.lower_bound is not None and sync.lower_bound.rps == max(s.rps for s in sync.target.steps) == 2235.2
+    console = Console(width=400, record=True)
+    print_results(console, run)
+    text = console.export_text()
+    assert "1,500 (" in text and "≥ 2,235 5 flagged" in text and "≥ 2,235.2" in text
+    rows = list(csv.DictReader(io.StringIO(steps_csv(run))))
+    assert [row["counts"] for row in rows] == ["true", "true", *["false"] * 5]
+    assert [row["cause"] for row in rows] == [standing.causes for standing in sync.steps]
 
 
 def test_the_whole_generator_side_counts_not_only_its_busiest_process() -> None:
@@ -182,9 +261,10 @@ def test_a_version_1_file_loads_and_reads_with_the_same_rules() -> None:
     bound = uwsgi.steps[1]
     assert bound.causes == (
         "generator-bound: generator side busy (busiest process at 95 % of a core) while the server used 0.35 of its "
-        "1 CPU budget and 4 of 16 configured in flight"
+        "1 CPU budget; its requests in flight were not measured (16 configured)"
     )
-    assert uwsgi.peak is uwsgi.steps[2].step  # saturated too, but the server used 0.91 of its core
+    top = uwsgi.steps[2]  # saturated too, but the server used 0.91 of its core: a lower bound, by CPU alone
+    assert [flag.kind for flag in top.flags] == ["lower bound"] and uwsgi.peak is uwsgi.steps[0].step
 
 
 # The rules themselves
@@ -201,7 +281,7 @@ def test_knee_is_the_last_usable_step_before_doubling_adds_less_than_10_percent(
     assert knee_of(steps) == steps[2]
     assert knee_of([step(1, 10), step(2, 20)]) is None
     # a generator-bound step in between is skipped: the knee is read on the usable curve
-    bound = step(8, 41, generator_saturated=True, server_cpu=0.1)
+    bound = step(8, 41, generator_cpu=0.95, server_cpu=0.1)
     target = Target(server="s", scenario="io", concurrency=64, status="ok", steps=[*steps[:3], bound, steps[4]])
     meta = fixture("closed").meta
     assert knee(target, meta) == steps[2]
@@ -243,6 +323,6 @@ def test_the_terminal_summary_lists_each_flagged_step_with_its_cause(name: str) 
         for standing in analyse(target, run.meta).flagged:
             assert standing.causes in text
     if name == "closed":
-        assert "no usable step" in text and "1,720 (15 ms) 1 flagged" in text and "2,410 (" not in text
+        assert "no usable step" in text and "850 (2 ms) ≥ 1,720 2 flagged" in text and "2,410 (" not in text
     if name == "open":
         assert "(≥ 108 ms)" in text

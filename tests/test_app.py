@@ -33,6 +33,10 @@ def threaded(start_server: Callable[[str], RunningTarget]) -> RunningTarget:
         "/payload?kb=99999999",
         "/upstream?ms=1e9",
         "/cpu?ms=%00",
+        "/io?dist=normal",
+        "/io?dist=",
+        "/io?dist=exp&seed=-1",
+        "/io?seed=2147483648",
     ],
 )
 def test_bad_parameters_get_400_with_json_error(threaded: RunningTarget, path: str) -> None:
@@ -53,6 +57,23 @@ def test_scenario_endpoints_answer(threaded: RunningTarget) -> None:
     assert status == 200 and json.loads(body)["upstream_status"] == 200
     status, body = http_get(threaded.url + "/cpu?ms=5", 5)
     assert status == 200 and json.loads(body)["spins"] > 0
+
+
+def test_an_unknown_distribution_is_refused_naming_the_choices(threaded: RunningTarget) -> None:
+    status, body = http_get(threaded.url + "/io?dist=uniform", timeout=5)
+    assert status == 400 and json.loads(body)["error"] == "dist must be one of const, exp, got 'uniform'"
+
+
+def test_exponential_io_sleeps_are_seeded_capped_and_of_their_mean(threaded: RunningTarget) -> None:
+    """The same seed, the same sleep (slept for real); over many seeds the draws' mean is ms (an exponential's
+    mean of 400 draws has a standard error of 5 %: 4 of them is 20 %), none above the 10-means cap."""
+    answers = [json.loads(http_get(threaded.url + "/io?ms=5&dist=exp&seed=7", 5)[1]) for _ in range(2)]
+    assert answers[0]["slept_ms"] == answers[1]["slept_ms"] > 0
+    assert answers[0]["end"] - answers[0]["start"] >= answers[0]["slept_ms"] / 1000
+    draws = [json.loads(http_get(threaded.url + f"/io?ms=1&dist=exp&seed={seed}", 5)[1]) for seed in range(400)]
+    slept = [answer["slept_ms"] for answer in draws]
+    assert 0.8 <= sum(slept) / len(slept) <= 1.2 and max(slept) <= 10 and len(set(slept)) == len(slept)
+    assert json.loads(http_get(threaded.url + "/io?ms=5", 5)[1])["slept_ms"] == 5  # const: ms itself
 
 
 def test_usage_counts_the_whole_process_group(start_server: Callable[[str], RunningTarget]) -> None:

@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner
 
-from flasklab.analysis import peak
+from flasklab.analysis import Interval, peak
 from flasklab.chart_style import chart_library
 from flasklab.cli import main
 from flasklab.compare import (
     COMPARE_FILE,
+    NOISE_FLOOR,
+    Change,
     ComparisonRow,
+    Measure,
     compare_runs,
     compare_table,
     peak_step,
@@ -145,42 +148,69 @@ def test_doubled_throughput_is_real_and_better_and_the_same_p95_is_noise(runs: R
 def test_tripled_p95_is_real_and_worse(runs: Runs) -> None:
     for row in both(compare_runs(runs.a, edited(runs.a, p95=3.0))):
         assert row.p95.percent == pytest.approx(200)
-        assert row.p95.real and row.p95.tone == "worse"
         assert row.peak_rps.tone == "noise"
+        assert row.p95.a is not None and row.p95.a.interval is not None
+        if row.p95.a.interval.high is None:  # too few samples for A's upper bound: a higher B proves nothing
+            assert not row.p95.real
+            continue
+        assert row.p95.real and row.p95.tone == "worse"
 
 
 def test_a_shift_inside_the_intervals_is_noise_and_without_intervals_nothing_is_real(runs: Runs) -> None:
-    within = edited(runs.a, rps=1.001)  # 0.1 %: far inside every ~95 % interval
+    within = edited(runs.a, rps=1.001)  # 0.1 %: far inside every interval, and under the noise floor
     assert all(not row.peak_rps.real for row in compare_runs(runs.a, within))
     unknown = edited(runs.a, rps=2.0, rps_low=None, rps_high=None, p95_low_ms=None, p95_high_ms=None)
     for row in both(compare_runs(unknown, edited(unknown, rps=2.0, p95=3.0))):
         assert row.peak_rps.percent == pytest.approx(100) and not row.peak_rps.real and not row.p95.real
 
 
-def test_touching_intervals_overlap(runs: Runs) -> None:
-    """B's interval starting exactly where A's ends is not a real change: the runs share that value."""
-    target = runs.a.target("gunicorn-sync", "hello")
-    top = peak_step(target, runs.a.meta)
-    assert target is not None and top is not None and top.rps_high is not None
+def measure(value: float, low: float, high: float | None) -> Measure:
+    return Measure(value, Interval(low, high, "hand-made"), 4)
 
-    def b_from(low: float) -> Results:
-        raised = top.model_copy(update={"rps_low": low, "rps": 2 * low, "rps_high": 3 * low})
-        return with_target(runs.a, "gunicorn-sync", "hello", steps=[raised if s is top else s for s in target.steps])
 
-    touching = row_of(compare_runs(runs.a, b_from(top.rps_high)), "gunicorn-sync", "hello")
-    assert not touching.peak_rps.real and touching.peak_rps.tone == "noise"
-    apart = row_of(compare_runs(runs.a, b_from(math.nextafter(top.rps_high, math.inf))), "gunicorn-sync", "hello")
-    assert apart.peak_rps.real and apart.peak_rps.tone == "better"
+def test_the_rule_on_figures_worked_by_hand() -> None:
+    """MOVER's difference interval and the noise floor, on numbers whose answer is known by hand.
+
+    B - A = 25 from A 100 (85-115) and B 125 (112-138): the intervals overlap (112 < 115), yet the difference's
+    interval is 25 - hypot(13, 15) = 5.15 to 25 + hypot(13, 15) = 44.8, clear of zero, and 25 % is over the 20 %
+    floor: real. Disjoint but small, 100 (99-101) against 110 (109-111): 10 - hypot(1, 1) = 8.59 > 0, but 10 % is
+    under the floor: noise. Touching intervals, 100 (90-110) against 120 (110-130): 20 - hypot(10, 10) = 5.86 > 0
+    and 20 % is the floor itself: real.
+    """
+    overlapping = Change(measure(100, 85, 115), measure(125, 112, 138), higher_is_better=True, metric="peak_rps")
+    assert overlapping.difference == pytest.approx((25 - math.hypot(13, 15), 25 + math.hypot(13, 15)))
+    assert overlapping.real and overlapping.tone == "better"
+    small = Change(measure(100, 99, 101), measure(110, 109, 111), higher_is_better=True, metric="peak_rps")
+    assert small.difference is not None and small.difference[0] == pytest.approx(10 - math.sqrt(2))
+    assert not small.real and small.tone == "noise"
+    assert NOISE_FLOOR == {"peak_rps": 0.20, "p95": 0.30}  # the worked numbers above assume these floors
+    touching = Change(measure(100, 90, 110), measure(120, 110, 130), higher_is_better=True, metric="peak_rps")
+    assert touching.real  # the earlier rule called touching intervals noise
+
+
+def test_a_p95_without_an_upper_bound_can_only_be_beaten_from_above() -> None:
+    """A's p95 from too few samples (no upper bound): B higher is never real (A's could be anything above 90);
+    B at half of it is (B - A's upper end: -100 + hypot(5, 20) = -79.4 < 0, and -50 % is over the 30 % floor)."""
+    higher = Change(measure(100, 90, None), measure(200, 190, 210), higher_is_better=False, metric="p95")
+    assert higher.difference is not None and higher.difference[0] == -math.inf and not higher.real
+    lower = Change(measure(200, 180, None), measure(100, 95, 105), higher_is_better=False, metric="p95")
+    assert lower.difference is not None and lower.difference[1] == pytest.approx(-100 + math.hypot(5, 20))
+    assert lower.real and lower.tone == "better"
 
 
 def climbing(results: Results, server: str, scenario: str) -> tuple[Results, list[Step]]:
     """The run with one target's real steps edited to a usable curve that climbs with users (peak: the most)."""
     target = results.target(server, scenario)
     assert target is not None
-    usable = {
+    usable = {  # the generator side idle: no step generator-bound or a lower bound
+        "generator_cpu": 0.2,
         "generator_saturated": False,
         "generator_cpu_total": None,
         "generator_set_busy": None,
+        "loop_lag_p95_ms": None,
+        "loop_lag_max_ms": None,
+        "send_lag_p95_ms": None,
+        "send_lag_max_ms": None,
         "failures": 0,
         "steady": None,
         "unstable": None,
@@ -346,3 +376,30 @@ def test_write_compare_names_the_bad_folder(tmp_path: Path, runs: Runs) -> None:
     with pytest.raises(ResultsError, match=r"no results\.json"):
         write_compare(runs.dir_a, tmp_path)
     assert not (tmp_path / COMPARE_FILE).exists()
+
+
+ROUNDS_FIXTURE = ROOT / "tests" / "fixtures" / "export" / "rounds.json"  # a real 2-round quick run
+
+
+def test_a_peak_that_moved_because_a_step_was_flagged_is_not_judged() -> None:
+    """gunicorn-sync on io peaks at 4 users (37.6 rps). B at 16 users 1.5 times faster, every step counting: a real
+    change (like for like: each run's step at the other's peak load counted). The same B with its 4-user step failing
+    (10 % failures: it does not count) moved its peak for that reason alone: not judged, and the note says why."""
+    a = load_results(ROUNDS_FIXTURE)
+    target = a.target("gunicorn-sync", "io")
+    assert target is not None and peak_step(target, a.meta) == target.steps[1] and target.steps[1].users == 4
+    top = target.steps[2]
+    assert top.spread is not None
+    spread = top.spread.model_copy(
+        update={k: getattr(top.spread, k) * 1.5 for k in ("rps_median", "rps_min", "rps_max")}
+    )
+    faster = top.model_copy(update={"rps": top.rps * 1.5, "spread": spread})
+    b = with_target(a, "gunicorn-sync", "io", steps=[*target.steps[:2], faster])
+    row = row_of(compare_runs(a, b), "gunicorn-sync", "io")
+    assert row.peak_rps.b is not None and row.peak_rps.b.users == 16
+    assert row.peak_rps.real and row.peak_rps.tone == "better" and "not judged" not in row.note
+    failing = target.steps[1].model_copy(update={"failures": target.steps[1].requests // 10})
+    b_flagged = with_target(a, "gunicorn-sync", "io", steps=[target.steps[0], failing, faster])
+    row = row_of(compare_runs(a, b_flagged), "gunicorn-sync", "io")
+    assert not row.peak_rps.real and row.peak_rps.tone == "noise"
+    assert "peaks at 4 (A) and 16 (B) where the other run's step did not count: peak rps not judged" in row.note

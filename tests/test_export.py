@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from flasklab.analysis import analyse, assess, limits
 from flasklab.cli import main
 from flasklab.export import COLUMNS, CSV_FILE, STEP_COLUMNS, steps_csv, write_csv
 from flasklab.results import Results, ResultsError, Spread, Step, Target, load_results
@@ -75,6 +76,8 @@ def test_every_step_is_a_row_with_the_values_of_results_json(results: Results) -
         for name, value in expected_step_cells(step).items():
             assert row[name] == value, name
         assert float(row["rps"]) == step.rps and int(row["requests"]) == step.requests
+        standing = analyse(target, results.meta).standing(step)  # what the report and the terminal show
+        assert (row["counts"], row["cause"]) == ("true" if standing.usable else "false", standing.causes)
     assert {row["params"] for row in rows if row["scenario"] == "io"} == {"ms=100"}
 
 
@@ -157,6 +160,8 @@ def test_a_rounds_run_exports_its_steps_and_each_rounds_own(rounds_run: Path) ->
     assert len(rows) == len(expected) == 3 + 3 + 3 + 3 + 3 + 2
     for row, (target, round_number, step) in zip(rows, expected, strict=True):
         assert (row["server"], row["scenario"], row["round"]) == (target.server, target.scenario, round_number)
+        standing = assess(step, limits(target, results.meta))  # a round's own step: by the same rules
+        assert row["counts"] == ("true" if standing.usable else "false") and row["cause"] == standing.causes
         for name, value in expected_step_cells(step).items():
             assert row[name] == value, name
     combined = [row for row in rows if row["round"] == "" and row["spread_rounds"]]

@@ -137,14 +137,18 @@ def expected_work_s(path: str, query: str) -> float:
     if bound is None or bound[0] != "ms":
         return 0.0
     name, low, high = bound
-    given_values = [value for key, value in parse_qsl(query, keep_blank_values=True, errors="replace") if key == name]
+    pairs = parse_qsl(query, keep_blank_values=True, errors="replace")
+    given_values = [value for key, value in pairs if key == name]
+    # /io?dist=exp sleeps an exponential time of mean ms, cut at EXP_CAP means and at the maximum sleep
+    exponential = path == "/io" and [value for key, value in pairs if key == "dist"][:1] == ["exp"]
+    spread = app_module.EXP_CAP if exponential else 1
     if not given_values:
-        return {"/cpu": 10, "/io": 100, "/upstream": 100}[path] / 1000
+        return min(spread * {"/cpu": 10, "/io": 100, "/upstream": 100}[path], high) / 1000
     try:
         value = int(given_values[0])
     except ValueError:
         return 0.0
-    return value / 1000 if low <= value <= high else 0.0
+    return min(spread * value, high) / 1000 if low <= value <= high else 0.0
 
 
 def check_answer(path: str, answer: Answer, work_s: float) -> None:

@@ -19,6 +19,7 @@ SHARED = {  # pure: no Locust, no gevent, no orchestrator; the Locust process ma
     "flasklab.arrivals",
     "flasklab.catalog",
     "flasklab.generator_side",
+    "flasklab.intervals",
     "flasklab.load_config",
     "flasklab.results",
     "flasklab.settings",

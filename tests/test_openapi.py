@@ -17,6 +17,7 @@ OPENAPI = Path(__file__).resolve().parents[1] / "services/app/openapi.yaml"
 BOUNDS = {
     ("/cpu", "ms"): (0, app_module.MAX_CPU_MS),
     ("/io", "ms"): (0, app_module.MAX_SLEEP_MS),
+    ("/io", "seed"): (0, app_module.MAX_SEED),
     ("/upstream", "ms"): (0, app_module.MAX_SLEEP_MS),
     ("/payload", "kb"): (1, app_module.MAX_PAYLOAD_KB),
     ("/upload", "kb"): (0, app_module.MAX_UPLOAD_KB),
@@ -44,14 +45,18 @@ def test_every_route_is_documented_and_every_documented_path_exists(description:
 
 
 def test_documented_bounds_are_the_apps(description: dict[str, Any]) -> None:
-    documented = {}
+    documented, choices = {}, {}
     for path, item in description["paths"].items():
         for operation in item.values():
             for parameter in operation.get("parameters", []):
                 schema = parameter["schema"]
-                documented[(path, parameter["name"])] = (schema["minimum"], schema["maximum"])
-                assert parameter["in"] == "query" and schema["type"] == "integer"
+                assert parameter["in"] == "query" and schema["type"] in ("integer", "string")
+                if schema["type"] == "string":
+                    choices[(path, parameter["name"])] = (tuple(schema["enum"]), schema["default"])
+                else:
+                    documented[(path, parameter["name"])] = (schema["minimum"], schema["maximum"])
     assert documented == BOUNDS
+    assert choices == {("/io", "dist"): (app_module.DISTRIBUTIONS, app_module.DISTRIBUTIONS[0])}
     upload = description["paths"]["/upload"]["post"]["requestBody"]["content"]["application/octet-stream"]
     limit = app_module.app.config["MAX_CONTENT_LENGTH"]
     assert upload["schema"]["maxLength"] == limit == app_module.MAX_UPLOAD_KB * 1024

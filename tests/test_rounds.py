@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flasklab.analysis import p95_interval, rps_interval
+from flasklab.analysis import Interval, p95_interval, rps_interval
 from flasklab.cli import main
 from flasklab.report import live_status, render_report
 from flasklab.results import Results, Step, load_results
@@ -50,9 +50,10 @@ def test_steps_hold_the_rounds_median_and_spread(results: Results) -> None:
             assert step.requests == sum(s.requests for s in measured)
             assert step.generator_saturated == any(s.generator_saturated for s in measured)
             # compare reads the spread across rounds, not one window's own interval
-            assert rps_interval(step) == (min(rps), max(rps))
+            # two rounds: their range, named as one (it holds their median half the time), not a 95 % interval
+            assert rps_interval(step) == Interval(min(rps), max(rps), "range of 2 rounds")
             p95 = [s.p95_ms for s in measured if s.p95_ms is not None]
-            assert p95_interval(step) == (min(p95), max(p95))
+            assert p95_interval(step) == Interval(min(p95), max(p95), "range of 2 rounds")
 
 
 def test_single_server_behaviour_survives_rounds(results: Results) -> None:
@@ -84,6 +85,8 @@ def test_live_status_counts_rounds(results: Results) -> None:
 def test_report_draws_round_whiskers(results: Results) -> None:
     html = render_report(results)
     assert "median of 2 rounds" in html and '"arrayminus"' in html
+    assert "the range of the 2 rounds, min to max, not a 95 % interval" in html
+    assert "with probability 50.0 % only" in html
 
 
 @pytest.mark.parametrize("value", ["0", "21", "two"])

@@ -6,11 +6,18 @@ step's standing. Pure functions of results.json's models; each rule's threshold 
 A step is **usable** when it measured the server and nothing else. It is *flagged* (with its cause) and does not
 count for the peak, the capacity or the knee when it is:
 
-- **generator-bound**: the generator side was busy (``generator_saturated``, or all its processes together, or its
-  CPU set, at GENERATOR_SATURATION or more) while the server was neither near its CPU budget (SERVER_NEAR_BUDGET of
-  meta.budget's cpus) nor at its configured concurrency (users in flight >= target.concurrency). When the server is
-  at its limit, the server sets the pace whatever the generator does; when it is not, the step measured Locust.
-  Without a budget or the server's CPU (an unpinned run, a server by URL) only the concurrency can clear it.
+- **generator-bound**: the generator side was busy while the server was not at its limit: the step measured Locust.
+  Busy is its CPU (its busiest process, all its processes together or its CPU set at GENERATOR_SATURATION or more:
+  flasklab.generator_side's one rule) or its own measured lag (LAG_SHARE of the step's median latency and at least
+  LAG_FLOOR_MS: its event loop's oversleep; in the open model a request's delay in being sent) or, in the open model,
+  its cap of requests open at once reached (what it held back is its backlog, not the server's: such a step is never
+  called unstable). The server was at its limit when its CPU was near its budget (SERVER_NEAR_BUDGET of meta.budget's
+  cpus) or its *measured* requests in flight (the mean over the window, from the lab app's answers) reached
+  SERVER_IN_FLIGHT_SHARE of its configured concurrency. Configured users clear nothing: a busy generator sends fewer
+  requests than it has users. Files without the in-flight measure (a user's app, older runs) rely on the CPU alone
+  and their steps say it was not measured.
+- **lower bound**: the generator was busy *and* the server at its limit: both set the pace, so the step's rps is a
+  lower bound of the server's capacity (shown as LOWER_BOUND_MARK rps, ``TargetAnalysis.lower_bound``), not its peak.
 - **server CPUs shared**: the servers' pinned CPUs were near full (SERVER_NEAR_BUDGET of their time running
   processes, from /proc/stat) and other processes ran at least SHARED_SERVER_CPU cores of it beside the server: idle
   servers of the compose lab, the machine's other work. The server did not have its budget to itself.
@@ -18,9 +25,13 @@ count for the peak, the capacity or the knee when it is:
   requests: a server that fails fast must not show a higher peak. Its successes are requests - failures.
 - **not steady**: throughput and in-flight requests were still moving when its window began (``steady`` False;
   None, unknown in older files, passes).
-- **unstable** (open model): the backlog grew over the window: the server did not keep up with the offered rate.
+- **unstable** (open model): the backlog grew over the window's slices as a trend beyond their noise
+  (flasklab.steady, which states the test's false alarms and power): the server did not keep up with the offered rate.
 - **thin sample**: fewer than MIN_SAMPLES latency samples, so even its p95 is only the maximum of the window.
 - **no successes**: nothing completed successfully in the window.
+
+A run whose generator was not pinned (no CPU set of its own, so nothing else on its CPUs was measured) notes on each
+step that it was not checked for sharing; that is a note, not a flag.
 
 **Percentiles.** A nearest-rank percentile q of n samples is the sample maximum when n·(1 - q) < 1: p50 needs 2
 samples, p95 20, p99 100 to be more than the maximum. Below that the percentile is *thin* and marked THIN_MARK. In the
@@ -41,6 +52,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Literal
 
+from flasklab.generator_side import busy_signs
+from flasklab.intervals import two_sided_min
 from flasklab.results import Meta, Results, Step, Target
 from flasklab.settings import GENERATOR_SATURATION
 
@@ -48,6 +61,16 @@ from flasklab.settings import GENERATOR_SATURATION
 MAX_FAILURE_RATE = 0.01
 # Server CPU at or above this share of its budget: the server, not the generator, was the limit.
 SERVER_NEAR_BUDGET = 0.85
+# Measured requests in flight at the server (the mean over the window, flasklab_app.inflight) at or above this share
+# of its configured concurrency: every worker was taken. Not 1: a worker's time outside the app (reading the request,
+# writing the answer) is not in the app's count; gunicorn sync's 4 workers on 100 ms sleeps measure 3.9-4.0 here.
+SERVER_IN_FLIGHT_SHARE = 0.9
+# The generator's own lag (a p95: its event loop's oversleep, or in the open model a request's delay in being sent)
+# is material from LAG_SHARE of the step's median latency: a quarter of what the step reports is then the generator's
+# wait. Below LAG_FLOOR_MS it is never material: gevent's timers and the kernel's scheduling give 0.4-0.6 ms with
+# Locust half idle here, and a one-user step of hello, whose median is about 1 ms, would read as generator-bound.
+LAG_SHARE = 0.25
+LAG_FLOOR_MS = 1.0
 # Processes other than the server running on its pinned CPUs (idle servers of the compose lab, anything else) for
 # at least this many cores, while those CPUs were near full: the server did not have its budget to itself.
 SHARED_SERVER_CPU = 0.15
@@ -61,9 +84,24 @@ LOWER_BOUND_MARK = "≥"
 THIN_MARK = "†"
 
 FlagKind = Literal[
-    "generator-bound", "server CPUs shared", "failures", "not steady", "unstable", "thin sample", "no successes"
+    "generator-bound",
+    "lower bound",
+    "server CPUs shared",
+    "failures",
+    "not steady",
+    "unstable",
+    "thin sample",
+    "no successes",
 ]
-Interval = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A figure's interval and what it is: views print ``label`` with it, so a range is never read as 95 %."""
+
+    low: float
+    high: float | None  # None: no upper bound (too few samples for a 95 % one)
+    label: str  # "95 % order-statistic interval", "range of 2 rounds", "t-interval of 10 slices", ...
 
 
 def min_samples(percentile: str) -> int:
@@ -87,6 +125,7 @@ class Limits:
     budget_cpus: float | None
     concurrency: int | None  # None: unbounded
     server_set_cpus: int | None = None  # CPUs the servers were pinned to (None: not pinned)
+    generator_pinned: bool = True  # the generator had CPUs of its own (False: nothing else on them was measured)
 
 
 @dataclass(frozen=True)
@@ -106,6 +145,7 @@ class Standing:
     samples: int  # latencies behind the percentiles: successes, plus censored requests in the open model
     thin: tuple[str, ...]  # percentiles that are only the maximum of their samples ("p99", ...)
     lower_bound: bool  # the percentiles hold censored latencies: each is a lower bound
+    sharing_checked: bool = True  # False: the generator was not pinned, so what else ran on its CPUs is unknown
 
     @property
     def usable(self) -> bool:
@@ -114,6 +154,16 @@ class Standing:
     @property
     def generator_bound(self) -> bool:
         return any(flag.kind == "generator-bound" for flag in self.flags)
+
+    @property
+    def capacity_lower_bound(self) -> bool:
+        """Both the generator and the server were at their limit, and nothing else keeps the step from counting: its
+        rps is a lower bound of the server's capacity (shown with LOWER_BOUND_MARK), not its peak."""
+        return bool(self.flags) and all(flag.kind == "lower bound" for flag in self.flags)
+
+    def rps_text(self, text: str) -> str:
+        """A step's rps as views print it: '≥ 2,148.8' for a lower bound of the server's capacity."""
+        return f"{LOWER_BOUND_MARK} {text}" if self.capacity_lower_bound else text
 
     @property
     def causes(self) -> str:
@@ -131,6 +181,8 @@ class Standing:
         if self.lower_bound:
             pending = self.step.censored or 0
             notes.append(f"percentiles are lower bounds ({pending} request{'s' if pending != 1 else ''} unanswered)")
+        if not self.sharing_checked:
+            notes.append("not checked for sharing: the generator was not pinned, so other work on its CPUs is unknown")
         return notes
 
     def marked(self, percentile: str, text: str) -> str:
@@ -162,7 +214,9 @@ def budget_value(text: str | None, mebibytes: bool = False) -> float | None:
 def limits(target: Target, meta: Meta) -> Limits:
     """The target's server limits as the run recorded them."""
     pinned = (meta.pinning or {}).get("server")
-    return Limits(budget_value(meta.budget.get("cpus")), target.concurrency, len(pinned) if pinned else None)
+    generator_pinned = bool((meta.pinning or {}).get("generator"))
+    cpus = budget_value(meta.budget.get("cpus"))
+    return Limits(cpus, target.concurrency, len(pinned) if pinned else None, generator_pinned)
 
 
 def successes(step: Step) -> int:
@@ -179,35 +233,57 @@ def latency_samples(step: Step) -> int:
     return successes(step) + (step.censored or 0)
 
 
-def percent(share: float) -> str:
-    return f"{share * 100:.0f} %"
+def lag_material(lag_ms: float | None, step: Step) -> bool:
+    """Was the generator's own lag (a p95) a material share of what the step measured (LAG_SHARE of its median
+    latency, and at least LAG_FLOOR_MS)?"""
+    if lag_ms is None or lag_ms < LAG_FLOOR_MS:
+        return False
+    return step.p50_ms is None or lag_ms >= LAG_SHARE * step.p50_ms
+
+
+def generator_lag(step: Step) -> list[str]:
+    """What shows the generator itself was late at this step, in words: the open loop's cap of requests open at once
+    reached (the arrivals it held back are its backlog, not the server's), or a material lag."""
+    signs = []
+    if step.capped_arrivals:
+        signs.append(
+            f"{step.capped_arrivals:,} arrival{'s' if step.capped_arrivals != 1 else ''} found the open loop's cap of "
+            "requests open at once reached (the generator's backlog, not the server's)"
+        )
+    if lag_material(step.send_lag_p95_ms, step):
+        signs.append(f"requests sent {step.send_lag_p95_ms:.3g} ms after they were due (p95)")
+    if lag_material(step.loop_lag_p95_ms, step):
+        signs.append(f"its event loop {step.loop_lag_p95_ms:.3g} ms late (p95)")
+    return signs
 
 
 def generator_busy(step: Step) -> str | None:
-    """What shows the generator side was busy at this step, in words; None when it kept up."""
+    """What shows the generator side was busy at this step, in words (its CPU by flasklab.generator_side's one rule,
+    its measured lag); None when it kept up."""
+    cpu = busy_signs(
+        step.generator_cpu, step.generator_cpu_total, step.generator_cpus, step.generator_set_busy, GENERATOR_SATURATION
+    )
+    if step.generator_saturated and not cpu:  # the Locust process's own verdict, by the same rule and its threshold
+        cpu = [f"busiest process at {step.generator_cpu * 100:.0f} % of a core"]
+    return ", ".join([*cpu, *generator_lag(step)]) or None
+
+
+def server_limit(step: Step, server: Limits) -> str | None:
+    """What shows the server set the pace, in words: its CPU near its budget, or its measured requests in flight at
+    SERVER_IN_FLIGHT_SHARE of its configured concurrency or more; None when neither (or neither was measured)."""
     signs = []
-    if step.generator_set_busy is not None and step.generator_set_busy >= GENERATOR_SATURATION:
-        signs.append(f"its CPU set {percent(step.generator_set_busy)} busy")
-    total, cores = step.generator_cpu_total, step.generator_cpus
-    if total is not None and cores and total >= GENERATOR_SATURATION * cores:
-        signs.append(f"its processes used {total:.2f} of {cores} core{'s' if cores != 1 else ''}")
-    if step.generator_saturated and not signs:
-        signs.append(f"busiest process at {percent(step.generator_cpu)} of a core")
+    budget, cpu = server.budget_cpus, step.server_cpu
+    if budget is not None and cpu is not None and cpu >= SERVER_NEAR_BUDGET * budget:
+        signs.append(f"its CPU at {cpu:.2g} of its {budget:g} CPU budget")
+    in_flight, concurrency = step.server_in_flight, server.concurrency
+    if in_flight is not None and concurrency is not None and in_flight >= SERVER_IN_FLIGHT_SHARE * concurrency:
+        signs.append(f"{in_flight:.2f} requests in flight of its {concurrency} configured")
     return ", ".join(signs) or None
 
 
-def server_at_limit(step: Step, server: Limits) -> bool:
-    """The server was near its CPU budget or had its configured concurrency in flight: it set the pace."""
-    near_budget = (
-        server.budget_cpus is not None
-        and step.server_cpu is not None
-        and step.server_cpu >= SERVER_NEAR_BUDGET * server.budget_cpus
-    )
-    return near_budget or (server.concurrency is not None and step.users >= server.concurrency)
-
-
 def server_use(step: Step, server: Limits) -> str:
-    """The server's CPU and requests in flight against its limits: 'the server used 0.4 of its 1 CPU budget and ...'."""
+    """The server's CPU and measured requests in flight against its limits: 'the server used 0.4 of its 1 CPU budget
+    and had 0.31 requests in flight (at most 1 in a process) of 4 configured'."""
     if step.server_cpu is None:
         cpu = "the server's CPU was not measured"
     elif server.budget_cpus is None:
@@ -215,7 +291,27 @@ def server_use(step: Step, server: Limits) -> str:
     else:
         cpu = f"the server used {step.server_cpu:.2g} of its {server.budget_cpus:g} CPU budget"
     bound = "unbounded" if server.concurrency is None else f"{server.concurrency} configured"
-    return f"{cpu} and {step.users} of {bound} in flight"
+    if step.server_in_flight is None:
+        return f"{cpu}; its requests in flight were not measured ({bound})"
+    most = f" (at most {step.server_in_flight_max} in a process)" if step.server_in_flight_max is not None else ""
+    return f"{cpu} and had {step.server_in_flight:.2f} requests in flight{most} of {bound}"
+
+
+def generator_flag(step: Step, server: Limits) -> Flag | None:
+    """A busy generator's flag: generator-bound when the server was not at its limit (the step measured Locust), a
+    lower bound of the server's capacity when it was (both set the pace: the server can do at least this)."""
+    busy = generator_busy(step)
+    if busy is None:
+        return None
+    limit = server_limit(step, server)
+    if limit is None:
+        cause = f"generator-bound: generator side busy ({busy}) while {server_use(step, server)}"
+        return Flag("generator-bound", cause)
+    cause = (
+        f"lower bound: generator side busy ({busy}) and the server at its limit ({limit}): {step.rps:,.1f} rps is a "
+        "lower bound of the server's capacity, not its peak"
+    )
+    return Flag("lower bound", cause)
 
 
 def shared_server_cpu(step: Step, server: Limits) -> float | None:
@@ -228,13 +324,25 @@ def shared_server_cpu(step: Step, server: Limits) -> float | None:
     return others if crowded and others >= SHARED_SERVER_CPU else None
 
 
+def unstable_cause(step: Step) -> str:
+    """Why an open-model step is unstable, with the backlog's path when the step recorded it (flasklab.steady)."""
+    path = step.backlog_path
+    if not path or len(path) < 2:
+        backlog = f" to {step.backlog:,}" if step.backlog is not None else ""
+        return f"unstable (backlog grew{backlog}): the server did not keep up"
+    rate = (path[-1] - path[0]) / step.duration_s if step.duration_s else 0.0
+    return (
+        f"unstable: the backlog grew from {path[0]:,} to {path[-1]:,} ({rate:+.3g} requests/s), a trend over the "
+        f"window's {len(path) - 1} slices beyond their noise: the server did not keep up with "
+        f"{step.offered_rps or 0:g} rps offered"
+    )
+
+
 def step_flags(step: Step, server: Limits) -> list[Flag]:
     """Every reason the step does not count, in the order the module docstring gives them."""
     flags = []
-    busy = generator_busy(step)
-    if busy is not None and not server_at_limit(step, server):
-        cause = f"generator-bound: generator side busy ({busy}) while {server_use(step, server)}"
-        flags.append(Flag("generator-bound", cause))
+    if (generator := generator_flag(step, server)) is not None:
+        flags.append(generator)
     if (others := shared_server_cpu(step, server)) is not None:
         cause = (
             f"server CPUs shared: other processes ran {others:.2f} cores on the server's {server.server_set_cpus} "
@@ -247,9 +355,8 @@ def step_flags(step: Step, server: Limits) -> list[Flag]:
     if step.steady is False:
         warmup = f" after {step.warmup_used_s:g} s of warm-up" if step.warmup_used_s is not None else ""
         flags.append(Flag("not steady", f"not steady: throughput or requests in flight still moving{warmup}"))
-    if step.unstable:
-        backlog = f" to {step.backlog:,}" if step.backlog is not None else ""
-        flags.append(Flag("unstable", f"unstable (backlog grew{backlog}): the server did not keep up"))
+    if step.unstable and not step.capped_arrivals:  # a capped generator's backlog is its own (generator-bound)
+        flags.append(Flag("unstable", unstable_cause(step)))
     if successes(step) <= 0:
         flags.append(Flag("no successes", "no successes: no request completed successfully in the window"))
     elif (samples := latency_samples(step)) < MIN_SAMPLES:
@@ -263,7 +370,9 @@ def assess(step: Step, server: Limits) -> Standing:
     """The step's standing: its flags and how far its percentiles go."""
     samples = latency_samples(step)
     thin = tuple(name for name in PERCENTILES if samples > 0 and is_thin(name, samples))
-    return Standing(step, tuple(step_flags(step, server)), samples, thin, step.percentiles_lower_bound)
+    sharing_checked = server.generator_pinned or step.generator_set_busy is not None
+    flags = tuple(step_flags(step, server))
+    return Standing(step, flags, samples, thin, step.percentiles_lower_bound, sharing_checked)
 
 
 @dataclass(frozen=True)
@@ -285,6 +394,15 @@ class TargetAnalysis:
     def peak(self) -> Step | None:
         """The usable step of highest rps."""
         return max(self.usable, key=lambda step: step.rps, default=None)
+
+    @property
+    def lower_bound(self) -> Step | None:
+        """The highest rps of the steps that are a lower bound of the server's capacity (generator and server both at
+        their limit), when it is above the peak: then the server can do at least that, and its peak is not known."""
+        bounds = [standing.step for standing in self.steps if standing.capacity_lower_bound]
+        best = max(bounds, key=lambda step: step.rps, default=None)
+        top = self.peak
+        return best if best is not None and (top is None or best.rps > top.rps) else None
 
     @property
     def knee(self) -> Step | None:
@@ -348,18 +466,51 @@ def littles_law_efficiency(target: Target, step: Step) -> float | None:
     return step.rps / (in_flight / (ms / 1000))
 
 
+ROUNDS_INTERVAL = "95 % interval of the median of {rounds} rounds (order statistics)"
+ROUNDS_RANGE = "range of {rounds} rounds"
+SLICES_INTERVAL = "t-interval of the window's 10 slices"
+P95_EXACT = "95 % interval (order statistics)"
+P95_NO_UPPER = "95 % lower bound; no upper bound (n < {samples})"
+P95_APPROXIMATE = "order statistics at approximate ranks (an older run: under 95 % below ~100 samples)"
+
+
+def rounds_interval(rounds: int, interval: tuple[float | None, float | None], extent: tuple[float, float]) -> Interval:
+    """Across rounds: the 95 % interval of their median where there is one (6 rounds and more), else their range."""
+    low, high = interval
+    if low is not None and high is not None:
+        return Interval(low, high, ROUNDS_INTERVAL.format(rounds=rounds))
+    return Interval(*extent, ROUNDS_RANGE.format(rounds=rounds))
+
+
 def rps_interval(step: Step) -> Interval | None:
-    """The spread of a step's throughput: min to max across rounds, else the within-step ~95 % interval."""
-    if step.spread is not None:
-        return step.spread.rps_min, step.spread.rps_max
-    return None if step.rps_low is None or step.rps_high is None else (step.rps_low, step.rps_high)
+    """A step's throughput interval, named: across rounds (rounds_interval), else the window's own slices' t-interval.
+
+    The slices' interval holds the window's rate only where its slices are independent (flasklab.loadgen.window's
+    rate_interval says where), and says nothing of the drift between runs.
+    """
+    if (spread := step.spread) is not None:
+        return rounds_interval(spread.rounds, (spread.rps_low, spread.rps_high), (spread.rps_min, spread.rps_max))
+    if step.rps_low is None or step.rps_high is None:
+        return None
+    return Interval(step.rps_low, step.rps_high, SLICES_INTERVAL)
 
 
 def p95_interval(step: Step) -> Interval | None:
-    """The spread of a step's p95: min to max across rounds, else the within-step ~95 % interval (order statistics)."""
-    if step.spread is not None and step.spread.p95_min_ms is not None and step.spread.p95_max_ms is not None:
-        return step.spread.p95_min_ms, step.spread.p95_max_ms
-    return None if step.p95_low_ms is None or step.p95_high_ms is None else (step.p95_low_ms, step.p95_high_ms)
+    """A step's p95 interval, named: across rounds (rounds_interval), else the window's own order statistics.
+
+    Exact binomial ranks give a distribution-free 95 % interval, or below ``two_sided_min`` samples only a lower
+    bound (``high`` None, "no upper bound"); a run written before them had approximate ranks, and says so.
+    """
+    if (spread := step.spread) is not None and spread.p95_min_ms is not None and spread.p95_max_ms is not None:
+        interval = (spread.p95_low_ms, spread.p95_high_ms)
+        return rounds_interval(spread.rounds, interval, (spread.p95_min_ms, spread.p95_max_ms))
+    if step.p95_low_ms is None:
+        return None
+    if step.p95_ranks != "exact":
+        return None if step.p95_high_ms is None else Interval(step.p95_low_ms, step.p95_high_ms, P95_APPROXIMATE)
+    if step.p95_high_ms is None:
+        return Interval(step.p95_low_ms, None, P95_NO_UPPER.format(samples=two_sided_min(PERCENTILES["p95"] / 100)))
+    return Interval(step.p95_low_ms, step.p95_high_ms, P95_EXACT)
 
 
 @dataclass(frozen=True)

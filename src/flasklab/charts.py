@@ -16,7 +16,7 @@ from typing import Any
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
-from flasklab.analysis import Standing, TargetAnalysis, analyse, budget_value, load_text
+from flasklab.analysis import Standing, TargetAnalysis, analyse, budget_value, load_text, rps_interval
 from flasklab.chart_style import (
     Figure,
     ServerStyle,
@@ -98,14 +98,19 @@ def standing_hover(standing: Standing) -> str:
 
 
 def _round_whiskers(steps: Sequence[Step], style: ServerStyle) -> dict[str, Any] | None:
-    """Error bars from min to max rps across rounds (a run with --rounds N); none for a single round."""
+    """Error bars across rounds (a run with --rounds N: flasklab.analysis.rps_interval, the rounds' range or from 6
+    rounds a 95 % interval of their median; the caption says which); none for a single round."""
     if not any(step.spread for step in steps):
         return None
+    spans = [rps_interval(step) if step.spread else None for step in steps]
     return {
         "type": "data",
         "symmetric": False,
-        "array": [step.spread.rps_max - step.rps if step.spread else 0 for step in steps],
-        "arrayminus": [step.rps - step.spread.rps_min if step.spread else 0 for step in steps],
+        "array": [
+            span.high - step.rps if span and span.high is not None else 0
+            for step, span in zip(steps, spans, strict=True)
+        ],
+        "arrayminus": [step.rps - span.low if span else 0 for step, span in zip(steps, spans, strict=True)],
         "color": style.colour,
         "thickness": 2,
         "width": 8,

@@ -4,9 +4,12 @@ The claims about slow clients are decided from the slowclient scenario's steps i
 
 A verdict rests only on evidence that can carry it: a claim about how many requests a server serves at once needs
 every probe request answered (a failed or missing one could have changed the count), so with any of them missing
-the claim is ``not-run``, never ``refuted``. A ``/self`` that got no answer at all from a server that answered its
-other requests is a deadlock, as much as the app's own 504. Claim texts name the configured numbers (the catalog,
-filled in from .env), so they say what was actually tested.
+the claim is ``not-run``, never ``refuted``. A claim "per worker" is decided inside the busiest worker process, with
+how many workers got requests beside it: a server-wide count cannot tell one worker serving many from many workers
+serving one each. A self-call is a deadlock when the app's call to its own server timed out (its 504, or no answer to
+/self at all) while the server began nothing else (the probe's other request waited until /self ended); an inner call
+that timed out while the server served others was slow, not deadlocked, and decides nothing. Claim texts name the
+configured numbers (the catalog, filled in from .env), so they say what was actually tested.
 """
 
 from __future__ import annotations
@@ -83,8 +86,19 @@ def serves_exactly(expected: int | None = None) -> Check:
     return check
 
 
+def unknown_workers(probe: ProbeResult) -> Finding | None:
+    """``not-run`` when the probe does not say which process served each request (a per-worker claim needs it)."""
+    if probe.per_worker_max is not None and probe.workers_seen is not None:
+        return None
+    return Finding(
+        "not-run",
+        "the probe did not record which process served each request (an /io without pid, or results from "
+        f"before per-worker probing); {requests_evidence(probe)}",
+    )
+
+
 def serves_many(probe: ProbeResult) -> Finding:
-    """Confirmed when at least PROBE_MANY requests overlapped on the server."""
+    """Confirmed when at least PROBE_MANY requests overlapped on the server (a claim about the server as a whole)."""
     if missing := incomplete(probe):
         return missing
     verdict: Verdict = "confirmed" if (probe.measured or 0) >= PROBE_MANY else "refuted"
@@ -95,20 +109,31 @@ def serves_many(probe: ProbeResult) -> Finding:
     )
 
 
+def serves_many_per_worker(probe: ProbeResult) -> Finding:
+    """Confirmed when at least PROBE_MANY requests overlapped inside the busiest worker process.
+
+    Two workers serving 8 each make 16 on the server and still not "many per worker"; one worker that got every
+    connection and served them all at once is many per worker, and the evidence says that only it got any.
+    """
+    if missing := incomplete(probe) or unknown_workers(probe):
+        return missing
+    verdict: Verdict = "confirmed" if (probe.per_worker_max or 0) >= PROBE_MANY else "refuted"
+    return Finding(
+        verdict,
+        f'at most {probe.per_worker_max} requests at once in the busiest worker process ("many" means at least '
+        f"{PROBE_MANY}); {probe.workers_seen} worker process(es) got requests, {probe.measured} overlapped across "
+        f"the server; {requests_evidence(probe)}",
+    )
+
+
 def one_at_a_time_per_worker(probe: ProbeResult) -> Finding:
     """Confirmed when no two probe requests overlapped inside one server process, whatever the server did overall.
 
     A worker that accepted most connections while others idled still served them one at a time: the evidence says
     how many workers got connections, since that is what decides the server's throughput.
     """
-    if missing := incomplete(probe):
+    if missing := incomplete(probe) or unknown_workers(probe):
         return missing
-    if probe.per_worker_max is None or probe.workers_seen is None:
-        return Finding(
-            "not-run",
-            "the probe did not record which process served each request (an /io without pid, or results from "
-            f"before per-worker probing); {requests_evidence(probe)}",
-        )
     configured = f"{probe.configured}" if probe.configured is not None else "unbounded"
     verdict: Verdict = "confirmed" if probe.per_worker_max == 1 else "refuted"
     return Finding(
@@ -119,41 +144,75 @@ def one_at_a_time_per_worker(probe: ProbeResult) -> Finding:
     )
 
 
-def self_call_outcome(probe: ProbeResult) -> SelfCallOutcome | None:
-    """What GET /self showed: answered (200), deadlocked (504, or no answer at all), or nothing conclusive.
-
-    No answer counts as a deadlock only from a server that answered probe requests: a server that answers nothing
-    tells nothing about calling itself.
-    """
-    if probe.selfcall_status == 200:
-        return "answered"
+def inner_timed_out(probe: ProbeResult) -> bool:
+    """Did the app's call to its own server time out? Its 504 says so; so does no answer to /self at all (the
+    client's timeout) from a server that answered probe requests, as a server that answers nothing tells nothing."""
     if probe.selfcall_status == 504:
-        return "deadlocked"
-    timed_out = probe.selfcall_status is None and (probe.selfcall_s or 0) >= SELF_CALL_CLIENT_TIMEOUT_S
-    return "deadlocked" if timed_out and probe.completed > 0 else None
+        return True
+    no_answer = probe.selfcall_status is None and (probe.selfcall_s or 0) >= SELF_CALL_CLIENT_TIMEOUT_S
+    return no_answer and probe.completed > 0
 
 
 def self_call_description(probe: ProbeResult) -> str:
-    """GET /self's outcome in words, with its time."""
+    """GET /self's own outcome in words, with its time."""
     seconds = f"{probe.selfcall_s} s" if probe.selfcall_s is not None else "an unknown time"
     if probe.selfcall_status == 504:
         return f"GET /self answered 504 after {seconds}: the app's call to its own server timed out"
     if probe.selfcall_status is not None:
         return f"GET /self answered {probe.selfcall_status} after {seconds}"
-    if self_call_outcome(probe) == "deadlocked":
-        return f"GET /self got no answer within {seconds}: the server is stuck on its own request"
+    if inner_timed_out(probe):
+        return f"GET /self got no answer within {seconds}"
     return f"GET /self got no answer ({probe.error or 'not called'}) after {seconds}"
+
+
+def inner_call(probe: ProbeResult) -> str:
+    """What the app's call to its own server got, as /self's answer said (empty for files from before)."""
+    if probe.selfcall_inner_s is None:
+        return ""
+    got = "no answer" if probe.selfcall_inner_status is None else f"{probe.selfcall_inner_status}"
+    return f"; the inner call got {got} after {probe.selfcall_inner_s} s"
+
+
+def others_meanwhile(probe: ProbeResult) -> str:
+    """What the probe's other request (sent while /self waited) showed."""
+    if probe.selfcall_others_served is None:
+        return ""
+    waited = "got no answer" if probe.selfcall_other_s is None else f"waited {probe.selfcall_other_s} s"
+    began = "began before /self ended" if probe.selfcall_others_served else "began only after /self ended"
+    return f"; a GET /io?ms=0 sent meanwhile {began} ({waited})"
+
+
+def self_call_reading(probe: ProbeResult) -> tuple[SelfCallOutcome | None, str]:
+    """What GET /self showed (answered, deadlocked, or nothing conclusive) and the evidence in words.
+
+    Answered: /self's 200 with the inner call's 200 (or, in files from before the inner status was recorded, its
+    200 alone). Deadlocked: the inner call timed out while the server began nothing else; without the other
+    request's record (older files), a probe that saw the server serve one at a time says the same.
+    """
+    evidence = f"{self_call_description(probe)}{inner_call(probe)}{others_meanwhile(probe)}"
+    if probe.selfcall_status == 200:
+        if probe.selfcall_inner_status in (None, 200):
+            return "answered", evidence
+        return None, f"{evidence}: the inner call failed, which is neither an answer nor a deadlock"
+    if not inner_timed_out(probe):
+        return None, f"{evidence}: neither an answer nor a deadlock"
+    if probe.selfcall_others_served is False:
+        return "deadlocked", f"{evidence}: the server served nothing else meanwhile"
+    if probe.selfcall_others_served:
+        return None, f"{evidence}: the server was serving other requests, so its own call was slow, not deadlocked"
+    if probe.measured == 1 and not probe.failed:
+        return "deadlocked", f"{evidence}; the probe saw it serve 1 request at a time: /self held it"
+    return None, f"{evidence}; whether the server served other requests meanwhile was not recorded"
 
 
 def self_call_is(expected: SelfCallOutcome) -> Check:
     """Confirmed when /self ended as ``expected``; not-run when it showed neither an answer nor a deadlock."""
 
     def check(probe: ProbeResult) -> Finding:
-        outcome = self_call_outcome(probe)
-        description = self_call_description(probe)
+        outcome, evidence = self_call_reading(probe)
         if outcome is None:
-            return Finding("not-run", f"{description}: neither an answer nor a deadlock")
-        return Finding("confirmed" if outcome == expected else "refuted", description)
+            return Finding("not-run", evidence)
+        return Finding("confirmed" if outcome == expected else "refuted", evidence)
 
     return check
 
@@ -206,13 +265,13 @@ FOLKLORE: tuple[Folklore, ...] = (
         "gunicorn-gevent-serves-many",
         "gevent serves many I/O-bound requests per worker",
         "gunicorn-gevent",
-        serves_many,
+        serves_many_per_worker,
     ),
     Folklore(
         "gunicorn-eventlet-serves-many",
         "eventlet serves many I/O-bound requests per worker",
         "gunicorn-eventlet",
-        serves_many,
+        serves_many_per_worker,
     ),
     Folklore(
         "gunicorn-tornado-one-per-worker",

@@ -1,17 +1,29 @@
 """Two runs side by side: per server and scenario, did peak throughput and p95 really change?
 
-A pure function of two results.json. A change is called real only when the two runs' own ~95 % intervals do not
-overlap: a plain rule anyone can check on the chart's whiskers, and a strict one (disjoint 95 % intervals mean a
-difference well beyond a 5 % test), so a "real" mark is rarely noise. Where an interval is missing (results written
-before intervals existed) nothing is called real: without a spread there is no noise to beat.
+A pure function of two results.json. The rule, ``Change.real``: a change is real when all three of these hold.
 
-Every spread is read through ``rps_interval`` and ``p95_interval``: min to max across rounds for a run of several
-(``--rounds N``), else the within-step interval. Which steps count, and so the peak, is flasklab.analysis's.
+1. **The difference's own interval excludes zero.** Each run's interval of the figure (flasklab.analysis's
+   ``rps_interval`` / ``p95_interval``, named by what it is) gives B - A an interval by MOVER (Zou and Donner,
+   2008): each end combines the two runs' distances on the facing sides in quadrature, as for independent
+   estimates, so asymmetric order-statistic intervals keep their shape and a p95 with no upper bound leaves that
+   end open. Two 95 % intervals that merely overlap can still give a difference clear of zero; disjoint ones always
+   do.
+2. **The change is at least NOISE_FLOOR of A's value.** Within-window intervals see only the window's own sampling
+   noise, not the machine's drift between runs (another process, CPU frequency, the hour), which on a shared
+   2-core machine is larger; rounds see it only with enough of them. The floors are the drift the A/A benchmark
+   measured (``scripts/bench compare-aa``: the same server and profile measured repeatedly, compare run on each
+   pair), which also states the rule's false-alarm rate: how often it calls a change between identical setups real.
+3. **Like for like.** Peaks at different loads are judged only when each run's step at the other's peak load
+   counted too; else the peak moved because a step was flagged in one run only, and is not judged (the note says so).
+
+Where an interval is missing (results written before intervals existed) nothing is called real: without a spread
+there is no noise to beat. Which steps count, and so the peak, is flasklab.analysis's.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -41,24 +53,49 @@ TEMPLATE = "compare.html.j2"
 
 Presence = Literal["both", "only in A", "only in B"]
 Tone = Literal["better", "worse", "noise", "none"]
+Metric = Literal["peak_rps", "p95"]
+
+
+# Changes smaller than this share of A's value are never called real: runs of one setup differ this much. Each is
+# the 95th percentile (rounded up) of |change| between identical runs in 3 A/A runs on 2 shared cores (quick profile,
+# gunicorn-sync and waitress on io and hello, 12 pairs of rounds, 70 figures judged like for like): peak rps 19.2 %,
+# p95 29.8 %; io moved by 5 % at most, hello (1-user latency, generator contention) by the most. The A/A benchmark
+# (benchmarks/compare_aa.py) measures the false-alarm rate these floors give on runs of its own.
+NOISE_FLOOR: dict[Metric, float] = {"peak_rps": 0.20, "p95": 0.30}
 
 
 @dataclass(frozen=True)
 class Measure:
-    """One figure of one run: its value, its ~95 % interval (None: not recorded) and the users it was measured at."""
+    """One figure of one run: its value, its interval (None: not recorded) and the users it was measured at."""
 
     value: float
     interval: Interval | None
     users: float  # users, or in the open model the offered rate
 
 
+def difference_interval(a: Measure, b: Measure) -> tuple[float, float] | None:
+    """The interval of B - A from the two runs' intervals by MOVER (the module text); None without both intervals."""
+    if a.interval is None or b.interval is None:
+        return None
+
+    def above(measure: Measure, interval: Interval) -> float:  # distance to the upper end (open: infinite)
+        return math.inf if interval.high is None else max(interval.high - measure.value, 0.0)
+
+    difference = b.value - a.value
+    low = difference - math.hypot(max(b.value - b.interval.low, 0.0), above(a, a.interval))
+    high = difference + math.hypot(above(b, b.interval), max(a.value - a.interval.low, 0.0))
+    return low, high
+
+
 @dataclass(frozen=True)
 class Change:
-    """The same figure in run A and run B; ``real`` when their intervals do not overlap."""
+    """The same figure in run A and run B; ``real`` by the module's rule (difference interval and noise floor)."""
 
     a: Measure | None
     b: Measure | None
     higher_is_better: bool
+    metric: Metric = "peak_rps"
+    comparable: bool = True  # False: peaks at loads where the other run's step did not count (never real)
 
     @property
     def percent(self) -> float | None:
@@ -67,11 +104,17 @@ class Change:
         return (self.b.value - self.a.value) / self.a.value * 100
 
     @property
+    def difference(self) -> tuple[float, float] | None:
+        """The interval of B - A (None: a run without an interval, or a figure missing)."""
+        return None if self.a is None or self.b is None else difference_interval(self.a, self.b)
+
+    @property
     def real(self) -> bool:
-        if self.a is None or self.b is None or self.a.interval is None or self.b.interval is None:
+        difference, percent = self.difference, self.percent
+        if difference is None or percent is None or not self.comparable:
             return False
-        (a_low, a_high), (b_low, b_high) = self.a.interval, self.b.interval
-        return a_high < b_low or b_high < a_low
+        clear = difference[0] > 0 or difference[1] < 0
+        return clear and abs(percent) >= NOISE_FLOOR[self.metric] * 100
 
     @property
     def tone(self) -> Tone:
@@ -189,6 +232,16 @@ def row_note(target_a: Target | None, target_b: Target | None, users: float | No
     return "; ".join(notes)
 
 
+def peaks_comparable(target_a: Target | None, target_b: Target | None, meta_a: Meta, meta_b: Meta) -> bool:
+    """Whether the two peaks can be set side by side: at the same load, or each run's step at the other's peak load
+    counted too. Otherwise a peak moved because a step was flagged in one run only (generator-bound, not steady...),
+    and its change says which steps counted, not how the server did: an A/A run showed +63 % from exactly that."""
+    peak_a, peak_b = peak_step(target_a, meta_a), peak_step(target_b, meta_b)
+    if peak_a is None or peak_b is None or peak_a.load == peak_b.load:
+        return True
+    return step_at(target_a, meta_a, peak_b.load) is not None and step_at(target_b, meta_b, peak_a.load) is not None
+
+
 def compare_target(server: str, scenario: str, a: Results, b: Results) -> ComparisonRow:
     target_a, target_b = a.target(server, scenario), b.target(server, scenario)
     peak_a, peak_b = peak_step(target_a, a.meta), peak_step(target_b, b.meta)
@@ -198,14 +251,19 @@ def compare_target(server: str, scenario: str, a: Results, b: Results) -> Compar
     if users is not None:
         at_a, at_b = step_at(target_a, a.meta, users), step_at(target_b, b.meta, users)
     presence: Presence = "both" if target_a and target_b else "only in A" if target_a else "only in B"
+    comparable = peaks_comparable(target_a, target_b, a.meta, b.meta)
+    note = row_note(target_a, target_b, users, a.meta, b.meta)
+    if not comparable and peak_a is not None and peak_b is not None:
+        moved = f"peaks at {peak_a.load:g} (A) and {peak_b.load:g} (B) where the other run's step did not count"
+        note = "; ".join(filter(None, [note, f"{moved}: peak rps not judged"]))
     return ComparisonRow(
         server=server,
         scenario=scenario,
         presence=presence,
-        peak_rps=Change(rps_measure(peak_a), rps_measure(peak_b), higher_is_better=True),
-        p95=Change(p95_measure(at_a), p95_measure(at_b), higher_is_better=False),
+        peak_rps=Change(rps_measure(peak_a), rps_measure(peak_b), True, "peak_rps", comparable),
+        p95=Change(p95_measure(at_a), p95_measure(at_b), higher_is_better=False, metric="p95"),
         p95_users=users,
-        note=row_note(target_a, target_b, users, a.meta, b.meta),
+        note=note,
         names=name_changes(at_a, at_b),
     )
 
@@ -268,14 +326,37 @@ def change_text(change: Change) -> str:
     return f"{'▲' if percent > 0 else '▼'} {percent:+.1f} %"
 
 
+def interval_text(interval: Interval) -> str:
+    """12.3-14.5, or ≥ 12.3 where there is no upper bound (the label says why)."""
+    if interval.high is None:
+        return f"≥ {format_number(interval.low)}"
+    return f"{format_number(interval.low)}-{format_number(interval.high)}"
+
+
 def measure_text(measure: Measure | None) -> str:
     """The value, and under it its interval (dim): the table stays narrow enough for a terminal."""
     if measure is None:
         return "—"
     if measure.interval is None:
         return format_number(measure.value)
-    low, high = measure.interval
-    return f"{format_number(measure.value)}\n[dim]{format_number(low)}-{format_number(high)}[/]"
+    return f"{format_number(measure.value)}\n[dim]{interval_text(measure.interval)}[/]"
+
+
+def interval_labels(rows: list[ComparisonRow]) -> list[str]:
+    """What the intervals on show are, each named once ("t-interval of the window's 10 slices", "range of 2 rounds")."""
+    measures = [m for row in rows for c in (row.peak_rps, row.p95) for m in (c.a, c.b) if m is not None]
+    return list(dict.fromkeys(m.interval.label for m in measures if m.interval is not None))
+
+
+def rule_text() -> str:
+    """The rule of ``Change.real`` in a sentence, with the floors as they are set."""
+    floors = NOISE_FLOOR
+    return (
+        "A change is real when the interval of the difference B - A (from the two runs' intervals, MOVER) excludes "
+        f"zero and the change is at least {floors['peak_rps'] * 100:g} % (peak rps) or {floors['p95'] * 100:g} % "
+        "(p95): the drift between identical runs that scripts/bench compare-aa measured. Peaks are judged like for "
+        "like (not where one moved because the other run's step did not count)."
+    )
 
 
 TERMINAL_TONE = {"better": "bold green", "worse": "bold red", "noise": "dim", "none": "dim"}
@@ -311,15 +392,19 @@ def compare_table(rows: list[ComparisonRow]) -> Table:
             _terminal_change(row.p95, row.presence),
             row.note,
         )
+    labels = "; ".join(interval_labels(rows)) or "none recorded"
     table.caption = (
-        "Under each value its ~95 % interval. Coloured: a real change, the intervals do not overlap (green better, "
-        "red worse); noise: they overlap."
+        f"Under each value its interval ({labels}). Coloured: a real change (green better, red worse), else noise. "
+        + rule_text()
     )
     return table
 
 
 def change_json(change: Change) -> dict[str, Any]:
-    return asdict(change) | {"percent": change.percent, "real": change.real, "tone": change.tone}
+    """A change for scripts; an open end of the difference's interval (no upper bound on a side) is null."""
+    ends = None if change.difference is None else [end if math.isfinite(end) else None for end in change.difference]
+    spelled = {"percent": change.percent, "difference": ends, "real": change.real, "tone": change.tone}
+    return asdict(change) | spelled
 
 
 def comparison_json(rows: list[ComparisonRow]) -> list[dict[str, Any]]:
@@ -333,8 +418,8 @@ RUN_PATTERNS = {"a": "/", "b": ""}  # A hatched, B solid: the server keeps its c
 
 def _error_bars(measures: list[Measure | None]) -> dict[str, Any]:
     """Asymmetric error bars from the intervals (none where a run recorded no interval)."""
-    high = [m.interval[1] - m.value if m and m.interval else None for m in measures]
-    low = [m.value - m.interval[0] if m and m.interval else None for m in measures]
+    high = [m.interval.high - m.value if m and m.interval and m.interval.high is not None else None for m in measures]
+    low = [m.value - m.interval.low if m and m.interval else None for m in measures]
     return {"type": "data", "symmetric": False, "array": high, "arrayminus": low, "color": "#222", "thickness": 2}
 
 
@@ -441,6 +526,7 @@ def render_compare(a: Results, b: Results) -> str:
     )
     environment.filters["number"] = format_number
     environment.filters["change"] = change_text
+    environment.filters["interval"] = interval_text
     rows = compare_runs(a, b)
     return environment.get_template(TEMPLATE).render(
         a=a.meta,
@@ -451,6 +537,8 @@ def render_compare(a: Results, b: Results) -> str:
         styles=compare_styles(a, b),
         plotly_js=Markup(chart_library()),
         max_failure_percent=MAX_FAILURE_RATE * 100,
+        rule=rule_text(),
+        interval_labels=interval_labels(rows),
     )
 
 

@@ -7,6 +7,10 @@ as results.json holds them (full float precision, true/false); a missing value i
 The ``round`` column is empty on the run's own steps (one row per load level, as the views show them: with
 ``--rounds N`` those combine the rounds, with their spread) and 1 to N on each round's own steps, which follow.
 Filtering on an empty ``round`` gives the run's figures, whatever the number of rounds.
+
+``counts`` and ``cause`` carry the step's standing as flasklab.analysis decides it (what the report and the terminal
+show): ``counts`` is true for a usable step (in the peak, capacity and knee), false for a flagged one, whose causes
+``cause`` joins ("generator-bound: ...; failures ..."). A round's own step is judged by the same rules.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from flasklab.analysis import Limits, assess, limits
 from flasklab.results import Results, Spread, Step, Target, atomic_write, load_results
 
 CSV_FILE = "steps.csv"
 TARGET_COLUMNS = ("run_id", "server", "scenario", "target_status", "concurrency", "params", "round")
+STANDING_COLUMNS = ("counts", "cause")  # flasklab.analysis's verdict on the step
 # Step fields that hold a record of their own, flattened into one column per field of that record.
 NESTED: dict[str, type[BaseModel]] = {"spread": Spread}
 STEP_COLUMNS = tuple(
@@ -29,7 +35,7 @@ STEP_COLUMNS = tuple(
     for name in Step.model_fields
     for column in ([f"{name}_{inner}" for inner in NESTED[name].model_fields] if name in NESTED else [name])
 )
-COLUMNS = TARGET_COLUMNS + STEP_COLUMNS
+COLUMNS = TARGET_COLUMNS + STANDING_COLUMNS + STEP_COLUMNS
 
 Cell = str | int | float
 
@@ -65,18 +71,25 @@ def params_text(params: dict[str, int]) -> str:
     return ";".join(f"{name}={value}" for name, value in params.items())
 
 
-def step_row(run_id: str, target: Target, step: Step, round_number: int | None = None) -> list[Cell]:
-    """One line: the target's columns, the round (None: the run's own step), then the step's."""
+def standing_cells(step: Step, server: Limits) -> list[Cell]:
+    """Does the step count (true/false), and if not, why (its flags' causes joined; empty when it counts)."""
+    standing = assess(step, server)
+    return [cell(standing.usable), standing.causes]
+
+
+def step_row(run_id: str, target: Target, step: Step, server: Limits, round_number: int | None = None) -> list[Cell]:
+    """One line: the target's columns, the round (None: the run's own step), its standing, then the step's."""
     concurrency = "" if target.concurrency is None else target.concurrency  # empty: unbounded
     head: list[Cell] = [run_id, target.server, target.scenario, target.status, concurrency, params_text(target.params)]
-    return [*head, cell(round_number), *step_cells(step)]
+    return [*head, cell(round_number), *standing_cells(step, server), *step_cells(step)]
 
 
-def target_rows(run_id: str, target: Target) -> list[list[Cell]]:
+def target_rows(results: Results, target: Target) -> list[list[Cell]]:
     """The target's own steps, then each round's steps numbered from 1."""
-    rows = [step_row(run_id, target, step) for step in target.steps]
+    run_id, server = results.meta.run_id, limits(target, results.meta)
+    rows = [step_row(run_id, target, step, server) for step in target.steps]
     for number, steps in enumerate(target.rounds, start=1):
-        rows.extend(step_row(run_id, target, step, number) for step in steps)
+        rows.extend(step_row(run_id, target, step, server, number) for step in steps)
     return rows
 
 
@@ -86,7 +99,7 @@ def steps_csv(results: Results) -> str:
     writer = csv.writer(buffer, lineterminator="\n")  # as the rest of a Unix pipe expects; spreadsheets read it too
     writer.writerow(COLUMNS)
     for target in results.targets:
-        writer.writerows(target_rows(results.meta.run_id, target))
+        writer.writerows(target_rows(results, target))
     return buffer.getvalue()
 
 

@@ -98,10 +98,25 @@ class CpuSet:
             return None
 
 
+def busy_signs(
+    busiest: float, total: float | None, cpus: int | None, busy: float | None, threshold: float
+) -> list[str]:
+    """What shows the generator side's CPU was busy, in words; empty when nothing did.
+
+    The one rule, at ``threshold`` or more (a share of a core, of the side's cores, of its CPU set's time): its
+    busiest process, all of its processes together, or its CPU set (interrupt work and other processes on it
+    included). The Locust process decides ``generator_saturated`` with it, flasklab.analysis a step's standing.
+    """
+    signs = []
+    if busy is not None and busy >= threshold:
+        signs.append(f"its CPU set {busy * 100:.0f} % busy")
+    if total is not None and cpus and total >= threshold * cpus:
+        signs.append(f"its processes used {total:.2f} of {cpus} core{'s' if cpus != 1 else ''}")
+    if busiest >= threshold and not signs:
+        signs.append(f"busiest process at {busiest * 100:.0f} % of a core")
+    return signs
+
+
 def saturated(busiest: float, total: float | None, cpus: int | None, busy: float | None, threshold: float) -> bool:
     """Was the generator side saturated: its busiest process, all of its processes together, or its CPU set?"""
-    if busiest > threshold:
-        return True
-    if total is not None and cpus and total >= threshold * cpus:
-        return True
-    return busy is not None and busy >= threshold
+    return bool(busy_signs(busiest, total, cpus, busy, threshold))

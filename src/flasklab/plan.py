@@ -3,27 +3,36 @@
 A pure function of the request, the catalog and, optionally, one run's results.json. Each server gets one option,
 on one of two bases, and every option says the numbers it used.
 
-**measured** (``--from DIR``): the run measured the server on the scenario of the request's shape with the same
-``ms``: the first scenario of locustfiles/ whose LAB_SCENARIO declares that work (``io``, blocking I/O only, with an
-``ms``: the ``io`` scenario; ``cpu``, CPU only, with an ``ms``: ``cpu``; ``none``: ``hello``). One instance's
-capacity is flasklab.analysis's capacity step: the highest rps of a usable step (not generator-bound, failures
-<= 1 %, steady, stable, enough samples) whose p95 met the objective.
-Instances = ceil(R / capacity), planned on the low end of the step's rps interval (the pessimistic end; the point
-estimate's count is shown beside it); workers = the server's configured concurrency; expected p95 = the p95 measured
-at the least step that carried the planned load per instance, with its interval. Intervals are read as ``compare``
-reads them (across rounds when the run had several). In a closed-loop run, open traffic at the same rate queues
-somewhat more, which the pessimistic end absorbs in part. A run that does not cover the request (another scenario or
-``ms``, a failed target, no step within the objective) is said to, and the law plans that server. When the run's
-last step met the objective with throughput still growing (no knee), the limit was not reached and the plan may
-over-provision: the reason says so.
+**measured** (``--from DIR``): the run measured the server on the scenario of the request's shape with the same ``ms``:
+the first scenario of locustfiles/ whose LAB_SCENARIO declares that work (``io``, blocking I/O only, with an ``ms``: the
+``io`` scenario; ``cpu``, CPU only, with an ``ms``: ``cpu``; ``none``: ``hello``), and at least one usable step of it
+(flasklab.analysis: not generator-bound, failures <= 1 %, steady, stable, enough samples) met the objective. The plan is
+a prediction, not a reading of the curve: the service time is measured at a usable step where nothing queued (in a
+closed loop the lightest with enough samples for a p99 whose users all had a slot), as its exact p50, p95, p99, max and
+mean; the slots are the configured concurrency (fewer when the probe saw fewer, and at most the cores' worth when a
+request keeps a core busy); each instance is then an M/G/c queue fed Poisson arrivals at R / N (flasklab.queueing). When
+the cores bound a server whose requests are time-sliced (threads under the GIL, worker processes beyond the cores: the
+catalog's kinds ``threads`` and ``processes``), its admitted requests take turns on them instead: processor sharing,
+whose tail is longer than a queue's taken in turn (simulated, seeded; ``async`` servers run each request's CPU work to
+its end, first come first served). Instances = the fewest N whose predicted p95 meets the objective with the slots busy
+at most ``--max-utilisation``, the CPU within it and no instance offered more than it was measured completing (its
+peak, or a lower bound above it: a model fitted at light load can promise more); a thin basis (quick profile,
+fewer than THIN_SAMPLES service-time samples, a wide rps interval, one usable step) must meet it with THIN_MARGIN to
+spare. An open-model run also bounds N
+from below by its curve: R / the highest throughput a stable step kept up with (its completions per second, not the rate
+offered) within the objective. The expected p95 and p99 are the model's at R / N; the closed loop's capacity step within
+the objective is shown beside them as a check. A run that does not cover the request (another scenario or ``ms``, a
+failed target, no step within the objective) is said to, and the law plans that server. ``flasklab plan --verify`` runs
+one instance at its share (whole rps) and judges the model's prediction at that rate (within 25 % of the measured p95:
+flasklab.verify) as well as the objective.
 
 **law**: work per request W = io_ms + cpu_ms, and Little's law: requests in flight = R x W / 1000, so the servers
 hold at least that many requests at once in total (workers, threads or connections). CPU cores needed = R x cpu_ms /
 1000; an instance has the catalog's budget (SERVER_CPUS, or the run's) and is planned at <= 70 % of it. cpu_ms is
 --cpu-ms plus an assumed 0.5 ms for Flask and the server (measured here, 2026-11: 0.1 to 0.7 ms per ``hello``, but
 5 to 7 ms on the dev server that forks per request), or, without --cpu-ms, the run's measurement of that server:
-server_cpu / rps at its lightest step (one user: a request has the core to itself, and the ``cpu`` scenario spins
-for wall time, which is CPU time only when it runs alone; at low rps the idle server's CPU makes it err high). Each
+server_cpu / rps at its lightest step (one user: a request has the core to itself; at low rps the idle server's CPU
+makes it err high). Each
 instance is an M/M/c queue fed R / N requests per second (an even random share) with c slots, and its p95 = the
 work (the CPU part stretched by 1 / (1 - CPU utilisation), the mean slowdown on a shared core) + the 95th percentile
 of the Erlang C wait for a slot. That is pessimistic for constant work (M/D/c waits about half as long) and
@@ -48,7 +57,7 @@ from rich.text import Text
 
 from flasklab.analysis import TargetAnalysis, analyse, budget_value, load_text, rps_interval, successes
 from flasklab.catalog import CPU_WORK, IO_WORK, NO_WORK, Scenario, Server, load_scenarios, scenario_of_work
-from flasklab.queueing import Prediction, QueueingError, ServiceTime, erlang_c, predict
+from flasklab.queueing import Prediction, QueueingError, ServiceTime, erlang_c, predict, predict_shared
 from flasklab.results import Results, Step, Target
 
 MAX_RPS = 1e7
@@ -298,6 +307,9 @@ class Option:
     memory_mb: float | None = None  # one instance's server memory, measured at its busiest usable step
     service_mean_ms: float | None = None  # measured: the service time the queue model used (mean, SCV)
     service_scv: float | None = None
+    service_points: list[tuple[float, float]] = field(default_factory=list)  # measured: its quantile function
+    shared_admitted: int | None = None  # measured, CPU-bound and time-sliced: requests that take turns on ...
+    shared_cores: float | None = None  # ... these cores (processor sharing; None: each request holds a slot)
     slots: int | None = None  # measured: the slots the model used (configured, or what the probe saw; CPU-bound: cores)
     thin_basis: list[str] = field(default_factory=list)  # why the measurement behind the option is thin
     setting: str = ""  # from a tuning: the worker setting this option runs with, e.g. GUNICORN_SYNC_WORKERS=8
@@ -416,6 +428,14 @@ class ServiceBasis:
     slots_reason: str
     cpu_ms: float | None  # CPU per request at that step
     thin: list[str]
+    sharing: tuple[int, float] | None = None  # requests admitted at once that take turns on these cores, or None
+
+    def predict(self, rate_rps: float) -> Prediction | None:
+        """The queue at ``rate_rps``: M/G/c on the slots, or processor sharing when requests take turns on the cores."""
+        if self.sharing is not None:
+            admitted, cores = self.sharing
+            return predict_shared(rate_rps, cores, admitted, self.service)
+        return predict(rate_rps, self.slots, self.service)
 
 
 def basis_steps(analysis: TargetAnalysis, run: Results) -> list[Step]:
@@ -428,8 +448,9 @@ def basis_steps(analysis: TargetAnalysis, run: Results) -> list[Step]:
     return rich + [s for s in usable if s not in rich]
 
 
-def service_basis(analysis: TargetAnalysis, run: Results, cpus: float) -> ServiceBasis | None:
-    """The service time of the first basis step with every percentile the model needs (None: no such step)."""
+def service_basis(analysis: TargetAnalysis, run: Results, cpus: float, kind: str = "") -> ServiceBasis | None:
+    """The service time of the first basis step with every percentile the model needs (None: no such step), and
+    how its requests are served (``core_sharing``: by the server's declared ``kind``)."""
     for step in basis_steps(analysis, run):
         if None in (step.p50_ms, step.p95_ms, step.p99_ms, step.max_ms, step.mean_ms):
             continue
@@ -442,7 +463,10 @@ def service_basis(analysis: TargetAnalysis, run: Results, cpus: float) -> Servic
         samples = successes(step)
         cpu_ms = step.server_cpu / step.rps * 1000 if step.server_cpu is not None and step.rps > 0 else None
         slots, reason = model_slots(analysis.target, run, service, cpu_ms, cpus)
-        return ServiceBasis(step, service, samples, slots, reason, cpu_ms, thin_reasons(analysis, run, step, samples))
+        admitted, _ = model_slots(analysis.target, run, service, None, cpus)
+        sharing = core_sharing(kind, admitted, slots, service, cpu_ms, cpus)
+        thin = thin_reasons(analysis, run, step, samples)
+        return ServiceBasis(step, service, samples, slots, reason, cpu_ms, thin, sharing)
     return None
 
 
@@ -464,6 +488,19 @@ def model_slots(
     return slots, reason
 
 
+def core_sharing(
+    kind: str, admitted: int, slots: int, service: ServiceTime, cpu_ms: float | None, cpus: float
+) -> tuple[int, float] | None:
+    """When the cores, not the slots, bound a server whose requests are time-sliced (threads under the GIL's switch
+    interval, more worker processes than cores under the OS scheduler): the requests it admits at once and the
+    cores they share (a request using a share s of a core while served counts the budget as cpus / s cores). None
+    when each request holds its slot to itself, or runs to completion (async: a greenlet keeps the core until its
+    CPU work is done, so the CPU-capped slots are a first-come-first-served queue)."""
+    if kind == "async" or cpu_ms is None or cpu_ms <= 0 or slots >= admitted:
+        return None
+    return admitted, cpus / min(cpu_ms / service.mean_ms, 1.0)
+
+
 def thin_reasons(analysis: TargetAnalysis, run: Results, step: Step, samples: int) -> list[str]:
     """Why a measured basis is thin: the quick profile, few service-time samples, a wide rps interval."""
     reasons = []
@@ -472,17 +509,20 @@ def thin_reasons(analysis: TargetAnalysis, run: Results, step: Step, samples: in
     if samples < THIN_SAMPLES:
         reasons.append(f"{samples} service-time samples (p99 needs {THIN_SAMPLES})")
     spread = rps_interval(step)
-    if spread is not None and step.rps > 0 and (spread[1] - spread[0]) > WIDE_INTERVAL * step.rps:
-        reasons.append(f"rps interval {number(spread[0])}-{number(spread[1])} at {load_text(step)}")
+    wide = spread is not None and spread.high is not None and spread.high - spread.low > WIDE_INTERVAL * step.rps
+    if spread is not None and spread.high is not None and step.rps > 0 and wide:
+        reasons.append(f"rps {spread.label} {number(spread.low)}-{number(spread.high)} at {load_text(step)}")
     if len(analysis.usable) < 2:
         reasons.append("one usable step")
     return reasons
 
 
 def open_curve_rate(analysis: TargetAnalysis, p95_ms: float) -> Step | None:
-    """Open model: the highest offered rate whose usable step met the objective (its p95 a measured answer)."""
-    met = [s for s in analysis.within_slo(p95_ms) if s.offered_rps is not None]
-    return max(met, key=lambda s: s.offered_rps or 0, default=None)
+    """Open model: the usable step (stable: its backlog did not grow) with the most throughput that met the
+    objective. Its completions per second are what one instance kept up with; the rate offered to it is only what
+    was asked, and a server a little behind it can still pass a short window's other checks."""
+    met = [s for s in analysis.within_slo(p95_ms) if s.offered_rps is not None and s.unstable is not True]
+    return max(met, key=lambda s: s.rps, default=None)
 
 
 def measured_option(
@@ -495,21 +535,30 @@ def measured_option(
     option = Option(
         target.server, law.kind, "measured", covered=True, run_dir=run.meta.run_id, law_instances=law.instances
     )
-    basis = service_basis(analysis, run, cpus)
+    basis = service_basis(analysis, run, cpus, law.kind)
     if basis is None:
         option.reason = "no usable step with a service time (p50, p95, p99, max and mean)"
         return option
     margin = THIN_MARGIN if basis.thin else 1.0
     objective = request.p95_ms / margin
+    ceiling = measured_ceiling(analysis)
 
     def meets(instances: int) -> bool:
-        found = predict(request.rps / instances, basis.slots, basis.service)
-        cpu_ok = basis.cpu_ms is None or request.rps / instances * basis.cpu_ms / 1000 <= request.max_utilisation * cpus
+        rate = request.rps / instances
+        found = basis.predict(rate)
+        cpu_ok = basis.cpu_ms is None or rate * basis.cpu_ms / 1000 <= request.max_utilisation * cpus
+        seen = ceiling is None or rate <= ceiling.rps
         return (
-            found is not None and found.utilisation <= request.max_utilisation and found.p95_ms <= objective and cpu_ok
+            found is not None
+            and found.utilisation <= request.max_utilisation
+            and found.p95_ms <= objective
+            and cpu_ok
+            and seen
         )
 
     option.service_mean_ms, option.service_scv = basis.service.mean_ms, basis.service.scv
+    option.service_points = list(basis.service.points)
+    option.shared_admitted, option.shared_cores = basis.sharing or (None, None)
     option.slots, option.thin_basis, option.workers = basis.slots, basis.thin, target.concurrency
     option.memory_mb = max((s.server_rss_mb for s in analysis.usable if s.server_rss_mb is not None), default=None)
     option.shape = f"{'unbounded' if target.concurrency is None else target.concurrency} configured"
@@ -524,13 +573,13 @@ def measured_option(
         option.reason = f"cannot within {MAX_INSTANCES:,} instances"
         return option
     curve = open_curve_rate(analysis, objective) if run.meta.model == "open" else None
-    if curve is not None and curve.offered_rps:
-        instances = max(instances, math.ceil(request.rps / curve.offered_rps - 1e-9))
+    if curve is not None and curve.rps > 0:
+        instances = max(instances, math.ceil(request.rps / curve.rps - 1e-9))
     budget = request.mem_per_instance_mb
     if budget is not None and option.memory_mb is not None and option.memory_mb > budget:
         option.reason = f"cannot: an instance used {number(option.memory_mb)} MiB, over the {number(budget)} MiB asked"
         return option
-    found = predict(request.rps / instances, basis.slots, basis.service)
+    found = basis.predict(request.rps / instances)
     assert found is not None  # meets() held at this count or fewer instances
     option.instances, option.n_plus_one, option.rps_per_instance = instances, instances + 1, request.rps / instances
     option.utilisation, option.expected_p95_ms, option.expected_p99_ms = found.utilisation, found.p95_ms, found.p99_ms
@@ -539,6 +588,13 @@ def measured_option(
     option.cpu_source = f"measured at {load_text(basis.step)}" if basis.cpu_ms is not None else ""
     option.reason = measured_reason(option, basis, found, curve, analysis, request)
     return option
+
+
+def measured_ceiling(analysis: TargetAnalysis) -> Step | None:
+    """The most one instance was measured completing: its peak, or a lower bound of its capacity above it. A plan
+    never puts more on an instance than that, whatever the model predicts: a model fitted at low load (CPU per
+    request at one user) can promise rates the server was never seen to serve."""
+    return analysis.lower_bound or analysis.peak
 
 
 def measured_reason(
@@ -554,21 +610,41 @@ def measured_reason(
     text = (
         f"{option.instances} instance(s) at {number(found.rate_rps)} rps each: service time measured at "
         f"{load_text(basis.step)} ({basis.samples} samples): mean {ms(service.mean_ms)} ms, p95 "
-        f"{ms(service.quantile(0.95))} ms, SCV {service.scv:.2f}; {basis.slots} slots ({basis.slots_reason}); "
-        f"M/G/c with Poisson arrivals: utilisation {found.utilisation:.0%} (target <= {request.max_utilisation:.0%}), "
-        f"{found.wait_probability:.0%} of requests wait, predicted p95 {ms(found.p95_ms)} ms, p99 {ms(found.p99_ms)} ms"
+        f"{ms(service.quantile(0.95))} ms, SCV {service.scv:.2f}; {queue_text(basis, found)} with Poisson arrivals: "
+        f"utilisation {found.utilisation:.0%} (target <= {request.max_utilisation:.0%}), predicted p95 "
+        f"{ms(found.p95_ms)} ms, p99 {ms(found.p99_ms)} ms"
     )
     if curve is not None:
-        text += f"; the open-model curve met the objective up to {number(curve.offered_rps or 0)} rps offered"
+        text += (
+            f"; the open-model curve kept up with {number(curve.rps)} rps within the objective (at "
+            f"{load_text(curve)}): at least {math.ceil(request.rps / curve.rps - 1e-9)} instance(s)"
+        )
     capacity = analysis.capacity(request.p95_ms)
     option.capacity_rps = capacity.rps if capacity is not None else None
     if capacity is not None:
-        text += f"; closed-loop capacity within the objective: {number(capacity.rps)} rps at {load_text(capacity)}"
+        loop = "closed-loop " if capacity.offered_rps is None else ""
+        text += f"; {loop}capacity within the objective: {number(capacity.rps)} rps at {load_text(capacity)}"
+    if (ceiling := measured_ceiling(analysis)) is not None:
+        seen = f"{number(ceiling.rps)} rps one instance was measured completing (at {load_text(ceiling)})"
+        text += f"; never above the {seen}"
     if basis.thin:
         text += f"; thin basis ({'; '.join(basis.thin)}): planned to {ms(request.p95_ms / THIN_MARGIN)} ms"
     if option.law_instances is not None:
         text += f"; the law plans {option.law_instances}"
     return text
+
+
+def queue_text(basis: ServiceBasis, found: Prediction) -> str:
+    """The queue model a measured option used, in words."""
+    if basis.sharing is not None:
+        admitted, cores = basis.sharing
+        return (
+            f"processor sharing: up to {admitted} requests at once take turns on {cores:.2g} core(s) "
+            f"({basis.slots_reason}; time-sliced: simulated), {found.wait_probability:.0%} queue to be admitted"
+        )
+    return (
+        f"{basis.slots} slots ({basis.slots_reason}); M/G/c, {found.wait_probability:.0%} of requests wait for a slot"
+    )
 
 
 def outside_catalog(name: str, cpu: Cpu) -> Option:
@@ -683,8 +759,15 @@ def reasoning(request: PlanRequest, work: Workload, cpus: float, run: Results | 
             shape = f"the request is shaped like the {work.scenario} scenario{param}"
         lines.append(
             f"run {run.meta.run_id} (profile {run.meta.profile}, backend {run.meta.backend}): {shape}; measured "
-            f"options plan on the low end of the capacity step's rps interval"
-            + ("; its users were a closed loop (open traffic at that rate queues more)" if closed else "")
+            "options predict: the service time measured where nothing queued, the server's slots, an M/G/c queue "
+            "fed Poisson arrivals at R / instances, the fewest instances whose predicted p95 meets the objective "
+            f"(a thin basis with a {THIN_MARGIN:g}x margin)"
+            + (
+                "; its users were a closed loop: its capacity step is shown as a check, the prediction is for open "
+                "traffic"
+                if closed
+                else "; open model: no fewer instances than the highest throughput a stable step kept up with needs"
+            )
         )
     return lines
 

@@ -4,7 +4,9 @@ It sends ``width`` concurrent ``/io`` requests released together and reads, from
 started and finished sleeping and which process and thread served it. The largest number of those server-side
 intervals that overlap is the measured concurrency: no timing from the client's side, so queueing in a backlog or a
 proxy does not count as serving. The same count inside each process tells whether a worker served one request at a
-time. Then it calls ``/self`` once to see whether the server can answer a request to itself while serving one.
+time. Then it calls ``/self`` once to see whether the server can answer a request to itself while serving one, and
+sends one more request while /self waits: a server that begins it is serving others, so an inner call that timed out
+meanwhile was slow, not deadlocked.
 
 Its clients connect as the run's load does (``--connections``): with ``close`` each request is a connection of its
 own, opened when the requests are released, so the server's accept loop spreads them as it spreads new clients; with
@@ -30,6 +32,9 @@ from flasklab.results import ProbeRequest, ProbeResult
 from flasklab.settings import CONNECTIONS, PROBE_IO_MS, PROBE_WIDTH
 
 SELF_CALL_CLIENT_TIMEOUT_S = 15.0
+# The other request beside /self is sent this long after it: well inside the app's own wait for itself (2 s), and
+# later than a self-call that works takes (a few ms), so it is only sent when /self is still waiting.
+OTHER_AFTER_S = 0.2
 # Requests sent beyond the configured concurrency, so that "serves exactly N" can be told apart from "serves more".
 PROBE_HEADROOM = 8
 # At most this many at once: each is a thread and a fresh connection of the orchestrator, and 64 stays well inside
@@ -188,9 +193,9 @@ def probe_concurrency(
     outcomes = send_io_requests(url, width, io_ms, connections)
     served = [outcome for outcome in outcomes if isinstance(outcome, Served)]
     errors = sorted({outcome for outcome in outcomes if isinstance(outcome, str)})
-    status, elapsed, selfcall_error = self_call(url)
-    if selfcall_error:
-        errors.append(selfcall_error)
+    selfcall = self_call(url)
+    if selfcall.error:
+        errors.append(selfcall.error)
     known_pids = bool(served) and all(request.pid is not None for request in served)
     per_process = per_process_overlap(served) if known_pids else {}
     return ProbeResult(
@@ -205,25 +210,103 @@ def probe_concurrency(
         workers_seen=len(per_process) if per_process else None,
         per_worker_max=max(per_process.values()) if per_process else None,
         connections=connections,
-        selfcall_status=status,
-        selfcall_s=round(elapsed, 3),
+        selfcall_status=selfcall.status,
+        selfcall_s=round(selfcall.elapsed_s, 3),
+        selfcall_inner_status=selfcall.inner_status,
+        selfcall_inner_s=None if selfcall.inner_s is None else round(selfcall.inner_s, 3),
+        selfcall_others_served=selfcall.others_served,
+        selfcall_other_s=selfcall.other_s,
         error="; ".join(errors)[:400] or None,
         requests=timeline(served),
     )
 
 
-def self_call(url: str) -> tuple[int | None, float, str | None]:
-    """GET /self: its status (200: the server answered itself; 504: it could not), its time, and why it failed.
+@dataclass(frozen=True)
+class SelfCall:
+    """GET /self as the probe saw it: the outer answer, the app's own call inside it, and whether the server served
+    another request meanwhile (what tells a deadlock from a slow machine)."""
 
-    No answer within SELF_CALL_CLIENT_TIMEOUT_S is a status of None after that long: the server is stuck.
-    """
-    started = time.monotonic()
+    status: int | None  # /self's HTTP status (None: no answer)
+    elapsed_s: float
+    error: str | None = None
+    inner_status: int | None = None  # what the app's call to its own server got (None: it timed out, or unknown)
+    inner_s: float | None = None
+    others_served: bool | None = None  # None: not checked (/self ended before the other request was sent)
+    other_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One GET's outcome: when it was sent and ended by the client's clock, and its JSON body (server-side times)."""
+
+    status: int | None  # None: no answer (see error)
+    sent: float
+    ended: float
+    document: dict[str, object]
+    error: str | None = None
+    timed_out: bool = False
+
+    @property
+    def waited_s(self) -> float:
+        return self.ended - self.sent
+
+
+def _timed_get(url: str, timeout_s: float) -> Timed:
+    sent = time.monotonic()
     try:
-        status, _ = http_get(f"{url}/self", timeout=SELF_CALL_CLIENT_TIMEOUT_S)
+        status, body = http_get(url, timeout=timeout_s)
     except OSError as error:
-        elapsed = time.monotonic() - started
         reason = getattr(error, "reason", error)
-        if isinstance(reason, TimeoutError) or elapsed >= SELF_CALL_CLIENT_TIMEOUT_S:
-            return None, elapsed, f"GET /self: no answer within {SELF_CALL_CLIENT_TIMEOUT_S:g} s"
-        return None, elapsed, f"GET /self: {type(error).__name__}: {reason}"
-    return status, time.monotonic() - started, None
+        ended = time.monotonic()
+        timed_out = isinstance(reason, TimeoutError) or ended - sent >= timeout_s
+        return Timed(None, sent, ended, {}, f"{type(error).__name__}: {reason}", timed_out)
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    return Timed(status, sent, time.monotonic(), document if isinstance(document, dict) else {})
+
+
+def _number(document: dict[str, object], key: str) -> float | None:
+    value = document.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def served_meanwhile(selfcall: Timed, other: Timed) -> bool:
+    """Did the server begin ``other`` before /self ended? By the server's clock when both answers carry it (its
+    start, /self's end), else by the client's: the other answer came first. No answer to it: not served."""
+    if other.status is None:
+        return False
+    began, ended = _number(other.document, "start"), _number(selfcall.document, "end")
+    if began is not None and ended is not None:
+        return began < ended
+    return selfcall.status is None or other.ended < selfcall.ended
+
+
+def self_call(url: str) -> SelfCall:
+    """GET /self, and while it waits (after OTHER_AFTER_S) one GET /io?ms=0 beside it.
+
+    /self's answer says what the app's call to its own server got and how long it waited; the other request says
+    whether the server was serving anything else meanwhile. No answer to /self within SELF_CALL_CLIENT_TIMEOUT_S is
+    a status of None after that long.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_timed_get, f"{url}/self", SELF_CALL_CLIENT_TIMEOUT_S)
+        try:
+            outer, other = pending.result(timeout=OTHER_AFTER_S), None
+        except TimeoutError:
+            other = _timed_get(f"{url}/io?ms=0", SELF_CALL_CLIENT_TIMEOUT_S)
+            outer = pending.result()
+    error = outer.error and f"GET /self: {outer.error}"
+    if outer.timed_out:
+        error = f"GET /self: no answer within {SELF_CALL_CLIENT_TIMEOUT_S:g} s"
+    inner = outer.document.get("inner_status")
+    return SelfCall(
+        status=outer.status,
+        elapsed_s=outer.waited_s,
+        error=error,
+        inner_status=inner if isinstance(inner, int) and not isinstance(inner, bool) else None,
+        inner_s=_number(outer.document, "elapsed_s"),
+        others_served=None if other is None else served_meanwhile(outer, other),
+        other_s=None if other is None or other.status is None else round(other.waited_s, 3),
+    )

@@ -30,7 +30,11 @@ class Record(BaseModel):
 
 
 class Spread(Record):
-    """One step's figures across the rounds of a run (``--rounds N``): median, min and max."""
+    """One step's figures across the rounds of a run (``--rounds N``): median, min and max.
+
+    Min to max is the rounds' range, not a 95 % interval: it holds their median with probability 1 - 2 * 0.5**k
+    only (50 % for 2 rounds, 75 % for 3). From 6 rounds on, two order statistics give a 95 % interval of it.
+    """
 
     rounds: int = Field(ge=2)
     rps_median: float
@@ -39,6 +43,14 @@ class Spread(Record):
     p95_median_ms: float | None
     p95_min_ms: float | None
     p95_max_ms: float | None
+    rps_low: float | None = Field(
+        default=None,
+        description="95 % interval of the rounds' median rps: two of the rounds' values at exact binomial ranks "
+        "(flasklab.intervals); from 6 rounds on, null below (and in runs before it: the range is all there is)",
+    )
+    rps_high: float | None = None
+    p95_low_ms: float | None = Field(default=None, description="the same for the rounds' p95")
+    p95_high_ms: float | None = None
 
 
 class Step(Record):
@@ -63,10 +75,23 @@ class Step(Record):
     p99_ms: float | None
     max_ms: float | None
     mean_ms: float | None = None
-    rps_low: float | None = Field(default=None, description="~95 % interval of rps (completions in 10 slices)")
+    rps_low: float | None = Field(
+        default=None,
+        description="t-interval of rps over the window's completions in 10 slices: 95 % only where slices are "
+        "independent (short, not heavy-tailed requests); nothing of the drift between runs",
+    )
     rps_high: float | None = None
-    p95_low_ms: float | None = Field(default=None, description="~95 % interval of p95 (order statistics)")
+    p95_low_ms: float | None = Field(
+        default=None,
+        description="interval of p95 from two order statistics; with p95_ranks 'exact' a distribution-free 95 % "
+        "one, and p95_high_ms null where the samples are too few for an upper bound (under 59)",
+    )
     p95_high_ms: float | None = None
+    p95_ranks: Literal["exact"] | None = Field(
+        default=None,
+        description="how the p95 interval's ranks were chosen: 'exact' from the binomial (flasklab.intervals); null "
+        "in runs before it, a normal approximation with the top rank capped (63 % coverage at 20 samples, 91 % at 50)",
+    )
     spread: Spread | None = Field(
         default=None,
         description="across rounds, when the run had several: then this step holds their medians (rps, percentiles, "
@@ -107,6 +132,36 @@ class Step(Record):
         description="share (0-1) of the server CPU set's time spent running processes over the window (the server, "
         "idle servers, anything else; interrupt work left out), when the servers are pinned",
     )
+    server_in_flight: float | None = Field(
+        default=None,
+        ge=0,
+        description="mean requests in flight in the app over the window, all its processes together: the window's "
+        "completions' time in the app (the lab app's X-Lab-In-Flight header) over its length (Little's law); null: "
+        "not measured (a user's app, Locust workers, runs before it)",
+    )
+    server_in_flight_max: int | None = Field(
+        default=None, ge=0, description="the most requests one server process held when one of the window's began"
+    )
+    send_lag_p95_ms: float | None = Field(
+        default=None,
+        ge=0,
+        description="open model: p95 of the delay from each arrival's due time to its request being sent (the window's "
+        "arrivals; a slot waited for included)",
+    )
+    send_lag_max_ms: float | None = Field(default=None, ge=0, description="open model: the longest of those delays")
+    loop_lag_p95_ms: float | None = Field(
+        default=None,
+        ge=0,
+        description="p95 of the Locust process's event loop lag over the window: how much a greenlet sleeping 10 ms "
+        "overslept (every ready greenlet runs first); null with Locust workers and in runs before it",
+    )
+    loop_lag_max_ms: float | None = Field(default=None, ge=0, description="the longest of those oversleeps")
+    capped_arrivals: int | None = Field(
+        default=None,
+        ge=0,
+        description="open model: arrivals of the window that found the open loop's cap of requests open at once "
+        "reached and waited for a slot (the generator's limit, not the server's backlog)",
+    )
     steady: bool | None = Field(
         default=None, description="throughput and in-flight requests were steady when the window began (null: unknown)"
     )
@@ -119,7 +174,16 @@ class Step(Record):
     percentiles_lower_bound: bool = Field(
         default=False, description="censored latencies are in the percentiles: each is a lower bound"
     )
-    unstable: bool | None = Field(default=None, description="open model: the backlog grew over the window")
+    unstable: bool | None = Field(
+        default=None,
+        description="open model: the backlog grew over the window's slices as a trend beyond their noise "
+        "(flasklab.steady): the server did not keep up",
+    )
+    backlog_path: list[int] | None = Field(
+        default=None,
+        description="open model: requests due and unanswered at the window's start, at each of its slices' "
+        "boundaries and at its end (what `unstable` is decided from; null in runs before it was recorded)",
+    )
     generator_workers: int = Field(default=0, ge=0, description="Locust workers (0: one local Locust process)")
     server_cpu: float | None = Field(description="server CPU in cores (all its processes or its cgroup)")
     server_rss_mb: float | None = Field(
@@ -167,8 +231,23 @@ class ProbeResult(Record):
     width: int = Field(description="concurrent requests sent (an upper bound on what can be measured)")
     io_ms: int
     completed: int = 0
-    selfcall_status: int | None = Field(default=None, description="HTTP status of /self (504: the server deadlocked)")
+    selfcall_status: int | None = Field(
+        default=None, description="HTTP status of /self (504: the app's call to its own server timed out)"
+    )
     selfcall_s: float | None = None
+    selfcall_inner_status: int | None = Field(
+        default=None,
+        description="what the app's call to its own server got, from /self's answer (null: timed out, or not recorded)",
+    )
+    selfcall_inner_s: float | None = Field(default=None, description="how long the app waited for its own call")
+    selfcall_others_served: bool | None = Field(
+        default=None,
+        description="did the server begin another request (a GET /io?ms=0 sent while /self waited) before /self "
+        "ended? false with a timed-out inner call: a deadlock; null: not checked (/self ended first, or an older file)",
+    )
+    selfcall_other_s: float | None = Field(
+        default=None, description="how long that other request waited for its answer (null: none, or not sent)"
+    )
     failed: int = Field(default=0, ge=0, description="probe requests that failed or got no answer")
     workers_seen: int | None = Field(default=None, description="server processes that served probe requests")
     per_worker_max: int | None = Field(

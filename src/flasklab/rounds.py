@@ -5,7 +5,9 @@ and its CPU set's busy share, warm-up used), sums (requests, failures, errors, c
 (max latency, memory, busiest generator process, backlog; saturated, unstable or percentiles a lower bound if any
 round was, steady only if every round was), with the spread (median, min, max of rps and p95) beside them. The
 within-window intervals (``rps_low`` ...) are left out: across rounds the spread is the honest measure of noise, and
-compare and the planner read it instead. A new step field needs its rule here (tests/test_rounds.py checks).
+compare and the planner read it instead, as what it is: the range of the rounds (which holds their median with
+probability 1 - 2 * 0.5**k only: 50 % for 2 rounds), or from 6 rounds on a 95 % interval of the median from two
+order statistics (flasklab.intervals). A new step field needs its rule here (tests/test_rounds.py checks).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from flasklab.intervals import quantile_ranks
 from flasklab.results import Spread, Step
 
 Rule = Callable[[Sequence[Any]], Any]  # the rounds' values of one field (None where unmeasured) -> the combined one
@@ -100,6 +103,7 @@ RULES: dict[str, Rule] = {
     "rps_high": dropped,
     "p95_low_ms": dropped,
     "p95_high_ms": dropped,
+    "p95_ranks": dropped,
     "errors": counts(20),
     "names": counts(30),
     "name_failures": counts(30),
@@ -110,21 +114,40 @@ RULES: dict[str, Rule] = {
     "generator_cpus": minimum,
     "generator_set_busy": median,
     "server_set_busy": median,
+    "server_in_flight": median,
+    "server_in_flight_max": maximum,
+    "send_lag_p95_ms": maximum,  # the generator's worst round: a lag in any round is the generator's, not noise
+    "send_lag_max_ms": maximum,
+    "loop_lag_p95_ms": maximum,
+    "loop_lag_max_ms": maximum,
+    "capped_arrivals": total,
     "steady": every_round,
     "warmup_used_s": median,
     "censored": total,
     "percentiles_lower_bound": any_round,
     "unstable": any_round,
+    "backlog_path": dropped,  # each round's own path: "unstable" (any round's) says what it decided
     "generator_workers": maximum,
     "server_cpu": median,
     "server_rss_mb": maximum,
 }
 
 
+def median_interval(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """A 95 % interval of the rounds' median from two of their values (exact binomial ranks); None, None below 6."""
+    ranks = quantile_ranks(len(values), 0.5)
+    if ranks.low is None or ranks.high is None:
+        return None, None
+    ordered = sorted(values)
+    return ordered[ranks.low - 1], ordered[ranks.high - 1]
+
+
 def spread(steps: Sequence[Step]) -> Spread:
-    """The rounds' rps and p95: median, min and max."""
+    """The rounds' rps and p95: median, min and max, and from 6 rounds a 95 % interval of the median."""
     rps = [step.rps for step in steps]
     p95 = _present([step.p95_ms for step in steps])
+    rps_low, rps_high = median_interval(rps)
+    p95_low, p95_high = median_interval(p95)
     return Spread(
         rounds=len(steps),
         rps_median=statistics.median(rps),
@@ -133,6 +156,10 @@ def spread(steps: Sequence[Step]) -> Spread:
         p95_median_ms=median(p95),
         p95_min_ms=minimum(p95),
         p95_max_ms=maximum(p95),
+        rps_low=rps_low,
+        rps_high=rps_high,
+        p95_low_ms=p95_low,
+        p95_high_ms=p95_high,
     )
 
 

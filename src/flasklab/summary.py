@@ -70,6 +70,8 @@ def peak_cell(analysis: TargetAnalysis) -> str:
     """
     flagged = len(analysis.flagged)
     note = f" [yellow]{flagged} flagged[/]" if flagged else ""
+    if (bound := analysis.lower_bound) is not None:  # the server can do more than its peak shows
+        note = f" [yellow]{escape(analysis.standing(bound).rps_text(f'{bound.rps:,.0f}'))}[/]{note}"
     best = analysis.peak
     if best is None:
         return f"[yellow]no usable step[/]{note}"
@@ -106,7 +108,8 @@ def summary_table(results: Results) -> Table:
         table.caption = (
             "Peak: the usable step of highest rps (not generator-bound, failures <= "
             f"{MAX_FAILURE_RATE * 100:g} %, steady, stable, >= {MIN_SAMPLES} samples); flagged steps are listed below. "
-            f"{LOWER_BOUND_MARK} p95 a lower bound, {THIN_MARK} the maximum of too few samples."
+            f"{LOWER_BOUND_MARK} p95 a lower bound, {THIN_MARK} the maximum of too few samples; {LOWER_BOUND_MARK} rps "
+            "after the peak: a step where the generator and the server were both at their limit (a lower bound)."
         )
     return table
 
@@ -125,7 +128,11 @@ def flagged_table(results: Results) -> Table | None:
         table.add_column(column, justify="right" if column == "rps" else "left")
     for target, standing in rows:
         table.add_row(
-            target.server, target.scenario, load_text(standing.step), f"{standing.step.rps:,.1f}", standing.causes
+            target.server,
+            target.scenario,
+            load_text(standing.step),
+            standing.rps_text(f"{standing.step.rps:,.1f}"),
+            standing.causes,
         )
     return table
 

@@ -5,8 +5,14 @@ One instance of the option's server (its configuration, and the tuned setting wh
 offered its share, R / instances, rounded up to whole requests per second, as Poisson arrivals (the open model,
 seeded) of the request's scenario, for a window long enough to put about VERIFY_SAMPLES requests in it. The run is an
 ordinary run folder whose ``meta.prediction`` holds what the planner predicted, so its report shows the two side by
-side. The verdict: the plan *held* when that step counts (flasklab.analysis: not generator-bound, stable, < 1 %
-failures, enough samples) and its p95 met the objective.
+side. Two verdicts, each in words and in ``--json``:
+
+- **the objective**: the plan *held* when that step counts (flasklab.analysis: not generator-bound, stable, < 1 %
+  failures, enough samples) and its p95 met the objective. This one sets the exit code (0 held, 1 not).
+- **the prediction**: the predicted p95 was *within* VERIFY_TOLERANCE (25 %) of the measured one, |predicted -
+  measured| / measured. An objective can hold on a wrong prediction (a margin, a utilisation cap that added
+  instances) and a good prediction can miss a tight objective: a planner is judged on both. No verdict (None) when
+  the step measured no p95.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from rich.table import Table
 
 from flasklab.analysis import check_objective
 from flasklab.catalog import Scenario, Server
-from flasklab.plan import Option, Plan
+from flasklab.plan import Option, Plan, estimate
+from flasklab.queueing import ServiceTime, predict, predict_shared
 from flasklab.results import Results
 from flasklab.runner import Sweep
 from flasklab.settings import Profile
@@ -28,6 +35,7 @@ VERIFY_SAMPLES = 2000  # requests in the window: a p99 from 2,000 has 20 samples
 VERIFY_MIN_WINDOW_S = 20.0
 VERIFY_MAX_WINDOW_S = 300.0
 VERIFY_WARMUP_S = 3.0
+VERIFY_TOLERANCE = 0.25  # a prediction within 25 % of the measured p95 is a good one
 
 
 class VerifyError(ValueError):
@@ -52,15 +60,19 @@ class Verification:
     failures: int
     requests: int
     flags: tuple[str, ...]
-    held: bool
+    held: bool  # the objective: the step counts and its p95 met it
     run_dir: str
+    p95_error: float | None = None  # |predicted - measured| / measured p95 (None: either is missing)
+    p99_error: float | None = None
+    prediction_within: bool | None = None  # the p95 error at most VERIFY_TOLERANCE (None: no p95 to judge)
+    tolerance: float = VERIFY_TOLERANCE
 
-    @property
-    def p95_error(self) -> float | None:
-        """|predicted - measured| / measured p95."""
-        if self.predicted_p95_ms is None or not self.measured_p95_ms:
-            return None
-        return abs(self.predicted_p95_ms - self.measured_p95_ms) / self.measured_p95_ms
+
+def relative_error(predicted: float | None, measured: float | None) -> float | None:
+    """|predicted - measured| / measured (None: either is missing, or nothing was measured)."""
+    if predicted is None or not measured:
+        return None
+    return abs(predicted - measured) / measured
 
 
 def chosen_option(plan: Plan, server: str | None) -> Option:
@@ -90,8 +102,25 @@ def verify_profile(rate: int, window_s: float | None) -> Profile:
     return Profile("verify", (1,), VERIFY_WARMUP_S, window, "one instance at its planned share", (rate,))
 
 
+def predicted_at(plan: Plan, option: Option, rate: int) -> tuple[float | None, float | None]:
+    """The option's p95 and p99 by its own model at the rate actually run (R / instances rounded up to whole rps):
+    the verdict then judges the model, not the rounding. Without the model's inputs, the plan's own figures."""
+    if option.basis == "measured" and option.service_points and option.slots:
+        service = ServiceTime(tuple(option.service_points))
+        if option.shared_admitted is not None and option.shared_cores is not None:
+            found = predict_shared(rate, option.shared_cores, option.shared_admitted, service)
+        else:
+            found = predict(rate, option.slots, service)
+        return (found.p95_ms, found.p99_ms) if found is not None else (None, None)
+    if option.basis == "law" and option.workers and option.cpu_ms_per_request is not None:
+        law = estimate(rate, plan.workload.io_ms, option.cpu_ms_per_request, option.workers, plan.cpus)
+        return (law.p95_ms, None) if law is not None else (None, None)
+    return option.expected_p95_ms, option.expected_p99_ms
+
+
 def prediction_meta(plan: Plan, option: Option, rate: int) -> dict[str, str]:
-    """What the planner predicted, for results.json's meta.prediction (strings: the meta's simple map)."""
+    """What the planner predicted at that rate, for results.json's meta.prediction (strings: the meta's map)."""
+    p95, p99 = predicted_at(plan, option, rate)
     figures = {
         "server": option.server,
         "setting": option.setting or option.shape,
@@ -99,8 +128,8 @@ def prediction_meta(plan: Plan, option: Option, rate: int) -> dict[str, str]:
         "total_rps": f"{plan.request.rps:g}",
         "rate_rps": str(rate),
         "objective_p95_ms": f"{plan.request.p95_ms:g}",
-        "predicted_p95_ms": f"{option.expected_p95_ms:.1f}" if option.expected_p95_ms is not None else "",
-        "predicted_p99_ms": f"{option.expected_p99_ms:.1f}" if option.expected_p99_ms is not None else "",
+        "predicted_p95_ms": f"{p95:.1f}" if p95 is not None else "",
+        "predicted_p99_ms": f"{p99:.1f}" if p99 is not None else "",
         "utilisation": f"{option.utilisation:.3f}" if option.utilisation is not None else "",
         "basis": option.basis,
     }
@@ -139,16 +168,20 @@ def verdict(plan: Plan, option: Option, run: Results, run_dir: Path) -> Verifica
     checked = check_objective(run, objective)
     step, held = checked.step, checked.held
     flags = tuple(cause for cause in checked.causes.split("; ") if cause)
+    measured_p95, measured_p99 = (step.p95_ms, step.p99_ms) if step else (None, None)
+    rate = share_rps(plan, option)
+    predicted_p95, predicted_p99 = predicted_at(plan, option, rate)
+    p95_error = relative_error(predicted_p95, measured_p95)
     return Verification(
         server=option.server,
         setting=option.setting or option.shape,
-        rate_rps=share_rps(plan, option),
+        rate_rps=rate,
         window_s=run.meta.window_s,
         objective_p95_ms=objective,
-        predicted_p95_ms=option.expected_p95_ms,
-        predicted_p99_ms=option.expected_p99_ms,
-        measured_p95_ms=step.p95_ms if step else None,
-        measured_p99_ms=step.p99_ms if step else None,
+        predicted_p95_ms=predicted_p95,
+        predicted_p99_ms=predicted_p99,
+        measured_p95_ms=measured_p95,
+        measured_p99_ms=measured_p99,
         measured_rps=step.rps if step else None,
         backlog=step.backlog if step else None,
         failures=step.failures if step else 0,
@@ -156,6 +189,9 @@ def verdict(plan: Plan, option: Option, run: Results, run_dir: Path) -> Verifica
         flags=flags,
         held=held,
         run_dir=str(run_dir),
+        p95_error=p95_error,
+        p99_error=relative_error(predicted_p99, measured_p99),
+        prediction_within=None if p95_error is None else p95_error <= VERIFY_TOLERANCE,
     )
 
 
@@ -173,18 +209,35 @@ def verification_table(verification: Verification) -> Table:
         str(verification.backlog) if verification.backlog is not None else "—",
         f"{verification.failures} of {verification.requests}",
     )
-    notes = [f"p95 off by {verification.p95_error:.0%}"] if verification.p95_error is not None else []
-    table.caption = "; ".join([*notes, *verification.flags])
+    errors = [
+        f"{name} off by {error:.0%}"
+        for name, error in (("p95", verification.p95_error), ("p99", verification.p99_error))
+        if error is not None
+    ]
+    table.caption = "; ".join([*errors, *verification.flags])
     return table
 
 
 def verdict_line(verification: Verification) -> str:
-    """The verdict in words, with what was run."""
+    """The objective's verdict in words, with what was run."""
     held = "[green]HELD[/]" if verification.held else "[red]DID NOT HOLD[/]"
     return (
         f"verdict: {held}: p95 objective {verification.objective_p95_ms:g} ms; one {verification.server} "
         f"({verification.setting}) offered {verification.rate_rps} rps as Poisson arrivals for "
         f"{verification.window_s:g} s; run and report: {verification.run_dir}"
+    )
+
+
+def prediction_line(verification: Verification) -> str:
+    """The prediction's verdict in words: within the tolerance of the measured p95 or not."""
+    band = f"±{verification.tolerance:.0%}"
+    if verification.prediction_within is None or verification.p95_error is None:
+        return f"prediction: [yellow]NOT JUDGED[/]: no measured and predicted p95 to compare (band {band})"
+    within = "[green]WITHIN[/]" if verification.prediction_within else "[red]OUTSIDE[/]"
+    return (
+        f"prediction: {within} {band}: predicted p95 {_ms(verification.predicted_p95_ms)} ms, measured "
+        f"{_ms(verification.measured_p95_ms)} ms (off by {verification.p95_error:.0%}); p99 predicted "
+        f"{_ms(verification.predicted_p99_ms)} ms, measured {_ms(verification.measured_p99_ms)} ms"
     )
 
 

@@ -10,6 +10,7 @@ import http.client
 import importlib.metadata
 import os
 import platform
+import random
 import threading
 import time
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from flasklab_app.inflight import counted
 from flasklab_app.usage import server_usage
 
 # Bounds keep every request's work finite whatever its parameters say.
@@ -25,13 +27,18 @@ MAX_SLEEP_MS = 10_000
 MAX_CPU_MS = 2_000
 MAX_PAYLOAD_KB = 10_240
 MAX_UPLOAD_KB = 1_024
+MAX_SEED = 2**31 - 1
+DISTRIBUTIONS = ("const", "exp")  # /io's service time: ms itself, or exponential of mean ms (the default first)
+EXP_CAP = 10  # an exponential sleep is cut at this many means
 SELF_CALL_TIMEOUT_S = float(os.environ.get("LAB_SELF_TIMEOUT_S", "2"))
 UPSTREAM_TIMEOUT_S = 30.0
 SERVER_PACKAGES = ("flask", "werkzeug", "gunicorn", "gevent", "eventlet", "tornado", "pyuwsgi", "waitress", "granian")
 
 app = Flask(__name__)
 app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_KB * 1024
+app.wsgi_app = counted(app.wsgi_app)  # type: ignore[method-assign,assignment]  # X-Lab-In-Flight on every answer
 _PAYLOAD_BLOCK = b"x" * 1024
+_DRAWS = random.SystemRandom()  # unseeded draws: no state a fork (dev-processes) would copy into every child
 
 
 class BadParameter(ValueError):
@@ -50,6 +57,16 @@ def bounded_int(name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise BadParameter(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def choice(name: str, choices: tuple[str, ...]) -> str:
+    """The query parameter ``name``, one of ``choices`` (the first is the default), or a 400 naming them."""
+    raw = request.args.get(name)
+    if raw is None:
+        return choices[0]
+    if raw not in choices:
+        raise BadParameter(f"{name} must be one of {', '.join(choices)}, got {raw[:32]!r}")
+    return raw
 
 
 @app.errorhandler(BadParameter)
@@ -74,26 +91,55 @@ def hello() -> str:
 
 @app.get("/cpu")
 def cpu() -> Response:
-    """Busy loop for ``ms`` milliseconds of wall time: pure CPU, no I/O to yield on."""
+    """Burn ``ms`` milliseconds of this thread's CPU time: pure CPU, no I/O to yield on.
+
+    The loop runs until the thread's own CPU clock (``time.thread_time``) has advanced by ``ms``, not the wall clock:
+    threads that share a core under the GIL each get their full ``ms`` of CPU, so a server's cpu throughput is
+    bounded by its cores (cores x 1000 / ms a second) whatever its threads. A loop on wall time let threads sharing
+    one core finish sooner than their CPU share allows: 1.9 to 2.5 cores' worth of "work" from one
+    (tests/test_cpu_work.py). Greenlets (gevent, eventlet, uWSGI's async) share their OS thread, but the loop never
+    yields, so the clock is this request's alone.
+    """
     ms = bounded_int("ms", 10, 0, MAX_CPU_MS)
-    deadline = time.perf_counter() + ms / 1000
+    deadline = time.thread_time() + ms / 1000
     spins = 0
-    while time.perf_counter() < deadline:
+    while time.thread_time() < deadline:
         spins += 1
     return jsonify(ms=ms, spins=spins)
 
 
 @app.get("/io")
 def io() -> Response:
-    """Blocking sleep (patched into a cooperative one by gevent and eventlet workers).
+    """Blocking sleep (patched into a cooperative one by gevent and eventlet workers) of ``ms``, or with
+    ``dist=exp`` of an exponential time of mean ``ms`` (``seed`` fixes the draw; see service_time_ms).
 
     The server-side start and end times let the probe count how many requests really overlap; the process and
     thread (a greenlet under gevent and eventlet) that served it let it count them per worker.
     """
     ms = bounded_int("ms", 100, 0, MAX_SLEEP_MS)
+    sleep_ms = service_time_ms(ms, choice("dist", DISTRIBUTIONS), bounded_int("seed", -1, 0, MAX_SEED))
     start = time.time()
-    time.sleep(ms / 1000)
-    return jsonify(ms=ms, start=start, end=time.time(), pid=os.getpid(), thread=threading.get_ident())
+    time.sleep(sleep_ms / 1000)
+    return jsonify(
+        ms=ms, slept_ms=sleep_ms, start=start, end=time.time(), pid=os.getpid(), thread=threading.get_ident()
+    )
+
+
+def service_time_ms(mean_ms: int, distribution: str, seed: int) -> float:
+    """The sleep of one /io request: ``mean_ms`` itself (``const``), or an exponential draw of that mean (``exp``).
+
+    With exponential sleeps a server of c sync workers fed Poisson arrivals is an M/M/c queue, whose response-time
+    distribution is known exactly (flasklab.queueing.mmc_response_percentile): the lab's referee. A ``seed`` fixes
+    the draw (the same seed, the same sleep), so a client that numbers its requests' seeds makes a run's service
+    times reproducible whichever worker serves which request; without one the process's own generator draws.
+    The draw is capped at EXP_CAP means (and MAX_SLEEP_MS) so no request's work is unbounded: an exponential passes
+    10 means with probability e^-10 (4.5e-5), so the cap lowers the mean by that share and moves no percentile up
+    to p99.99 of the service time: the exact M/M/c figures hold to well under 0.1 %.
+    """
+    if distribution == "const" or mean_ms == 0:
+        return float(mean_ms)
+    draw = (random.Random(seed) if seed >= 0 else _DRAWS).expovariate(1 / mean_ms)
+    return min(draw, EXP_CAP * mean_ms, MAX_SLEEP_MS)
 
 
 def _get(base_url: str, path: str, timeout: float) -> int:
@@ -128,19 +174,26 @@ def upstream() -> tuple[Response, int]:
 
 @app.get("/self")
 def self_call() -> tuple[Response, int]:
-    """Call this same server while holding a request: a single-threaded server cannot answer and times out."""
+    """Call this same server while holding a request: a single-threaded server cannot answer and times out.
+
+    The answer says what the inner call got (``inner_status``: null when it timed out) and how long it waited
+    (``elapsed_s``, against ``timeout_s``), and when it waited by the server's clock (``start``, ``end``, as /io
+    says): a timeout alone does not tell a deadlock from a slow machine, a request the server began meanwhile does.
+    """
     base_url = os.environ.get("LAB_SELF_URL")
     if not base_url:
         return jsonify(error="LAB_SELF_URL is not configured"), 503
-    start = time.perf_counter()
+    start, started = time.time(), time.perf_counter()
+    waited = {"timeout_s": SELF_CALL_TIMEOUT_S, "start": start, "pid": os.getpid()}
     try:
         status = _get(base_url, "/hello", SELF_CALL_TIMEOUT_S)
     except TimeoutError:
-        elapsed = time.perf_counter() - start
-        return jsonify(error="self-call timed out: the server could not answer itself", elapsed_s=elapsed), 504
+        elapsed = time.perf_counter() - started
+        error = "self-call timed out: the server could not answer itself"
+        return jsonify(error=error, inner_status=None, elapsed_s=elapsed, end=time.time(), **waited), 504
     except OSError as error:
-        return jsonify(error=f"self-call failed: {error}"), 502
-    return jsonify(inner_status=status, elapsed_s=time.perf_counter() - start), 200
+        return jsonify(error=f"self-call failed: {error}", elapsed_s=time.perf_counter() - started), 502
+    return jsonify(inner_status=status, elapsed_s=time.perf_counter() - started, end=time.time(), **waited), 200
 
 
 @app.get("/payload")

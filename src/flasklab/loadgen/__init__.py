@@ -2,14 +2,15 @@
 
 The rule: the orchestrator (every flasklab module outside this package) never imports this package, and this
 package imports only itself and the pure modules the two worlds share (``flasklab.arrivals``,
-``flasklab.generator_side``, ``flasklab.steady``, ``flasklab.results``, ``flasklab.catalog``,
+``flasklab.generator_side``, ``flasklab.intervals``, ``flasklab.steady``, ``flasklab.results``, ``flasklab.catalog``,
 ``flasklab.settings``, ``flasklab.load_config``). Importing Locust monkey-patches the whole process with gevent,
 which would break the orchestrator's subprocesses and threads; so the two worlds talk only through one JSON
 document in (``flasklab.load_config.LoadConfig``) and JSON events out. tests/test_layout.py enforces the rule.
 
 - ``process``: the Locust process itself (``python -m flasklab.loadgen``): applies the steps, emits the events.
 - ``window``: a measurement window's exact figures (percentiles, intervals); ``recorder``: files each completion
-  into its step's window; ``generator_cpu``: the generator side's CPU over a window.
+  into its step's window; ``generator_cpu``: the generator side's CPU over a window; ``lag``: how late the
+  generator itself sends (open model) and wakes (its event loop).
 - ``openloop``: the open model's arrivals; ``distributed``: raw samples from Locust workers; ``lab_users``: what
   the lab sets on every Locust user (also imported by locustfiles/_lab.py).
 

@@ -7,7 +7,9 @@ seeded generator, so a run is repeatable and every server gets the same arrivals
 (the i-th at ``start + i / rate``, which queues far less than real traffic and so flatters a server). Each is sent
 when due, by a client taken from a pool (a User of the scenario's locustfile, reused so its keep-alive connection is
 too). Its latency runs from the due time, so time spent
-queued anywhere, even in the generator (at most ``max_in_flight`` requests are open at once), is counted.
+queued anywhere, even in the generator (at most ``max_in_flight`` requests are open at once), is counted. How
+late each request left (its send lag: from its due time to its task starting, a wait for a slot included) and how
+many arrivals found every slot taken are kept per window: both are the generator's delay, not the server's backlog.
 
 A request still unanswered when a window ends is data about that window: ``overdue`` gives the due times of every
 request due and unanswered (sent and waiting, waiting for a slot, or not even sent yet by a lagging schedule), so
@@ -81,6 +83,8 @@ class OpenLoop:
         self.arrivals = arrivals
         self.seed = seed
         self.peak = 0
+        self.send_lags_ms: list[float] = []  # the window's arrivals: due time to request sent
+        self.capped = 0  # the window's arrivals that found every slot taken
 
     @property
     def pending(self) -> int:
@@ -104,11 +108,14 @@ class OpenLoop:
 
     def _arrival(self, number: int, due: float) -> None:
         setattr(gevent.getcurrent(), DUE, due)
+        if self.slots.locked():
+            self.capped += 1
         try:
             with self.slots:
                 user = self._client()
                 if user is None:
                     return
+                self.send_lags_ms.append((time.perf_counter() - getattr(gevent.getcurrent(), DUE)) * 1000)
                 try:
                     random.choice(user.tasks)(user)
                 except Exception as error:  # a task that raises is a failed request, counted as such
@@ -144,6 +151,10 @@ class OpenLoop:
 
     def reset_peak(self) -> None:
         self.peak = self.pending
+
+    def reset_lag(self) -> None:
+        """A window begins: its send lags and capped arrivals count from now."""
+        self.send_lags_ms, self.capped = [], 0
 
     def stop(self) -> None:
         if self.scheduler is not None:

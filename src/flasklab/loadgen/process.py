@@ -15,7 +15,8 @@ locustfile and says what it defines: ``{"event": "ok", "users": [...]}``.
 
 A step's warm-up lasts until completions and in-flight requests are steady (flasklab.steady), at least the profile's
 warm-up and at most WARMUP_CAP times it; with Locust workers, whose samples arrive seconds late, it is the profile's
-and its steadiness is judged afterwards. The generator side is measured as a whole (generator_cpu).
+and its steadiness is judged afterwards. The generator side is measured as a whole (generator_cpu), and so is
+its own lag (flasklab.loadgen.lag: the event loop's oversleep; in the open model each arrival's delay in being sent).
 
 With ``exact`` off (LAB_EXACT=0 in the environment of ``flasklab run``) the process records nothing of its own: a
 window's requests and failures are the differences of Locust's own running totals at its edges, and its percentiles
@@ -46,11 +47,12 @@ from flasklab.catalog import lab_root
 from flasklab.load_config import LoadConfig
 from flasklab.loadgen.distributed import error_kind
 from flasklab.loadgen.generator_cpu import GeneratorCpu, Mark
+from flasklab.loadgen.lag import LoopLag, lag_figures
 from flasklab.loadgen.openloop import OpenLoop, OpenLoopError
 from flasklab.loadgen.recorder import Phase, Recorder
 from flasklab.loadgen.window import Window, counted_figures
 from flasklab.results import Step
-from flasklab.steady import WARMUP_CAP, WARMUP_SLICES, unstable
+from flasklab.steady import TREND_SLICES, WARMUP_CAP, WARMUP_SLICES, unstable
 
 WORKER_WAIT_S = 120.0
 REPORT_DELAY_S = 4.0  # Locust workers report every 3 s
@@ -174,6 +176,7 @@ class Session:
     runner: Any
     arrivals: OpenLoop | None
     web_ui: Any
+    loop_lag: LoopLag | None = None  # the event loop's lag; None with workers (the master's loop sends nothing)
 
     def completion_counter(self) -> Callable[[], int] | None:
         """What a steady warm-up counts completions with: the recorder's, or Locust's totals with ``exact`` off;
@@ -215,7 +218,10 @@ def start(config: LoadConfig) -> Session | None:
     web_ui = start_web_ui(environment, config.web)
     environment.events.init.fire(environment=environment, runner=runner, web_ui=web_ui)
     environment.events.test_start.fire(environment=environment)
-    return Session(config, shape, environment, recorder, runner, arrivals, web_ui)
+    loop_lag = None if config.workers else LoopLag()
+    if loop_lag is not None:
+        loop_lag.start()
+    return Session(config, shape, environment, recorder, runner, arrivals, web_ui, loop_lag)
 
 
 @dataclass
@@ -230,19 +236,30 @@ class Measured:
     overdue_ms: list[float] | None  # open model: ages of the requests due and unanswered at the window's end
 
 
-def open_fields(
-    arrivals: OpenLoop, rate: int, backlog_start: int, window_arrivals: float
-) -> tuple[dict[str, Any], list[float]]:
+def open_fields(arrivals: OpenLoop, rate: int, backlog_path: list[int]) -> tuple[dict[str, Any], list[float]]:
     """An open-model window's own fields, taken at its end: offered rate, backlog (requests due and unanswered,
-    with their ages for the censored latencies) and whether the backlog grew (unstable)."""
+    with their ages for the censored latencies), its path over the window's slices (``backlog_path``: read at the
+    window's start and slice boundaries; its end is read here) and whether it grew as a trend (unstable)."""
     now = time.perf_counter()
     overdue = arrivals.overdue(now)
+    path = [*backlog_path, len(overdue)]
     fields = {
         "offered_rps": float(rate),
         "backlog": len(overdue),
-        "unstable": unstable(backlog_start, len(overdue), window_arrivals),
+        "backlog_path": path,
+        "unstable": unstable(path),
     }
     return fields, [(now - due) * 1000 for due in overdue]
+
+
+def lag_fields(session: Session) -> dict[str, Any]:
+    """The generator's own lag over the window just ended: its event loop's, and in the open model each arrival's
+    delay in being sent and how many found the cap of requests open at once reached (flasklab.loadgen.lag)."""
+    fields = session.loop_lag.figures() if session.loop_lag is not None else {}
+    if session.arrivals is not None:
+        fields |= lag_figures("send_lag", session.arrivals.send_lags_ms)
+        fields["capped_arrivals"] = session.arrivals.capped
+    return fields
 
 
 def measure_window(session: Session, load: Load, generator: GeneratorCpu, step: int, step_start: float) -> Measured:
@@ -266,14 +283,22 @@ def measure_window(session: Session, load: Load, generator: GeneratorCpu, step: 
     emit(event="window", step=step, users=users)
     if arrivals is not None:
         arrivals.reset_peak()
-    backlog_start = load.in_flight()
+        arrivals.reset_lag()
+    if session.loop_lag is not None:
+        session.loop_lag.reset()
+    backlog_path = [load.in_flight()]
     start, (requests, failures) = generator.mark(), locust_totals(session.environment)
+    if arrivals is not None:  # the backlog at each slice boundary: its trend says whether the server kept up
+        for boundary in range(1, TREND_SLICES):
+            wait_until(shape.start_time + phase.window_start + boundary * shape.window_s / TREND_SLICES)
+            backlog_path.append(load.in_flight())
     wait_until(shape.start_time + phase.window_end)
     end, (requests_end, failures_end) = generator.mark(), locust_totals(session.environment)
     fields: dict[str, Any] = {"steady": steady, "warmup_used_s": round(phase.window_start - phase.start, 3)}
+    fields |= lag_fields(session)
     overdue_ms = None
     if arrivals is not None:
-        open_only, overdue_ms = open_fields(arrivals, users, backlog_start, users * shape.window_s)
+        open_only, overdue_ms = open_fields(arrivals, users, backlog_path)
         fields |= open_only
     emit(event="window_end", step=step, users=users)
     step_users = arrivals.peak if arrivals is not None else users
@@ -338,6 +363,8 @@ def stop(session: Session) -> None:
     session.environment.events.test_stop.fire(environment=session.environment)
     if session.arrivals is not None:
         session.arrivals.stop()
+    if session.loop_lag is not None:
+        session.loop_lag.stop()
     session.runner.quit()
     if session.web_ui:
         session.web_ui.stop()

@@ -5,6 +5,10 @@ is steady: flasklab.steady). Completions arrive from Locust's request event in a
 model's own listener (latency from when the request was due), or as raw samples in Locust workers' reports
 (flasklab.loadgen.distributed). A successful request made in a user's ``on_start`` is set-up, not a sample; a
 failed one is a failure.
+
+Each answer of the lab's app says how long it spent in the app (its ``X-Lab-In-Flight`` header, see
+services/app/flasklab_app/inflight.py): the window sums it into the requests in flight at the server. A user's own
+app sends no such header, and Locust workers do not forward it: their windows' in-flight is then not measured.
 """
 
 from __future__ import annotations
@@ -21,6 +25,19 @@ from flasklab.loadgen.window import Window
 from flasklab.steady import WARMUP_SLICES, warmed_up
 
 MAX_NAME_LENGTH = 120
+IN_FLIGHT_HEADER = "X-Lab-In-Flight"  # flasklab_app.inflight.HEADER: "PID COUNT SECONDS"
+
+
+def served(response: Any) -> tuple[int, float] | None:
+    """What the app said of this answer: (requests in its process at its start, seconds in the app); None without
+    the header (a user's app, no answer at all) or with one that does not read as the lab's."""
+    headers = getattr(response, "headers", None)
+    text = headers.get(IN_FLIGHT_HEADER) if headers is not None else None
+    parts = text.split() if isinstance(text, str) else []
+    try:
+        return (int(parts[1]), float(parts[2])) if len(parts) == 3 else None
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -73,7 +90,15 @@ class Recorder:
                 return phase
         return None
 
-    def record(self, run_time: float, response_ms: float, error: str | None, name: str | None = None) -> None:
+    def record(
+        self,
+        run_time: float,
+        response_ms: float,
+        error: str | None,
+        name: str | None = None,
+        app: tuple[int, float] | None = None,
+    ) -> None:
+        """File one completion; ``app``: what the app's header said of it (flasklab.loadgen.recorder.served)."""
         phase = self.phase_at(run_time)
         if phase is None or (phase.window_end is not None and run_time >= phase.window_end):
             return
@@ -84,6 +109,8 @@ class Recorder:
             return
         window = self.windows.setdefault(phase.step, Window(phase.window_start))
         window.ended.append(run_time)
+        if app is not None:
+            window.served(*app)
         name = name[:MAX_NAME_LENGTH] if name is not None else None
         if name is not None:
             window.names[name] += 1
@@ -98,15 +125,25 @@ class Recorder:
                 window.name_ms.setdefault(name, []).append(response_ms)
 
     def local_listener(
-        self, response_time: float, exception: BaseException | None = None, name: str | None = None, **_: Any
+        self,
+        response_time: float,
+        exception: BaseException | None = None,
+        name: str | None = None,
+        response: Any = None,
+        **_: Any,
     ) -> None:
         if exception is None and starting():
             return
         error = error_kind(exception) if exception else None
-        self.record(time.perf_counter() - self.shape.start_time, response_time, error, name)
+        self.record(time.perf_counter() - self.shape.start_time, response_time, error, name, served(response))
 
     def open_listener(
-        self, response_time: float, exception: BaseException | None = None, name: str | None = None, **_: Any
+        self,
+        response_time: float,
+        exception: BaseException | None = None,
+        name: str | None = None,
+        response: Any = None,
+        **_: Any,
     ) -> None:
         """The open model's completions: latency from when the request was due, not from when it left."""
         if exception is None and starting():
@@ -114,7 +151,8 @@ class Recorder:
         now = time.perf_counter()
         due = due_time()
         response_ms = (now - due) * 1000 if due is not None else response_time
-        self.record(now - self.shape.start_time, response_ms, error_kind(exception) if exception else None, name)
+        error = error_kind(exception) if exception else None
+        self.record(now - self.shape.start_time, response_ms, error, name, served(response))
 
     def worker_listener(self, client_id: str, data: dict[str, Any]) -> None:
         """Samples a worker sent with its report: (wall-clock end, response ms, error kind or None, request name)."""

@@ -16,9 +16,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from flasklab.intervals import quantile_ranks
+
 MAX_NAMES = 30  # requests counted by name per step: the most frequent ones
 MAX_ERRORS = 20
-Z95 = 1.96
 RATE_SLICES = 10  # a window's rps spread: its completions counted in this many equal slices
 T95_SLICES = 2.262  # Student's t, 95 %, 9 degrees of freedom
 RPS_DIGITS = 3
@@ -32,22 +33,29 @@ def nearest_rank(ordered: list[float], percent: float) -> float | None:
 
 
 def percentile_interval(ordered: list[float], percent: float) -> tuple[float | None, float | None]:
-    """A distribution-free ~95 % confidence interval of a percentile: two order statistics around its rank.
+    """A distribution-free 95 % confidence interval of a percentile: two order statistics (flasklab.intervals).
 
-    The number of samples below the true percentile is binomial(n, p); its normal approximation gives the ranks.
+    Their ranks come from the binomial exactly, so the interval covers the true percentile at least 95 % of the time
+    for any continuous latency distribution. Too few samples for a two-sided one (a p95 below 59): the high end is
+    None, and the low end alone is a one-sided 95 % lower bound.
     """
-    n = len(ordered)
-    if not n:
-        return None, None
-    p = percent / 100
-    half = Z95 * math.sqrt(n * p * (1 - p))
-    low = min(max(math.floor(n * p - half), 1), n)
-    high = min(max(math.ceil(n * p + half) + 1, 1), n)
-    return ordered[low - 1], ordered[high - 1]
+    ranks = quantile_ranks(len(ordered), percent / 100)
+    return (
+        None if ranks.low is None else ordered[ranks.low - 1],
+        None if ranks.high is None else ordered[ranks.high - 1],
+    )
 
 
 def rate_interval(ended: list[float], start: float, duration_s: float) -> tuple[float, float]:
-    """A ~95 % interval of the window's rps from its completions counted in RATE_SLICES equal slices."""
+    """A t-interval of the window's rps over its completions counted in RATE_SLICES equal slices (batch means).
+
+    What it covers: the rate of the process that produced this window, and only where slices are independent,
+    that is where requests are short against a slice and their times not heavy-tailed. A simulation of a closed loop
+    (c busy workers, tests/test_intervals.py) gives about 95 % for exponential service times, less for heavy-tailed
+    ones, and next to nothing for regular ones (a fixed 100 ms sleep: every slice holds the same count, so the
+    interval is nearly empty while the window's edges still cut requests in two). It says nothing of the machine's
+    drift from one run to the next: rounds (``--rounds N``) measure that. The views call it what it is.
+    """
     counts = [0] * RATE_SLICES
     for moment in ended:
         counts[min(max(int((moment - start) / duration_s * RATE_SLICES), 0), RATE_SLICES - 1)] += 1
@@ -70,6 +78,24 @@ class Window:
     names: Counter[str] = field(default_factory=Counter)
     name_failures: Counter[str] = field(default_factory=Counter)
     name_ms: dict[str, list[float]] = field(default_factory=dict)  # successes by request name
+    app_s: float = 0.0  # seconds in the app of the completions whose answer said so (flasklab_app.inflight)
+    app_answers: int = 0
+    app_in_flight_max: int = 0  # the most requests one server process held when one of them began
+
+    def served(self, in_flight: int, seconds: float) -> None:
+        """One completion's answer from the lab's app: its process's in-flight count at its start, its time there."""
+        self.app_s += seconds
+        self.app_answers += 1
+        self.app_in_flight_max = max(self.app_in_flight_max, in_flight)
+
+    def server_in_flight(self, duration_s: float) -> dict[str, Any]:
+        """Requests in flight at the server: the mean over the window (Little's law: the completions' time in the
+        app over the window's length, across every process) and the most one process held; None: not measured."""
+        measured = self.app_answers > 0
+        return {
+            "server_in_flight": round(self.app_s / duration_s, 3) if measured else None,
+            "server_in_flight_max": self.app_in_flight_max if measured else None,
+        }
 
     def figures(self, duration_s: float, overdue_ms: list[float] | None = None) -> dict[str, Any]:
         """The window's step fields. ``overdue_ms`` (open model): ages of the requests due and unanswered at its end.
@@ -94,11 +120,13 @@ class Window:
             "rps_high": round(rps_high, RPS_DIGITS),
             "p95_low_ms": p95_low,
             "p95_high_ms": p95_high,
+            "p95_ranks": "exact",
             "max_ms": ordered[-1] if ordered else None,
             "mean_ms": sum(ordered) / len(ordered) if ordered else None,
             "censored": None if overdue_ms is None else len(censored),
             "percentiles_lower_bound": bool(censored),
             "errors": dict(self.errors.most_common(MAX_ERRORS)),
+            **self.server_in_flight(duration_s),
             **self.name_figures(),
         }
 

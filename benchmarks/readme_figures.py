@@ -1,0 +1,597 @@
+"""The README's measured figures, built from the runs committed under docs/runs/ (scripts/readme-figures).
+
+Every measured table or figure in README.md sits between marker comments, ``<!-- figures:NAME -->`` and
+``<!-- /figures:NAME -->`` (a table on lines of its own, or a figure inside a sentence), and is written by the figure
+NAME of this module from one or more committed runs: ``docs/runs/RUN/results.json`` (a whole run as recorded, only
+the servers and scenarios the figure needs) or ``docs/runs/bench-NAME.txt`` (a benchmark's printed output with its
+command and date). What a step means (counts or not, and why; its marked percentiles; Little's-law efficiency; the
+slow-client figures) is flasklab.analysis's and the claims' helpers': nothing here recomputes a step's standing.
+
+    scripts/readme-figures              rewrite README.md's figures from the committed runs
+    scripts/readme-figures --check      exit 1, with a diff, when README.md differs from them (tests and CI run it)
+    scripts/readme-figures record RUN   measure RUN again with its declared command (run it under the machine's
+                                        measurement lock) and keep its results.json (or a benchmark's output)
+
+A figure's run is recorded by the command declared beside it in RUNS, so a reader can check each number and measure
+it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from flasklab.analysis import Standing, TargetAnalysis, analyse, littles_law_efficiency, load_text
+from flasklab.claims import FOLKLORE, fast_users
+from flasklab.results import ProbeResult, Results, Target, load_results
+from flasklab.settings import PROFILES
+from flasklab.story import line, probe_line, probe_started_line, step_line, verdict_line
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+RUNS_DIR = ROOT / "docs" / "runs"
+MARKER = re.compile(r"<!-- figures:(?P<name>[a-z0-9-]+) -->(?P<body>.*?)<!-- /figures:(?P=name) -->", re.DOTALL)
+ANY_MARKER = re.compile(r"<!-- /?figures:(?P<name>[^ ]*) -->")
+
+# The servers of the figures that name a few (the probe and fidelity runs cover the whole catalog).
+CONNECTION_SERVERS = ("gunicorn-gthread", "gunicorn-gthread-capped", "gunicorn-tornado", "granian")
+OPEN_MODEL_SERVERS = ("dev-single", "gunicorn-sync", "gunicorn-gevent")
+SLOW_CLIENT_SERVERS = (
+    "gunicorn-sync",
+    "nginx-gunicorn-sync",
+    "nginx-gunicorn-sync-unbuffered",
+    "gunicorn-gthread",
+    "gunicorn-gevent",
+    "gunicorn-eventlet",
+)
+SLOW_CLIENT_USERS = (4, 16, 64)
+FIDELITY_SERVERS = (
+    ("dev-single", "dev-threaded", "dev-processes", "gunicorn-sync", "gunicorn-gthread", "gunicorn-gthread-capped"),
+    ("gunicorn-gevent", "gunicorn-eventlet", "gunicorn-tornado", "uwsgi", "uwsgi-gevent"),
+    ("waitress", "granian", "nginx-gunicorn-sync", "nginx-gunicorn-sync-unbuffered"),
+)
+CONNECTION_USERS = 16
+STORY_SERVER = "dev-single"
+STORY_SCENARIO = "hello"
+
+
+@dataclass(frozen=True)
+class Run:
+    """A committed run and the command that recorded it (`flasklab ...`, or `scripts/bench ...` for a benchmark)."""
+
+    name: str
+    command: tuple[str, ...]
+
+    @property
+    def bench(self) -> bool:
+        return self.command[0] == "scripts/bench"
+
+    @property
+    def path(self) -> Path:
+        return RUNS_DIR / (f"{self.name}.txt" if self.bench else f"{self.name}/results.json")
+
+    @property
+    def shown(self) -> str:
+        return " ".join(self.command)
+
+
+def flasklab_run(*options: str) -> tuple[str, ...]:
+    return ("flasklab", "run", *options)
+
+
+RUNS = {
+    run.name: run
+    for run in (
+        Run("probe", ("flasklab", "probe")),
+        *(
+            Run(
+                f"connections-{mode}",
+                flasklab_run(
+                    "--profile", "quick", "--scenarios", "io", "--servers", ",".join(CONNECTION_SERVERS),
+                    "--connections", mode,
+                ),
+            )
+            for mode in ("keepalive", "close")
+        ),
+        Run(
+            "open-model",
+            flasklab_run(
+                "--model", "open", "--profile", "quick", "--scenarios", "io", "--servers", ",".join(OPEN_MODEL_SERVERS),
+                "--no-probe", "--seed", "1",
+            ),
+        ),
+        Run(
+            "slowclient",
+            flasklab_run("--scenarios", "slowclient", "--servers", ",".join(SLOW_CLIENT_SERVERS), "--no-probe"),
+        ),
+        *(
+            Run(f"fidelity-{part}", flasklab_run("--scenarios", "io", "--servers", ",".join(servers), "--no-probe"))
+            for part, servers in enumerate(FIDELITY_SERVERS, start=1)
+        ),
+        Run("demo", flasklab_run("--profile", "demo")),
+        Run("bench-report", ("scripts/bench", "report", "--from", "docs/runs/demo")),
+    )
+}  # fmt: skip
+
+
+class FigureError(ValueError):
+    """A README marker that names no figure, or a figure whose run is missing or does not hold what it needs."""
+
+
+@cache
+def results(name: str) -> Results:
+    run = RUNS[name]
+    if not run.path.is_file():
+        raise FigureError(
+            f"{run.path.relative_to(ROOT)} is missing: record it with `scripts/readme-figures record {name}`"
+        )
+    return load_results(run.path)
+
+
+def bench_output(name: str) -> list[str]:
+    run = RUNS[name]
+    if not run.path.is_file():
+        raise FigureError(
+            f"{run.path.relative_to(ROOT)} is missing: record it with `scripts/readme-figures record {name}`"
+        )
+    return run.path.read_text().splitlines()
+
+
+def target(run: str, server: str, scenario: str) -> Target:
+    found = results(run).target(server, scenario)
+    if found is None:
+        raise FigureError(f"docs/runs/{run} has no {server} · {scenario}")
+    return found
+
+
+def probe_of(run: str, server: str) -> ProbeResult:
+    found = next((probe for probe in results(run).probe if probe.server == server), None)
+    if found is None:
+        raise FigureError(f"docs/runs/{run} has no probe of {server}")
+    return found
+
+
+def step_at(analysis: TargetAnalysis, load: float) -> Standing | None:
+    """The standing of the target's step at this load (users, or the offered rate), counted or not."""
+    return next((standing for standing in analysis.steps if standing.step.load == load), None)
+
+
+def date(run: str) -> str:
+    return results(run).meta.started[:10]
+
+
+def source(run: str) -> str:
+    """Where a figure comes from: its run's folder, the command that recorded it and the day."""
+    return f"`docs/runs/{run}` (`{RUNS[run].shown}`, {date(run)})"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def block(text: str) -> str:
+    """A figure on lines of its own between its markers (a blank line ends a table before the closing marker)."""
+    return f"\n{text}\n\n"
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def rps(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def flags(standing: Standing) -> str:
+    """What keeps a step from counting, in flasklab.analysis's words (its flags' kinds: the report gives the causes)."""
+    return ", ".join(flag.kind for flag in standing.flags)
+
+
+def standing_note(standing: Standing) -> str:
+    """'' for a step that counts, else ' (not counted: FLAGS)'."""
+    return "" if standing.usable else f" (not counted: {flags(standing)})"
+
+
+def configured(value: int | None) -> str:
+    return "unbounded" if value is None else str(value)
+
+
+# The probe ---------------------------------------------------------------------------------------------------------
+
+
+def served_at_once(probe: ProbeResult) -> str:
+    if probe.measured is None:
+        return f"{probe.status}: {probe.error or 'no count'}"
+    if probe.measured >= probe.width:
+        return f"≥ {probe.measured} (the probe's width)"
+    return str(probe.measured)
+
+
+def self_call(probe: ProbeResult) -> str:
+    if probe.selfcall_status is None:
+        return "no answer"
+    seconds = probe.selfcall_s
+    after = "" if seconds is None else f" after {seconds:.1f} s" if seconds >= 1 else f" after {seconds * 1000:.0f} ms"
+    return f"{probe.selfcall_status}{after}" + (" (deadlock)" if probe.selfcall_status == 504 else "")
+
+
+def probe_row(probe: ProbeResult) -> list[str]:
+    return [
+        f"`{probe.server}`",
+        configured(probe.configured),
+        served_at_once(probe),
+        "-" if probe.workers_seen is None else str(probe.workers_seen),
+        "-" if probe.per_worker_max is None else str(probe.per_worker_max),
+        self_call(probe),
+    ]
+
+
+PROBE_HEADER = (
+    "server",
+    "configured",
+    "served at once",
+    "processes that got requests",
+    "most at once in one process",
+    "GET /self",
+)
+
+
+def probe_figure() -> str:
+    probes = results("probe").probe
+    return block(
+        f"Measured here, {source('probe')}, with keep-alive clients:\n\n"
+        + table(PROBE_HEADER, [probe_row(probe) for probe in probes])
+    )
+
+
+def served_of(run: str, server: str) -> str:
+    """'8 of 16': what the probe served at once of what the server is configured for."""
+    probe = probe_of(run, server)
+    return f"{served_at_once(probe)} of {configured(probe.configured)}"
+
+
+# Connection reuse --------------------------------------------------------------------------------------------------
+
+
+def probe_cell(run: str, server: str) -> str:
+    probe = probe_of(run, server)
+    return f"{served_at_once(probe)} ({probe.workers_seen} process{'es' if probe.workers_seen != 1 else ''})"
+
+
+def io_cell(run: str, server: str, users: int) -> str:
+    io = target(run, server, "io")
+    standing = step_at(analyse(io, results(run).meta), users)
+    if standing is None:
+        return f"no step at {users} users"
+    step = standing.step
+    efficiency = littles_law_efficiency(io, step)
+    law = "" if efficiency is None else f", {efficiency:.2f} of Little's bound"
+    p95 = "-" if step.p95_ms is None else standing.marked("p95", ms(step.p95_ms))
+    return f"{rps(step.rps)} rps, p95 {p95} ms{law}{standing_note(standing)}"
+
+
+def connections_figure() -> str:
+    rows = [
+        [
+            f"`{server}`",
+            configured(probe_of("connections-keepalive", server).configured),
+            probe_cell("connections-keepalive", server),
+            probe_cell("connections-close", server),
+            io_cell("connections-keepalive", server, CONNECTION_USERS),
+            io_cell("connections-close", server, CONNECTION_USERS),
+        ]
+        for server in CONNECTION_SERVERS
+    ]
+    header = (
+        "server",
+        "configured",
+        "probe, keep-alive",
+        "probe, close",
+        f"io at {CONNECTION_USERS} users, keep-alive",
+        f"io at {CONNECTION_USERS} users, close",
+    )
+    return block(
+        f"Measured (io 100 ms, quick profile): {source('connections-keepalive')} and `docs/runs/connections-close` "
+        "(the same with `--connections close`):\n\n" + table(header, rows)
+    )
+
+
+# The open model ----------------------------------------------------------------------------------------------------
+
+
+def open_model_figure() -> str:
+    run = results("open-model")
+    rows = []
+    for server in OPEN_MODEL_SERVERS:
+        analysis = analyse(target("open-model", server, "io"), run.meta)
+        for standing in analysis.steps:
+            step = standing.step
+            rows.append(
+                [
+                    f"`{server}`",
+                    load_text(step).removesuffix(" rps offered"),
+                    rps(step.rps),
+                    standing.marked("p50", ms(step.p50_ms)),
+                    standing.marked("p95", ms(step.p95_ms)),
+                    "-" if step.backlog is None else str(step.backlog),
+                    "counts" if standing.usable else f"not counted: {flags(standing)}",
+                ]
+            )
+    header = ("server", "offered rps", "served rps", "p50 ms", "p95 ms", "backlog", "step")
+    return block(f"Measured here (io 100 ms, Poisson arrivals), {source('open-model')}:\n\n" + table(header, rows))
+
+
+# Slow clients ------------------------------------------------------------------------------------------------------
+
+
+def fast_users_cell(standing: Standing | None) -> str:
+    if standing is None:
+        return "-"
+    fast = fast_users(standing.step)
+    if fast is None:
+        return "-"
+    figure = (
+        f"{rps(fast.rps)} rps, no success (starved)"
+        if fast.p95_ms is None
+        else f"{rps(fast.rps)} rps, {ms(fast.p95_ms)} ms"
+    )
+    return figure + standing_note(standing)
+
+
+def slowclient_figure() -> str:
+    run = results("slowclient")
+    rows = []
+    for server in SLOW_CLIENT_SERVERS:
+        analysis = analyse(target("slowclient", server, "slowclient"), run.meta)
+        rows.append([f"`{server}`", *(fast_users_cell(step_at(analysis, users)) for users in SLOW_CLIENT_USERS)])
+    header = ("server", *(f"{users} users" for users in SLOW_CLIENT_USERS))
+    return block(
+        f"Measured here ({run.meta.profile} profile, {run.meta.warmup_s:g} s + {run.meta.window_s:g} s per step, "
+        f"local), {source('slowclient')}; the fast users' rps and p95:\n\n" + table(header, rows)
+    )
+
+
+# Fidelity ----------------------------------------------------------------------------------------------------------
+
+
+def fidelity_row(run: str, server: str) -> list[str]:
+    io = target(run, server, "io")
+    if io.status != "ok":
+        return [f"`{server}`", io.status, "", "", ""]
+    analysis = analyse(io, results(run).meta)
+    ratios = [littles_law_efficiency(io, step) for step in analysis.usable]
+    counted = [ratio for ratio in ratios if ratio is not None]
+    per_step = " ".join(
+        f"{ratio:.2f}" if standing.usable and ratio is not None else "✕"
+        for standing in analysis.steps
+        for ratio in [littles_law_efficiency(io, standing.step)]
+    )
+    if not counted:
+        return [f"`{server}`", f"0 of {len(analysis.steps)}", "-", "-", per_step]
+    return [
+        f"`{server}`",
+        f"{len(counted)} of {len(analysis.steps)}",
+        f"{min(counted):.3f}",
+        f"{statistics.median(counted):.3f}",
+        per_step,
+    ]
+
+
+def fidelity_figure() -> str:
+    parts = [f"fidelity-{part}" for part in range(1, len(FIDELITY_SERVERS) + 1)]
+    rows = [
+        fidelity_row(run, server) for run, servers in zip(parts, FIDELITY_SERVERS, strict=True) for server in servers
+    ]
+    header = ("server", "steps that count", "min", "median", "per step (✕: not counted)")
+    runs = ", ".join(f"`docs/runs/{run}`" for run in parts)
+    first = results(parts[0]).meta
+    return block(
+        f"Measured here ({first.profile} profile, local backend, {date(parts[0])}): {runs}, each "
+        f"`{RUNS[parts[0]].shown.split(' --servers')[0]} --servers ...`:\n\n" + table(header, rows)
+    )
+
+
+def fidelity_run(server: str) -> str:
+    """The part of the fidelity run that measured ``server``."""
+    return next(f"fidelity-{part}" for part, servers in enumerate(FIDELITY_SERVERS, start=1) if server in servers)
+
+
+def memory_of(server: str) -> str:
+    """The server's memory at its io peak in the fidelity run (PSS locally: meta.memory_measure says which)."""
+    run = fidelity_run(server)
+    peak = analyse(target(run, server, "io"), results(run).meta).peak
+    if peak is None or peak.server_rss_mb is None:
+        raise FigureError(f"docs/runs/{run}: no memory at {server}'s peak")
+    measure = (results(run).meta.memory_measure or "memory").upper()
+    return f"{server} {peak.server_rss_mb:.0f} MiB {measure} (`docs/runs/{run}`)"
+
+
+def memory_figure() -> str:
+    return f"{memory_of('gunicorn-sync')} and {memory_of('uwsgi')}, each at its io peak"
+
+
+# The demo and the run's story --------------------------------------------------------------------------------------
+
+
+def duration(run: str) -> str:
+    meta = results(run).meta
+    if meta.ended is None:
+        raise FigureError(f"docs/runs/{run} did not end")
+    seconds = (datetime.fromisoformat(meta.ended) - datetime.fromisoformat(meta.started)).total_seconds()
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def demo_figure() -> str:
+    return f"{duration('demo')} ({date('demo')}: `docs/runs/demo`, `{RUNS['demo'].shown}`)"
+
+
+def story_figure() -> str:
+    """The log lines of one server in the demo run, worded by flasklab.story from the run's results."""
+    run = results("demo")
+    probe = probe_of("demo", STORY_SERVER)
+    ids = {folklore.claim for folklore in FOLKLORE if folklore.server == STORY_SERVER}
+    claims = [claim for claim in run.claims if claim.claim in ids]
+    hello = target("demo", STORY_SERVER, STORY_SCENARIO)
+    analysis = analyse(hello, run.meta)
+    profile = PROFILES[run.meta.profile]
+    loads = ", ".join(map(str, profile.loads(run.meta.model)))
+    lines = [
+        probe_started_line(STORY_SERVER),
+        probe_line(probe),
+        *(verdict_line(claim) for claim in claims),
+        line(
+            "start",
+            f"{STORY_SERVER} · {STORY_SCENARIO}: {len(analysis.steps)} steps of {profile.step_s:g} s at {loads} users",
+        ),
+        *(step_line(STORY_SERVER, STORY_SCENARIO, standing) for standing in analysis.steps),
+        "...",
+        line("time", "all measured"),
+    ]
+    return block("```\n" + "\n".join(lines) + "\n```")
+
+
+# Benchmarks --------------------------------------------------------------------------------------------------------
+
+
+def bench_figure(name: str) -> Callable[[], str]:
+    """A benchmark's printed output as recorded, its temporary folders left out."""
+
+    def figure() -> str:
+        kept = [text for text in bench_output(name) if not text.startswith("# results:")]
+        return block(f"`docs/runs/{name}.txt`:\n\n```\n" + "\n".join(kept) + "\n```")
+
+    return figure
+
+
+FIGURES: dict[str, Callable[[], str]] = {
+    "probe": probe_figure,
+    "probe-gthread": lambda: served_of("probe", "gunicorn-gthread"),
+    "connections": connections_figure,
+    "open-model": open_model_figure,
+    "slowclient": slowclient_figure,
+    "fidelity": fidelity_figure,
+    "memory": memory_figure,
+    "demo-time": demo_figure,
+    "story": story_figure,
+    "bench-report": bench_figure("bench-report"),
+}
+
+
+# The README --------------------------------------------------------------------------------------------------------
+
+
+def indented(body: str, before: str) -> str:
+    """A block figure inside a list item: its lines, and its closing marker, indented as its opening marker is."""
+    if not body.startswith("\n") or before.strip():
+        return body
+    lines = [f"{before}{text}" if text else text for text in body.split("\n")]
+    return "\n".join([*lines[:-1], before])
+
+
+def regenerate(text: str) -> tuple[str, list[str]]:
+    """``text`` with every figure between its markers rebuilt, and the figures it has no marker for."""
+    for found in ANY_MARKER.finditer(text):
+        if found["name"] not in FIGURES:
+            raise FigureError(f"README.md names a figure {found['name']!r}: the figures are {', '.join(FIGURES)}")
+    seen: set[str] = set()
+
+    def rebuilt(match: re.Match[str]) -> str:
+        seen.add(match["name"])
+        body = indented(FIGURES[match["name"]](), text[text.rfind("\n", 0, match.start()) + 1 : match.start()])
+        return f"<!-- figures:{match['name']} -->{body}<!-- /figures:{match['name']} -->"
+
+    new = MARKER.sub(rebuilt, text)
+    return new, [name for name in FIGURES if name not in seen]
+
+
+def bench_arguments(arguments: Sequence[str], scratch: Path) -> list[str]:
+    """A benchmark's arguments, a committed run given by ``--from`` copied to ``scratch`` first (the benchmark writes
+    its pages beside the run's results.json)."""
+    copied = list(arguments)
+    for index, argument in enumerate(arguments[:-1]):
+        if argument == "--from":
+            run = scratch / Path(arguments[index + 1]).name
+            run.mkdir()
+            shutil.copyfile(ROOT / arguments[index + 1] / "results.json", run / "results.json")
+            copied[index + 1] = str(run)
+    return copied
+
+
+def record(name: str) -> int:
+    """Measure a run again with its declared command and keep its results.json (or a benchmark's output)."""
+    run = RUNS[name]
+    if run.bench:
+        with tempfile.TemporaryDirectory(prefix="flasklab-readme-") as folder:
+            completed = subprocess.run(
+                [str(ROOT / run.command[0]), *bench_arguments(run.command[1:], Path(folder))],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        run.path.write_text(f"# {run.shown}\n# {stamp}, exit {completed.returncode}\n{completed.stdout}")
+        print(f"{run.path.relative_to(ROOT)} (exit {completed.returncode})")
+        return completed.returncode
+    with tempfile.TemporaryDirectory(prefix="flasklab-readme-") as folder:
+        out = Path(folder) / name
+        command = [str(ROOT / ".venv/bin/flasklab"), *run.command[1:], "--out", str(out)]
+        returncode = subprocess.run(command, cwd=ROOT, check=False).returncode
+        run.path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / "results.json", run.path)
+    print(f"{run.path.relative_to(ROOT)} (exit {returncode})")
+    return returncode
+
+
+def check_or_write(readme: Path, check: bool) -> int:
+    text = readme.read_text()
+    try:
+        new, unused = regenerate(text)
+    except FigureError as error:
+        print(f"readme-figures: {error}", file=sys.stderr)
+        return 2
+    if unused:
+        print(f"readme-figures: README.md has no marker for {', '.join(unused)}", file=sys.stderr)
+        return 1
+    if new == text:
+        return 0
+    if check:
+        diff = difflib.unified_diff(text.splitlines(), new.splitlines(), "README.md", "from docs/runs", lineterm="")
+        print("\n".join(diff))
+        print("readme-figures: README.md differs from its runs: run scripts/readme-figures", file=sys.stderr)
+        return 1
+    readme.write_text(new)
+    print(f"{readme.name}: figures rewritten from docs/runs/")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["record"]:
+        unknown = [name for name in arguments[1:] if name not in RUNS]
+        if unknown or len(arguments) < 2:
+            print(f"usage: scripts/readme-figures record RUN...; the runs are {', '.join(RUNS)}", file=sys.stderr)
+            return 2
+        return max(record(name) for name in arguments[1:])
+    parser = argparse.ArgumentParser(prog="scripts/readme-figures", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 with a diff when README.md differs")
+    parser.add_argument("--readme", type=Path, default=README, help="the file to check or rewrite")
+    options = parser.parse_args(arguments)
+    return check_or_write(options.readme, options.check)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

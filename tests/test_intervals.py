@@ -1,0 +1,175 @@
+"""The intervals say what they cover: exact binomial coverage, hand-checked ranks and seeded simulations.
+
+A p95 interval from order statistics covers the true p95 with probability P(l <= B < u), B ~ Binomial(n, 0.95),
+for any continuous distribution; here that sum is done in exact integers (independently of flasklab.intervals'
+floating-point tails) for every n from 20 to 2000, and a simulation on exponential latencies checks the whole path
+from samples to the window's figures. The throughput interval is simulated on a closed loop whose long-run rate is
+known by the law (c workers always busy: c / mean service time), which shows where it holds and where it does not.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from fractions import Fraction
+
+import pytest
+
+from flasklab.analysis import P95_APPROXIMATE, Interval, p95_interval, rps_interval
+from flasklab.intervals import quantile_ranks, two_sided_min
+from flasklab.loadgen.window import Window, percentile_interval, rate_interval
+from flasklab.results import Spread, Step
+from flasklab.rounds import combine
+
+P95 = Fraction(19, 20)
+
+
+def coverage(n: int, q: Fraction, low: int, high: int | None) -> Fraction:
+    """P(low <= B < high) for B ~ Binomial(n, q) (high None: no upper bound), in exact arithmetic."""
+    top = n if high is None else high - 1
+    weights = sum(
+        math.comb(n, k) * q.numerator**k * (q.denominator - q.numerator) ** (n - k) for k in range(low, top + 1)
+    )
+    return Fraction(weights, q.denominator**n)
+
+
+def test_p95_ranks_cover_95_percent_for_every_n_from_20_to_2000() -> None:
+    for n in range(20, 2001):
+        ranks = quantile_ranks(n, 0.95)
+        assert ranks.low is not None, n
+        assert coverage(n, P95, ranks.low, ranks.high) >= Fraction(95, 100), (n, ranks)
+        # two-sided exactly where the widest pair, the minimum and the maximum, can cover 95 %: from 59 on
+        assert (ranks.high is not None) == (1 - P95**n - (1 - P95) ** n >= Fraction(95, 100)), (n, ranks)
+
+
+def test_median_ranks_of_rounds_cover_95_percent() -> None:
+    half = Fraction(1, 2)
+    for k in range(2, 41):
+        ranks = quantile_ranks(k, 0.5)
+        if ranks.high is None:  # below 6 rounds the range (min to max) covers 1 - 2 * 0.5**k < 95 % only
+            assert k < 6 and coverage(k, half, 1, k) < Fraction(95, 100)
+            continue
+        assert ranks.low is not None and coverage(k, half, ranks.low, ranks.high) >= Fraction(95, 100), k
+        assert ranks.low + ranks.high == k + 1, "the median's ranks are symmetric"
+
+
+def test_ranks_by_hand() -> None:
+    """Conover's table: the median of 10 samples lies between the 2nd and 9th (coverage 1 - 22/1024 = 97.9 %).
+
+    The p95: 0.95**58 = 0.0510 > 5 %, so 58 samples have no upper bound; 0.95**59 = 0.0485, so 59 have one, the
+    maximum. With 9 rounds, P(B <= 1) = 10/512 < 2.5 %: the 2nd and the 8th values.
+    """
+    assert (quantile_ranks(10, 0.5).low, quantile_ranks(10, 0.5).high) == (2, 9)
+    assert two_sided_min(0.95) == 59
+    assert quantile_ranks(58, 0.95).high is None and quantile_ranks(59, 0.95).high == 59
+    assert (quantile_ranks(9, 0.5).low, quantile_ranks(9, 0.5).high) == (2, 8)
+    assert quantile_ranks(1000, 0.05).low == 1001 - (quantile_ranks(1000, 0.95).high or 0)  # mirror images
+
+
+def simulated_coverage(n: int, draws: int, rng: random.Random) -> tuple[float, float]:
+    """Share of windows of n exponential latencies whose p95 interval holds the true p95, and with an upper bound."""
+    truth = -math.log(0.05)  # the p95 of Exp(1)
+    held = bounded = 0
+    for _ in range(draws):
+        low, high = percentile_interval(sorted(rng.expovariate(1.0) for _ in range(n)), 95)
+        bounded += high is not None
+        held += low is not None and low <= truth and (high is None or truth <= high)
+    return held / draws, bounded / draws
+
+
+@pytest.mark.parametrize("n", [20, 30, 50, 59, 100, 400])
+def test_p95_interval_covers_by_simulation(n: int) -> None:
+    """2,000 seeded windows each: at least 95 % less three standard errors (0.5 %) of the simulation."""
+    held, bounded = simulated_coverage(n, 2000, random.Random(n))
+    assert held >= 0.935, (n, held)
+    assert bounded == (1.0 if n >= 59 else 0.0)
+
+
+def test_a_window_of_30_successes_has_no_upper_bound_and_says_so() -> None:
+    window = Window(start=0.0, response_ms=[float(ms) for ms in range(1, 31)], ended=[i / 10 for i in range(30)])
+    figures = window.figures(3.0)
+    assert (figures["p95_ranks"], figures["p95_high_ms"], figures["p95_ms"]) == ("exact", None, 29.0)
+    # a one-sided 95 % lower bound, B ~ Binomial(30, 0.95) by hand: P(B >= 27) = 0.939 is too little, P(B >= 26) = 0.984
+    assert figures["p95_low_ms"] == 26.0
+    interval = p95_interval(Step.model_validate(base_step() | figures | step_extra()))
+    assert interval is not None and interval.high is None and interval.label.endswith("no upper bound (n < 59)")
+
+
+def base_step() -> dict[str, object]:
+    return {"users": 4, "duration_s": 3.0, "requests": 30, "failures": 0, "rps": 10.0}
+
+
+def step_extra() -> dict[str, object]:
+    return {"generator_cpu": 0.1, "generator_saturated": False, "server_cpu": None, "server_rss_mb": None}
+
+
+def test_an_older_runs_p95_interval_is_shown_for_what_it_was() -> None:
+    """Before exact ranks, the p95 interval came from a normal approximation: labelled so, not as 95 %."""
+    fields = base_step() | step_extra() | {"p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0, "max_ms": 4.0}
+    old = Step.model_validate(fields | {"p95_low_ms": 1.5, "p95_high_ms": 3.0})
+    assert p95_interval(old) == Interval(1.5, 3.0, P95_APPROXIMATE)
+    assert rps_interval(old) is None
+
+
+def rounds_of(values: list[float]) -> Step:
+    fields = base_step() | step_extra() | {"p50_ms": 1.0, "p99_ms": 3.0, "max_ms": 4.0}
+    return combine([Step.model_validate(fields | {"rps": v, "p95_ms": v / 10}) for v in values])
+
+
+def test_rounds_are_a_range_below_6_and_a_median_interval_from_6() -> None:
+    two = rounds_of([10.0, 30.0])
+    assert rps_interval(two) == Interval(10.0, 30.0, "range of 2 rounds")
+    nine = rounds_of([float(v) for v in (5, 9, 1, 3, 7, 2, 8, 4, 6)])  # by hand: the 2nd and 8th of 1..9
+    spread = nine.spread
+    assert isinstance(spread, Spread) and (spread.rps_low, spread.rps_high) == (2.0, 8.0)
+    assert rps_interval(nine) == Interval(2.0, 8.0, "95 % interval of the median of 9 rounds (order statistics)")
+    assert p95_interval(nine) == Interval(0.2, 0.8, "95 % interval of the median of 9 rounds (order statistics)")
+    old = two.model_copy(update={"spread": Spread.model_validate(spread.model_dump(exclude={"rps_low", "rps_high"}))})
+    assert rps_interval(old) == Interval(1.0, 9.0, "range of 9 rounds")  # written before: the range is all there is
+
+
+Draw = Callable[[random.Random], float]
+SERVICE: dict[str, Draw] = {
+    "exponential": lambda rng: rng.expovariate(10.0),  # mean 100 ms
+    "fixed 100 ms": lambda rng: 0.1 * (1 + 0.01 * rng.random()),  # the io scenario: a sleep and a little jitter
+}
+MEAN_S = {"exponential": 0.1, "fixed 100 ms": 0.1005}
+
+
+def closed_loop_window(rng: random.Random, draw: Draw, workers: int, warmup_s: float, window_s: float) -> list[float]:
+    """Completion times in the window of a closed loop with more users than workers and no think time.
+
+    Every worker is then always busy, so its completions are a renewal process of service times and the long-run
+    rate is workers / mean service time exactly. All start together, as Locust's users do at a step's start.
+    """
+    ended = []
+    for _ in range(workers):
+        moment = 0.0
+        while moment < warmup_s + window_s:
+            moment += draw(rng)
+            if warmup_s <= moment < warmup_s + window_s:
+                ended.append(moment)
+    return ended
+
+
+def rate_coverage(service: str, draws: int) -> float:
+    rng, workers, warmup_s, window_s = random.Random(21), 4, 1.0, 5.0
+    truth = workers / MEAN_S[service]
+    held = 0
+    for _ in range(draws):
+        low, high = rate_interval(closed_loop_window(rng, SERVICE[service], workers, warmup_s, window_s), 1.0, 5.0)
+        held += low <= truth <= high
+    return held / draws
+
+
+def test_the_slices_t_interval_holds_for_random_service_and_not_for_regular_service() -> None:
+    """What rps_low..rps_high is: a t-interval of the window's slices, 95 % only where slices are independent.
+
+    Exponential service (a Poisson stream of completions): about 95 %. A fixed 100 ms sleep: every slice holds
+    nearly the same count, the interval nearly nothing, and the window's edges still cut requests in two, so it
+    rarely holds the long-run rate: the views call it a t-interval of the window's slices, not a 95 % interval of
+    the server's throughput, and compare does not lean on it alone (its noise floor).
+    """
+    assert rate_coverage("exponential", 600) >= 0.92
+    assert rate_coverage("fixed 100 ms", 300) <= 0.5
