@@ -121,6 +121,9 @@ RUNS = {
         ),
         Run("demo", flasklab_run("--profile", "demo")),
         Run("bench-report", ("scripts/bench", "report", "--from", "docs/runs/demo")),
+        Run("bench-calibration", ("scripts/bench", "calibration")),
+        Run("bench-compare-aa", ("scripts/bench", "compare-aa", "--rounds", "8", "--seed", "16")),
+        Run("bench-plan", ("scripts/bench", "plan")),
     )
 }  # fmt: skip
 
@@ -487,6 +490,9 @@ FIGURES: dict[str, Callable[[], str]] = {
     "demo-time": demo_figure,
     "story": story_figure,
     "bench-report": bench_figure("bench-report"),
+    "bench-calibration": bench_figure("bench-calibration"),
+    "bench-compare-aa": bench_figure("bench-compare-aa"),
+    "bench-plan": bench_figure("bench-plan"),
 }
 
 

@@ -28,11 +28,19 @@ def docker_ready(root: Path) -> str | None:
     return None if engine.returncode == 0 else f"scripts/docker-engine failed: {engine.stderr[-1500:]}"
 
 
+BASE_IMAGE = "flasklab/python-base:3.13"
+
+
 def require_docker(root: Path) -> None:
-    """An engine runs (started here if need be); otherwise the test is skipped, or fails in CI, where it must run."""
+    """An engine runs (started here if need be) and holds the offline base image every lab image is built on (built
+    here if need be: no registry is reachable, and a fresh machine has no image); otherwise the test fails."""
     reason = docker_ready(root)
     if reason:
         unavailable(reason)
+    image = os.environ.get("BASE_IMAGE", BASE_IMAGE)
+    built = subprocess.run([str(root / "scripts" / "build-base-image"), image], capture_output=True, text=True)
+    if built.returncode != 0:
+        unavailable(f"scripts/build-base-image {image} failed: {built.stderr[-1500:]}")
 
 
 def compose_command() -> list[str]:

@@ -139,8 +139,6 @@ def compose_slot(root: Path) -> Iterator[None]:
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
         message = "'docker compose' (v2) is missing although scripts/docker-engine ran"
         unavailable(message)
-    image = os.environ.get("BASE_IMAGE", "flasklab/python-base:3.13")
-    run([str(root / "scripts" / "build-base-image"), image])
     with compose_lock():
         yield
 

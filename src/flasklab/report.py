@@ -72,6 +72,7 @@ class CapacityCell:
     note: str
     winner: bool
     standing: Standing | None = None  # the capacity step's standing: how its p95 is marked
+    bound: Step | None = None  # a lower bound of the capacity above it (generator and server both at their limit)
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,13 @@ def capacity_cells(results: Results, scenario: str, slo_p95_ms: float) -> dict[s
             if step
             else {"ok": "no usable step within the SLO", "running": "unfinished"}.get(target.status, target.status)
         )
-        cells.append(CapacityCell(server, step, note, False, analysis.standing(step) if step else None))
+        bound = analysis.lower_bound
+        within = bound is not None and bound.p95_ms is not None and bound.p95_ms <= slo_p95_ms
+        above = bound if within and bound is not None and (step is None or bound.rps > step.rps) else None
+        cells.append(CapacityCell(server, step, note, False, analysis.standing(step) if step else None, above))
     best = max((cell.step.rps for cell in cells if cell.step), default=None)
     return {
-        c.server: CapacityCell(c.server, c.step, c.note, c.step is not None and c.step.rps == best, c.standing)
+        c.server: CapacityCell(c.server, c.step, c.note, c.step is not None and c.step.rps == best, c.standing, c.bound)
         for c in cells
     }
 
