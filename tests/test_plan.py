@@ -271,8 +271,11 @@ def test_from_sizes_each_server_from_its_measured_service_time(
     simulated = simulated_p95(sync.rps_per_instance, 4, lambda rng: basis.service.quantile(rng.random()))
     assert sync.expected_p95_ms == pytest.approx(simulated, rel=0.08), sync.reason
     gevent = options["gunicorn-gevent"]
-    # gevent holds 2 x 1000 connections; the CPU a request keeps busy is what bounds it, far above 200 rps.
-    assert gevent.slots is not None and gevent.slots > 4 and gevent.instances == 1, gevent.reason
+    # gevent holds 2 x 1000 connections and the CPU a request keeps busy allows far more than 200 rps, but the quick
+    # run's 16 users measured it only up to its peak: a plan never offers an instance more than that.
+    peak = analyse(run.target("gunicorn-gevent", "io"), run.meta).peak  # type: ignore[arg-type]
+    assert peak is not None and gevent.slots is not None and gevent.slots > 4, gevent.reason
+    assert gevent.instances == math.ceil(200 / peak.rps - 1e-9), gevent.reason
     assert plan.options[0].recommended and plan.options[0].server == "gunicorn-gevent"
     assert sum(option.recommended for option in plan.options) == 1
 

@@ -59,15 +59,13 @@ from flasklab.analysis import (
     TargetAnalysis,
     analyse,
     budget_value,
-    limits,
     load_text,
     rps_interval,
-    server_limit,
     successes,
 )
 from flasklab.catalog import CPU_WORK, IO_WORK, NO_WORK, Scenario, Server, load_scenarios, scenario_of_work
 from flasklab.queueing import Prediction, QueueingError, ServiceTime, erlang_c, predict, predict_shared
-from flasklab.results import Meta, Results, Step, Target
+from flasklab.results import Results, Step, Target
 
 MAX_RPS = 1e7
 MAX_MS = 3_600_000.0  # an hour: beyond that it is not a web request
@@ -550,7 +548,7 @@ def measured_option(
         return option
     margin = THIN_MARGIN if basis.thin else 1.0
     objective = request.p95_ms / margin
-    ceiling = measured_ceiling(analysis, run.meta)
+    ceiling = measured_ceiling(analysis)
 
     def meets(instances: int) -> bool:
         rate = request.rps / instances
@@ -595,22 +593,17 @@ def measured_option(
     option.total_workers = None if target.concurrency is None else instances * target.concurrency
     option.cpu_ms_per_request = basis.cpu_ms
     option.cpu_source = f"measured at {load_text(basis.step)}" if basis.cpu_ms is not None else ""
-    option.reason = measured_reason(option, basis, found, curve, analysis, request, run.meta)
+    option.reason = measured_reason(option, basis, found, curve, analysis, request)
     return option
 
 
-def measured_ceiling(analysis: TargetAnalysis, meta: Meta) -> Step | None:
-    """The most one instance was measured completing at its limit: its peak, or a lower bound of its capacity above
-    it, when the curve showed its limit (a knee: doubling the load added under 10 %) or the server was at its limit
-    there (CPU near its budget, or its concurrency in flight: flasklab.analysis). A plan never puts more on an
-    instance than that, whatever the model predicts: a model fitted at low load (CPU per request at one user) can
-    promise rates the server was never seen to serve. A curve still climbing at the profile's most users (gevent on
-    io) has shown the load's limit, not the server's: no ceiling."""
-    top = analysis.lower_bound or analysis.peak
-    if top is None:
-        return None
-    at_limit = analysis.knee is not None or server_limit(top, limits(analysis.target, meta)) is not None
-    return top if at_limit else None
+def measured_ceiling(analysis: TargetAnalysis) -> Step | None:
+    """The most one instance was measured completing: its peak, or a lower bound of its capacity above it. A plan
+    never puts more on an instance than that, whatever the model predicts: a model fitted at low load (CPU per
+    request at one user) can promise rates the server was never seen to serve, and the lab vouches only for what it
+    measured. A curve still climbing at the profile's most users (gevent on io) holds a plan to its top as well:
+    a run with more users measures further."""
+    return analysis.lower_bound or analysis.peak
 
 
 def measured_reason(
@@ -620,7 +613,6 @@ def measured_reason(
     curve: Step | None,
     analysis: TargetAnalysis,
     request: PlanRequest,
-    meta: Meta,
 ) -> str:
     """The numbers behind a measured option, as one sentence."""
     service = basis.service
@@ -641,7 +633,7 @@ def measured_reason(
     if capacity is not None:
         loop = "closed-loop " if capacity.offered_rps is None else ""
         text += f"; {loop}capacity within the objective: {number(capacity.rps)} rps at {load_text(capacity)}"
-    if (ceiling := measured_ceiling(analysis, meta)) is not None:
+    if (ceiling := measured_ceiling(analysis)) is not None:
         seen = f"{number(ceiling.rps)} rps one instance was measured completing (at {load_text(ceiling)})"
         text += f"; never above the {seen}"
     if basis.thin:
