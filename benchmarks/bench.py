@@ -61,14 +61,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from flasklab.analysis import assess, limits
-from flasklab.backends.base import RunningTarget
-from flasklab.backends.local import LocalBackend
-from flasklab.catalog import lab_root, load_scenarios, load_servers
-from flasklab.load import LoadJob, run_load
-from flasklab.report import render_report
-from flasklab.results import Results, Step, Target, load_results
-from flasklab.settings import GENERATOR_SATURATION, PROFILES, START_TIMEOUT_S, Profile
+from flasklab.core.analysis import assess, limits
+from flasklab.core.catalog import lab_root, load_scenarios, load_servers
+from flasklab.core.results import Results, Step, Target, load_results
+from flasklab.core.settings import GENERATOR_SATURATION, PROFILES, START_TIMEOUT_S, Profile
+from flasklab.measure.backends.base import RunningTarget
+from flasklab.measure.backends.local import LocalBackend
+from flasklab.measure.load import LoadJob, run_load
+from flasklab.views.report import render_report
 
 sys.path.insert(0, str(Path(__file__).parent))  # run as a script: its sibling modules
 import calibration
@@ -103,7 +103,7 @@ def measure_io(name: str, extra: list[str]) -> Path:
 
 
 def counted_peak(results: Results, target: Target | None) -> tuple[float | None, int]:
-    """The highest rps over the steps that count (flasklab.analysis's standing, as the run's report and log judge
+    """The highest rps over the steps that count (flasklab.core.analysis's standing, as the run's report and log judge
     them), and how many steps were flagged."""
     if target is None or target.status != "ok":
         return None, 0
@@ -116,7 +116,7 @@ class ComposeLab:
     """The compose lab of this checkout under a project of its own: servers up, the conductor run on demand."""
 
     def __init__(self, root: Path) -> None:
-        from flasklab.backends.docker import compose_command
+        from flasklab.measure.backends.docker import compose_command
 
         self.root = root
         self.command = compose_command()

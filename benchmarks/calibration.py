@@ -2,8 +2,8 @@
 
 gunicorn-sync (its c workers as the catalog says) serves ``/io?dist=exp``: sleeps exponential of mean MEAN_MS. Fed
 the open model's Poisson arrivals, it is an M/M/c queue, whose response time is known in closed form (Erlang C wait
-plus exponential service: flasklab.queueing.mmc_response_percentile). Each utilisation of UTILISATIONS is one step
-of its own (a Locust process each: a WARMUP_S warm-up, then a WINDOW_S window), measured through the lab's whole
+plus exponential service: flasklab.planning.queueing.mmc_response_percentile). Each utilisation of UTILISATIONS is one
+step of its own (a Locust process each: a WARMUP_S warm-up, then a WINDOW_S window), measured through the lab's whole
 path: arrivals, the open loop timing from the due time, censoring at the window's end, exact percentiles.
 
 Per point the line gives measured p50/p95/p99 against the exact M/M/c values and the relative error, and beside it
@@ -27,15 +27,15 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from flasklab.arrivals import Schedule, step_generator
-from flasklab.backends.base import RunningTarget, http_get
-from flasklab.backends.local import LocalBackend
-from flasklab.catalog import lab_root, load_scenarios, load_servers
-from flasklab.load import LoadJob, run_load
+from flasklab.core.arrivals import Schedule, step_generator
+from flasklab.core.catalog import lab_root, load_scenarios, load_servers
+from flasklab.core.results import Step
+from flasklab.core.settings import Profile
 from flasklab.loadgen.window import nearest_rank
-from flasklab.queueing import mmc_response_percentile
-from flasklab.results import Step
-from flasklab.settings import Profile
+from flasklab.measure.backends.base import RunningTarget, http_get
+from flasklab.measure.backends.local import LocalBackend
+from flasklab.measure.load import LoadJob, run_load
+from flasklab.planning.queueing import mmc_response_percentile
 from flasklab_app.app import service_time_ms
 
 SERVER = "gunicorn-sync"

@@ -4,8 +4,8 @@ An A/A test: one quick run (``--from DIR``, repeatable, to reuse runs) measures 
 (gunicorn-sync and waitress on ``io`` and ``hello``, probe off) in ``--rounds N`` rounds (default 6), each round a
 complete measurement of its own in shuffled order. Rounds 1 and 2, 3 and 4, ... are paired: each round becomes a
 one-round run of its own (its steps with their within-window intervals, as a run without ``--rounds`` records them)
-and ``flasklab.compare.compare_runs`` judges B against A exactly as ``flasklab compare`` does. Nothing changed between
-the two, so every change it calls real is a false alarm.
+and ``flasklab.views.compare.compare_runs`` judges B against A exactly as ``flasklab compare`` does. Nothing changed
+between the two, so every change it calls real is a false alarm.
 
 Figures: one line per judged figure (pair, server, scenario, peak rps or p95, the change, real or not), then
 ``compare_aa_figures`` (figures judged: both runs had the figure), ``compare_aa_pairs`` (pairs of runs),
@@ -20,9 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from flasklab.catalog import lab_root
-from flasklab.compare import Change, compare_runs
-from flasklab.results import Results, load_results
+from flasklab.core.catalog import lab_root
+from flasklab.core.results import Results, load_results
+from flasklab.views.compare import Change, compare_runs
 
 SERVERS = "gunicorn-sync,waitress"
 SCENARIOS = "io,hello"

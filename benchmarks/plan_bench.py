@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from flasklab.catalog import lab_root
+from flasklab.core.catalog import lab_root
 
 SERVERS = "gunicorn-sync,gunicorn-gthread,gunicorn-gevent"
 PLANS = (("io", 100, 300), ("io", 200, 300), ("io", 400, 300), ("cpu", 60, 100))

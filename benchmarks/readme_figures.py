@@ -5,7 +5,7 @@ Every measured table or figure in README.md sits between marker comments, ``<!--
 NAME of this module from one or more committed runs: ``docs/runs/RUN/results.json`` (a whole run as recorded, only
 the servers and scenarios the figure needs) or ``docs/runs/bench-NAME.txt`` (a benchmark's printed output with its
 command and date). What a step means (counts or not, and why; its marked percentiles; Little's-law efficiency; the
-slow-client figures) is flasklab.analysis's and the claims' helpers': nothing here recomputes a step's standing.
+slow-client figures) is flasklab.core.analysis's and the claims' helpers': nothing here recomputes a step's standing.
 
     scripts/readme-figures              rewrite README.md's figures from the committed runs
     scripts/readme-figures --check      exit 1, with a diff, when README.md differs from them (tests and CI run it)
@@ -32,11 +32,11 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
-from flasklab.analysis import Standing, TargetAnalysis, analyse, littles_law_efficiency, load_text
-from flasklab.claims import FOLKLORE, fast_users
-from flasklab.results import ProbeResult, Results, Target, load_results
-from flasklab.settings import PROFILES
-from flasklab.story import line, probe_line, probe_started_line, step_line, verdict_line
+from flasklab.core.analysis import Standing, TargetAnalysis, analyse, littles_law_efficiency, load_text
+from flasklab.core.claims import FOLKLORE, fast_users
+from flasklab.core.results import ProbeResult, Results, Target, load_results
+from flasklab.core.settings import PROFILES
+from flasklab.measure.story import line, probe_line, probe_started_line, step_line, verdict_line
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -199,7 +199,8 @@ def rps(value: float) -> str:
 
 
 def flags(standing: Standing) -> str:
-    """What keeps a step from counting, in flasklab.analysis's words (its flags' kinds: the report gives the causes)."""
+    """What keeps a step from counting, in flasklab.core.analysis's words (its flags' kinds: the report gives the
+    causes)."""
     return ", ".join(flag.kind for flag in standing.flags)
 
 
@@ -442,7 +443,7 @@ def demo_figure() -> str:
 
 
 def story_figure() -> str:
-    """The log lines of one server in the demo run, worded by flasklab.story from the run's results."""
+    """The log lines of one server in the demo run, worded by flasklab.measure.story from the run's results."""
     run = results("demo")
     probe = probe_of("demo", STORY_SERVER)
     ids = {folklore.claim for folklore in FOLKLORE if folklore.server == STORY_SERVER}

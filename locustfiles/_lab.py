@@ -15,7 +15,7 @@ from typing import Any
 from locust import LoadTestShape
 
 try:
-    from flasklab.settings import PROFILES
+    from flasklab.core.settings import PROFILES
 
     _DEFAULT = PROFILES["standard"]
     DEFAULT_STEPS, DEFAULT_WARMUP_S, DEFAULT_WINDOW_S = _DEFAULT.steps, _DEFAULT.warmup_s, _DEFAULT.window_s

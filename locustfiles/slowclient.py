@@ -45,7 +45,7 @@ LAB_SCENARIO = {
     "profiles": ["standard", "full"],
 }
 PARAMS = scenario_params(LAB_SCENARIO)
-FAST_NAME = "/hello"  # flasklab.claims reads the fast users' figures by this name
+FAST_NAME = "/hello"  # flasklab.core.claims reads the fast users' figures by this name
 SEND_NAME = "/upload (slow send)"
 READ_NAME = "/payload (slow read)"
 SEND_PIECE = 1024

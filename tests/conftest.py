@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from flasklab.backends.base import RunningTarget
-from flasklab.backends.local import LocalBackend
-from flasklab.catalog import Scenario, Server, lab_root, load_scenarios, load_servers
-from flasklab.settings import START_TIMEOUT_S
+from flasklab.core.catalog import Scenario, Server, lab_root, load_scenarios, load_servers
+from flasklab.core.settings import START_TIMEOUT_S
+from flasklab.measure.backends.base import RunningTarget
+from flasklab.measure.backends.local import LocalBackend
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.needs import unavailable
 

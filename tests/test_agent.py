@@ -1,7 +1,8 @@
 """The server container's agent, run here as a process on 127.0.0.1: it starts, stops and reports a real server.
 
 The same agent is every server container's PID 1 (services/entrypoint.sh); the conductor's network backend
-(flasklab.backends.network.AgentTarget) relies on its HTTP API, so the backend's reading of it is tested here too.
+(flasklab.measure.backends.network.AgentTarget) relies on its HTTP API, so the backend's reading of it is tested here
+too.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from flasklab.backends.local import free_port
-from flasklab.backends.network import AgentTarget
+from flasklab.measure.backends.local import free_port
+from flasklab.measure.backends.network import AgentTarget
 
 STOP_GRACE_S = 3
 

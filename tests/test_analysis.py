@@ -1,4 +1,4 @@
-"""What a step means (flasklab.analysis), on committed results fixtures: no server, no Locust, fast.
+"""What a step means (flasklab.core.analysis), on committed results fixtures: no server, no Locust, fast.
 
 The fixtures in tests/fixtures/results/ are small hand-written runs shaped like real ones: ``closed.json`` (a
 generator-bound step, a server that fails fast, steps with too few samples, a step that was not steady),
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from flasklab.analysis import (
+from flasklab.core.analysis import (
     LAG_FLOOR_MS,
     MIN_SAMPLES,
     Limits,
@@ -30,13 +30,13 @@ from flasklab.analysis import (
     min_samples,
     peak,
 )
-from flasklab.catalog import Server
-from flasklab.compare import compare_runs
-from flasklab.export import steps_csv
-from flasklab.plan import PlanRequest, plan_capacity
-from flasklab.report import capacity_table
-from flasklab.results import Results, Step, Target, load_results
-from flasklab.summary import print_results
+from flasklab.core.catalog import Server
+from flasklab.core.results import Results, Step, Target, load_results
+from flasklab.planning.plan import PlanRequest, plan_capacity
+from flasklab.views.compare import compare_runs
+from flasklab.views.export import steps_csv
+from flasklab.views.report import capacity_table
+from flasklab.views.summary import print_results
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 SLO_MS = 500.0

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from flasklab.backends.base import RunningTarget, http_get
-from flasklab.backends.local import LocalBackend, LocalTarget
+from flasklab.measure.backends.base import RunningTarget, http_get
+from flasklab.measure.backends.local import LocalBackend, LocalTarget
 from flasklab_app.usage import process_group_usage
 
 

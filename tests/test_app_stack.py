@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flasklab.backends.local import Environments
-from flasklab.catalog import load_servers
-from flasklab.userapp import UserAppError, check_resolvable, pip_reason
+from flasklab.core.catalog import load_servers
+from flasklab.core.userapp import UserAppError, check_resolvable, pip_reason
+from flasklab.measure.backends.local import Environments
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "services" / "requirements"

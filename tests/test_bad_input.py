@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from flasklab import cli, runner
-from flasklab.catalog import lab_root, load_scenarios, load_servers
-from flasklab.settings import PROFILES
+from flasklab import cli
+from flasklab.core.catalog import lab_root, load_scenarios, load_servers
+from flasklab.core.settings import PROFILES
+from flasklab.measure import runner
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,8 @@
 
 gunicorn-sync (c workers, as the catalog says) serves ``/io?dist=exp`` (sleeps exponential of mean MEAN_MS) to the
 open model's Poisson arrivals at utilisation 0.5: an M/M/c queue, whose p95 is known exactly
-(flasklab.queueing.mmc_response_percentile). The lab's whole path is on trial: arrivals, latency from the due time,
-censoring at the window's end, exact percentiles.
+(flasklab.planning.queueing.mmc_response_percentile). The lab's whole path is on trial: arrivals, latency from the due
+time, censoring at the window's end, exact percentiles.
 
 The tolerance is sampling, not slack. By simulation of this very queue (c = 4, mean 25 ms, utilisation 0.5, a 20 s
 window: about 1,600 completions), a window's p95 has a standard deviation of 4.2 % between sample paths, 95 % of
@@ -17,12 +17,12 @@ and a replay of the same seeded sample path that takes sampling out of the compa
 
 from __future__ import annotations
 
-from flasklab.backends.local import LocalBackend
-from flasklab.catalog import Scenario, Server
-from flasklab.load import LoadJob, run_load
-from flasklab.queueing import mmc_response_percentile
-from flasklab.results import Step
-from flasklab.settings import START_TIMEOUT_S, Profile
+from flasklab.core.catalog import Scenario, Server
+from flasklab.core.results import Step
+from flasklab.core.settings import START_TIMEOUT_S, Profile
+from flasklab.measure.backends.local import LocalBackend
+from flasklab.measure.load import LoadJob, run_load
+from flasklab.planning.queueing import mmc_response_percentile
 
 MEAN_MS = 25
 UTILISATION = 0.5

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flasklab.catalog import (
+from flasklab.core.catalog import (
     CatalogError,
     interpolate,
     lab_root,
@@ -88,7 +88,7 @@ def test_scenarios_come_from_locustfiles(root: Path) -> None:
 
 
 def test_readme_catalog_table_matches_the_catalog(root: Path) -> None:
-    from flasklab.summary import catalog_markdown
+    from flasklab.views.summary import catalog_markdown
 
     servers = load_servers(root, read_env_file(root / ".env"))
     assert catalog_markdown(list(servers.values())) in (root / "README.md").read_text()

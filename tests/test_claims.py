@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from flasklab.analysis import analyse
-from flasklab.catalog import Server, compose_environment, load_servers
-from flasklab.claims import (
+from flasklab.core.analysis import analyse
+from flasklab.core.catalog import Server, compose_environment, load_servers
+from flasklab.core.claims import (
     FAST_USERS,
     FOLKLORE,
     SLOW_CLIENT_CLAIMS,
@@ -25,8 +25,8 @@ from flasklab.claims import (
     fast_users,
     protected,
 )
-from flasklab.probe import SELF_CALL_CLIENT_TIMEOUT_S
-from flasklab.results import Claim, ProbeResult, Results, load_results
+from flasklab.core.results import Claim, ProbeResult, Results, load_results
+from flasklab.core.settings import SELF_CALL_CLIENT_TIMEOUT_S
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "claims"
 VERDICTS = ("confirmed", "refuted", "not-run")

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flasklab.results import load_results
+from flasklab.core.results import load_results
 
 
 def flasklab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner
 
-from flasklab.analysis import Interval, peak
-from flasklab.chart_style import chart_library
 from flasklab.cli import main
-from flasklab.compare import (
+from flasklab.core.analysis import Interval, peak
+from flasklab.core.results import Results, ResultsError, Step, Target, load_results
+from flasklab.views.chart_style import chart_library
+from flasklab.views.compare import (
     COMPARE_FILE,
     NOISE_FLOOR,
     Change,
@@ -29,7 +30,6 @@ from flasklab.compare import (
     setup_differences,
     write_compare,
 )
-from flasklab.results import Results, ResultsError, Step, Target, load_results
 from tests.browser import ARTIFACTS, ExternalResources, watched_page
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def test_real_runs_give_a_row_per_server_and_scenario(runs: Runs) -> None:
     for row in rows:
         target = runs.a.target(row.server, row.scenario)
         assert target is not None
-        expected = peak(target, runs.a.meta)  # flasklab.analysis decides which steps count
+        expected = peak(target, runs.a.meta)  # flasklab.core.analysis decides which steps count
         if expected is None:  # e.g. dev-single on io in the quick profile: 15 completions a step, too few
             assert row.peak_rps.a is None and row.note.startswith("A: no usable step"), row
             continue
@@ -363,7 +363,7 @@ def test_page_draws_its_charts_offline_in_chromium(runs: Runs, chromium: Browser
     rows = compare_runs(runs.a, runs.b)
     for chart, drawn in charts.items():
         # a bar per figure each run measured: per server in A (hatched) and in B (solid); dev-single ran in A only,
-        # and a figure is missing where a run has no usable step there (flasklab.analysis)
+        # and a figure is missing where a run has no usable step there (flasklab.core.analysis)
         kind, _, scenario = chart.partition("-")
         changes = [row.peak_rps if kind == "peak_rps" else row.p95 for row in rows if row.scenario == scenario]
         expected = sum(change.a is not None for change in changes) + sum(change.b is not None for change in changes)

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from flasklab.catalog import load_servers
-from flasklab.results import Results, load_results
+from flasklab.core.catalog import load_servers
+from flasklab.core.results import Results, load_results
 from tests.compose_support import compose_command, compose_lock, require_docker
 
 pytestmark = pytest.mark.docker

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from flasklab.load_config import LoadConfig
-from flasklab.settings import CONNECTIONS
+from flasklab.core.protocol import LoadConfig
+from flasklab.core.settings import CONNECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 USERS = 4

@@ -13,11 +13,11 @@ wall-clock excess grows with threads per core and shorter ``ms`` (the issue meas
 
 from __future__ import annotations
 
-from flasklab.backends.local import LocalBackend
-from flasklab.catalog import Scenario, compose_environment, lab_root, load_servers
-from flasklab.load import LoadJob, run_load
-from flasklab.results import Step
-from flasklab.settings import START_TIMEOUT_S, Profile
+from flasklab.core.catalog import Scenario, compose_environment, lab_root, load_servers
+from flasklab.core.results import Step
+from flasklab.core.settings import START_TIMEOUT_S, Profile
+from flasklab.measure.backends.local import LocalBackend
+from flasklab.measure.load import LoadJob, run_load
 
 CPU_MS = 20
 THREADS = 8

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import psutil
 
-from flasklab.backends.base import RunningTarget
-from flasklab.backends.local import free_port
-from flasklab.load_config import LoadConfig
-from flasklab.results import Step, load_results
+from flasklab.core.protocol import LoadConfig
+from flasklab.core.results import Step, load_results
+from flasklab.measure.backends.base import RunningTarget
+from flasklab.measure.backends.local import free_port
 
 
 def test_workers_forward_exact_samples(

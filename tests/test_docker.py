@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from flasklab.catalog import Server
-from flasklab.conductor import SelectionError, run_arguments, server_profiles
-from flasklab.results import Results, load_results
-from flasklab.settings import PROFILES
+from flasklab.core.catalog import Server
+from flasklab.core.results import Results, load_results
+from flasklab.core.settings import PROFILES
+from flasklab.measure.conductor import SelectionError, run_arguments, server_profiles
 from tests.compose_support import compose_lock, require_docker
 from tests.needs import unavailable
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from flasklab.backends.docker import BUILD_TIMEOUT_S, DockerBackend, compose_command
-from flasklab.catalog import load_servers
-from flasklab.results import load_results
+from flasklab.core.catalog import load_servers
+from flasklab.core.results import load_results
+from flasklab.measure.backends.docker import BUILD_TIMEOUT_S, DockerBackend, compose_command
 from tests.compose_support import require_docker
 
 pytestmark = pytest.mark.docker

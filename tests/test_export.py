@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flasklab.analysis import analyse, assess, limits
 from flasklab.cli import main
-from flasklab.export import COLUMNS, CSV_FILE, STEP_COLUMNS, steps_csv, write_csv
-from flasklab.results import Results, ResultsError, Spread, Step, Target, load_results
+from flasklab.core.analysis import analyse, assess, limits
+from flasklab.core.results import Results, ResultsError, Spread, Step, Target, load_results
+from flasklab.views.export import COLUMNS, CSV_FILE, STEP_COLUMNS, steps_csv, write_csv
 from tests.conftest import QUICK_RUN_SCENARIOS, QUICK_RUN_SERVERS
 
 ROOT = Path(__file__).resolve().parents[1]

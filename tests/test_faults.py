@@ -22,12 +22,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flasklab.analysis import Standing
-from flasklab.backends.local import LocalBackend, LocalTarget
-from flasklab.catalog import Scenario, Server
-from flasklab.results import RESULTS_FILE, Results, Step, Target, load_results, write_results
-from flasklab.runner import Quiet, Run, Sweep
-from flasklab.settings import Profile
+from flasklab.core.analysis import Standing
+from flasklab.core.catalog import Scenario, Server
+from flasklab.core.results import RESULTS_FILE, Results, Step, Target, load_results, write_results
+from flasklab.core.settings import Profile
+from flasklab.core.sweep import Sweep
+from flasklab.measure.backends.local import LocalBackend, LocalTarget
+from flasklab.measure.runner import Quiet, Run
 from tests.needs import unavailable
 
 # Two steps of 1 and 4 users; a fault injected after the first step lands in the second one's warm-up.

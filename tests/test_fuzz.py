@@ -26,10 +26,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from flasklab.backends.base import RunningTarget
-from flasklab.backends.local import LocalBackend
-from flasklab.catalog import Server
-from flasklab.settings import START_TIMEOUT_S
+from flasklab.core.catalog import Server
+from flasklab.core.settings import START_TIMEOUT_S
+from flasklab.measure.backends.base import RunningTarget
+from flasklab.measure.backends.local import LocalBackend
 from flasklab_app import app as app_module
 
 OPENAPI = Path(__file__).resolve().parents[1] / "services/app/openapi.yaml"

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from flasklab.analysis import SERVER_IN_FLIGHT_SHARE, SERVER_NEAR_BUDGET, analyse
-from flasklab.backends.local import LocalBackend, pinned
-from flasklab.catalog import Scenario, Server
-from flasklab.results import Results, load_results
-from flasklab.runner import Quiet, Run, Sweep
-from flasklab.settings import Profile
+from flasklab.core.analysis import SERVER_IN_FLIGHT_SHARE, SERVER_NEAR_BUDGET, analyse
+from flasklab.core.catalog import Scenario, Server
+from flasklab.core.results import Results, load_results
+from flasklab.core.settings import Profile
+from flasklab.core.sweep import Sweep
+from flasklab.measure.backends.local import LocalBackend, pinned
+from flasklab.measure.runner import Quiet, Run
 
 WORKERS = 4  # gunicorn-sync's configured concurrency (the catalog's GUNICORN_SYNC_WORKERS)
 HOGS = 2  # busy loops beside Locust on its CPU: it gets about a third of it

@@ -1,6 +1,6 @@
 """The measuring side of a step: generator CPU as a whole, steady warm-ups, successes-only percentiles, on_start.
 
-Pure rules (flasklab.generator_side, flasklab.steady) on fixed inputs; the Locust process itself run for real
+Pure rules (flasklab.core.generator_side, flasklab.core.steady) on fixed inputs; the Locust process itself run for real
 (``python -m flasklab.loadgen``) against a real server on 127.0.0.1 with short windows.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from flasklab.backends.base import RunningTarget
-from flasklab.generator_side import busy_signs, cpu_ticks, online_cpus, saturated, set_busy
-from flasklab.load_config import LoadConfig
-from flasklab.results import Step
-from flasklab.steady import same_level, warmed_up  # the unstable rule: tests/test_steady.py
+from flasklab.core.generator_side import busy_signs, cpu_ticks, online_cpus, saturated, set_busy
+from flasklab.core.protocol import LoadConfig
+from flasklab.core.results import Step
+from flasklab.core.steady import same_level, warmed_up  # the unstable rule: tests/test_steady.py
+from flasklab.measure.backends.base import RunningTarget
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,7 @@ def test_the_generator_side_is_saturated_as_a_whole(
 
 
 def test_the_busy_signs_say_which_measure_passed_the_threshold() -> None:
-    """What flasklab.analysis prints in a generator-bound cause comes from the same rule as ``saturated``."""
+    """What flasklab.core.analysis prints in a generator-bound cause comes from the same rule as ``saturated``."""
     assert busy_signs(0.60, 0.70, 1, 0.93, 0.90) == ["its CPU set 93 % busy"]
     assert busy_signs(0.60, 1.85, 2, None, 0.90) == ["its processes used 1.85 of 2 cores"]
     assert busy_signs(0.95, None, None, None, 0.90) == ["busiest process at 95 % of a core"]

@@ -11,7 +11,7 @@ from types import FrameType
 
 import pytest
 
-from flasklab.interrupts import held_interrupts
+from flasklab.measure.interrupts import held_interrupts
 
 
 class Interrupted(Exception):

@@ -1,7 +1,7 @@
 """The intervals say what they cover: exact binomial coverage, hand-checked ranks and seeded simulations.
 
 A p95 interval from order statistics covers the true p95 with probability P(l <= B < u), B ~ Binomial(n, 0.95),
-for any continuous distribution; here that sum is done in exact integers (independently of flasklab.intervals'
+for any continuous distribution; here that sum is done in exact integers (independently of flasklab.core.intervals'
 floating-point tails) for every n from 20 to 2000, and a simulation on exponential latencies checks the whole path
 from samples to the window's figures. The throughput interval is simulated on a closed loop whose long-run rate is
 known by the law (c workers always busy: c / mean service time), which shows where it holds and where it does not.
@@ -16,11 +16,11 @@ from fractions import Fraction
 
 import pytest
 
-from flasklab.analysis import P95_APPROXIMATE, Interval, p95_interval, rps_interval
-from flasklab.intervals import quantile_ranks, two_sided_min
+from flasklab.core.analysis import P95_APPROXIMATE, Interval, p95_interval, rps_interval
+from flasklab.core.intervals import quantile_ranks, two_sided_min
+from flasklab.core.results import Spread, Step
 from flasklab.loadgen.window import Window, percentile_interval, rate_interval
-from flasklab.results import Spread, Step
-from flasklab.rounds import combine
+from flasklab.measure.rounds import combine
 
 P95 = Fraction(19, 20)
 

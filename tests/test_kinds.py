@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flasklab.catalog import (
+from flasklab.core.catalog import (
     SERVER_KINDS,
     WORK_KINDS,
     CatalogError,
@@ -21,9 +21,9 @@ from flasklab.catalog import (
     load_servers,
     scenario_of_work,
 )
-from flasklab.plan import KINDS, PlanRequest, ShapeScenarios, plan_capacity, server_kind
-from flasklab.report import efficiency_tables, io_scenarios
-from flasklab.results import load_results
+from flasklab.core.results import load_results
+from flasklab.planning.plan import KINDS, PlanRequest, ShapeScenarios, plan_capacity, server_kind
+from flasklab.views.report import efficiency_tables, io_scenarios
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 SERVICE = "services:\n  one:\n    command: ['exec true']\n    labels:\n      lab.server: x\n"

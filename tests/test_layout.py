@@ -16,25 +16,25 @@ PACKAGE = Path(__file__).parents[1] / "src" / "flasklab"
 LOADGEN = "flasklab.loadgen"
 PATCHING = ("locust", "gevent")  # importing Locust monkey-patches the process with gevent
 SHARED = {  # pure: no Locust, no gevent, no orchestrator; the Locust process may import them
-    "flasklab.arrivals",
-    "flasklab.catalog",
-    "flasklab.generator_side",
-    "flasklab.intervals",
-    "flasklab.load_config",
-    "flasklab.results",
-    "flasklab.settings",
-    "flasklab.steady",
+    "flasklab.core.arrivals",
+    "flasklab.core.catalog",
+    "flasklab.core.generator_side",
+    "flasklab.core.intervals",
+    "flasklab.core.protocol",
+    "flasklab.core.results",
+    "flasklab.core.settings",
+    "flasklab.core.steady",
 }
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+def module_name(path: Path, package: Path = PACKAGE) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported(path: Path) -> set[str]:
+def imported(path: Path, root: Path = PACKAGE) -> set[str]:
     """Every module ``path`` imports, anywhere in it (a function's own imports too), relative ones resolved."""
-    package = module_name(path).split(".")
+    package = module_name(path, root).split(".")
     if path.name != "__init__.py":
         package = package[:-1]
     names: set[str] = set()
@@ -106,3 +106,54 @@ def test_every_package_is_installed() -> None:
     project = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())
     listed = set(project["tool"]["setuptools"]["packages"])
     assert {module_name(init) for init in PACKAGE.rglob("__init__.py")} <= listed
+
+
+# The pipeline's stages and what each may import (besides itself): core is the ground; measurement, the views and the
+# planner stand on it side by side; the command line ties them together. The Locust process has its own rule above.
+STAGES = {
+    "flasklab.core": set(),
+    "flasklab.measure": {"flasklab.core"},
+    "flasklab.views": {"flasklab.core"},
+    "flasklab.planning": {"flasklab.core"},
+    "flasklab.cli": {"flasklab.core", "flasklab.measure", "flasklab.views", "flasklab.planning"},
+}
+
+
+def stage_of(name: str) -> str | None:
+    return next((stage for stage in STAGES if within(name, stage)), None)
+
+
+def test_every_module_belongs_to_a_stage() -> None:
+    """The folder tree is the pipeline: no module sits loose beside the stages (only the package's entry points)."""
+    loose = [
+        module
+        for module in modules()
+        if stage_of(module) is None and not within(module, LOADGEN)
+        if module not in ("flasklab", "flasklab.__main__")
+    ]
+    assert loose == [], f"modules outside every stage: {loose}"
+
+
+def test_imports_flow_one_way_between_the_stages() -> None:
+    """Views and the planner read results and analysis, never the runner; core imports no stage above it."""
+    wrong = [
+        f"{path.relative_to(PACKAGE.parents[1])} ({stage}) imports {name}"
+        for module, path in modules().items()
+        if (stage := stage_of(module)) is not None
+        for name in sorted(imported(path))
+        if (other := stage_of(name)) is not None and other != stage and other not in STAGES[stage]
+    ]
+    assert wrong == [], "imports that run against the pipeline:\n" + "\n".join(wrong)
+
+
+def test_the_stage_rule_sees_an_import_against_the_flow(tmp_path: Path) -> None:
+    """The rule reads lazy and relative imports too: a view importing the runner inside a function is caught."""
+    view = tmp_path / "flasklab" / "views" / "sneaky.py"
+    view.parent.mkdir(parents=True)
+    view.write_text("def later() -> None:\n    from ..measure.runner import Run\n")
+    names = {
+        name
+        for name in imported(view, tmp_path / "flasklab")
+        if (other := stage_of(name)) is not None and other not in STAGES["flasklab.views"] | {"flasklab.views"}
+    }
+    assert names == {"flasklab.measure.runner", "flasklab.measure.runner.Run"}

@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from flasklab.cli import main
-from flasklab.export import steps_csv
-from flasklab.live import Dashboard, LiveServer
-from flasklab.report import live_status
-from flasklab.results import RESULTS_FILE, Results, load_results, write_results
+from flasklab.core.results import RESULTS_FILE, Results, load_results, write_results
+from flasklab.views.export import steps_csv
+from flasklab.views.live import Dashboard, LiveServer
+from flasklab.views.report import live_status
 from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, watched_page
 
 if TYPE_CHECKING:

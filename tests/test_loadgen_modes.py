@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flasklab.results import load_results
+from flasklab.core.results import load_results
 
 QUICK_HELLO = ["run", "--servers", "gunicorn-sync", "--scenarios", "hello", "--profile", "quick", "--no-probe"]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from flasklab.backends.base import http_get
-from flasklab.backends.local import LocalBackend
-from flasklab.catalog import Server, compose_environment, load_servers
-from flasklab.settings import START_TIMEOUT_S
+from flasklab.core.catalog import Server, compose_environment, load_servers
+from flasklab.core.settings import START_TIMEOUT_S
+from flasklab.measure.backends.base import http_get
+from flasklab.measure.backends.local import LocalBackend
 from tests.needs import unavailable
 
 REQUESTS = 20

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from flasklab.backends.network import AgentTarget, by_address
+from flasklab.measure.backends.network import AgentTarget, by_address
 
 RUNNING = json.dumps({"state": "running", "pid": 1, "starts": 1, "oom_kills": 0, "log_tail": ""}).encode()
 

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from flasklab.analysis import unstable_cause
-from flasklab.arrivals import Schedule, step_generator
-from flasklab.backends.base import RunningTarget
 from flasklab.cli import main
-from flasklab.load_config import LoadConfig
-from flasklab.report import render_report
-from flasklab.results import Results, Step, load_results
-from flasklab.settings import PROFILES
-from flasklab.steady import TREND_SLICES
+from flasklab.core.analysis import unstable_cause
+from flasklab.core.arrivals import Schedule, step_generator
+from flasklab.core.protocol import LoadConfig
+from flasklab.core.results import Results, Step, load_results
+from flasklab.core.settings import PROFILES
+from flasklab.core.steady import TREND_SLICES
+from flasklab.measure.backends.base import RunningTarget
+from flasklab.views.report import render_report
 
 ROOT = Path(__file__).resolve().parents[1]
 RATES = (10, 40, 120)

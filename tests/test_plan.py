@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flasklab.analysis import analyse
-from flasklab.catalog import Server
 from flasklab.cli import main
-from flasklab.plan import (
+from flasklab.core.analysis import analyse
+from flasklab.core.catalog import Server
+from flasklab.core.results import Results, load_results
+from flasklab.planning.plan import (
     ASSUMED_OVERHEAD_CPU_MS,
     DEFAULT_MAX_UTILISATION,
     TARGET_CPU_UTILISATION,
@@ -32,9 +33,8 @@ from flasklab.plan import (
     server_kind,
     service_basis,
 )
-from flasklab.queueing import ServiceTime, erlang_c, predict_shared
-from flasklab.results import Results, load_results
-from flasklab.verify import VERIFY_TOLERANCE, predicted_at, share_rps, verdict
+from flasklab.planning.queueing import ServiceTime, erlang_c, predict_shared
+from flasklab.planning.verify import VERIFY_TOLERANCE, predicted_at, share_rps, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_SERVERS = ("gunicorn-sync", "gunicorn-gevent")
@@ -374,7 +374,7 @@ def test_verify_runs_one_instance_at_its_share_and_holds_the_prediction_against_
 
 
 def test_a_verification_is_judged_by_the_analysis() -> None:
-    from flasklab.analysis import check_objective
+    from flasklab.core.analysis import check_objective
 
     open_run = load_results(ROOT / "tests/fixtures/results/open.json")  # gunicorn-sync io first: 10 rps, p95 104 ms
     assert check_objective(open_run, 150.0).held

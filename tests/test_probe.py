@@ -7,19 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from flasklab.backends.base import RunningTarget
-from flasklab.backends.local import LocalBackend, free_port
-from flasklab.catalog import Server, compose_environment, load_servers
-from flasklab.claims import evaluate_claims
-from flasklab.probe import (
+from flasklab.core.catalog import Server, compose_environment, load_servers
+from flasklab.core.claims import evaluate_claims
+from flasklab.core.results import Claim, ProbeResult
+from flasklab.core.settings import PROBE_WIDTH, SELF_CALL_CLIENT_TIMEOUT_S, START_TIMEOUT_S
+from flasklab.measure.backends.base import RunningTarget
+from flasklab.measure.backends.local import LocalBackend, free_port
+from flasklab.measure.probe import (
     PROBE_MAX_WIDTH,
-    SELF_CALL_CLIENT_TIMEOUT_S,
     max_overlap,
     probe_concurrency,
     probe_width,
 )
-from flasklab.results import Claim, ProbeResult
-from flasklab.settings import PROBE_WIDTH, START_TIMEOUT_S
 
 
 def test_max_overlap_counts_simultaneous_intervals() -> None:

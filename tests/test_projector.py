@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from flasklab.catalog import Server
-from flasklab.chart_style import CUE_GROUP, PALETTE, server_styles, styles_in_order
-from flasklab.charts import capacity_figure, probe_timeline_figure, worker_lanes
-from flasklab.live import Dashboard, LiveServer
-from flasklab.report import LiveView, TimeLeft, render_projector, time_left, write_report
-from flasklab.results import Results, load_results, write_results
+from flasklab.core.catalog import Server
+from flasklab.core.results import Results, load_results, write_results
+from flasklab.views.chart_style import CUE_GROUP, PALETTE, server_styles, styles_in_order
+from flasklab.views.charts import capacity_figure, probe_timeline_figure, worker_lanes
+from flasklab.views.live import Dashboard, LiveServer
+from flasklab.views.report import LiveView, TimeLeft, render_projector, time_left, write_report
 from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, watched_page
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from flasklab.queueing import (
+from flasklab.planning.queueing import (
     QueueingError,
     ServiceTime,
     erlang_c,

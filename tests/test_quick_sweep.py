@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from flasklab.backends.local import LocalBackend
-from flasklab.catalog import Scenario, Server
-from flasklab.claims import FOLKLORE, SLOW_CLIENT_CLAIMS
-from flasklab.results import ProbeResult, Verdict, load_results
-from flasklab.runner import Quiet, Run, Sweep
-from flasklab.settings import Profile
+from flasklab.core.catalog import Scenario, Server
+from flasklab.core.claims import FOLKLORE, SLOW_CLIENT_CLAIMS
+from flasklab.core.results import ProbeResult, Verdict, load_results
+from flasklab.core.settings import Profile
+from flasklab.core.sweep import Sweep
+from flasklab.measure.backends.local import LocalBackend
+from flasklab.measure.runner import Quiet, Run
 from tests.needs import unavailable
 
 # Each folklore claim as the lab decides it here: every one holds, per worker where it says so, except gthread's,

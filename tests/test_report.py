@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from plotly.offline import get_plotlyjs_version  # type: ignore[import-untyped]
 
-from flasklab.analysis import capacity
-from flasklab.chart_style import chart_library, format_number
-from flasklab.report import REPORT_FILE, render_report, write_report
-from flasklab.results import Results, ResultsError, Target, load_results
-from flasklab.settings import DEFAULT_SLO_P95_MS
+from flasklab.core.analysis import capacity
+from flasklab.core.results import Results, ResultsError, Target, load_results
+from flasklab.core.settings import DEFAULT_SLO_P95_MS
+from flasklab.views.chart_style import chart_library, format_number
+from flasklab.views.report import REPORT_FILE, render_report, write_report
 from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, CHART_TRACES, ExternalResources, watched_page
 from tests.conftest import QUICK_RUN_SCENARIOS, QUICK_RUN_SERVERS
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from flasklab.results import Meta, Results, ResultsError, json_schema, load_results, write_results
+from flasklab.core.results import Meta, Results, ResultsError, json_schema, load_results, write_results
 
 
 def test_schema_file_is_generated_from_the_models() -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flasklab.analysis import Interval, p95_interval, rps_interval
 from flasklab.cli import main
-from flasklab.report import live_status, render_report
-from flasklab.results import Results, Step, load_results
-from flasklab.rounds import RULES, combine, combine_rounds
+from flasklab.core.analysis import Interval, p95_interval, rps_interval
+from flasklab.core.results import Results, Step, load_results
+from flasklab.measure.rounds import RULES, combine, combine_rounds
+from flasklab.views.report import live_status, render_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ("dev-single", "gunicorn-sync")

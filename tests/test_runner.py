@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flasklab.backends.local import LocalBackend
-from flasklab.catalog import Scenario, Server
-from flasklab.results import load_results
-from flasklab.runner import Quiet, Run, Sweep
-from flasklab.settings import Profile
+from flasklab.core.catalog import Scenario, Server
+from flasklab.core.results import load_results
+from flasklab.core.settings import Profile
+from flasklab.core.sweep import Sweep
+from flasklab.measure.backends.local import LocalBackend
+from flasklab.measure.runner import Quiet, Run
 
 TINY = Profile("tiny", (1, 4), 0.5, 1.5, "two short steps")
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 import pytest
 
-from flasklab import settings
-from flasklab.backends import BACKENDS
-from flasklab.catalog import load_scenarios, load_servers
 from flasklab.cli import main
 from flasklab.cli.measure import catalog_servers_or_targets
-from flasklab.plan import MAX_MS
-from flasklab.settings import SETTINGS, Setting, SettingError
+from flasklab.core import settings
+from flasklab.core.catalog import load_scenarios, load_servers
+from flasklab.core.settings import SETTINGS, Setting, SettingError
+from flasklab.measure.backends import BACKENDS
+from flasklab.planning.plan import MAX_MS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from flasklab.cli import main
-from flasklab.report import REPORT_FILE
-from flasklab.slides import BROWSER_VARIABLE, SLIDE_HEIGHT, SLIDE_WIDTH, SLIDES_DIR, write_slides
+from flasklab.views.report import REPORT_FILE
+from flasklab.views.slides import BROWSER_VARIABLE, SLIDE_HEIGHT, SLIDE_WIDTH, SLIDES_DIR, write_slides
 from tests.browser import ARTIFACTS, CHROMIUM
 from tests.conftest import QUICK_RUN_SERVERS
 from tests.needs import unavailable

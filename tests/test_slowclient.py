@@ -14,15 +14,15 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from flasklab.backends.base import RunningTarget
-from flasklab.backends.local import LocalBackend
-from flasklab.catalog import Server
-from flasklab.claims import FAST_USERS, FastUsers, fast_users, protected
-from flasklab.compare import compare_runs
-from flasklab.load import LoadJob, run_load
-from flasklab.report import render_report
-from flasklab.results import Step, load_results
-from flasklab.settings import START_TIMEOUT_S, Profile
+from flasklab.core.catalog import Server
+from flasklab.core.claims import FAST_USERS, FastUsers, fast_users, protected
+from flasklab.core.results import Step, load_results
+from flasklab.core.settings import START_TIMEOUT_S, Profile
+from flasklab.measure.backends.base import RunningTarget
+from flasklab.measure.backends.local import LocalBackend
+from flasklab.measure.load import LoadJob, run_load
+from flasklab.views.compare import compare_runs
+from flasklab.views.report import render_report
 from tests.needs import unavailable
 
 SEND_NAME, READ_NAME = "/upload (slow send)", "/payload (slow read)"

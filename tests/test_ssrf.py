@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from flasklab.backends.base import RunningTarget
+from flasklab.measure.backends.base import RunningTarget
 from flasklab_app import app as app_module
 
 APP_SOURCE = Path(app_module.__file__)

@@ -1,4 +1,4 @@
-"""flasklab.steady's unstable rule against hand-worked backlogs and against the exact queue, simulated.
+"""flasklab.core.steady's unstable rule against hand-worked backlogs and against the exact queue, simulated.
 
 The simulation is the referee: one server, first come first served, arrivals Poisson (seeded), constant or
 exponential service. Its backlog (requests arrived and not yet answered) is read where the Locust process reads it:
@@ -15,8 +15,8 @@ from itertools import pairwise
 
 import pytest
 
-from flasklab.settings import PROFILES
-from flasklab.steady import TREND_SLICES, backlog_trend, unstable
+from flasklab.core.settings import PROFILES
+from flasklab.core.steady import TREND_SLICES, backlog_trend, unstable
 
 STANDARD = PROFILES["standard"]
 

@@ -10,24 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from flasklab.analysis import Limits, assess
-from flasklab.backends.base import RunningTarget
-from flasklab.backends.external import ExternalBackend
-from flasklab.catalog import Scenario, Server
-from flasklab.claims import FOLKLORE
-from flasklab.results import ProbeResult, Results, Step, Target, load_results
-from flasklab.runner import (
+from flasklab.core.analysis import Limits, assess
+from flasklab.core.catalog import Scenario, Server
+from flasklab.core.claims import FOLKLORE
+from flasklab.core.results import ProbeResult, Results, Step, Target, load_results
+from flasklab.core.settings import PROFILES
+from flasklab.core.sweep import (
     PROBE_ALLOWANCE_S,
     SERVER_ALLOWANCE_S,
     TARGET_ALLOWANCE_S,
-    Quiet,
     Remaining,
-    Run,
     Sweep,
     remaining,
 )
-from flasklab.settings import PROFILES
-from flasklab.story import step_line, time_left
+from flasklab.measure.backends.base import RunningTarget
+from flasklab.measure.backends.external import ExternalBackend
+from flasklab.measure.runner import Quiet, Run
+from flasklab.measure.story import step_line, time_left
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ("dev-single", "gunicorn-sync")

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from flasklab.analysis import analyse
-from flasklab.results import load_results
-from flasklab.tune import TunePoint, memory_slope
+from flasklab.core.analysis import analyse
+from flasklab.core.results import load_results
+from flasklab.planning.tune import TunePoint, memory_slope
 
 
 def flasklab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from flasklab.cli import main
-from flasklab.results import Results, load_results
+from flasklab.core.results import Results, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOP = ROOT / "examples" / "shop"

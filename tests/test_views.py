@@ -1,10 +1,10 @@
 """The views stand side by side: none imports another; they share analysis, chart_style and charts.
 
 report, compare, slides, summary and plan each read results.json (and the catalog) through the shared modules:
-flasklab.analysis for what a step means, flasklab.chart_style for how a page looks, flasklab.charts for the figures.
-A view that reached into another (as the slides once took the report's figures, and the planner the report's step
-arithmetic) would tie two pages' changes together; this test reads each module's imports with ``ast`` (no import, so
-no side effect) and names any such import.
+flasklab.core.analysis for what a step means, flasklab.views.chart_style for how a page looks, flasklab.views.charts for
+the figures. A view that reached into another (as the slides once took the report's figures, and the planner the
+report's step arithmetic) would tie two pages' changes together; this test reads each module's imports with ``ast`` (no
+import, so no side effect) and names any such import.
 """
 
 from __future__ import annotations
@@ -15,23 +15,24 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "flasklab"
-VIEWS = ("report", "compare", "slides", "summary", "plan")
-SHARED = ("analysis", "chart_style", "charts")
+VIEWS = ("views.report", "views.compare", "views.slides", "views.summary", "planning.plan")
+SHARED = ("core.analysis", "views.chart_style", "views.charts")
 
 
 def imported_modules(module: str, package: Path = PACKAGE) -> set[str]:
-    """Every flasklab module that ``flasklab.<module>`` imports, anywhere in it (a function's lazy import too)."""
-    tree = ast.parse((package / f"{module}.py").read_text())
+    """Every flasklab module that ``flasklab.<module>`` imports, anywhere in it (a function's lazy import too), relative
+    imports resolved against the module's own package."""
+    path = package / f"{module.replace('.', '/')}.py"
+    here = ["flasklab", *module.split(".")[:-1]]
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = "flasklab" if node.level else (node.module or "")
-            if node.level and node.module:
-                base = f"flasklab.{node.module}"
+            parts = here[: len(here) - node.level + 1] if node.level else []
+            base = ".".join([*parts, *([node.module] if node.module else [])])
             found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from flasklab import report`
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from flasklab.views import report`
     return {name.removeprefix("flasklab.") for name in found if name.startswith("flasklab.")}
 
 
@@ -47,18 +48,20 @@ def test_the_shared_modules_import_no_view(module: str) -> None:
 
 
 def test_report_and_slides_draw_the_figures_of_charts() -> None:
-    assert "charts" in imported_modules("report") and "charts" in imported_modules("slides")
+    assert "views.charts" in imported_modules("views.report")
+    assert "views.charts" in imported_modules("views.slides")
 
 
 def test_the_rule_sees_every_form_of_import(tmp_path: Path) -> None:
     """The reader catches `import flasklab.x`, `from flasklab.x import y`, `from flasklab import x`, relative and
     lazy imports: a rule that missed one would pass for the wrong reason."""
-    (tmp_path / "probe.py").write_text(
-        "import flasklab.report\n"
-        "from flasklab.compare import compare_runs\n"
-        "from flasklab import slides\n"
+    (tmp_path / "views").mkdir()
+    (tmp_path / "views" / "probe.py").write_text(
+        "import flasklab.views.report\n"
+        "from flasklab.views.compare import compare_runs\n"
+        "from flasklab.views import slides\n"
         "from .summary import catalog_table\n"
         "def later() -> None:\n"
-        "    from flasklab.plan import plan_capacity\n"
+        "    from ..planning.plan import plan_capacity\n"
     )
-    assert set(VIEWS) <= imported_modules("probe", tmp_path)
+    assert set(VIEWS) <= imported_modules("views.probe", tmp_path)

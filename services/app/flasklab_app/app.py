@@ -129,12 +129,12 @@ def service_time_ms(mean_ms: int, distribution: str, seed: int) -> float:
     """The sleep of one /io request: ``mean_ms`` itself (``const``), or an exponential draw of that mean (``exp``).
 
     With exponential sleeps a server of c sync workers fed Poisson arrivals is an M/M/c queue, whose response-time
-    distribution is known exactly (flasklab.queueing.mmc_response_percentile): the lab's referee. A ``seed`` fixes
-    the draw (the same seed, the same sleep), so a client that numbers its requests' seeds makes a run's service
-    times reproducible whichever worker serves which request; without one the process's own generator draws.
-    The draw is capped at EXP_CAP means (and MAX_SLEEP_MS) so no request's work is unbounded: an exponential passes
-    10 means with probability e^-10 (4.5e-5), so the cap lowers the mean by that share and moves no percentile up
-    to p99.99 of the service time: the exact M/M/c figures hold to well under 0.1 %.
+    distribution is known exactly (flasklab.planning.queueing.mmc_response_percentile): the lab's referee. A ``seed``
+    fixes the draw (the same seed, the same sleep), so a client that numbers its requests' seeds makes a run's service
+    times reproducible whichever worker serves which request; without one the process's own generator draws. The draw is
+    capped at EXP_CAP means (and MAX_SLEEP_MS) so no request's work is unbounded: an exponential passes 10 means with
+    probability e^-10 (4.5e-5), so the cap lowers the mean by that share and moves no percentile up to p99.99 of the
+    service time: the exact M/M/c figures hold to well under 0.1 %.
     """
     if distribution == "const" or mean_ms == 0:
         return float(mean_ms)

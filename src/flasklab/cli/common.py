@@ -11,17 +11,18 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from flasklab.analysis import Standing
-from flasklab.backends import open_backend
-from flasklab.backends.base import Backend
-from flasklab.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
 from flasklab.cli.exits import ExitCode
-from flasklab.interrupts import Terminated, held_interrupts, terminate_raises
-from flasklab.report import write_report
-from flasklab.results import Results, ResultsError, load_results
-from flasklab.runner import Run, RunFolderError, Sweep, run_folder
-from flasklab.settings import DEFAULT_SLO_P95_MS
-from flasklab.story import Story
+from flasklab.core.analysis import Standing
+from flasklab.core.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
+from flasklab.core.results import Results, ResultsError, load_results
+from flasklab.core.settings import DEFAULT_SLO_P95_MS
+from flasklab.core.sweep import Sweep
+from flasklab.measure.backends import open_backend
+from flasklab.measure.backends.base import Backend
+from flasklab.measure.interrupts import Terminated, held_interrupts, terminate_raises
+from flasklab.measure.runner import Run, RunFolderError, run_folder
+from flasklab.measure.story import Story
+from flasklab.views.report import write_report
 
 # Messages, the story and the progress bar. Without a terminal (compose, CI, a pipe) a line stays one line.
 console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())

@@ -14,24 +14,24 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from flasklab import settings
-from flasklab.backends import EXTERNAL
-from flasklab.backends.base import Backend, TargetFailed
-from flasklab.backends.external import TargetURLError, parse_target
-from flasklab.catalog import Scenario, Server
 from flasklab.cli.common import backend_for, catalog, choose, console, execute, measure, out_folder, save_report
 from flasklab.cli.exits import ExitCode
 from flasklab.cli.options import backend_option, option, out_option, seed_option, servers_option, slo_option
 from flasklab.cli.views import serve_until_stopped, start_dashboard
-from flasklab.interrupts import Terminated, terminate_raises
-from flasklab.live import Dashboard, LiveServer, locust_link, port_is_free
-from flasklab.load import locust_workers
-from flasklab.results import Results
-from flasklab.runner import Sweep
-from flasklab.settings import LOCUST_WEB_DEFAULT, PROFILES, Profile, locust_web
-from flasklab.summary import print_results, probe_json
-from flasklab.tune import TuneError, Tuning, choose_setting, tune_server, tuning_table
-from flasklab.userapp import UserAppError, check_locustfile, parse_app
+from flasklab.core import settings
+from flasklab.core.catalog import Scenario, Server
+from flasklab.core.results import Results
+from flasklab.core.settings import LOCUST_WEB_DEFAULT, PROFILES, Profile, locust_web
+from flasklab.core.sweep import Sweep
+from flasklab.core.userapp import UserAppError, check_locustfile, parse_app
+from flasklab.measure.backends import EXTERNAL
+from flasklab.measure.backends.base import Backend, TargetFailed
+from flasklab.measure.backends.external import TargetURLError, parse_target
+from flasklab.measure.interrupts import Terminated, terminate_raises
+from flasklab.measure.load import locust_workers
+from flasklab.planning.tune import TuneError, Tuning, choose_setting, tune_server, tuning_table
+from flasklab.views.live import Dashboard, LiveServer, locust_link, port_is_free
+from flasklab.views.summary import print_results, probe_json
 
 
 def catalog_servers_or_targets(

@@ -1,4 +1,4 @@
-"""Command-line options built from the settings table (flasklab.settings), as gunicorn builds its from config.py.
+"""Command-line options built from the settings table (flasklab.core.settings), as gunicorn builds its from config.py.
 
 Each option takes its flag, environment variable, default, parser and help text from one Setting; a command may
 give it another flag (the dashboard's port is --serve-port under run, --port under serve) or another parameter
@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
-from flasklab import settings
-from flasklab.settings import Setting
+from flasklab.core import settings
+from flasklab.core.settings import Setting
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from flasklab.backends.base import server_budget
-from flasklab.catalog import CatalogError, Scenario, load_servers
 from flasklab.cli.common import catalog, console, load_run, measure, out_folder, wide_console
 from flasklab.cli.exits import ExitCode
 from flasklab.cli.options import backend_option, out_option
-from flasklab.plan import (
+from flasklab.core.catalog import CatalogError, Scenario, load_servers
+from flasklab.measure.backends.base import server_budget
+from flasklab.planning.plan import (
     DEFAULT_MAX_UTILISATION,
     MAX_MS,
     MAX_RPS,
@@ -30,8 +30,8 @@ from flasklab.plan import (
     reason_lines,
     summary_lines,
 )
-from flasklab.tune import load_tuning, setting
-from flasklab.verify import (
+from flasklab.planning.tune import load_tuning, setting
+from flasklab.planning.verify import (
     Verification,
     VerifyError,
     chosen_option,

@@ -10,19 +10,19 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from flasklab import settings
-from flasklab.catalog import lab_root
 from flasklab.cli.common import catalog, console, load_run, wide_console
 from flasklab.cli.exits import ExitCode
 from flasklab.cli.options import option, slo_option
-from flasklab.compare import compare_path, compare_runs, compare_table, comparison_json, save_compare
-from flasklab.export import steps_csv, write_csv
-from flasklab.interrupts import Terminated, terminate_raises
-from flasklab.live import Dashboard, LiveServer
-from flasklab.report import write_report
-from flasklab.results import RESULTS_FILE, ResultsError
-from flasklab.slides import BrowserNotFoundError, write_slides
-from flasklab.summary import catalog_json, catalog_markdown, catalog_table
+from flasklab.core import settings
+from flasklab.core.catalog import lab_root
+from flasklab.core.results import RESULTS_FILE, ResultsError
+from flasklab.measure.interrupts import Terminated, terminate_raises
+from flasklab.views.compare import compare_path, compare_runs, compare_table, comparison_json, save_compare
+from flasklab.views.export import steps_csv, write_csv
+from flasklab.views.live import Dashboard, LiveServer
+from flasklab.views.report import write_report
+from flasklab.views.slides import BrowserNotFoundError, write_slides
+from flasklab.views.summary import catalog_json, catalog_markdown, catalog_table
 
 
 @click.command()

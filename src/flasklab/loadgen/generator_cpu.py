@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import psutil
 
-from flasklab.generator_side import CpuSet, CpuTicks, saturated, set_busy
+from flasklab.core.generator_side import CpuSet, CpuTicks, saturated, set_busy
 
 
 class Mark(NamedTuple):

@@ -2,7 +2,7 @@
 
 - A bounded request time: a FastHttpUser request unanswered for ``LAB_REQUEST_TIMEOUT_S`` (default 30 s, Locust's own
   is 60 s) fails as a timeout and is counted in its step (unless the locustfile sets its own ``network_timeout``).
-- Connection reuse as the load's setting says (``LAB_CONNECTIONS``, from flasklab.load_config or set by hand under
+- Connection reuse as the load's setting says (``LAB_CONNECTIONS``, from flasklab.core.protocol or set by hand under
   ``locust -f``): ``keepalive`` leaves each user its connection; ``close`` sends ``Connection: close`` with every
   request, so the server answers and closes, and geventhttpclient (which returns a socket to its pool only when the
   answer allows keep-alive) opens a new TCP connection for the next request: one connection per request, as behind
@@ -26,7 +26,7 @@ from typing import Any
 import gevent
 from locust import FastHttpUser, events
 
-from flasklab.settings import CONNECTIONS, REQUEST_TIMEOUT_S
+from flasklab.core.settings import CONNECTIONS, REQUEST_TIMEOUT_S
 
 STARTING = "flasklab_starting"  # attribute of the greenlet running a user's on_start
 GUARDED = "flasklab_guarded"  # marks an on_start already wrapped (Locust may load a locustfile more than once)

@@ -1,6 +1,6 @@
 """How late the generator itself is: a busy Locust process sends late and reads answers late, whatever its CPU says.
 
-Two measures, each summed up per window as a p95 and a maximum (flasklab.analysis judges them):
+Two measures, each summed up per window as a p95 and a maximum (flasklab.core.analysis judges them):
 
 - **Send lag** (open model): each arrival's delay from its due time to its request being sent, a wait for one of
   the open loop's slots included (flasklab.loadgen.openloop records it). A generator that keeps up sends on time.

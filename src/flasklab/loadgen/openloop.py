@@ -33,7 +33,7 @@ import gevent
 import gevent.lock
 import gevent.pool
 
-from flasklab.arrivals import Arrivals, Schedule, step_generator
+from flasklab.core.arrivals import Arrivals, Schedule, step_generator
 from flasklab.loadgen.lab_users import guard_on_start, record_task_failure
 
 DUE = "flasklab_due"  # attribute of the greenlet making a request: when it was due (perf_counter seconds)

@@ -1,21 +1,21 @@
 """The Locust process: Locust (as a library) driving one target under the step shape.
 
-Run by flasklab as ``python -m flasklab.loadgen --config DOCUMENT``, its one input a flasklab.load_config.LoadConfig
+Run by flasklab as ``python -m flasklab.loadgen --config DOCUMENT``, its one input a flasklab.core.protocol.LoadConfig
 (the locustfile, host, steps, load model, recording); never imported by the orchestrator: importing Locust
 monkey-patches the process with gevent. It prints one JSON object per line on stdout:
 
     {"event": "window", "step": 0, "users": 1}          a measurement window starts
     {"event": "window_end", "step": 0, "users": 1}      it ends (the orchestrator reads the server's usage at both)
-    {"event": "step", "step": 0, "figures": {...}}      that window's flasklab.results.Step, as model_dump()
+    {"event": "step", "step": 0, "figures": {...}}      that window's flasklab.core.results.Step, as model_dump()
     {"event": "error", "message": "..."}                Locust could not run the locustfile
 
 A step's figures are the results model itself, validated here and again by the orchestrator, which adds what only
 it can measure (the server's CPU and memory: left null here). ``--check --locustfile FILE`` only loads a
 locustfile and says what it defines: ``{"event": "ok", "users": [...]}``.
 
-A step's warm-up lasts until completions and in-flight requests are steady (flasklab.steady), at least the profile's
-warm-up and at most WARMUP_CAP times it; with Locust workers, whose samples arrive seconds late, it is the profile's
-and its steadiness is judged afterwards. The generator side is measured as a whole (generator_cpu), and so is
+A step's warm-up lasts until completions and in-flight requests are steady (flasklab.core.steady), at least the
+profile's warm-up and at most WARMUP_CAP times it; with Locust workers, whose samples arrive seconds late, it is the
+profile's and its steadiness is judged afterwards. The generator side is measured as a whole (generator_cpu), and so is
 its own lag (flasklab.loadgen.lag: the event loop's oversleep; in the open model each arrival's delay in being sent).
 
 With ``exact`` off (LAB_EXACT=0 in the environment of ``flasklab run``) the process records nothing of its own: a
@@ -43,16 +43,16 @@ from locust.log import setup_logging
 from locust.util.load_locustfile import load_locustfile
 from pydantic import ValidationError
 
-from flasklab.catalog import lab_root
-from flasklab.load_config import LoadConfig
+from flasklab.core.catalog import lab_root
+from flasklab.core.protocol import LoadConfig
+from flasklab.core.results import Step
+from flasklab.core.steady import TREND_SLICES, WARMUP_CAP, WARMUP_SLICES, unstable
 from flasklab.loadgen.distributed import error_kind
 from flasklab.loadgen.generator_cpu import GeneratorCpu, Mark
 from flasklab.loadgen.lag import LoopLag, lag_figures
 from flasklab.loadgen.openloop import OpenLoop, OpenLoopError
 from flasklab.loadgen.recorder import Phase, Recorder
 from flasklab.loadgen.window import Window, counted_figures
-from flasklab.results import Step
-from flasklab.steady import TREND_SLICES, WARMUP_CAP, WARMUP_SLICES, unstable
 
 WORKER_WAIT_S = 120.0
 REPORT_DELAY_S = 4.0  # Locust workers report every 3 s
@@ -403,7 +403,7 @@ def read_config(document: str) -> LoadConfig | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="flasklab's Locust process (one target, one scenario)")
-    parser.add_argument("--config", help="the load: a JSON document (flasklab.load_config.LoadConfig)")
+    parser.add_argument("--config", help="the load: a JSON document (flasklab.core.protocol.LoadConfig)")
     parser.add_argument("--check", action="store_true", help="only load --locustfile and report its User classes")
     parser.add_argument("--locustfile", help="with --check: the locustfile to load")
     options = parser.parse_args()

@@ -1,7 +1,7 @@
 """Files each completion into its step's measurement window, by the time it completed.
 
 Warm-ups and overruns are discarded (a warm-up only counts its completions per sub-window, to judge when the load
-is steady: flasklab.steady). Completions arrive from Locust's request event in a single process, from the open
+is steady: flasklab.core.steady). Completions arrive from Locust's request event in a single process, from the open
 model's own listener (latency from when the request was due), or as raw samples in Locust workers' reports
 (flasklab.loadgen.distributed). A successful request made in a user's ``on_start`` is set-up, not a sample; a
 failed one is a failure.
@@ -18,11 +18,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from flasklab.core.steady import WARMUP_SLICES, warmed_up
 from flasklab.loadgen.distributed import CPU_KEY, SAMPLES_KEY, error_kind
 from flasklab.loadgen.lab_users import starting
 from flasklab.loadgen.openloop import due_time
 from flasklab.loadgen.window import Window
-from flasklab.steady import WARMUP_SLICES, warmed_up
 
 MAX_NAME_LENGTH = 120
 IN_FLIGHT_HEADER = "X-Lab-In-Flight"  # flasklab_app.inflight.HEADER: "PID COUNT SECONDS"

@@ -5,7 +5,7 @@ Locust's 1 ms / 10 ms buckets, and a window's rps counts the completions inside 
 requests). In the open model, requests due and unanswered at the window's end are data about it: those older than
 its median success join its percentiles as censored latencies of their age (which then are lower bounds).
 
-The dictionaries returned here are keyed by flasklab.results.Step's field names: the Locust process builds its
+The dictionaries returned here are keyed by flasklab.core.results.Step's field names: the Locust process builds its
 Step from them.
 """
 
@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from flasklab.intervals import quantile_ranks
+from flasklab.core.intervals import quantile_ranks
 
 MAX_NAMES = 30  # requests counted by name per step: the most frequent ones
 MAX_ERRORS = 20
@@ -33,7 +33,7 @@ def nearest_rank(ordered: list[float], percent: float) -> float | None:
 
 
 def percentile_interval(ordered: list[float], percent: float) -> tuple[float | None, float | None]:
-    """A distribution-free 95 % confidence interval of a percentile: two order statistics (flasklab.intervals).
+    """A distribution-free 95 % confidence interval of a percentile: two order statistics (flasklab.core.intervals).
 
     Their ranks come from the binomial exactly, so the interval covers the true percentile at least 95 % of the time
     for any continuous latency distribution. Too few samples for a two-sided one (a p95 below 59): the high end is

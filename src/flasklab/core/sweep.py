@@ -1,0 +1,96 @@
+"""The sweep a run measures, fixed before it starts, and what is left of it as results.json stands.
+
+The runner measures a Sweep; the planner's verification and tuning describe theirs and hand them to it. The time
+left is computed here once, from results.json, for the terminal, the log and the live pages alike.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from flasklab.core.catalog import Scenario, Server
+from flasklab.core.results import Results
+from flasklab.core.settings import Profile
+from flasklab.core.userapp import UserApp
+
+# What an estimate of the time left adds to the profile's steps, each a little above a local run's: a server's start,
+# health check and stop; its probe (7 s where dev-single serves it one request after another and waits out its
+# self-call, 1.5 s where gunicorn serves four at once); a target's load generator starting (Locust's imports) and the
+# warm-ups that last until steady.
+SERVER_ALLOWANCE_S = 3.0
+PROBE_ALLOWANCE_S = 4.0
+TARGET_ALLOWANCE_S = 1.5
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """What is left of a sweep: target rounds not begun, steps to measure, servers to start and to probe."""
+
+    targets: int
+    steps: int
+    starts: int
+    probes: int
+
+    def seconds(self, profile: Profile) -> float:
+        """The profile's time for the steps left, and an allowance for each target, start and probe."""
+        return (
+            self.steps * profile.step_s
+            + self.targets * TARGET_ALLOWANCE_S
+            + self.starts * SERVER_ALLOWANCE_S
+            + self.probes * PROBE_ALLOWANCE_S
+        )
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What one run measures and how, fixed before it starts (``dataclasses.replace`` makes a changed copy)."""
+
+    servers: list[Server]
+    scenarios: list[Scenario]
+    profile: Profile
+    out: Path
+    probe: bool = True
+    params: dict[str, dict[str, int]] = field(default_factory=dict)
+    rounds: int = 1
+    processes: int = 1  # Locust processes on this machine (a master and local workers above 1)
+    model: str = "closed"  # or "open": requests due at the profile's rates, latency from their due time
+    user_app: UserApp | None = None  # --app: the backend runs it, meta records it
+    seed: int | None = None  # of the rounds' shuffled order and the open model's arrivals (None: random, recorded)
+    arrivals: str = "poisson"  # the open model's: "poisson" (random, seeded) or "uniform" (evenly spaced)
+    connections: str = "keepalive"  # or "close": the load's clients open a new TCP connection per request
+    prediction: dict[str, str] | None = None  # plan --verify: what the planner predicted for this run's one step
+
+    @property
+    def loads(self) -> tuple[int, ...]:
+        return self.profile.loads(self.model)
+
+
+def seeded(sweep: Sweep) -> Sweep:
+    """The sweep with a seed drawn when it needs one (shuffled rounds, random arrivals) and none was given."""
+    if (sweep.rounds > 1 or sweep.model == "open") and sweep.seed is None:
+        return replace(sweep, seed=secrets.randbelow(2**31))
+    return sweep
+
+
+def remaining(sweep: Sweep, results: Results) -> Remaining:
+    """What is left of the sweep, from what results hold: a failed or skipped server gets no later round."""
+    per_round = len(sweep.loads)
+    targets = steps = starts = probes = 0
+    probed = {probe.server for probe in results.probe}
+    for server in sweep.servers:
+        measured = {target.scenario: target for target in results.targets if target.server == server.name}
+        begun = (max(len(target.rounds) for target in measured.values()) if sweep.rounds > 1 else 1) if measured else 0
+        stopped = any(target.status in ("failed", "skipped") for target in measured.values())
+        rounds = begun if stopped else sweep.rounds
+        for scenario in sweep.scenarios:
+            target = measured.get(scenario.name)
+            if target is not None and target.status in ("failed", "skipped"):
+                continue
+            left = rounds * per_round - (target.steps_done() if target is not None else 0)
+            steps += left
+            targets += left // per_round if per_round else 0
+        starts += rounds - begun
+        probes += sweep.probe and server.name not in probed
+    return Remaining(targets, steps, starts, probes)
