@@ -10,14 +10,15 @@ compare-aa: see benchmarks/compare_aa.py (how often compare calls a change real 
 docker: the compose lab (`docker compose up`'s conductor, the network backend) against the local backend, on `hello`
 and `io` for every server of the catalog (or ``--servers``), standard profile, probe off; the two backends run one
 after the other, in alternating order over ``--rounds N`` (default 1). Per server and scenario the figure is compose
-peak rps / local peak rps, each peak over the steps that count (not generator-saturated, not unstable, failures at
-most 1 %), the median over rounds; ``docker_local_min`` is the lowest of them (goal >= 0.90, or every step that
+peak rps / local peak rps, each peak flasklab.core.analysis's (the highest rps of the steps that count), the median
+over rounds; ``docker_local_min`` is the lowest of them (goal >= 0.90, or every step that
 falls short flagged: the flagged steps of each side are printed beside it). The two sides run different
 interpreters (the images Python 3.13, the local backend the host's): each line names both.
 
 fidelity: the io scenario (a 100 ms blocking sleep) under the standard profile on every server. Little's law bounds a
 closed loop's throughput by min(users, configured concurrency) / 0.1 s; the figure per server is the lowest ratio of
-measured rps to that bound over its steps (goal >= 0.97), and the median beside it.
+measured rps to that bound over its steps (flasklab.core.analysis.littles_law_efficiency; goal >= 0.97), and the
+median beside it.
 
 report: the report of a quick run of every server (or of ``--from DIR``), opened in headless Chromium
 (/usr/bin/chromium) alternately with the vendored basic plotly.js bundle and with plotly.py's full bundle; figures:
@@ -28,9 +29,10 @@ headroom: how close the lab's load generator comes to a C one. One gunicorn-sync
 (pinned to the server CPU) is loaded, in alternating order over 3 rounds, by wrk (Debian's package; -t1 at 1, 4, 16
 and 64 connections, 5 s each) and by the lab (its own Locust process on `hello`, users 1, 4, 16 and 64, 5 s windows),
 both pinned to the generator CPU(s) exactly as `flasklab run` pins Locust. The figure is the median over rounds of
-the lab's peak rps / wrk's peak rps (goal >= 0.95), with the lab's generator CPU and saturated flag at its peak
-step. Locust is Python and wrk is C: on a trivial endpoint one Locust process usually tops out well below wrk, so a
-ratio far below 0.95 is the finding, not a fault of the benchmark; the lab flags such steps generator_saturated
+the lab's highest rps / wrk's highest rps (goal >= 0.95), with the lab's generator CPU at its highest step and
+whether flasklab.core.analysis finds the generator side busy there. The lab's highest step is taken whether it counts
+or not: Locust is Python and wrk is C, so on a trivial endpoint one Locust process usually tops out well below wrk,
+and a ratio far below 0.95 is the finding, not a fault of the benchmark; the lab flags such steps generator-bound
 rather than passing the generator's limit off as the server's (more Locust workers, or more generator CPUs, lift it).
 
 sweep_quick: the wall-clock seconds of `flasklab run --profile quick` (every server of the catalog, the quick
@@ -39,18 +41,18 @@ timed (goal <= 300 s on 2 cores); beside it, the seconds of measurement windows 
 
 overhead: what exact percentiles cost the generator. One uwsgi server (`--server NAME` for another), `hello`, 64
 users, generator pinned; the lab's Locust process runs alternately with exact recording (the default) and with
-LAB_EXACT=0 (Locust's own stats only), 3 times each, two 5 s windows a run. The figure is the median
+the load's exact off (Locust's own stats only), 3 times each, two 5 s windows a run. The figure is the median
 over rounds of a round's throughput (completions per second in the windows) with exact recording / without, the two
 runs of a round side by side so that the machine's drift between rounds cancels (goal >= 0.95). It measures
 recording only where the generator is the bottleneck: uwsgi by default, because it closes every connection and the
 reconnects saturate the generator's core (waitress, faster still on one core, keeps connections open and leaves the
-generator idle a quarter of the time). The generator's CPU is printed per run, with a warning when it was not
-saturated, and so is the generator CPU per request, exact / plain, which holds whichever side is the limit.
+generator idle a quarter of the time). The generator's CPU is printed per run, with a warning when
+flasklab.core.analysis did not find the generator side busy at every step, and so is the generator CPU per request,
+exact / plain, which holds whichever side is the limit.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import statistics
@@ -58,13 +60,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from flasklab.core.analysis import assess, limits
+from flasklab.core.analysis import analyse, generator_busy, littles_law_efficiency
 from flasklab.core.catalog import lab_root, load_scenarios, load_servers
 from flasklab.core.results import Results, Step, Target, load_results
-from flasklab.core.settings import GENERATOR_SATURATION, PROFILES, START_TIMEOUT_S, Profile
+from flasklab.core.settings import PROFILES, Profile
 from flasklab.measure.backends.base import RunningTarget
 from flasklab.measure.backends.local import LocalBackend
 from flasklab.measure.load import LoadJob, run_load
@@ -74,18 +75,18 @@ sys.path.insert(0, str(Path(__file__).parent))  # run as a script: its sibling m
 import calibration
 import compare_aa
 import plan_bench
+from arguments import option
+from servers import bench_folder, local_server
 
 CHROMIUM = "/usr/bin/chromium"
 ALL_CHARTS_DRAWN = "() => [...document.querySelectorAll('div.chart')].every(d => d.querySelector('.main-svg'))"
 REPORT_OPENS = 7
 
 
-def fidelity_ratios(target: Target, sleep_s: float) -> list[float]:
-    ratios = []
-    for step in target.steps:
-        concurrency = step.users if target.concurrency is None else min(step.users, target.concurrency)
-        ratios.append(step.rps / (concurrency / sleep_s))
-    return ratios
+def fidelity_ratios(target: Target) -> list[float]:
+    """Each step's rps over Little's bound (flasklab.core.analysis), every step of the io target."""
+    ratios = [littles_law_efficiency(target, step) for step in target.steps]
+    return [ratio for ratio in ratios if ratio is not None]
 
 
 DOCKER_SCENARIOS = "hello,io"
@@ -103,13 +104,13 @@ def measure_io(name: str, extra: list[str]) -> Path:
 
 
 def counted_peak(results: Results, target: Target | None) -> tuple[float | None, int]:
-    """The highest rps over the steps that count (flasklab.core.analysis's standing, as the run's report and log judge
-    them), and how many steps were flagged."""
+    """The target's peak rps (flasklab.core.analysis's, as the run's report and log give it), and how many steps were
+    flagged."""
     if target is None or target.status != "ok":
         return None, 0
-    server = limits(target, results.meta)
-    counted = [step.rps for step in target.steps if assess(step, server).usable]
-    return (max(counted) if counted else None), len(target.steps) - len(counted)
+    analysis = analyse(target, results.meta)
+    peak = analysis.peak
+    return (peak.rps if peak is not None else None), len(analysis.flagged)
 
 
 class ComposeLab:
@@ -165,14 +166,6 @@ def run_local(name: str, servers: list[str], extra: list[str]) -> Path:
         command += ["--profile", "standard"]
     subprocess.run(command, stdout=subprocess.DEVNULL, check=False)
     return out
-
-
-def option(extra: list[str], name: str, default: str) -> tuple[str, list[str]]:
-    """The value of ``name`` in ``extra`` (or ``default``), and ``extra`` without it."""
-    if name not in extra:
-        return default, extra
-    index = extra.index(name)
-    return extra[index + 1], extra[:index] + extra[index + 2 :]
 
 
 def docker(extra: list[str]) -> int:
@@ -242,7 +235,7 @@ def fidelity(extra: list[str]) -> int:
         if target.status != "ok":
             print(f"fidelity {target.server} {target.status}")
             continue
-        ratios = fidelity_ratios(target, target.params.get("ms", 100) / 1000)
+        ratios = fidelity_ratios(target)
         print(
             f"fidelity {target.server} {min(ratios):.3f}  median {statistics.median(ratios):.3f}  "
             f"per-step {' '.join(f'{r:.2f}' for r in ratios)}"
@@ -298,44 +291,10 @@ OVERHEAD_SERVER = "uwsgi"
 OVERHEAD_PROFILE = Profile("overhead", (64, 64), 1.0, 5.0, "the generator as the bottleneck")
 
 
-def bench_folder(name: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix="flasklab-bench-")) / name
-
-
-@contextlib.contextmanager
-def local_server(name: str) -> Iterator[tuple[LocalBackend, RunningTarget]]:
-    """One catalog server started (healthy) by the local backend, pinned as `flasklab run` pins it."""
-    root = lab_root()
-    server = load_servers(root)[name]
-    backend = LocalBackend(root, bench_folder("logs"), report=lambda _: None)
-    backend.prepare([server])
-    target = backend.start(server)
-    try:
-        target.wait_healthy(START_TIMEOUT_S)
-        yield backend, target
-    finally:
-        target.stop()
-        backend.close()
-
-
-@contextlib.contextmanager
-def exact_recording(exact: bool) -> Iterator[None]:
-    """LAB_EXACT for the Locust processes started meanwhile (run_load passes the environment on)."""
-    before = os.environ.get("LAB_EXACT")
-    os.environ["LAB_EXACT"] = "1" if exact else "0"
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["LAB_EXACT"]
-        else:
-            os.environ["LAB_EXACT"] = before
-
-
-def lab_hello(backend: LocalBackend, target: RunningTarget, profile: Profile) -> list[Step]:
-    """The lab's own Locust process on `hello` against a running target: its steps."""
+def lab_hello(backend: LocalBackend, target: RunningTarget, profile: Profile, exact: bool = True) -> list[Step]:
+    """The lab's own Locust process on `hello` against a running target (``exact`` off: Locust's stats only)."""
     steps: list[Step] = []
-    job = LoadJob(load_scenarios(lab_root())["hello"].locustfile, {}, profile)
+    job = LoadJob.of(load_scenarios(lab_root())["hello"].locustfile, {}, profile, exact=exact)
     run_load(job, target, backend, lambda _step, _users: None, steps.append)
     return steps
 
@@ -365,7 +324,7 @@ def headroom(extra: list[str]) -> int:
                 wrk = {connections: wrk_rps(backend, target.url, connections) for connections in WRK_CONNECTIONS}
                 steps = lab_hello(backend, target, HEADROOM_PROFILE)
             wrk_peak = max(rps for rps, _ in wrk.values())
-            lab_peak = max(steps, key=lambda step: step.rps)
+            lab_peak = max(steps, key=lambda step: step.rps)  # counted or not: the generator is the limit here
             ratios.append(lab_peak.rps / wrk_peak)
             wrk_peaks.append(wrk_peak)
             lab_peaks.append(lab_peak)
@@ -373,17 +332,17 @@ def headroom(extra: list[str]) -> int:
                 f"# round {round_number + 1}: wrk {' '.join(f'c{c}={rps:.0f}' for c, (rps, _) in wrk.items())}  "
                 f"lab {' '.join(f'u{step.users}={step.rps:.0f}' for step in steps)}  "
                 f"lab peak at {lab_peak.users} users: generator_cpu {lab_peak.generator_cpu:.2f} "
-                f"saturated {lab_peak.generator_saturated} server_cpu {lab_peak.server_cpu}"
+                f"generator side busy: {generator_busy(lab_peak) or 'no'}; server_cpu {lab_peak.server_cpu}"
             )
             for connections, (_, errors) in wrk.items():
                 if errors:
                     print(f"#   wrk c{connections}: {errors}")
-    saturated = sum(peak.generator_saturated for peak in lab_peaks)
+    busy = sum(generator_busy(peak) is not None for peak in lab_peaks)
     print(f"headroom {statistics.median(ratios):.3f}  rounds {' '.join(f'{r:.3f}' for r in ratios)}")
     print(f"headroom_wrk_peak_rps {statistics.median(wrk_peaks):.0f}")
     print(f"headroom_lab_peak_rps {statistics.median(peak.rps for peak in lab_peaks):.0f}")
     print(f"headroom_lab_peak_generator_cpu {statistics.median(peak.generator_cpu for peak in lab_peaks):.2f}")
-    print(f"headroom_lab_peak_generator_saturated {saturated}/{len(lab_peaks)}")
+    print(f"headroom_lab_peak_generator_busy {busy}/{len(lab_peaks)}")
     return 0
 
 
@@ -415,15 +374,16 @@ def overhead(extra: list[str]) -> int:
     throughput: dict[bool, list[float]] = {True: [], False: []}
     cpu_per_request: dict[bool, list[float]] = {True: [], False: []}
     generator_cpu: dict[bool, list[float]] = {True: [], False: []}
+    generator_limited = True  # flasklab.core.analysis found the generator side busy at every step of every run
     with local_server(server) as (backend, target):
         print(f"# {server}, hello, {OVERHEAD_PROFILE.steps[0]} users, pinning {backend.pinning}")
         for round_number in range(ROUNDS):
             for exact in (True, False) if round_number % 2 == 0 else (False, True):
-                with exact_recording(exact):
-                    steps = lab_hello(backend, target, OVERHEAD_PROFILE)
+                steps = lab_hello(backend, target, OVERHEAD_PROFILE, exact)
                 requests = sum(step.requests for step in steps)
                 seconds = sum(step.duration_s for step in steps)
                 cpu = statistics.mean(step.generator_cpu for step in steps)
+                generator_limited = generator_limited and all(generator_busy(step) for step in steps)
                 throughput[exact].append(requests / seconds)
                 generator_cpu[exact].append(cpu)
                 cpu_per_request[exact].append(cpu * seconds / requests)
@@ -434,10 +394,8 @@ def overhead(extra: list[str]) -> int:
     exact_rps, plain_rps = statistics.median(throughput[True]), statistics.median(throughput[False])
     ratios = [exact / plain for exact, plain in zip(throughput[True], throughput[False], strict=True)]
     cpu_ratios = [exact / plain for exact, plain in zip(cpu_per_request[True], cpu_per_request[False], strict=True)]
-    if min(generator_cpu[True] + generator_cpu[False]) < GENERATOR_SATURATION:
-        print(
-            f"# warning: the generator was below {GENERATOR_SATURATION} CPU in some runs: the server shared the limit"
-        )
+    if not generator_limited:
+        print("# warning: the generator side was not busy at every step (flasklab.core.analysis): the server shared it")
     print(
         f"exact_percentile_overhead {statistics.median(ratios):.3f}  rounds {' '.join(f'{r:.3f}' for r in ratios)}  "
         f"median exact {exact_rps:.0f} rps, plain {plain_rps:.0f} rps"

@@ -27,6 +27,8 @@ import statistics
 import time
 from dataclasses import dataclass
 
+from servers import local_server
+
 from flasklab.core.arrivals import Schedule, step_generator
 from flasklab.core.catalog import lab_root, load_scenarios, load_servers
 from flasklab.core.results import Step
@@ -99,7 +101,7 @@ def overhead_ms(url: str) -> float:
 def measure(point: Point, backend: LocalBackend, target: RunningTarget) -> Step:
     profile = Profile("calibration", (1,), WARMUP_S, WINDOW_S, "one step", rates=(point.rate_rps,))
     params = {"ms": MEAN_MS, "exp": 1, "seed": point.sleep_seed}
-    job = LoadJob(load_scenarios(lab_root())["io"].locustfile, params, profile, model="open", seed=point.seed)
+    job = LoadJob.of(load_scenarios(lab_root())["io"].locustfile, params, profile, model="open", seed=point.seed)
     steps: list[Step] = []
     run_load(job, target, backend, lambda _step, _load: None, steps.append)
     return steps[0]
@@ -132,8 +134,6 @@ def print_point(
 
 
 def calibration(extra: list[str]) -> int:
-    from bench import local_server  # bench.py's helper, imported when run (bench.py imports this module)
-
     server = load_servers(lab_root())[SERVER]
     slots = server.concurrency
     assert slots is not None

@@ -4,8 +4,8 @@ An A/A test: one quick run (``--from DIR``, repeatable, to reuse runs) measures 
 (gunicorn-sync and waitress on ``io`` and ``hello``, probe off) in ``--rounds N`` rounds (default 6), each round a
 complete measurement of its own in shuffled order. Rounds 1 and 2, 3 and 4, ... are paired: each round becomes a
 one-round run of its own (its steps with their within-window intervals, as a run without ``--rounds`` records them)
-and ``flasklab.views.compare.compare_runs`` judges B against A exactly as ``flasklab compare`` does. Nothing changed
-between the two, so every change it calls real is a false alarm.
+and ``flasklab.views.compare_rule.compare_runs`` judges B against A exactly as ``flasklab compare`` does. Nothing
+changed between the two, so every change it calls real is a false alarm.
 
 Figures: one line per judged figure (pair, server, scenario, peak rps or p95, the change, real or not), then
 ``compare_aa_figures`` (figures judged: both runs had the figure), ``compare_aa_pairs`` (pairs of runs),
@@ -20,22 +20,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+from arguments import option
+
 from flasklab.core.catalog import lab_root
 from flasklab.core.results import Results, load_results
-from flasklab.views.compare import Change, compare_runs
+from flasklab.views.compare_rule import Change, compare_runs
 
 SERVERS = "gunicorn-sync,waitress"
 SCENARIOS = "io,hello"
 ROUNDS = "6"
 GOAL = 0.05
-
-
-def option(extra: list[str], name: str, default: str) -> tuple[str, list[str]]:
-    """The value of ``name`` in ``extra`` (else ``default``) and the rest of ``extra``."""
-    if name in extra:
-        at = extra.index(name)
-        return extra[at + 1], extra[:at] + extra[at + 2 :]
-    return default, extra
 
 
 def measured_run(extra: list[str]) -> Path:

@@ -33,9 +33,10 @@ from functools import cache
 from pathlib import Path
 
 from flasklab.core.analysis import Standing, TargetAnalysis, analyse, littles_law_efficiency, load_text
-from flasklab.core.claims import FOLKLORE, fast_users
+from flasklab.core.probe_claims import FOLKLORE
 from flasklab.core.results import ProbeResult, Results, Target, load_results
 from flasklab.core.settings import PROFILES
+from flasklab.core.slow_client_claims import fast_users
 from flasklab.measure.story import line, probe_line, probe_started_line, step_line, verdict_line
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,6 @@ off the workers. Alone: ``locust -f locustfiles/slowclient.py --headless -H http
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from typing import Any
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 import gevent
 from locust import FastHttpUser, User, constant, task
 
-from _lab import StepLoadShape, scenario_params  # noqa: F401  (Locust finds the shape in this module)
+from _lab import StepLoadShape, request_timeout_s, scenario_params  # noqa: F401  (Locust finds the shape in this module)
 
 LAB_SCENARIO = {
     "name": "slowclient",
@@ -45,13 +44,13 @@ LAB_SCENARIO = {
     "profiles": ["standard", "full"],
 }
 PARAMS = scenario_params(LAB_SCENARIO)
-FAST_NAME = "/hello"  # flasklab.core.claims reads the fast users' figures by this name
+FAST_NAME = "/hello"  # flasklab.core.slow_client_claims reads the fast users' figures by this name
 SEND_NAME = "/upload (slow send)"
 READ_NAME = "/payload (slow read)"
 SEND_PIECE = 1024
 READ_PIECE = 16 * 1024
 READ_BUFFER = 64 * 1024  # a slow reader's receive buffer: the kernel cannot swallow the response for it
-TIMEOUT_S = float(os.environ.get("LAB_REQUEST_TIMEOUT_S") or 30)
+TIMEOUT_S = request_timeout_s()
 
 
 class SlowClientError(Exception):

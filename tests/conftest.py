@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +24,36 @@ ROOT = lab_root()
 # The shared end-to-end run: the seed's single-threaded server, sync workers and greenlets, on both core scenarios.
 QUICK_RUN_SERVERS = ("dev-single", "gunicorn-sync", "gunicorn-gevent")
 QUICK_RUN_SCENARIOS = ("hello", "io")
+QUICK_RUN = ROOT / "tests" / "fixtures" / "runs" / "quick"
+QUICK_RUN_B = ROOT / "tests" / "fixtures" / "runs" / "quick-b"  # gunicorn-sync alone, measured after QUICK_RUN
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="the pure tier: leave out tests marked real, and fail any test left that starts a process",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under --fast a test that starts a process without its ``real`` mark fails, naming the mark: the tier stays
+    pure because it is checked, not because it was hoped."""
+    if config.getoption("--fast"):
+        config.option.markexpr = "not real"
+
+        def refuse(self: subprocess.Popen[bytes], args: object, *rest: object, **kwargs: object) -> None:
+            raise RuntimeError(f"this test starts a process ({args!r}): mark it @pytest.mark.real")
+
+        subprocess.Popen.__init__ = refuse  # type: ignore[method-assign,assignment]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Docker's tests and the sweeps over many servers start processes by definition: they are real too."""
+    for item in items:
+        if item.get_closest_marker("docker") or item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.real)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -81,8 +110,10 @@ def start_server(
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright; skipped where it is missing, except in CI (which must have it)."""
+def chromium(request: pytest.FixtureRequest) -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright; a test fails where it is missing (nothing skips)."""
+    if request.config.getoption("--fast"):  # refused here: Playwright's driver would hang on the refused process
+        pytest.fail("this test starts Chromium: mark it @pytest.mark.real")
     problem = None
     try:
         from playwright.sync_api import sync_playwright
@@ -99,15 +130,12 @@ def chromium() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def shared_quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One real quick run (real servers, real Locust, the probe on) for every end-to-end test that reads a run: the
-    report, the slides, export and the planner. Tests never write into it: they take ``quick_run_copy``."""
-    out = tmp_path_factory.mktemp("shared") / "run"
-    command = [sys.executable, "-m", "flasklab", "run", "--profile", "quick", "--out", str(out)]
-    command += ["--servers", ",".join(QUICK_RUN_SERVERS), "--scenarios", ",".join(QUICK_RUN_SCENARIOS)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
+def shared_quick_run() -> Path:
+    """The committed real quick run (scripts/record-fixtures: real servers, real Locust, the probe on) that every view
+    test reads: the report, the slides, export, the projector and the planner. The views are pure functions of
+    results.json, so they are tested on a recorded run; the run itself is tested end to end by tests/test_quick_sweep.py
+    and the runner's tests. Tests never write into it: they take ``quick_run_copy``."""
+    return QUICK_RUN
 
 
 @pytest.fixture(scope="module")

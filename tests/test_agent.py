@@ -25,6 +25,9 @@ import pytest
 from flasklab.measure.backends.local import free_port
 from flasklab.measure.backends.network import AgentTarget
 
+pytestmark = pytest.mark.real  # every test here starts processes
+
+
 STOP_GRACE_S = 3
 
 

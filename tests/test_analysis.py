@@ -31,12 +31,14 @@ from flasklab.core.analysis import (
     peak,
 )
 from flasklab.core.catalog import Server
-from flasklab.core.results import Results, Step, Target, load_results
-from flasklab.planning.plan import PlanRequest, plan_capacity
+from flasklab.core.results import Results, Target, load_results
+from flasklab.planning.plan import plan_capacity
+from flasklab.planning.request import PlanRequest
 from flasklab.views.compare import compare_runs
 from flasklab.views.export import steps_csv
 from flasklab.views.report import capacity_table
 from flasklab.views.summary import print_results
+from tests.helpers import step
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 SLO_MS = 500.0
@@ -50,26 +52,6 @@ def analysis_of(results: Results, server: str, scenario: str) -> TargetAnalysis:
     target = results.target(server, scenario)
     assert target is not None
     return analyse(target, results.meta)
-
-
-def step(users: int, rps: float, **fields: object) -> Step:
-    """A plain usable closed-loop step: 5 s, 100 successes per 20 rps, p95 10 ms, the generator at ease."""
-    values: dict[str, object] = {
-        "users": users,
-        "duration_s": 5.0,
-        "requests": int(rps * 5),
-        "failures": 0,
-        "rps": rps,
-        "p50_ms": 5.0,
-        "p95_ms": 10.0,
-        "p99_ms": 12.0,
-        "max_ms": 20.0,
-        "generator_cpu": 0.4,
-        "generator_saturated": False,
-        "server_cpu": 0.5,
-        "server_rss_mb": 40.0,
-    }
-    return Step.model_validate(values | fields)
 
 
 # The closed run
@@ -326,3 +308,18 @@ def test_the_terminal_summary_lists_each_flagged_step_with_its_cause(name: str) 
         assert "no usable step" in text and "850 (2 ms) ≥ 1,720 2 flagged" in text and "2,410 (" not in text
     if name == "open":
         assert "(≥ 108 ms)" in text
+
+
+# The filters
+
+
+def test_the_two_step_filters_are_the_analysis_s_own() -> None:
+    """``usable`` (what the peak, capacity and knee count) and ``measured_the_server`` (what the slow-client claims
+    read): a starved server's thin or failing step measured the server; a generator-bound one did not."""
+    server = Limits(budget_cpus=1.0, concurrency=4)
+    thin = assess(step(4, 2.0, requests=8), server)
+    failing = assess(step(4, 100.0, failures=100), server)
+    bound = assess(step(4, 2000.0, generator_cpu=0.99, generator_saturated=True, server_cpu=0.4), server)
+    assert [s.usable for s in (thin, failing, bound)] == [False, False, False]
+    assert [s.measured_the_server for s in (thin, failing, bound)] == [True, True, False]
+    assert assess(step(4, 100.0), server).usable and assess(step(4, 100.0), server).measured_the_server

@@ -16,6 +16,8 @@ from flasklab.measure.backends.base import RunningTarget, http_get
 from flasklab.measure.backends.local import LocalBackend, LocalTarget
 from flasklab_app.usage import process_group_usage
 
+pytestmark = pytest.mark.real  # every test here starts processes
+
 
 @pytest.fixture
 def threaded(start_server: Callable[[str], RunningTarget]) -> RunningTarget:

@@ -24,11 +24,13 @@ def stack(server: str, user_app: Path | None = None) -> list[str]:
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()
 
 
+@pytest.mark.real
 def test_the_lab_app_runs_on_the_lab_flask_stack() -> None:
     lines = stack("servers.txt", REQUIREMENTS / "none.txt")
     assert "Flask==3.1.3" in lines and "Werkzeug==3.1.9" in lines and "gunicorn==27.0.1" in lines
 
 
+@pytest.mark.real
 def test_an_app_naming_flask_brings_its_whole_stack() -> None:
     lines = stack("servers.txt", FLASK2)
     assert {"Flask==2.2.5", "Werkzeug==2.2.3", "click==8.1.8", "MarkupSafe==3.0.3"} <= set(lines)
@@ -36,11 +38,13 @@ def test_an_app_naming_flask_brings_its_whole_stack() -> None:
     assert "gunicorn==27.0.1" in lines and "gevent==26.9.0" in lines  # the server's own packages stay
 
 
+@pytest.mark.real
 def test_an_app_with_libraries_only_gets_the_lab_flask_stack(tmp_path: Path) -> None:
     shop = ROOT / "examples" / "shop" / "requirements.txt"
     assert {"Flask==3.1.3", "python-slugify==9.1.3"} <= set(stack("servers.txt", shop))
 
 
+@pytest.mark.real
 def test_a_server_package_stays_the_servers(tmp_path: Path) -> None:
     """The app naming gunicorn does not replace the server's gunicorn: both go to pip, which says if they disagree."""
     requirements = tmp_path / "requirements.txt"
@@ -61,6 +65,7 @@ def test_each_catalog_server_file_declares_its_server_packages() -> None:
         assert "# server packages:" in (ROOT / requirements).read_text(), requirements
 
 
+@pytest.mark.real
 def test_pips_reason_is_its_error_lines_and_the_conflict(tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("flask==3.1.3\nflask<3\n")
@@ -75,6 +80,7 @@ def test_pip_reason_without_error_lines_keeps_the_tail() -> None:
     assert pip_reason("something odd\nhappened") == "something odd\nhappened"
 
 
+@pytest.mark.real
 def test_environments_differ_by_the_apps_stack(tmp_path: Path) -> None:
     environments = Environments(ROOT, report=lambda _: None)
     lab = environments.path("services/requirements/servers.txt")

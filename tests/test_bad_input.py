@@ -187,6 +187,7 @@ def test_a_file_or_a_missing_path_is_refused(tmp_path: Path, command: list[str])
         assert_refused(invoke(*(part.format(path=path) for part in command)))
 
 
+@pytest.mark.real
 def test_the_real_command_prints_a_message_not_a_traceback(tmp_path: Path) -> None:
     # The same refusals through the installed entry point, as a user's script sees them.
     (tmp_path / "results.json").write_text('{"schema_version": 99}')

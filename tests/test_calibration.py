@@ -17,12 +17,16 @@ and a replay of the same seeded sample path that takes sampling out of the compa
 
 from __future__ import annotations
 
+import pytest
+
 from flasklab.core.catalog import Scenario, Server
 from flasklab.core.results import Step
 from flasklab.core.settings import START_TIMEOUT_S, Profile
 from flasklab.measure.backends.local import LocalBackend
 from flasklab.measure.load import LoadJob, run_load
 from flasklab.planning.queueing import mmc_response_percentile
+
+pytestmark = pytest.mark.real  # every test here starts processes
 
 MEAN_MS = 25
 UTILISATION = 0.5
@@ -37,7 +41,7 @@ def test_sync_server_p95_is_the_exact_mmc_value(
     assert slots is not None
     rate = round(UTILISATION * slots * 1000 / MEAN_MS)
     profile = Profile("mmc", (1,), 3.0, 20.0, "one step", rates=(rate,))
-    job = LoadJob(
+    job = LoadJob.of(
         catalog_scenarios["io"].locustfile, {"ms": MEAN_MS, "exp": 1, "seed": 0}, profile, model="open", seed=5
     )
     steps: list[Step] = []

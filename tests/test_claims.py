@@ -15,18 +15,17 @@ import pytest
 
 from flasklab.core.analysis import analyse
 from flasklab.core.catalog import Server, compose_environment, load_servers
-from flasklab.core.claims import (
+from flasklab.core.probe_claims import FOLKLORE, evaluate_claims
+from flasklab.core.results import Claim, ProbeResult, Results, load_results
+from flasklab.core.settings import SELF_CALL_CLIENT_TIMEOUT_S
+from flasklab.core.slow_client_claims import (
     FAST_USERS,
-    FOLKLORE,
     SLOW_CLIENT_CLAIMS,
     FastUsers,
-    evaluate_claims,
     evaluate_slow_client_claims,
     fast_users,
     protected,
 )
-from flasklab.core.results import Claim, ProbeResult, Results, load_results
-from flasklab.core.settings import SELF_CALL_CLIENT_TIMEOUT_S
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "claims"
 VERDICTS = ("confirmed", "refuted", "not-run")

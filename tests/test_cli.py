@@ -14,10 +14,9 @@ import psutil
 import pytest
 
 from flasklab.core.results import load_results
+from tests.helpers import flasklab
 
-
-def flasklab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flasklab", *args], capture_output=True, text=True, timeout=timeout)
+pytestmark = pytest.mark.real  # every test here starts processes
 
 
 @pytest.mark.parametrize(

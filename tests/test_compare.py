@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,41 +16,32 @@ from flasklab.cli import main
 from flasklab.core.analysis import Interval, peak
 from flasklab.core.results import Results, ResultsError, Step, Target, load_results
 from flasklab.views.chart_style import chart_library
-from flasklab.views.compare import (
-    COMPARE_FILE,
+from flasklab.views.compare import COMPARE_FILE, compare_table, render_compare, write_compare
+from flasklab.views.compare_rule import (
     NOISE_FLOOR,
     Change,
     ComparisonRow,
     Measure,
     compare_runs,
-    compare_table,
     peak_step,
-    render_compare,
     setup_differences,
-    write_compare,
 )
 from tests.browser import ARTIFACTS, ExternalResources, watched_page
+from tests.conftest import QUICK_RUN, QUICK_RUN_B, QUICK_RUN_SERVERS
+from tests.helpers import flasklab
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("hello", "io")
-SERVERS_A = ("gunicorn-sync", "dev-single")
-SERVERS_B = ("gunicorn-sync",)  # dev-single only in A
+SERVERS_A = QUICK_RUN_SERVERS
+SERVERS_B = ("gunicorn-sync",)  # dev-single and gunicorn-gevent only in A
 CHART_BARS = """() => Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')].map(d => [d.id, {
     svg: d.querySelectorAll('.main-svg').length,
     bars: [...d.querySelectorAll('.barlayer .point path')].filter(p => p.getBBox().height > 0).length,
     whiskers: [...d.querySelectorAll('.errorbar path')].filter(p => p.getBBox().height > 0).length,
 }]))"""  # plotly keeps an empty element for a missing value: count only what is drawn
-
-
-def quick_run(out: Path, servers: tuple[str, ...]) -> Path:
-    command = [sys.executable, "-m", "flasklab", "run", "--profile", "quick", "--no-probe", "--out", str(out)]
-    command += ["--servers", ",".join(servers), "--scenarios", ",".join(SCENARIOS)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
 
 
 @dataclass(frozen=True)
@@ -64,14 +54,12 @@ class Runs:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    """Two real quick runs, one after the other: A with two servers, B with one of them."""
+    """Two real quick runs, one after the other (committed: scripts/record-fixtures): A with three servers, B with one
+    of them."""
     base = tmp_path_factory.mktemp("compare")
-    dir_a, dir_b = quick_run(base / "a", SERVERS_A), quick_run(base / "b", SERVERS_B)
+    dir_a = Path(shutil.copytree(QUICK_RUN, base / "a"))
+    dir_b = Path(shutil.copytree(QUICK_RUN_B, base / "b"))
     return Runs(dir_a, dir_b, load_results(dir_a), load_results(dir_b))
-
-
-def flasklab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flasklab", *args], capture_output=True, text=True, timeout=120)
 
 
 def edited(results: Results, rps: float = 1.0, p95: float = 1.0, **step_fields: object) -> Results:
@@ -106,6 +94,7 @@ def both(rows: list[ComparisonRow]) -> list[ComparisonRow]:
     return [row for row in rows if row.presence == "both" and row.peak_rps.a is not None]
 
 
+@pytest.mark.real
 def test_real_runs_give_a_row_per_server_and_scenario(runs: Runs) -> None:
     assert runs.a.meta.status == runs.b.meta.status == "complete"
     rows = compare_runs(runs.a, runs.b)
@@ -121,10 +110,11 @@ def test_real_runs_give_a_row_per_server_and_scenario(runs: Runs) -> None:
         assert row.p95_users == row.peak_rps.a.users
         assert row.peak_rps.a.interval is not None and row.p95.a is not None and row.p95.a.interval is not None
     assert all(row.peak_rps.a is not None for row in rows if row.scenario == "hello")
-    assert {row.server: row.presence for row in rows} == {"gunicorn-sync": "both", "dev-single": "only in A"}
-    assert all(row.peak_rps.b is None and row.peak_rps.tone == "none" for row in rows if row.server == "dev-single")
+    only_a = set(SERVERS_A) - set(SERVERS_B)
+    assert {row.server: row.presence for row in rows} == {s: "only in A" if s in only_a else "both" for s in SERVERS_A}
+    assert all(row.peak_rps.b is None and row.peak_rps.tone == "none" for row in rows if row.server in only_a)
     reverse = compare_runs(runs.b, runs.a)
-    assert {row.presence for row in reverse if row.server == "dev-single"} == {"only in B"}
+    assert {row.presence for row in reverse if row.server in only_a} == {"only in B"}
 
 
 def test_a_run_against_itself_changes_nothing(runs: Runs) -> None:
@@ -287,6 +277,7 @@ def test_terminal_table_shows_every_row(runs: Runs) -> None:
         assert server in text
 
 
+@pytest.mark.real
 def test_page_is_one_offline_file_with_real_changes_highlighted(runs: Runs, tmp_path: Path) -> None:
     doubled = edited(runs.a, rps=2.0)
     doubled = doubled.model_copy(update={"targets": [t for t in doubled.targets if t.server in SERVERS_B]})
@@ -304,6 +295,7 @@ def test_page_is_one_offline_file_with_real_changes_highlighted(runs: Runs, tmp_
     assert out == tmp_path / "new" / "page.html" and out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
+@pytest.mark.real
 def test_compare_command_writes_the_page_and_prints_the_table(runs: Runs, tmp_path: Path) -> None:
     result = flasklab("compare", str(runs.dir_a), str(runs.dir_b))
     assert result.returncode == 0, result.stderr
@@ -343,6 +335,7 @@ def test_a_missing_or_corrupt_run_exits_2(
     assert not (tmp_path / "page.html").exists()
 
 
+@pytest.mark.real
 def test_page_draws_its_charts_offline_in_chromium(runs: Runs, chromium: Browser, tmp_path: Path) -> None:
     page_file = write_compare(runs.dir_a, runs.dir_b, tmp_path / COMPARE_FILE)
     watched = watched_page(chromium)  # every request not to file:// is aborted: the page must make none

@@ -13,15 +13,19 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
-from flasklab.core.protocol import LoadConfig
-from flasklab.core.settings import CONNECTIONS
+from flasklab.core.protocol import LoadConfig, StepMeasured, WindowEnded, WindowStarted, read_event
+from flasklab.core.settings import CONNECTION_MODES, CONNECTIONS
+
+pytestmark = pytest.mark.real  # every test here starts processes
+
 
 ROOT = Path(__file__).resolve().parents[1]
 USERS = 4
+Connections = Literal["keepalive", "close"]
 
 
 class CountingServer(ThreadingHTTPServer):
@@ -70,34 +74,27 @@ def counting_server() -> Iterator[CountingServer]:
         server.server_close()
 
 
-def run_locust(url: str, connections: str) -> None:
-    """The hello locustfile for one short step of USERS users, its connections as the lab's setting says."""
-    config = LoadConfig(locustfile="hello.py", host=url, steps=(USERS,), warmup_s=0.2, window_s=1.0)
-    environment = {**os.environ, **config.model_copy(update={"connections": connections}).locustfile_environment()}
-    command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        "locustfiles/hello.py",
-        "--headless",
-        "-H",
-        url,
-        "--loglevel",
-        "WARNING",
-    ]
-    subprocess.run(command, cwd=ROOT, env=environment, check=True, timeout=60)
-
-
-def test_the_load_config_hands_the_mode_to_the_locustfiles() -> None:
-    config = LoadConfig(locustfile="io.py", host="http://127.0.0.1:1", steps=(1,), warmup_s=0, window_s=1)
-    assert config.locustfile_environment()[CONNECTIONS.envvar] == "keepalive"
-    closing = config.model_copy(update={"connections": "close"})
-    assert closing.locustfile_environment()[CONNECTIONS.envvar] == "close"
+def run_locust(url: str, connections: Connections) -> None:
+    """The lab's Locust process on the hello locustfile for one short step of USERS users, its connections as its
+    load says; LAB_CONNECTIONS in its environment says the opposite, and is no channel for the load's knobs."""
+    config = LoadConfig(
+        locustfile=str(ROOT / "locustfiles" / "hello.py"),
+        host=url,
+        steps=(USERS,),
+        warmup_s=0.2,
+        window_s=1.0,
+        connections=connections,
+    )
+    opposite = next(mode for mode in CONNECTION_MODES if mode != connections)
+    command = [sys.executable, "-m", "flasklab.loadgen", "--config", config.model_dump_json()]
+    environment = {**os.environ, CONNECTIONS.envvar: opposite}
+    result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert [type(read_event(line)) for line in result.stdout.splitlines()] == [WindowStarted, WindowEnded, StepMeasured]
 
 
 @pytest.mark.parametrize("mode", ["keepalive", "close"])
-def test_connections_per_request_follow_the_setting(counting_server: CountingServer, mode: str) -> None:
+def test_connections_per_request_follow_the_setting(counting_server: CountingServer, mode: Connections) -> None:
     run_locust(f"http://127.0.0.1:{counting_server.server_address[1]}", mode)
     requests, connections = counting_server.requests, counting_server.connections
     assert requests > 100, requests

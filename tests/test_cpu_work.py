@@ -13,11 +13,15 @@ wall-clock excess grows with threads per core and shorter ``ms`` (the issue meas
 
 from __future__ import annotations
 
+import pytest
+
 from flasklab.core.catalog import Scenario, compose_environment, lab_root, load_servers
 from flasklab.core.results import Step
 from flasklab.core.settings import START_TIMEOUT_S, Profile
 from flasklab.measure.backends.local import LocalBackend
 from flasklab.measure.load import LoadJob, run_load
+
+pytestmark = pytest.mark.real  # every test here starts processes
 
 CPU_MS = 20
 THREADS = 8
@@ -41,7 +45,7 @@ def test_eight_threads_in_one_process_do_one_cores_worth_of_cpu_work(
     steps: list[Step] = []
     try:
         target.wait_healthy(START_TIMEOUT_S)
-        job = LoadJob(catalog_scenarios["cpu"].locustfile, {"ms": CPU_MS}, PROFILE)
+        job = LoadJob.of(catalog_scenarios["cpu"].locustfile, {"ms": CPU_MS}, PROFILE)
         run_load(job, target, local_backend, lambda _step, _users: None, steps.append)
     finally:
         target.stop()

@@ -1,8 +1,12 @@
-"""Locust's distributed mode: workers fetching the locustfile as the compose lab runs them, and `--processes`."""
+"""Locust's distributed mode: workers fetching the locustfile as the compose lab runs them, and `--processes`.
+
+The fetching workers are plain ``locust --worker -f -``: the lab's document never reaches them, and
+locustfiles/_lab.py must still bring the lab's sample forwarding along (Locust imports io.py as ``io``, in the
+standard library's place, which once made flasklab's import fail there and the workers forward nothing).
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,11 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import pytest
 
-from flasklab.core.protocol import LoadConfig
-from flasklab.core.results import Step, load_results
+from flasklab.core.protocol import LoadConfig, StepMeasured, read_event
+from flasklab.core.results import load_results
 from flasklab.measure.backends.base import RunningTarget
 from flasklab.measure.backends.local import free_port
+
+pytestmark = pytest.mark.real  # every test here starts processes
 
 
 def test_workers_forward_exact_samples(
@@ -69,8 +76,8 @@ def test_workers_forward_exact_samples(
             if worker.poll() is None:
                 worker.wait(timeout=30)
     assert master.returncode == 0, master.stderr[-2000:]
-    events = [json.loads(line) for line in master.stdout.splitlines()]
-    steps = [Step.model_validate(event["figures"]) for event in events if event["event"] == "step"]
+    events = [read_event(line) for line in master.stdout.splitlines()]
+    steps = [event.figures for event in events if isinstance(event, StepMeasured)]
     assert [step.users for step in steps] == [2, 4]
     for step in steps:
         bound = min(step.users, 4) / 0.1  # 4 sync workers, 100 ms each
@@ -102,9 +109,9 @@ def test_local_processes_share_the_load_and_leave_nothing_running(root: Path, tm
         assert 0.75 * bound <= step.rps <= 1.05 * bound, step
         assert step.p95_ms is not None and step.p95_ms >= 100 and step.failures == 0
         assert step.generator_cpu_total is not None and step.generator_cpu_total > step.generator_cpu
-    leftovers = [
-        process.info["cmdline"]
+    leftovers = [  # the local workers: the Locust process in worker mode, given the master's document
+        command
         for process in psutil.process_iter(["cmdline"])
-        if "--worker" in (process.info["cmdline"] or []) and "127.0.0.1" in (process.info["cmdline"] or [])
+        if "--worker" in (command := process.info["cmdline"] or []) and "flasklab.loadgen" in command
     ]
     assert leftovers == []

@@ -197,6 +197,7 @@ def compose_run(compose_slot: None, clone: Path) -> ComposeRun:
     )
 
 
+@pytest.mark.real
 @pytest.mark.docker
 def test_selected_servers_measured_from_a_fresh_clone(compose_run: ComposeRun) -> None:
     results = compose_run.results
@@ -219,6 +220,7 @@ def test_selected_servers_measured_from_a_fresh_clone(compose_run: ComposeRun) -
     assert results.meta.server_versions["gunicorn-sync"]["python"].startswith("3.13")
 
 
+@pytest.mark.real
 @pytest.mark.docker
 def test_only_the_selected_servers_ran(compose_run: ComposeRun, catalog_servers: dict[str, Server]) -> None:
     servers = compose_run.created & set(catalog_servers)
@@ -226,6 +228,7 @@ def test_only_the_selected_servers_ran(compose_run: ComposeRun, catalog_servers:
     assert {"conductor", "upstream", "dashboard"} <= compose_run.created
 
 
+@pytest.mark.real
 @pytest.mark.docker
 def test_conductor_tells_the_story(compose_run: ComposeRun) -> None:
     """One plain line per step in the compose log (no terminal there), naming the server and its rps."""
@@ -239,6 +242,7 @@ def test_conductor_tells_the_story(compose_run: ComposeRun) -> None:
     assert not any("\x1b[" in line for line in lines), "terminal control sequences in a log without a terminal"
 
 
+@pytest.mark.real
 @pytest.mark.docker
 def test_results_belong_to_the_clones_owner(compose_run: ComposeRun) -> None:
     owner = (compose_run.clone / "results").stat().st_uid
@@ -247,6 +251,7 @@ def test_results_belong_to_the_clones_owner(compose_run: ComposeRun) -> None:
         assert path.stat().st_uid == owner, path
 
 
+@pytest.mark.real
 @pytest.mark.docker
 def test_containers_are_hardened(compose_run: ComposeRun) -> None:
     """Read-only, no capabilities, no new privileges, loopback ports, no Docker socket; the lab image's services
@@ -282,6 +287,7 @@ def test_containers_are_hardened(compose_run: ComposeRun) -> None:
     assert status["CapEff"].strip() == status["CapPrm"].strip() == "0" * 16, status
 
 
+@pytest.mark.real
 @pytest.mark.docker
 def test_same_budget_for_every_server(compose_run: ComposeRun) -> None:
     budgets = set()
@@ -293,6 +299,7 @@ def test_same_budget_for_every_server(compose_run: ComposeRun) -> None:
     assert len(budgets) == 1, budgets
 
 
+@pytest.mark.real
 @pytest.mark.docker
 def test_dashboard_service_serves_the_run(compose_run: ComposeRun) -> None:
     run_id = compose_run.results.meta.run_id
@@ -302,6 +309,7 @@ def test_dashboard_service_serves_the_run(compose_run: ComposeRun) -> None:
     assert "this page is its report" in page and 'class="plotly-graph-div chart"' in page
 
 
+@pytest.mark.real
 @pytest.mark.docker
 def test_unknown_server_fails_the_conductor_at_once(compose_slot: None, clone: Path) -> None:
     environment = plain_environment(clone, LAB_SERVERS="gunicorn-sync,no-such-server")
@@ -318,6 +326,7 @@ def test_unknown_server_fails_the_conductor_at_once(compose_slot: None, clone: P
     assert took < 60, took
 
 
+@pytest.mark.real
 @pytest.mark.docker
 def test_root_owned_results_go_to_the_image_user(compose_slot: None, clone: Path) -> None:
     """Docker makes a missing ./results as root (or root cloned): the conductor hands it to uid 10001, never runs
@@ -347,6 +356,7 @@ def test_root_owned_results_go_to_the_image_user(compose_slot: None, clone: Path
     assert refused.returncode == 2 and "never runs as root" in refused.stderr, refused.stderr
 
 
+@pytest.mark.real
 @pytest.mark.docker
 def test_every_server_image_serves(
     compose_slot: None, clone: Path, catalog_servers: dict[str, Server], compose_run: ComposeRun
@@ -380,6 +390,7 @@ def test_every_server_image_serves(
         down(compose, clone, environment)
 
 
+@pytest.mark.real
 @pytest.mark.docker
 def test_compose_v1_still_runs_the_lab(compose_slot: None, clone: Path, compose_run: ComposeRun) -> None:
     """Compose 1.29 (docker-compose): the same file, one server and one scenario, through the conductor."""

@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,14 +16,11 @@ from flasklab.core.analysis import analyse, assess, limits
 from flasklab.core.results import Results, ResultsError, Spread, Step, Target, load_results
 from flasklab.views.export import COLUMNS, CSV_FILE, STEP_COLUMNS, steps_csv, write_csv
 from tests.conftest import QUICK_RUN_SCENARIOS, QUICK_RUN_SERVERS
+from tests.helpers import flasklab
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS_FIXTURE = ROOT / "tests" / "fixtures" / "export" / "rounds.json"  # 2 rounds, the second one interrupted
 SERVERS, SCENARIOS = QUICK_RUN_SERVERS, QUICK_RUN_SCENARIOS
-
-
-def flasklab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flasklab", *args], capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +101,7 @@ def test_write_csv_writes_dir_steps_csv_atomically(run_dir: Path, results: Resul
     assert [p.name for p in run_dir.iterdir() if p.name.startswith(f".{CSV_FILE}.")] == []
 
 
+@pytest.mark.real
 def test_export_command_writes_or_prints_the_csv(run_dir: Path, results: Results) -> None:
     (run_dir / CSV_FILE).unlink(missing_ok=True)
     written = flasklab("export", str(run_dir))

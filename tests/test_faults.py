@@ -28,8 +28,13 @@ from flasklab.core.results import RESULTS_FILE, Results, Step, Target, load_resu
 from flasklab.core.settings import Profile
 from flasklab.core.sweep import Sweep
 from flasklab.measure.backends.local import LocalBackend, LocalTarget
-from flasklab.measure.runner import Quiet, Run
+from flasklab.measure.observer import Quiet
+from flasklab.measure.runner import Run
+from tests.helpers import flasklab
 from tests.needs import unavailable
+
+pytestmark = pytest.mark.real  # every test here starts processes
+
 
 # Two steps of 1 and 4 users; a fault injected after the first step lands in the second one's warm-up.
 FAULT = Profile("fault", (1, 4), 0.5, 1.0, "two short steps, a fault between them")
@@ -397,10 +402,6 @@ def test_a_local_worker_killed_mid_run_fails_its_target_at_once_and_the_sweep_go
 
 
 # --- the results folder ----------------------------------------------------------------------------------------------
-
-
-def flasklab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flasklab", *args], capture_output=True, text=True, timeout=timeout)
 
 
 @contextlib.contextmanager

@@ -32,6 +32,9 @@ from flasklab.measure.backends.base import RunningTarget
 from flasklab.measure.backends.local import LocalBackend
 from flasklab_app import app as app_module
 
+pytestmark = pytest.mark.real  # every test here starts processes
+
+
 OPENAPI = Path(__file__).resolve().parents[1] / "services/app/openapi.yaml"
 MARGIN_S = 2.0  # scheduling, the server's own cost and a busy 2-core machine; far below any unbounded wait
 CHEAP_MS = 30  # valid work the generators ask for; the maxima themselves are timed once, in their own test

@@ -28,7 +28,11 @@ from flasklab.core.results import Results, load_results
 from flasklab.core.settings import Profile
 from flasklab.core.sweep import Sweep
 from flasklab.measure.backends.local import LocalBackend, pinned
-from flasklab.measure.runner import Quiet, Run
+from flasklab.measure.observer import Quiet
+from flasklab.measure.runner import Run
+
+pytestmark = pytest.mark.real  # every test here starts processes
+
 
 WORKERS = 4  # gunicorn-sync's configured concurrency (the catalog's GUNICORN_SYNC_WORKERS)
 HOGS = 2  # busy loops beside Locust on its CPU: it gets about a third of it

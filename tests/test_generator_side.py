@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from flasklab.core.generator_side import busy_signs, cpu_ticks, online_cpus, saturated, set_busy
+from flasklab.core.analysis import generator_busy
+from flasklab.core.generator_side import busy_signs, cpu_ticks, online_cpus, saturated, set_busy, step_signs
 from flasklab.core.protocol import LoadConfig
 from flasklab.core.results import Step
 from flasklab.core.steady import same_level, warmed_up  # the unstable rule: tests/test_steady.py
@@ -71,6 +72,36 @@ def test_the_busy_signs_say_which_measure_passed_the_threshold() -> None:
     assert busy_signs(0.60, 1.20, 2, 0.70, 0.90) == []
 
 
+@pytest.mark.parametrize(("busiest", "total", "cpus", "busy"), [(0.90, None, None, None), (0.5, 1.8, 2, None)])
+def test_the_locust_process_and_the_analysis_decide_saturation_by_the_one_rule(
+    busiest: float, total: float | None, cpus: int | None, busy: float | None
+) -> None:
+    """At the threshold exactly (GENERATOR_SATURATION, the default of both), the step the Locust process calls
+    saturated is the step the analysis calls busy: one definition, ">=", read twice."""
+    verdict = saturated(busiest, total, cpus, busy)
+    step = step_of(busiest, total, cpus, busy, verdict)
+    assert verdict and step_signs(step) == busy_signs(busiest, total, cpus, busy) != []
+    assert generator_busy(step) == ", ".join(busy_signs(busiest, total, cpus, busy))
+    just_under = step_of(busiest - 0.001, None, None, None, saturated(busiest - 0.001, None, None, None))
+    assert not just_under.generator_saturated and step_signs(just_under) == [] and generator_busy(just_under) is None
+
+
+def test_a_recorded_verdict_counts_where_the_figures_kept_do_not_show_it() -> None:
+    """Rounds keep the median of the side's total: a round that was saturated as a whole still flags the step."""
+    step = step_of(0.60, 1.20, 2, None, True)
+    assert busy_signs(0.60, 1.20, 2, None) == [] and step_signs(step) == ["busiest process at 60 % of a core"]
+
+
+def step_of(busiest: float, total: float | None, cpus: int | None, busy: float | None, verdict: bool) -> Step:
+    figures = {"generator_cpu": busiest, "generator_cpu_total": total, "generator_cpus": cpus}
+    return Step.model_validate(
+        {"users": 1, "duration_s": 1.0, "requests": 100, "failures": 0, "rps": 100.0, "p50_ms": 5.0}
+        | {"p95_ms": 9.0, "p99_ms": 9.0, "max_ms": 9.0, "server_cpu": 0.1, "server_rss_mb": 30.0}
+        | figures
+        | {"generator_set_busy": busy, "generator_saturated": verdict}
+    )
+
+
 def test_steady_means_same_rate_within_noise_and_in_flight_held() -> None:
     assert same_level(1000, 950) and not same_level(1000, 800)
     assert same_level(2, 3)  # two against three 100 ms requests: noise, not a trend
@@ -119,6 +150,7 @@ def loadgen(locustfile: Path, url: str, **load: Any) -> list[Step]:
     return [Step.model_validate(event["figures"]) for event in events if event["event"] == "step"]
 
 
+@pytest.mark.real
 @pytest.mark.parametrize("model", ["closed", "open"])
 def test_percentiles_are_of_successes_and_on_start_is_set_up(
     start_server: Callable[[str], RunningTarget], tmp_path: Path, model: str
@@ -139,6 +171,7 @@ def test_percentiles_are_of_successes_and_on_start_is_set_up(
     assert step.server_cpu is None and step.server_rss_mb is None  # the orchestrator's to measure
 
 
+@pytest.mark.real
 def test_a_warm_up_that_completes_nothing_is_not_steady_and_stops_at_its_cap(
     start_server: Callable[[str], RunningTarget], root: Path
 ) -> None:
@@ -150,6 +183,7 @@ def test_a_warm_up_that_completes_nothing_is_not_steady_and_stops_at_its_cap(
     assert steps[0].warmup_used_s == pytest.approx(1.2, abs=0.1)
 
 
+@pytest.mark.real
 def test_a_steady_step_starts_its_window_after_the_profile_warm_up(
     start_server: Callable[[str], RunningTarget], root: Path
 ) -> None:
@@ -163,6 +197,7 @@ def test_a_steady_step_starts_its_window_after_the_profile_warm_up(
     assert any(step.steady for step in steps)  # hello at 2 and 4 users settles within a few sub-windows
 
 
+@pytest.mark.real
 def test_a_bad_config_is_an_error_event() -> None:
     """The Locust process validates its one input before Locust loads anything."""
     command = [sys.executable, "-m", "flasklab.loadgen", "--config", '{"locustfile": "x.py", "steps": []}']

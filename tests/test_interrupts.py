@@ -30,6 +30,7 @@ def raising_sigterm() -> Iterator[None]:
     signal.signal(signal.SIGTERM, previous)
 
 
+@pytest.mark.real
 def test_a_signal_during_a_start_acts_once_the_process_is_kept(raising_sigterm: None) -> None:
     kept: list[subprocess.Popen[bytes]] = []
     try:

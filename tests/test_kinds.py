@@ -22,7 +22,9 @@ from flasklab.core.catalog import (
     scenario_of_work,
 )
 from flasklab.core.results import load_results
-from flasklab.planning.plan import KINDS, PlanRequest, ShapeScenarios, plan_capacity, server_kind
+from flasklab.planning.law import KINDS, server_kind
+from flasklab.planning.plan import plan_capacity
+from flasklab.planning.request import PlanRequest, ShapeScenarios
 from flasklab.views.report import efficiency_tables, io_scenarios
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"

@@ -12,6 +12,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).parents[1] / "src" / "flasklab"
 LOADGEN = "flasklab.loadgen"
 PATCHING = ("locust", "gevent")  # importing Locust monkey-patches the process with gevent
@@ -22,8 +24,10 @@ SHARED = {  # pure: no Locust, no gevent, no orchestrator; the Locust process ma
     "flasklab.core.intervals",
     "flasklab.core.protocol",
     "flasklab.core.results",
+    "flasklab.core.run_record",
     "flasklab.core.settings",
     "flasklab.core.steady",
+    "flasklab.core.step_record",
 }
 
 
@@ -94,6 +98,7 @@ def test_the_shared_modules_are_still_there() -> None:
     assert set(modules()) >= SHARED
 
 
+@pytest.mark.real
 def test_importing_the_package_does_not_patch_the_process() -> None:
     """``import flasklab.loadgen`` (the package, its docstring) loads neither Locust nor gevent."""
     probe = "import sys, flasklab.loadgen; print(sorted({m.split('.')[0] for m in sys.modules} & {'locust', 'gevent'}))"
@@ -157,3 +162,37 @@ def test_the_stage_rule_sees_an_import_against_the_flow(tmp_path: Path) -> None:
         if (other := stage_of(name)) is not None and other not in STAGES["flasklab.views"] | {"flasklab.views"}
     }
     assert names == {"flasklab.measure.runner", "flasklab.measure.runner.Run"}
+
+
+# Files that fit in a head: a module, a class or a function longer than this says why at its top, in its docstring,
+# on a line that begins "Why this is long:".
+MAX_LINES = {"module": 400, "class": 150, "function": 50}
+REASON = "Why this is long:"
+
+
+def too_long(path: Path, root: Path = PACKAGE.parents[1]) -> list[str]:
+    tree = ast.parse(path.read_text())
+    lines = len(path.read_text().splitlines())
+    found = []
+    if lines > MAX_LINES["module"] and REASON not in (ast.get_docstring(tree) or ""):
+        found.append(f"{path.relative_to(root)}: {lines} lines")
+    for node in ast.walk(tree):
+        kind = "class" if isinstance(node, ast.ClassDef) else "function"
+        if not isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        length = (node.end_lineno or node.lineno) - node.lineno + 1
+        if length > MAX_LINES[kind] and REASON not in (ast.get_docstring(node) or ""):
+            found.append(f"{path.relative_to(root)}: {kind} {node.name}, {length} lines")
+    return found
+
+
+def test_modules_classes_and_functions_fit_in_a_head() -> None:
+    found = [problem for path in modules().values() for problem in too_long(path)]
+    assert found == [], "longer than the layout allows, without a reason at its top:\n" + "\n".join(found)
+
+
+def test_the_size_rule_sees_a_long_function_and_its_reason(tmp_path: Path) -> None:
+    body = "\n".join(f"    x{n} = {n}" for n in range(60))
+    long = tmp_path / "long.py"
+    long.write_text(f"def long() -> None:\n{body}\n\n\ndef explained() -> None:\n    '''{REASON} a test.'''\n{body}\n")
+    assert too_long(long, tmp_path) == ["long.py: function long, 61 lines"]

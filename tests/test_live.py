@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from flasklab.cli import main
-from flasklab.core.results import RESULTS_FILE, Results, load_results, write_results
+from flasklab.core.results import RESULTS_FILE, Estimate, Results, load_results, write_results
 from flasklab.views.export import steps_csv
 from flasklab.views.live import Dashboard, LiveServer
 from flasklab.views.report import live_status
@@ -74,6 +75,7 @@ def get(url: str) -> tuple[int, dict[str, str], bytes]:
         return error.code, dict(error.headers), error.read()
 
 
+@pytest.mark.real
 def test_live_page_follows_the_run_in_chromium(live_run: LiveRun, chromium: Browser) -> None:
     watched = watched_page(chromium, allowed="http://127.0.0.1:")
     page, outside, errors = watched.page, watched.outside, watched.errors
@@ -107,6 +109,7 @@ def test_live_page_follows_the_run_in_chromium(live_run: LiveRun, chromium: Brow
     assert load_results(live_run.folder).meta.status == "complete"
 
 
+@pytest.mark.real
 def test_finished_run_keeps_serving_until_ctrl_c(live_run: LiveRun) -> None:
     for _ in range(240):
         if json.loads(get(live_run.url + f"runs/{live_run.folder.name}/state")[2])["status"] == "complete":
@@ -131,6 +134,7 @@ def served_root(live_run: LiveRun) -> Iterator[str]:
         yield server.url
 
 
+@pytest.mark.real
 def test_index_lists_runs_and_links_their_pages(served_root: str, live_run: LiveRun) -> None:
     status, headers, body = get(served_root)
     assert status == 200 and f'href="runs/{live_run.folder.name}/"' in body.decode()
@@ -145,6 +149,7 @@ def test_index_lists_runs_and_links_their_pages(served_root: str, live_run: Live
     assert body.decode() == steps_csv(load_results(live_run.folder))
 
 
+@pytest.mark.real
 @pytest.mark.parametrize(
     ("path", "status"),
     [
@@ -162,12 +167,14 @@ def test_requests_choose_no_path(served_root: str, path: str, status: int) -> No
     assert headers["Content-Type"] == "application/json" and "error" in json.loads(body)
 
 
+@pytest.mark.real
 def test_unknown_file_of_a_run_names_the_valid_ones(served_root: str, live_run: LiveRun) -> None:
     code, _, body = get(served_root + f"runs/{live_run.folder.name}/secrets.txt")
     valid = "valid: report.html, partial, state, steps.csv, projector, results.json"
     assert code == 404 and valid in json.loads(body)["error"]
 
 
+@pytest.mark.real
 def test_only_reading_methods(served_root: str) -> None:
     request = urllib.request.Request(served_root, data=b"x", method="POST")
     with pytest.raises(urllib.error.HTTPError) as error:
@@ -175,6 +182,7 @@ def test_only_reading_methods(served_root: str) -> None:
     assert error.value.code == 501
 
 
+@pytest.mark.real
 def test_live_status_reads_where_a_run_is(live_run: LiveRun, tmp_path: Path) -> None:
     for _ in range(240):
         results = load_results(live_run.folder)
@@ -196,6 +204,22 @@ def test_live_status_reads_where_a_run_is(live_run: LiveRun, tmp_path: Path) -> 
     write_results(running, tmp_path)
     now = live_status(load_results(tmp_path))
     assert now is not None and (now.server, now.scenario) == ("gunicorn-sync", None)  # starting and probing
+
+
+def test_the_state_gives_the_runners_estimate_counted_down(tmp_path: Path) -> None:
+    """The page's time left is the one the runner recorded in results.json (and told the terminal), less the time
+    since it was made: no estimate of the page's own."""
+    running = load_results(ROOT / "tests" / "fixtures" / "results" / "closed.json")
+    running.meta.status = "running"
+    made = datetime.now(UTC) - timedelta(seconds=30)
+    running.meta.time_left = Estimate(left_s=100.0, made=made.isoformat(timespec="seconds"))
+    folder = tmp_path / "run"
+    write_results(running, folder)
+    state = json.loads(Dashboard(folder, single=True).handle("/runs/run/state").body)
+    assert state["status"] == "running" and 68 <= state["left_s"] <= 70
+    running.meta.time_left = None  # a file from before runs recorded one: no estimate rather than another's
+    write_results(running, folder)
+    assert json.loads(Dashboard(folder, single=True).handle("/runs/run/state").body)["left_s"] is None
 
 
 def test_serve_bad_folder_and_taken_port_exit_2(tmp_path: Path) -> None:

@@ -1,42 +1,41 @@
-"""The load generator's two recording modes, through the CLI: exact percentiles (the default) and LAB_EXACT=0."""
+"""The load generator's two recording modes: exact percentiles (the default) and the load's ``exact`` off."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from flasklab.core.results import load_results
+from flasklab.core.catalog import Scenario
+from flasklab.core.results import Step
+from flasklab.core.settings import PROFILES
+from flasklab.measure.backends.base import RunningTarget
+from flasklab.measure.backends.local import LocalBackend
+from flasklab.measure.load import LoadJob, run_load
 
-QUICK_HELLO = ["run", "--servers", "gunicorn-sync", "--scenarios", "hello", "--profile", "quick", "--no-probe"]
-
-
-def quick_hello(out: Path, exact: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "flasklab", *QUICK_HELLO, "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "LAB_EXACT": exact},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+pytestmark = pytest.mark.real  # every test here starts processes
 
 
-@pytest.mark.parametrize("exact", ["1", "0"])
-def test_steps_in_each_recording_mode(tmp_path: Path, exact: str) -> None:
-    quick_hello(tmp_path / "run", exact)
-    (target,) = load_results(tmp_path / "run").targets
-    assert target.status == "ok", target.error
-    assert [step.users for step in target.steps] == [1, 4, 16]
-    for step in target.steps:
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "locust-totals"])
+def test_steps_in_each_recording_mode(
+    start_server: Callable[[str], RunningTarget],
+    local_backend: LocalBackend,
+    catalog_scenarios: dict[str, Scenario],
+    exact: bool,
+) -> None:
+    target = start_server("gunicorn-sync")
+    job = LoadJob.of(catalog_scenarios["hello"].locustfile, {}, PROFILES["quick"], exact=exact)
+    assert job.load.exact is exact
+    steps: list[Step] = []
+    run_load(job, target, local_backend, lambda _step, _users: None, steps.append)
+    assert [step.users for step in steps] == [1, 4, 16]
+    for step in steps:
         assert step.requests > 0 and step.failures == 0
         assert step.rps == pytest.approx(step.requests / step.duration_s, abs=0.001)
         assert step.steady is not None and step.warmup_used_s is not None  # judged from Locust's totals too
         assert step.generator_cpu_total is not None and step.generator_cpus is not None
-        if exact == "1":
+        assert step.server_cpu is not None  # the orchestrator's part of the step, read at the window's edges
+        if exact:
             assert step.p95_ms is not None and step.rps_low is not None
         else:  # Locust's own totals only: counts, no percentiles
             assert step.p95_ms is None and step.p50_ms is None and step.rps_low is None

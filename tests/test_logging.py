@@ -42,6 +42,7 @@ def request_lines(local_backend: LocalBackend, server: Server) -> int:
     return sum("/hello" in line for line in log.read_text(errors="replace").splitlines())
 
 
+@pytest.mark.real
 @pytest.mark.parametrize("name", LOGGERS)
 def test_a_server_logs_requests_only_when_asked(local_backend: LocalBackend, root: Path, name: str) -> None:
     if "nginx" in name and shutil.which("nginx") is None:

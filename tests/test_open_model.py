@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from click.testing import CliRunner
 from flasklab.cli import main
 from flasklab.core.analysis import unstable_cause
 from flasklab.core.arrivals import Schedule, step_generator
-from flasklab.core.protocol import LoadConfig
+from flasklab.core.protocol import LoadConfig, LoadError, StepMeasured, read_event
 from flasklab.core.results import Results, Step, load_results
 from flasklab.core.settings import PROFILES
 from flasklab.core.steady import TREND_SLICES
@@ -39,6 +38,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
     return load_results(out)
 
 
+@pytest.mark.real
 def test_steps_are_offered_rates(results: Results) -> None:
     assert results.meta.model == "open" and results.meta.steps == list(RATES)
     for target in results.targets:
@@ -46,6 +46,7 @@ def test_steps_are_offered_rates(results: Results) -> None:
         assert [step.offered_rps for step in target.steps] == [float(rate) for rate in RATES]
 
 
+@pytest.mark.real
 def test_a_server_that_keeps_up_serves_the_offered_rate(results: Results) -> None:
     """Conservation: what the window completed is what was due in it (rate x window, evenly spaced: give or take
     one) less what its backlog grew by. The recorder counts the completions and the open loop the backlog."""
@@ -62,6 +63,7 @@ def test_a_server_that_keeps_up_serves_the_offered_rate(results: Results) -> Non
         assert step.unstable is False and step.censored is not None and step.censored <= step.backlog
 
 
+@pytest.mark.real
 def test_an_overloaded_server_shows_its_queue_in_latency(results: Results) -> None:
     """dev-single serves one 100 ms request at a time (10 rps): at 40 rps offered the queue grows all window long.
 
@@ -77,6 +79,7 @@ def test_an_overloaded_server_shows_its_queue_in_latency(results: Results) -> No
     assert overloaded.users > 10  # the most requests held open at once in the window
 
 
+@pytest.mark.real
 def test_an_overloaded_step_is_unstable_and_its_queue_counts_as_censored_latencies(results: Results) -> None:
     """dev-single at 40 and 120 rps offered: the backlog grows all window long, its old requests join the
     percentiles at their age (lower bounds), and the last step's queue is counted, not dropped."""
@@ -91,12 +94,14 @@ def test_an_overloaded_step_is_unstable_and_its_queue_counts_as_censored_latenci
     # the quick profile's 1.5 s window. test_unstable_is_decided_against_measured_capacity calls it.)
 
 
+@pytest.mark.real
 def test_report_draws_against_the_offered_rate(results: Results) -> None:
     html = render_report(results)
     assert "offered rate (rps, open model)" in html and "throughput vs offered rate" in html
     assert "rps offered" in html  # the capacity table's load, not users
 
 
+@pytest.mark.real
 def test_a_taskset_locustfile_is_refused_in_the_open_model(tmp_path: Path) -> None:
     locustfile = tmp_path / "tasksets.py"
     locustfile.write_text(
@@ -109,9 +114,9 @@ def test_a_taskset_locustfile_is_refused_in_the_open_model(tmp_path: Path) -> No
     )
     command = [sys.executable, "-m", "flasklab.loadgen", "--config", config.model_dump_json()]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
-    events = [json.loads(line) for line in result.stdout.splitlines()]
+    events = [read_event(line) for line in result.stdout.splitlines()]
     assert result.returncode == 1
-    assert events[-1]["event"] == "error" and "plain @task functions" in events[-1]["message"]
+    assert isinstance(events[-1], LoadError) and "plain @task functions" in events[-1].message
 
 
 @pytest.mark.parametrize(
@@ -149,6 +154,7 @@ def test_poisson_arrivals_have_exponential_gaps_and_repeat_with_their_seed() -> 
     assert [uniform.due(i) for i in range(3)] == [0.0, 0.005, 0.01]
 
 
+@pytest.mark.real
 def test_poisson_arrivals_queue_more_than_evenly_spaced_ones(tmp_path: Path) -> None:
     """gunicorn-sync, 4 workers of 100 ms: at 30 rps (utilisation 0.75) evenly spaced requests rarely wait, random
     ones often do (Erlang C about 0.5): the uniform schedule flatters the server."""
@@ -179,10 +185,11 @@ def loadgen(url: str, **load: Any) -> list[Step]:
     command = [sys.executable, "-m", "flasklab.loadgen", "--config", config.model_dump_json()]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
-    events = [json.loads(line) for line in result.stdout.splitlines()]
-    return [Step.model_validate(event["figures"]) for event in events if event["event"] == "step"]
+    events = [read_event(line) for line in result.stdout.splitlines()]
+    return [event.figures for event in events if isinstance(event, StepMeasured)]
 
 
+@pytest.mark.real
 def test_unstable_is_decided_against_measured_capacity(start_server: Callable[[str], RunningTarget]) -> None:
     """dev-single serves one request at a time. Its capacity is measured, not assumed: 4 closed-loop users keep it
     busy (3 always wait), so their throughput is its capacity. Offered evenly spaced arrivals in the standard

@@ -19,21 +19,13 @@ from flasklab.cli import main
 from flasklab.core.analysis import analyse
 from flasklab.core.catalog import Server
 from flasklab.core.results import Results, load_results
-from flasklab.planning.plan import (
-    ASSUMED_OVERHEAD_CPU_MS,
-    DEFAULT_MAX_UTILISATION,
-    TARGET_CPU_UTILISATION,
-    Option,
-    Plan,
-    PlanError,
-    PlanRequest,
-    estimate,
-    plan_capacity,
-    plan_json,
-    server_kind,
-    service_basis,
-)
+from flasklab.planning.law import ASSUMED_OVERHEAD_CPU_MS, TARGET_CPU_UTILISATION, estimate, server_kind
+from flasklab.planning.option import Option, Plan
+from flasklab.planning.plan import plan_capacity
 from flasklab.planning.queueing import ServiceTime, erlang_c, predict_shared
+from flasklab.planning.render import plan_json
+from flasklab.planning.request import DEFAULT_MAX_UTILISATION, PlanError, PlanRequest
+from flasklab.planning.service import service_basis
 from flasklab.planning.verify import VERIFY_TOLERANCE, predicted_at, share_rps, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,6 +238,7 @@ def measured_plan(run: Results, catalog_servers: dict[str, Server], **fields: fl
     return plan_capacity(PlanRequest(**({"rps": 200, "p95_ms": 500} | fields)), catalog_servers, CPUS, run)
 
 
+@pytest.mark.real
 def test_from_sizes_each_server_from_its_measured_service_time(
     run: Results, catalog_servers: dict[str, Server]
 ) -> None:
@@ -294,6 +287,7 @@ def simulated_p95(rate_rps: float, slots: int, service_ms: Callable[[random.Rand
     return kept[math.ceil(0.95 * len(kept)) - 1]
 
 
+@pytest.mark.real
 def test_a_memory_budget_rules_options_out(run: Results, catalog_servers: dict[str, Server]) -> None:
     plan = measured_plan(run, catalog_servers, io_ms=100, mem_per_instance_mb=1.0)
     measured = [option for option in plan.options if option.server in RUN_SERVERS]
@@ -301,6 +295,7 @@ def test_a_memory_budget_rules_options_out(run: Results, catalog_servers: dict[s
     assert not any(option.recommended for option in measured)
 
 
+@pytest.mark.real
 def test_from_alone_takes_the_work_from_the_run(run: Results, catalog_servers: dict[str, Server]) -> None:
     plan = plan_capacity(PlanRequest(rps=200, p95_ms=500), catalog_servers, CPUS, run)
     assert plan.workload.scenario == "io" and plan.workload.io_ms == 100
@@ -320,6 +315,7 @@ def test_from_says_when_the_run_does_not_cover(run: Results, catalog_servers: di
     assert all(o.covered is False and "no usable step of io met" in o.reason for o in unmet.options)
 
 
+@pytest.mark.real
 def test_from_json(run_dir: Path) -> None:
     code, output = invoke("--rps", "200", "--p95-ms", "500", "--io-ms", "100", "--from", str(run_dir), "--json")
     assert code == 0, output
@@ -334,6 +330,7 @@ def test_unbounded_servers_give_strict_json(catalog_servers: dict[str, Server]) 
     json.dumps(document, allow_nan=False)
 
 
+@pytest.mark.real
 def test_a_server_outside_the_catalog(run: Results, catalog_servers: dict[str, Server]) -> None:
     """A --target server: measured when the run covers it; otherwise no answer, since the law needs its kind."""
     renamed = run.model_copy(
@@ -351,6 +348,7 @@ def test_a_server_outside_the_catalog(run: Results, catalog_servers: dict[str, S
 # Plans verified by running them
 
 
+@pytest.mark.real
 def test_verify_runs_one_instance_at_its_share_and_holds_the_prediction_against_it(
     run_dir: Path, tmp_path: Path
 ) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flasklab.core.catalog import Server, compose_environment, load_servers
-from flasklab.core.claims import evaluate_claims
+from flasklab.core.probe_claims import evaluate_claims
 from flasklab.core.results import Claim, ProbeResult
 from flasklab.core.settings import PROBE_WIDTH, SELF_CALL_CLIENT_TIMEOUT_S, START_TIMEOUT_S
 from flasklab.measure.backends.base import RunningTarget
@@ -38,6 +38,7 @@ def claim(probe: ProbeResult, name: str, catalog: dict[str, Server]) -> Claim:
     return next(claim for claim in evaluate_claims([probe], catalog) if claim.claim == name)
 
 
+@pytest.mark.real
 @pytest.mark.parametrize(
     ("name", "expected", "selfcall", "workers"),
     [
@@ -70,6 +71,7 @@ def test_probe_measures_the_seed(
     assert len({r.pid for r in result.requests}) == result.workers_seen
 
 
+@pytest.mark.real
 def test_probe_sees_many_on_gevent_at_its_default_width(
     start_server: Callable[[str], RunningTarget], catalog_servers: dict[str, Server]
 ) -> None:
@@ -80,6 +82,7 @@ def test_probe_sees_many_on_gevent_at_its_default_width(
     assert result.per_worker_max is not None and result.per_worker_max > 1  # greenlets overlap inside one worker
 
 
+@pytest.mark.real
 def test_tornado_serves_one_at_a_time_per_worker(
     start_server: Callable[[str], RunningTarget], catalog_servers: dict[str, Server]
 ) -> None:
@@ -94,6 +97,7 @@ def test_tornado_serves_one_at_a_time_per_worker(
     assert f"{result.workers_seen} of {server.concurrency} workers got connections" in verdict.evidence
 
 
+@pytest.mark.real
 def test_gthread_threads_overlap_inside_one_worker(
     start_server: Callable[[str], RunningTarget], catalog_servers: dict[str, Server]
 ) -> None:
@@ -102,6 +106,7 @@ def test_gthread_threads_overlap_inside_one_worker(
     assert result.workers_seen is not None and result.workers_seen <= 2
 
 
+@pytest.mark.real
 @pytest.mark.parametrize("connections", ["keepalive", "close"])
 def test_the_probe_connects_as_the_load_does(
     start_server: Callable[[str], RunningTarget], catalog_servers: dict[str, Server], connections: str
@@ -112,6 +117,7 @@ def test_the_probe_connects_as_the_load_does(
     assert (result.measured, result.completed, result.failed, result.connections) == (8, 8, 0, connections)
 
 
+@pytest.mark.real
 def test_capping_gthread_connections_spreads_them_over_the_workers(
     start_server: Callable[[str], RunningTarget], catalog_servers: dict[str, Server]
 ) -> None:
@@ -134,6 +140,7 @@ def uwsgi_tuned_to_32(local_backend: LocalBackend, root: Path) -> Iterator[tuple
         target.stop()
 
 
+@pytest.mark.real
 def test_a_server_configured_above_24_is_confirmed(
     uwsgi_tuned_to_32: tuple[RunningTarget, Server], catalog_servers: dict[str, Server]
 ) -> None:
@@ -146,6 +153,7 @@ def test_a_server_configured_above_24_is_confirmed(
     assert "32" in verdict.text
 
 
+@pytest.mark.real
 def test_a_self_call_without_any_answer_is_deadlock_evidence(
     start_server: Callable[[str], RunningTarget],
     catalog_servers: dict[str, Server],

@@ -20,10 +20,14 @@ import pytest
 
 from flasklab.core.catalog import Server
 from flasklab.core.results import Results, load_results, write_results
+from flasklab.core.sweep import estimate
 from flasklab.views.chart_style import CUE_GROUP, PALETTE, server_styles, styles_in_order
-from flasklab.views.charts import capacity_figure, probe_timeline_figure, worker_lanes
+from flasklab.views.curve_charts import capacity_figure
 from flasklab.views.live import Dashboard, LiveServer
-from flasklab.views.report import LiveView, TimeLeft, render_projector, time_left, write_report
+from flasklab.views.probe_charts import probe_timeline_figure, worker_lanes
+from flasklab.views.progress import LiveView, TimeLeft, time_left
+from flasklab.views.projector import render_projector
+from flasklab.views.report import write_report
 from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, watched_page
 
 if TYPE_CHECKING:
@@ -146,6 +150,7 @@ def running_copy(results: Results, steps_of_last: int, started_s_ago: float) -> 
     assert target is not None
     target.status, target.steps = "running", target.steps[:steps_of_last]
     running.claims = []
+    running.meta.time_left = estimate(running)  # as the runner records it at every save
     return running
 
 
@@ -234,6 +239,7 @@ def assert_reads_well(page: Page) -> None:
     assert all(below[1] >= above[2] for above, below in itertools.pairwise(titles)), titles
 
 
+@pytest.mark.real
 def test_the_projector_shows_the_run_to_a_room(projector_run: tuple[Path, str], chromium: Browser) -> None:
     _, url = projector_run
     page = open_projector(chromium, url)
@@ -265,13 +271,17 @@ def test_the_projector_shows_the_run_to_a_room(projector_run: tuple[Path, str], 
     assert set(capacity) == set(colours)  # a server's colour is the same in both charts
 
 
+@pytest.mark.real
 def test_the_projector_follows_the_run_in_place(
     projector_run: tuple[Path, str], chromium: Browser, results: Results
 ) -> None:
     folder, url = projector_run
     page = open_projector(chromium, url)
     page.evaluate("window.flasklabMarker = 'same document'")
-    write_results(running_copy(results, 2, 70), folder)
+    later = running_copy(results, 2, 70)
+    assert later.meta.time_left is not None  # one step of 2 s left: a minute, so that the count down is seen
+    later.meta.time_left = later.meta.time_left.model_copy(update={"left_s": 60.0})
+    write_results(later, folder)
     page.wait_for_function(
         "() => document.querySelector('.current').textContent.includes('step 3 of 3')", timeout=15_000
     )
@@ -308,6 +318,7 @@ def test_fifteen_servers_each_in_a_colour_of_their_own(fifteen_servers: Results)
     assert len(colours) == len(set(colours)) == len(fifteen_servers.meta.servers)
 
 
+@pytest.mark.real
 def test_a_full_catalog_still_fits_the_screen(fifteen_servers: Results, chromium: Browser, tmp_path: Path) -> None:
     write_results(fifteen_servers, tmp_path / "run")
     with LiveServer(Dashboard(tmp_path / "run", single=True)) as server:
@@ -322,6 +333,7 @@ def test_a_full_catalog_still_fits_the_screen(fifteen_servers: Results, chromium
     assert rows == fifteen_servers.meta.servers[-4:] and heading.endswith("(last 4 of 15)")
 
 
+@pytest.mark.real
 def test_the_report_draws_the_timeline(quick_run_copy: Path, results: Results, chromium: Browser) -> None:
     watched = watched_page(chromium)
     page = watched.page
@@ -339,15 +351,19 @@ def test_the_report_draws_the_timeline(quick_run_copy: Path, results: Results, c
 # --- the time left -------------------------------------------------------------------------------------------------
 
 
-def test_time_left_is_the_plan_then_the_plan_at_the_runs_pace(results: Results) -> None:
+def test_time_left_is_the_runs_own_estimate_counted_down_since_it_was_made(results: Results) -> None:
     running = running_copy(results, 1, 0)
-    started = datetime.fromisoformat(running.meta.started)
-    early = time_left(running, started + timedelta(seconds=5))
-    assert early is not None and early.basis == "the profile's plan"
-    on_plan = time_left(running, started + timedelta(seconds=1000))
-    assert on_plan is not None and on_plan.basis == "the profile's plan at this run's pace so far"
-    assert on_plan.seconds > early.seconds  # a run slower than planned has longer left
+    recorded = running.meta.time_left
+    assert recorded is not None and recorded.left_s > 0
+    made = datetime.fromisoformat(recorded.made)
+    then = time_left(running, made)
+    assert then is not None and then.seconds == recorded.left_s and then.basis.startswith("the profile's plan")
+    later = time_left(running, made + timedelta(seconds=recorded.left_s / 2))
+    assert later is not None and later.seconds == recorded.left_s / 2
+    overdue = time_left(running, made + timedelta(seconds=recorded.left_s + 60))
+    assert overdue is not None and overdue.seconds == 0  # never below nothing left
     assert time_left(results) is None  # a finished run has nothing left
+    assert time_left(running.model_copy(update={"meta": running.meta.model_copy(update={"time_left": None})})) is None
     assert [TimeLeft(s, "").text for s in (0, 45.4, 60, 125)] == ["0 s", "45 s", "1 min 00 s", "2 min 05 s"]
 
 

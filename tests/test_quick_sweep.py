@@ -15,13 +15,17 @@ from pathlib import Path
 import pytest
 
 from flasklab.core.catalog import Scenario, Server
-from flasklab.core.claims import FOLKLORE, SLOW_CLIENT_CLAIMS
+from flasklab.core.probe_claims import FOLKLORE
 from flasklab.core.results import ProbeResult, Verdict, load_results
 from flasklab.core.settings import Profile
+from flasklab.core.slow_client_claims import SLOW_CLIENT_CLAIMS
 from flasklab.core.sweep import Sweep
 from flasklab.measure.backends.local import LocalBackend
-from flasklab.measure.runner import Quiet, Run
+from flasklab.measure.observer import Quiet
+from flasklab.measure.runner import Run
 from tests.needs import unavailable
+
+pytestmark = pytest.mark.real  # every test here starts processes
 
 # Each folklore claim as the lab decides it here: every one holds, per worker where it says so, except gthread's,
 # decided by how its workers took the kept-alive connections (see gthread_verdict).

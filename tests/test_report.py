@@ -61,6 +61,7 @@ def test_report_is_one_offline_file(report: Path, results: Results) -> None:
     assert "INTERRUPTED" not in html
 
 
+@pytest.mark.real
 def test_report_draws_every_chart_offline_in_chromium(report: Path, chromium: Browser) -> None:
     watched = watched_page(chromium)  # every request not to file:// is aborted: the page must make none
     page, outside, errors = watched.page, watched.outside, watched.errors

@@ -30,6 +30,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
     return load_results(out)
 
 
+@pytest.mark.real
 def test_every_target_is_measured_once_per_round(results: Results) -> None:
     assert (results.meta.rounds, results.meta.seed, results.meta.status) == (2, 7, "complete")
     assert len(results.targets) == len(SERVERS) * 2
@@ -39,6 +40,7 @@ def test_every_target_is_measured_once_per_round(results: Results) -> None:
         assert [step.users for step in target.steps] == [1, 4, 16]
 
 
+@pytest.mark.real
 def test_steps_hold_the_rounds_median_and_spread(results: Results) -> None:
     for target in results.targets:
         for level, step in enumerate(target.steps):
@@ -56,6 +58,7 @@ def test_steps_hold_the_rounds_median_and_spread(results: Results) -> None:
             assert p95_interval(step) == Interval(min(p95), max(p95), "range of 2 rounds")
 
 
+@pytest.mark.real
 def test_single_server_behaviour_survives_rounds(results: Results) -> None:
     """dev-single serves one request at a time in both rounds: io at 4 users stays near 10 rps (one 100 ms sleep)."""
     target = results.target("dev-single", "io")
@@ -64,12 +67,14 @@ def test_single_server_behaviour_survives_rounds(results: Results) -> None:
         assert 7 <= steps[1].rps <= 11, steps[1]
 
 
+@pytest.mark.real
 def test_combining_one_round_changes_nothing(results: Results) -> None:
     target = results.targets[0]
     assert combine([target.rounds[0][0]]) == target.rounds[0][0]
     assert combine_rounds([target.rounds[0]]) == target.rounds[0]
 
 
+@pytest.mark.real
 def test_live_status_counts_rounds(results: Results) -> None:
     running = Results.model_validate(results.model_dump())
     running.meta.status = "running"
@@ -82,6 +87,7 @@ def test_live_status_counts_rounds(results: Results) -> None:
     assert (now.done_steps, now.total_steps) == (2 * 2 * 3 * 2 - 2, 2 * 2 * 3 * 2)
 
 
+@pytest.mark.real
 def test_report_draws_round_whiskers(results: Results) -> None:
     html = render_report(results)
     assert "median of 2 rounds" in html and '"arrayminus"' in html

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from flasklab.core.catalog import Scenario, Server
 from flasklab.core.results import load_results
 from flasklab.core.settings import Profile
 from flasklab.core.sweep import Sweep
 from flasklab.measure.backends.local import LocalBackend
-from flasklab.measure.runner import Quiet, Run
+from flasklab.measure.observer import Quiet
+from flasklab.measure.runner import Run
+
+pytestmark = pytest.mark.real  # every test here starts processes
 
 TINY = Profile("tiny", (1, 4), 0.5, 1.5, "two short steps")
 

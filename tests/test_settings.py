@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from flasklab.core import settings
 from flasklab.core.catalog import load_scenarios, load_servers
 from flasklab.core.settings import SETTINGS, Setting, SettingError
 from flasklab.measure.backends import BACKENDS
-from flasklab.planning.plan import MAX_MS
+from flasklab.measure.conductor import run_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,12 +38,15 @@ def test_every_environment_variable_of_the_cli_is_a_setting_of_the_table() -> No
 @pytest.mark.parametrize("setting", [s for s in SETTINGS if s.envvar != "LAB_LOCUST_WORKERS"], ids=str)
 def test_an_option_built_from_a_setting_carries_its_default_parser_and_help(setting: Setting[object]) -> None:
     built = [option for option in every_option() if option.envvar == setting.envvar]
-    if setting.name in ("locust_web", "start_timeout_s", "request_timeout_s"):
-        assert not built  # environment only: read when a target starts, a server waits or a request is made
+    if setting.name in ("locust_web", "start_timeout_s", "request_timeout_s", "compose_profiles"):
+        assert not built  # environment only: read when a target starts, a server waits, a request is made, or by the
+        # compose lab's conductor
         return
     assert built, f"no option reads {setting.envvar}"
     for option in built:
-        assert option.default == setting.default and option.type is setting.type
+        # report's and serve's SLO overrides the one the run recorded, so theirs defaults to that (None)
+        recorded = setting is settings.SLO_P95_MS and option.default is None
+        assert (option.default == setting.default or recorded) and option.type is setting.type
 
 
 def test_the_backend_setting_offers_every_backend() -> None:
@@ -50,8 +54,36 @@ def test_the_backend_setting_offers_every_backend() -> None:
     assert tuple(settings.BACKEND.type.choices) == tuple(BACKENDS)
 
 
-def test_the_objective_is_bounded_as_the_planner_bounds_milliseconds() -> None:
-    assert settings.MAX_MS == MAX_MS
+def test_the_seed_is_declared_once_for_every_command_that_takes_it() -> None:
+    """`flasklab run --seed` and `flasklab plan --verify --seed` are the table's SEED: its parser, no environment."""
+    assert isinstance(main, click.Group)
+    seeds = [options_of(command)["seed"] for command in main.commands.values() if "seed" in options_of(command)]
+    assert len(seeds) >= 2
+    for seed in seeds:
+        assert seed.type is settings.SEED.type and seed.envvar is None and seed.default is None
+
+
+def test_the_conductor_reads_its_environment_through_the_table() -> None:
+    """No LAB_ variable is named in the conductor's code (its docstrings aside): it asks the table's settings."""
+    tree = ast.parse((ROOT / "src" / "flasklab" / "measure" / "conductor.py").read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body
+        if isinstance(node.body[0], ast.Expr)
+    }
+    named = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+        if "LAB_" in node.value
+    ]
+    assert named == []
+    environment = {"LAB_COMPOSE_PROFILES": "demo", "LAB_SERVERS": "gunicorn-sync", "LAB_PROFILE": "quick"}
+    command, story = run_arguments(environment, ROOT)
+    assert command[command.index("--servers") + 1] == "gunicorn-sync" and "--profile" not in command
+    assert "LAB_SERVERS" in story and "lab profile quick" in story
+    assert settings.COMPOSE_PROFILES.value({}) == "all" and settings.PROFILE.given({}) is None
 
 
 def test_values_are_read_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:

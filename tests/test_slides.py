@@ -75,6 +75,7 @@ def svg_title(svg: ElementTree.Element) -> str:
     return "".join(title.itertext())
 
 
+@pytest.mark.real
 def test_report_png_writes_one_slide_per_chart(slides: tuple[Result, float], run_dir: Path) -> None:
     result, seconds = slides
     assert result.exit_code == 0, result.output
@@ -87,6 +88,7 @@ def test_report_png_writes_one_slide_per_chart(slides: tuple[Result, float], run
     print(f"{len(ids)} charts drawn as slides in {seconds:.1f} s")
 
 
+@pytest.mark.real
 def test_png_slides_are_1920_by_1080(slides: tuple[Result, float], run_dir: Path) -> None:
     pngs = sorted((run_dir / SLIDES_DIR).glob("*.png"))
     assert pngs
@@ -97,6 +99,7 @@ def test_png_slides_are_1920_by_1080(slides: tuple[Result, float], run_dir: Path
     shutil.copyfile(run_dir / SLIDES_DIR / "capacity-hello.png", ARTIFACTS / "slide-capacity-hello.png")
 
 
+@pytest.mark.real
 def test_svg_slides_hold_the_traces_and_the_report_titles(slides: tuple[Result, float], run_dir: Path) -> None:
     titles = {
         chart_id: html.unescape(title)
@@ -119,6 +122,7 @@ def test_missing_results_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / SLIDES_DIR).exists()
 
 
+@pytest.mark.real
 def test_missing_browser_exit_2_says_how_to_install_it(
     slides: tuple[Result, float], run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,6 +134,7 @@ def test_missing_browser_exit_2_says_how_to_install_it(
     assert str(missing) in result.stderr and "Traceback" not in result.output
 
 
+@pytest.mark.real
 def test_slides_need_no_network(run_dir: Path, chromium_path: Path, tmp_path: Path) -> None:
     """Drawn in a network namespace with no interface but loopback: nothing is fetched (no CDN, no MathJax)."""
     if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode != 0:

@@ -14,10 +14,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from flasklab.core.catalog import Server
-from flasklab.core.claims import FAST_USERS, FastUsers, fast_users, protected
 from flasklab.core.results import Step, load_results
 from flasklab.core.settings import START_TIMEOUT_S, Profile
+from flasklab.core.slow_client_claims import FAST_USERS, FastUsers, fast_users, protected
 from flasklab.measure.backends.base import RunningTarget
 from flasklab.measure.backends.local import LocalBackend
 from flasklab.measure.load import LoadJob, run_load
@@ -35,7 +37,7 @@ def one_step(
     root: Path, target: RunningTarget, backend: LocalBackend, params: dict[str, int], profile: Profile = SHORT
 ) -> Step:
     steps: list[Step] = []
-    job = LoadJob(root / "locustfiles" / "slowclient.py", {**PARAMS, **params}, profile)
+    job = LoadJob.of(root / "locustfiles" / "slowclient.py", {**PARAMS, **params}, profile)
     run_load(job, target, backend, lambda *_: None, steps.append)
     (step,) = steps
     return step
@@ -47,6 +49,7 @@ def fast_figures(step: Step) -> FastUsers:
     return figures
 
 
+@pytest.mark.real
 def test_buffering_nginx_protects_sync_workers_and_unbuffered_does_not(
     root: Path, local_backend: LocalBackend, start_server: Callable[[str], RunningTarget]
 ) -> None:
@@ -67,6 +70,7 @@ def test_buffering_nginx_protects_sync_workers_and_unbuffered_does_not(
     assert not protected(plain, unbuffered), (plain, unbuffered)
 
 
+@pytest.mark.real
 def test_a_slow_sender_that_never_finishes_is_cut_by_the_servers_timeout(
     root: Path, local_backend: LocalBackend, catalog_servers: dict[str, Server]
 ) -> None:

@@ -42,6 +42,7 @@ def steering(port: int) -> tuple[dict[str, str], dict[str, str]]:
     return query, headers
 
 
+@pytest.mark.real
 def test_no_parameter_or_header_makes_the_server_connect_elsewhere(
     start_server: Callable[[str], RunningTarget], canary: socket.socket
 ) -> None:

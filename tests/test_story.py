@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 
 from flasklab.core.analysis import Limits, assess
 from flasklab.core.catalog import Scenario, Server
-from flasklab.core.claims import FOLKLORE
+from flasklab.core.probe_claims import FOLKLORE
 from flasklab.core.results import ProbeResult, Results, Step, Target, load_results
 from flasklab.core.settings import PROFILES
 from flasklab.core.sweep import (
@@ -21,23 +19,20 @@ from flasklab.core.sweep import (
     TARGET_ALLOWANCE_S,
     Remaining,
     Sweep,
+    estimate,
     remaining,
 )
 from flasklab.measure.backends.base import RunningTarget
 from flasklab.measure.backends.external import ExternalBackend
-from flasklab.measure.runner import Quiet, Run
+from flasklab.measure.observer import Quiet
+from flasklab.measure.runner import Run
 from flasklab.measure.story import step_line, time_left
+from tests.helpers import flasklab
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ("dev-single", "gunicorn-sync")
 QUICK = PROFILES["quick"]
 STEP_LINE = re.compile(r"^step +(\S+) · hello · (\d+) users?: ([\d,.]+) rps, p95 ([\d,.]+) ms")
-
-
-def flasklab(*args: str) -> subprocess.CompletedProcess[str]:
-    """The command as compose runs it: stderr a pipe, not a terminal."""
-    command = [sys.executable, "-m", "flasklab", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +48,7 @@ def told(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Results]:
     return result.stderr.splitlines(), load_results(out)
 
 
+@pytest.mark.real
 def test_each_target_says_what_comes_when_it_starts(told: tuple[list[str], Results]) -> None:
     lines, _ = told
     for server in SERVERS:
@@ -60,6 +56,7 @@ def test_each_target_says_what_comes_when_it_starts(told: tuple[list[str], Resul
         assert f"start   {server} · hello: 3 steps of 2 s at 1, 4, 16 users" in lines
 
 
+@pytest.mark.real
 def test_each_step_is_told_with_the_figures_of_results_json(told: tuple[list[str], Results]) -> None:
     lines, results = told
     told_steps = [match.groups() for line in lines if (match := STEP_LINE.match(line))]
@@ -73,6 +70,7 @@ def test_each_step_is_told_with_the_figures_of_results_json(told: tuple[list[str
         assert p95_ms is not None and abs(float(p95_text.replace(",", "")) - p95_ms) <= max(0.05, p95_ms * 0.05)
 
 
+@pytest.mark.real
 def test_the_probe_and_each_verdict_are_told_as_they_are_decided(told: tuple[list[str], Results]) -> None:
     lines, results = told
     assert any(line.startswith("probe   dev-single: served 1 at once, configured 1") for line in lines)
@@ -95,6 +93,7 @@ def test_the_probe_and_each_verdict_are_told_as_they_are_decided(told: tuple[lis
     assert f"{unmeasured} claims not measured: their servers or scenarios were not in this run" in lines
 
 
+@pytest.mark.real
 def test_the_time_left_is_told_from_the_start_to_the_end(told: tuple[list[str], Results]) -> None:
     lines, _ = told
     times = [line for line in lines if line.startswith("time    ")]
@@ -141,38 +140,65 @@ def target(server: str, scenario: str, status: str, done: int, rounds: list[int]
     return measured
 
 
+@pytest.mark.real
 def test_the_time_left_counts_steps_targets_starts_and_probes(
     tmp_path: Path, catalog_servers: dict[str, Server], catalog_scenarios: dict[str, Scenario]
 ) -> None:
     servers = [catalog_servers["gunicorn-sync"], catalog_servers["waitress"]]
     scenarios = [catalog_scenarios["hello"], catalog_scenarios["io"]]
     run = sweep_of(tmp_path, servers, scenarios)
-    assert remaining(run.sweep, run.results) == Remaining(targets=4, steps=12, starts=2, probes=2)
+    assert remaining(run.results) == Remaining(targets=4, steps=12, starts=2, probes=2, done=0, step_s=QUICK.step_s)
     seconds = 12 * QUICK.step_s + 4 * TARGET_ALLOWANCE_S + 2 * SERVER_ALLOWANCE_S + 2 * PROBE_ALLOWANCE_S
-    assert remaining(run.sweep, run.results).seconds(QUICK) == seconds
+    assert remaining(run.results).seconds == seconds
 
     # gunicorn-sync started, probed, hello done and one step of io: the rest of io, then waitress
     run.results.probe.append(probed("gunicorn-sync"))
     run.results.targets += [target("gunicorn-sync", "hello", "ok", 3), target("gunicorn-sync", "io", "running", 1)]
-    assert remaining(run.sweep, run.results) == Remaining(targets=2, steps=8, starts=1, probes=1)
+    assert remaining(run.results) == Remaining(targets=2, steps=8, starts=1, probes=1, done=4, step_s=QUICK.step_s)
 
-    # a failed target: its server gets nothing more
+    # a failed target: its server gets nothing more, and the steps it will not measure leave the total
     run.results.targets[1].status = "failed"
-    assert remaining(run.sweep, run.results) == Remaining(targets=2, steps=6, starts=1, probes=1)
+    left = remaining(run.results)
+    assert (left.targets, left.steps, left.starts, left.probes, left.done, left.total) == (2, 6, 1, 1, 4, 10)
 
 
+@pytest.mark.real
 def test_the_time_left_with_rounds_counts_each_round_and_drops_a_failed_servers_later_ones(
     tmp_path: Path, catalog_servers: dict[str, Server], catalog_scenarios: dict[str, Scenario]
 ) -> None:
     servers = [catalog_servers["gunicorn-sync"], catalog_servers["waitress"]]
     run = sweep_of(tmp_path, servers, [catalog_scenarios["hello"]], rounds=2)
-    assert remaining(run.sweep, run.results) == Remaining(targets=4, steps=12, starts=4, probes=2)
+    assert counts(remaining(run.results)) == (4, 12, 4, 2, 0)
     run.results.probe.append(probed("gunicorn-sync"))
     run.results.targets.append(target("gunicorn-sync", "hello", "ok", 0, rounds=[3]))
-    assert remaining(run.sweep, run.results) == Remaining(targets=3, steps=9, starts=3, probes=1)
+    assert counts(remaining(run.results)) == (3, 9, 3, 1, 3)
     run.results.targets.append(target("waitress", "hello", "skipped", 0, rounds=[0]))
     run.results.probe.append(probed("waitress").model_copy(update={"status": "skipped", "measured": None}))
-    assert remaining(run.sweep, run.results) == Remaining(targets=1, steps=3, starts=1, probes=0)
+    assert counts(remaining(run.results)) == (1, 3, 1, 0, 3)
+
+
+def counts(left: Remaining) -> tuple[int, int, int, int, int]:
+    """Targets, steps, starts and probes left; steps done."""
+    return left.targets, left.steps, left.starts, left.probes, left.done
+
+
+@pytest.mark.real
+def test_the_runner_records_its_estimate_of_the_time_left_as_it_saves(
+    tmp_path: Path, catalog_servers: dict[str, Server], catalog_scenarios: dict[str, Scenario]
+) -> None:
+    """results.json holds the estimate the log tells (one computation: flasklab.core.sweep), for the live pages."""
+    run = sweep_of(tmp_path, [catalog_servers["gunicorn-sync"]], [catalog_scenarios["hello"]])
+    recorded = load_results(run.sweep.out).meta.time_left
+    assert recorded is not None
+    told = remaining(run.results).seconds
+    assert recorded.left_s == round(told, 1) == estimate(run.results).left_s
+    run.results.targets.append(target("gunicorn-sync", "hello", "running", 2))
+    run.save()
+    saved = load_results(run.sweep.out).meta.time_left
+    assert saved is not None and saved.left_s == QUICK.step_s + PROBE_ALLOWANCE_S  # started, not yet probed
+    run.results.meta.status = "complete"
+    run.save()
+    assert load_results(run.sweep.out).meta.time_left is None  # an ended run has no time left
 
 
 def probed(server: str) -> ProbeResult:
@@ -205,6 +231,7 @@ def test_a_flagged_step_says_in_words_why_it_does_not_count() -> None:
     )
 
 
+@pytest.mark.real
 def test_a_server_the_lab_cannot_restart_says_so_on_its_targets(
     start_server: Callable[[str], RunningTarget], tmp_path: Path
 ) -> None:

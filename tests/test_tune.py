@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
+
 from flasklab.core.analysis import analyse
+from flasklab.core.catalog import load_servers
 from flasklab.core.results import load_results
-from flasklab.planning.tune import TunePoint, memory_slope
+from flasklab.planning.tune import TunePoint, choose_setting, memory_slope
+from tests.helpers import flasklab
 
 
-def flasklab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flasklab", *args], capture_output=True, text=True, timeout=timeout)
-
-
+@pytest.mark.real
 def test_tune_measures_each_worker_count_into_its_own_run(tmp_path: Path) -> None:
     out = tmp_path / "tune"
     done = flasklab(
@@ -55,6 +54,7 @@ def test_tune_measures_each_worker_count_into_its_own_run(tmp_path: Path) -> Non
     assert options[0]["instances"] == min(option["instances"] for option in options)
 
 
+@pytest.mark.real
 def test_bad_tune_input_names_the_choices(tmp_path: Path) -> None:
     several = flasklab("tune", "gunicorn-gthread", "--out", str(tmp_path / "a"))
     assert several.returncode == 2 and "GUNICORN_GTHREAD_THREADS" in several.stderr
@@ -66,6 +66,16 @@ def test_bad_tune_input_names_the_choices(tmp_path: Path) -> None:
     assert zero.returncode == 2 and "between 1 and" in zero.stderr
     words = flasklab("tune", "gunicorn-sync", "--values", "two", "--out", str(tmp_path / "e"))
     assert words.returncode == 2 and "whole numbers" in words.stderr
+
+
+def test_the_worker_settings_are_the_catalogs(root: Path) -> None:
+    """What tune varies is read once, by the catalog, from each command's ${VARIABLE:-N}: at the value the environment
+    gives (the default when it is empty), never the lab's own switches (LAB_ACCESS_LOG)."""
+    servers = load_servers(root, {"GUNICORN_SYNC_WORKERS": "6", "GUNICORN_GTHREAD_THREADS": ""})
+    assert servers["gunicorn-sync"].worker_settings == {"GUNICORN_SYNC_WORKERS": 6}
+    assert servers["gunicorn-gthread"].worker_settings == {"GUNICORN_GTHREAD_WORKERS": 2, "GUNICORN_GTHREAD_THREADS": 8}
+    assert servers["dev-threaded"].worker_settings == {}  # its command has only ${LAB_ACCESS_LOG:-0}
+    assert choose_setting(root, "gunicorn-sync", None, ()) == ("GUNICORN_SYNC_WORKERS", [2, 4, 8, 16], 4)
 
 
 def test_memory_slope_is_least_squares_over_measured_points() -> None:

@@ -14,6 +14,9 @@ from click.testing import CliRunner
 from flasklab.cli import main
 from flasklab.core.results import Results, load_results
 
+pytestmark = pytest.mark.real  # every test here starts processes
+
+
 ROOT = Path(__file__).resolve().parents[1]
 SHOP = ROOT / "examples" / "shop"
 APP = ["--app", "shop.app:app", "--app-path", str(SHOP), "--requirements", str(SHOP / "requirements.txt")]

@@ -1,10 +1,12 @@
-"""The views stand side by side: none imports another; they share analysis, chart_style and charts.
+"""The views stand side by side: none imports another; they share analysis, chart_style, pages and the charts.
 
 report, compare, slides, summary and plan each read results.json (and the catalog) through the shared modules:
-flasklab.core.analysis for what a step means, flasklab.views.chart_style for how a page looks, flasklab.views.charts for
-the figures. A view that reached into another (as the slides once took the report's figures, and the planner the
-report's step arithmetic) would tie two pages' changes together; this test reads each module's imports with ``ast`` (no
-import, so no side effect) and names any such import.
+flasklab.core.analysis for what a step means, flasklab.views.chart_style for how a page looks, flasklab.views.pages for
+how a page is rendered, flasklab.views.charts (and its chart families) for the figures. A view that reached into another
+(as the slides once took the report's figures, and the planner the report's step arithmetic) would tie two pages'
+changes together; this test reads each module's imports with ``ast`` (no import, so no side effect) and names any such
+import. A view may span several modules (its parts, PARTS): only that view imports them, and they too import no other
+view.
 """
 
 from __future__ import annotations
@@ -16,7 +18,21 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "flasklab"
 VIEWS = ("views.report", "views.compare", "views.slides", "views.summary", "planning.plan")
-SHARED = ("core.analysis", "views.chart_style", "views.charts")
+SHARED = (
+    "core.analysis",
+    "views.chart_style",
+    "views.pages",
+    "views.charts",
+    "views.curve_charts",
+    "views.probe_charts",
+    "views.resource_charts",
+)
+# Each module that is part of one view, and that view: the rule holds for the view and its parts as one.
+PARTS = {
+    "views.progress": "views.report",
+    "views.projector": "views.report",
+    "views.compare_rule": "views.compare",
+}
 
 
 def imported_modules(module: str, package: Path = PACKAGE) -> set[str]:
@@ -36,15 +52,27 @@ def imported_modules(module: str, package: Path = PACKAGE) -> set[str]:
     return {name.removeprefix("flasklab.") for name in found if name.startswith("flasklab.")}
 
 
-@pytest.mark.parametrize("view", VIEWS)
-def test_a_view_imports_no_other_view(view: str) -> None:
-    others = set(VIEWS) - {view}
-    assert not imported_modules(view) & others, f"flasklab.{view} imports another view"
+def view_of(module: str) -> str:
+    """The view a module belongs to: itself for a view, its view for one of PARTS."""
+    return PARTS.get(module, module)
+
+
+@pytest.mark.parametrize("module", VIEWS + tuple(PARTS))
+def test_a_view_imports_no_other_view(module: str) -> None:
+    others = {other for other in (*VIEWS, *PARTS) if view_of(other) != view_of(module)}
+    assert not imported_modules(module) & others, f"flasklab.{module} imports another view (or a part of one)"
 
 
 @pytest.mark.parametrize("module", SHARED)
 def test_the_shared_modules_import_no_view(module: str) -> None:
-    assert not imported_modules(module) & set(VIEWS), f"flasklab.{module} imports a view"
+    assert not imported_modules(module) & {*VIEWS, *PARTS}, f"flasklab.{module} imports a view"
+
+
+def test_every_views_module_is_a_view_a_part_or_shared() -> None:
+    """A new module under views/ must be placed: else the rule above would say nothing about it."""
+    placed = {*VIEWS, *PARTS, *SHARED, "views.live", "views.export"}  # live serves the pages; export writes files
+    found = {f"views.{path.stem}" for path in (PACKAGE / "views").glob("*.py") if path.stem != "__init__"}
+    assert found <= placed, f"place these in VIEWS, PARTS or SHARED: {sorted(found - placed)}"
 
 
 def test_report_and_slides_draw_the_figures_of_charts() -> None:

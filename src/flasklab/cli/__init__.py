@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import click
 
-from flasklab.cli.measure import probe, run, tune
+from flasklab.cli.measure import probe, run
 from flasklab.cli.planning import plan
+from flasklab.cli.tuning import tune
 from flasklab.cli.views import compare, export, report, serve, servers
 
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from flasklab.cli.exits import ExitCode
 from flasklab.core.analysis import Standing
 from flasklab.core.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
 from flasklab.core.results import Results, ResultsError, load_results
-from flasklab.core.settings import DEFAULT_SLO_P95_MS
-from flasklab.core.sweep import Sweep
+from flasklab.core.sweep import Remaining, Sweep
 from flasklab.measure.backends import open_backend
 from flasklab.measure.backends.base import Backend
 from flasklab.measure.interrupts import Terminated, held_interrupts, terminate_raises
@@ -82,13 +84,30 @@ def plain(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
+class TimeLeftColumn(ProgressColumn):
+    """The runner's estimate of the time left (flasklab.core.sweep: the one the log and the live pages give), counted
+    down between its updates; not one of the bar's own from its rate."""
+
+    def render(self, task: Task) -> Text:
+        until = task.fields.get("until")
+        if until is None:
+            return Text("-:--:--", style="progress.remaining")
+        return Text(str(timedelta(seconds=max(round(until - time.monotonic()), 0))), style="progress.remaining")
+
+
 class ProgressObserver(Story):
     """In a terminal: the story printed above a live progress bar that says which target, which step, time left."""
 
-    def __init__(self, sweep: Sweep, progress: Progress, total_steps: int) -> None:
+    def __init__(self, sweep: Sweep, progress: Progress) -> None:
         super().__init__(sweep, lambda text: progress.console.print(text, markup=False))
         self.progress = progress
-        self.task = progress.add_task("starting", total=total_steps)
+        self.task = progress.add_task("starting", total=None)
+
+    def time_left(self, left: Remaining) -> None:
+        """The story's line, and the bar's steps done of all and time left: the same computation."""
+        super().time_left(left)
+        until = time.monotonic() + left.seconds
+        self.progress.update(self.task, total=max(left.total, 1), completed=left.done, until=until)
 
     def probe_started(self, server: str) -> None:
         super().probe_started(server)
@@ -106,14 +125,15 @@ class ProgressObserver(Story):
         self.progress.advance(self.task)
 
 
-def save_report(run_dir: Path, slo_p95_ms: float) -> int | None:
-    """DIR/report.html from DIR/results.json; a report that cannot be built is said, never fatal to a run.
+def save_report(run_dir: Path) -> int | None:
+    """DIR/report.html from DIR/results.json, judged by the SLO the run recorded; a report that cannot be built is
+    said, never fatal to a run.
 
     SIGINT and SIGTERM wait until the report is written: it returns the signal that arrived meanwhile, if any.
     """
     with held_interrupts(redeliver=False) as held:
         try:
-            console.print(f"report: {write_report(run_dir, slo_p95_ms)}")
+            console.print(f"report: {write_report(run_dir)}")
         except (ResultsError, OSError) as error:
             console.print(f"[red]report not written: {error}[/]")
     return held[0] if held else None
@@ -128,20 +148,19 @@ def told(sweep: Sweep, backend: Backend) -> Results:
     """Run the sweep telling its story on stderr: above a progress bar in a terminal, as plain lines elsewhere."""
     if not console.is_terminal:
         return Run(sweep, backend, Story(sweep, plain)).execute()
-    total = len(sweep.servers) * len(sweep.scenarios) * len(sweep.loads) * sweep.rounds
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("steps"),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        TimeLeftColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        return Run(sweep, backend, ProgressObserver(sweep, progress, max(total, 1))).execute()
+        return Run(sweep, backend, ProgressObserver(sweep, progress)).execute()
 
 
-def execute(sweep: Sweep, backend: Backend, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> Results:
+def execute(sweep: Sweep, backend: Backend) -> Results:
     """Run the sweep on the backend, telling its story (see ``told``).
 
     SIGINT, SIGTERM or a write error stop it with the partial results and their report written, and exit (130, 143,
@@ -153,17 +172,17 @@ def execute(sweep: Sweep, backend: Backend, slo_p95_ms: float = DEFAULT_SLO_P95_
     except (KeyboardInterrupt, Terminated) as interruption:
         verb = "interrupted" if isinstance(interruption, KeyboardInterrupt) else "terminated"
         console.print(f"[yellow]{verb}: partial results kept in {sweep.out / 'results.json'}[/]")
-        save_report(sweep.out, slo_p95_ms)
+        save_report(sweep.out)
         sys.exit(ExitCode.of_interruption(interruption))
     except OSError as error:  # a full disk, a folder gone read-only: every server is stopped by now
         console.print(f"the run stopped: {error}", style="red", markup=False, soft_wrap=True)
         console.print(f"results.json in {sweep.out} keeps every step saved before", markup=False, soft_wrap=True)
-        save_report(sweep.out, slo_p95_ms)
+        save_report(sweep.out)
         sys.exit(ExitCode.FAILED)
 
 
-def measure(sweep: Sweep, backend_name: str, root: Path, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> Results:
-    """Run the sweep on the named backend and write its report (a sweep of the lab's own app)."""
-    results = execute(sweep, backend_for(backend_name, root, sweep), slo_p95_ms)
-    save_report(sweep.out, slo_p95_ms)
+def measure(sweep: Sweep, backend_name: str, root: Path) -> Results:
+    """Run the sweep on the named backend and write its report (judged by the sweep's own SLO, as it records it)."""
+    results = execute(sweep, backend_for(backend_name, root, sweep))
+    save_report(sweep.out)
     return results

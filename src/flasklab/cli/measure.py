@@ -14,12 +14,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from flasklab.cli.common import backend_for, catalog, choose, console, execute, measure, out_folder, save_report
+from flasklab.cli.common import backend_for, catalog, choose, console, execute, out_folder, save_report
 from flasklab.cli.exits import ExitCode
 from flasklab.cli.options import backend_option, option, out_option, seed_option, servers_option, slo_option
 from flasklab.cli.views import serve_until_stopped, start_dashboard
 from flasklab.core import settings
-from flasklab.core.catalog import Scenario, Server
+from flasklab.core.catalog import Server
 from flasklab.core.results import Results
 from flasklab.core.settings import LOCUST_WEB_DEFAULT, PROFILES, Profile, locust_web
 from flasklab.core.sweep import Sweep
@@ -29,7 +29,6 @@ from flasklab.measure.backends.base import Backend, TargetFailed
 from flasklab.measure.backends.external import TargetURLError, parse_target
 from flasklab.measure.interrupts import Terminated, terminate_raises
 from flasklab.measure.load import locust_workers
-from flasklab.planning.tune import TuneError, Tuning, choose_setting, tune_server, tuning_table
 from flasklab.views.live import Dashboard, LiveServer, locust_link, port_is_free
 from flasklab.views.summary import print_results, probe_json
 
@@ -96,11 +95,11 @@ def bring_your_own(
     return replace(sweep, user_app=app)
 
 
-def serve_run(sweep: Sweep, slo_p95_ms: float, port: int) -> LiveServer:
+def serve_run(sweep: Sweep, port: int) -> LiveServer:
     """--serve: the run's live page on 127.0.0.1, and Locust's own web UI beside it when its port is free."""
     if not locust_web() and port_is_free(LOCUST_WEB_DEFAULT):
         os.environ[settings.LOCUST_WEB.envvar] = LOCUST_WEB_DEFAULT  # read by each target's Locust process
-    live = Dashboard(sweep.out, single=True, slo_p95_ms=slo_p95_ms, locust_url=locust_link(locust_web()))
+    live = Dashboard(sweep.out, single=True, locust_url=locust_link(locust_web()))  # the SLO: the run's own
     dashboard = start_dashboard(live, settings.DASHBOARD_HOST.default, port, "--serve-port")
     console.print(f"live dashboard: {dashboard.url}")
     return dashboard
@@ -129,10 +128,80 @@ def complete_unless_interrupted(out: Path) -> Iterator[None]:
         sys.exit(ExitCode.of_interruption(interruption))
 
 
-def report_or_interrupt(out: Path, slo_p95_ms: float) -> None:
+def report_or_interrupt(out: Path) -> None:
     """The run's report, finished whatever arrives; a signal that arrived meanwhile acts once it is written."""
-    if held := save_report(out, slo_p95_ms):
+    if held := save_report(out):
         raise KeyboardInterrupt if held == signal.SIGINT else Terminated
+
+
+def planned_sweep(
+    server_names: str | None,
+    scenario_names: str | None,
+    profile_name: str,
+    targets: tuple[str, ...],
+    allow_remote: bool,
+    out: Path | None,
+    *,
+    rates: tuple[int, ...] | None,
+    probe: bool,
+    rounds: int,
+    seed: int | None,
+    processes: int,
+    model: str,
+    arrivals: str | None,
+    connections: str,
+    slo_p95_ms: float,
+) -> tuple[Path, Sweep]:
+    """The lab's folder and the sweep run's options ask for: the profile, its servers (the catalog's or --target's)
+    and scenarios, the load model; exit 2 naming a bad option before any server starts."""
+    root, catalog_servers, catalog_scenarios = catalog()
+    profile: Profile = PROFILES[choose("profile", profile_name, PROFILES, [settings.PROFILE.default])[0]]
+    default_scenarios = profile.ordered(name for name, s in catalog_scenarios.items() if profile.name in s.profiles)
+    servers = catalog_servers_or_targets(catalog_servers, server_names, targets, allow_remote, profile.servers)
+    scenarios = [catalog_scenarios[n] for n in choose("scenario", scenario_names, catalog_scenarios, default_scenarios)]
+    sweep = Sweep(
+        servers=servers,
+        scenarios=scenarios,
+        profile=profile.with_rates(rates) if rates is not None else profile,
+        out=out_folder(out, root),
+        probe=probe,
+        rounds=rounds,
+        seed=seed,
+        processes=processes,
+        model=model,
+        arrivals=arrivals or "poisson",
+        connections=connections,
+        slo_p95_ms=slo_p95_ms,  # the SLO's one way in: results.json records it and every view reads it back
+    )
+    check_load_model(model, arrivals, rates, processes)
+    return root, sweep
+
+
+def announce(sweep: Sweep, backend: Backend) -> None:
+    """The run's first line: what it measures, with which profile and backend, and where its results go."""
+    console.print(
+        f"flasklab run: {len(sweep.servers)} servers x {len(sweep.scenarios)} scenarios"
+        f"{f' x {sweep.rounds} rounds' if sweep.rounds > 1 else ''}, profile {sweep.profile.name}, "
+        f"backend {backend.name}"
+        f"{', a new connection per request' if sweep.connections == 'close' else ''} → {sweep.out}"
+    )
+
+
+def measure_and_report(sweep: Sweep, backend: Backend, as_json: bool, serve_port: int | None = None) -> None:
+    """Say what the run measures, run the sweep, write its report and show its results; with a ``serve_port``
+    (--serve), the live page on that port meanwhile and the report after it, until Ctrl-C."""
+    announce(sweep, backend)
+    dashboard = serve_run(sweep, serve_port) if serve_port is not None else None
+    with complete_unless_interrupted(sweep.out):
+        results = execute(sweep, backend)
+        report_or_interrupt(sweep.out)
+        if dashboard is None:
+            finish(results, as_json)
+            return
+    try:
+        finish(results, as_json)
+    finally:
+        serve_until_stopped(dashboard, "now shows the run's report")
 
 
 @click.command()
@@ -208,47 +277,29 @@ def run(
     locustfile: Path | None,
 ) -> None:
     """Measure each server in turn under each scenario's step load; writes DIR/results.json."""
-    root, catalog_servers, catalog_scenarios = catalog()
-    profile: Profile = PROFILES[choose("profile", profile_name, PROFILES, [settings.PROFILE.default])[0]]
-    default_scenarios = profile.ordered(name for name, s in catalog_scenarios.items() if profile.name in s.profiles)
-    servers = catalog_servers_or_targets(catalog_servers, server_names, targets, allow_remote, profile.servers)
-    backend = EXTERNAL.name if targets else backend
-    scenarios = [catalog_scenarios[n] for n in choose("scenario", scenario_names, catalog_scenarios, default_scenarios)]
-    sweep = Sweep(
-        servers=servers,
-        scenarios=scenarios,
-        profile=profile.with_rates(rates) if rates is not None else profile,
-        out=out_folder(out, root),
+    root, sweep = planned_sweep(
+        server_names,
+        scenario_names,
+        profile_name,
+        targets,
+        allow_remote,
+        out,
+        rates=rates,
         probe=not no_probe,
         rounds=rounds,
         seed=seed,
         processes=processes,
         model=model,
-        arrivals=arrivals or "poisson",
+        arrivals=arrivals,
         connections=connections,
+        slo_p95_ms=slo_p95_ms,
     )
-    check_load_model(model, arrivals, rates, processes)
-    lab_backend = backend_for(backend, root, sweep)
+    lab_backend = backend_for(EXTERNAL.name if targets else backend, root, sweep)
     if app_spec or locustfile or app_path or app_requirements:
         if targets or scenario_names:
             raise click.UsageError("--app/--locustfile bring your own app and traffic: drop --target and --scenarios")
         sweep = bring_your_own(sweep, lab_backend, app_spec, app_path, app_requirements, locustfile)
-    console.print(
-        f"flasklab run: {len(sweep.servers)} servers x {len(sweep.scenarios)} scenarios"
-        f"{f' x {rounds} rounds' if rounds > 1 else ''}, profile {profile.name}, backend {backend}"
-        f"{', a new connection per request' if connections == 'close' else ''} → {sweep.out}"
-    )
-    dashboard = serve_run(sweep, slo_p95_ms, serve_port) if serve else None
-    with complete_unless_interrupted(sweep.out):
-        results = execute(sweep, lab_backend, slo_p95_ms)
-        report_or_interrupt(sweep.out, slo_p95_ms)
-        if dashboard is None:
-            finish(results, as_json)
-            return
-    try:
-        finish(results, as_json)
-    finally:
-        serve_until_stopped(dashboard, "now shows the run's report")
+    measure_and_report(sweep, lab_backend, as_json, serve_port if serve else None)
 
 
 @click.command()
@@ -273,75 +324,4 @@ def probe(backend: str, server_names: str | None, connections: str, out: Path | 
     else:
         print_results(Console(), results)
     if any(probe.status == "failed" for probe in results.probe):
-        sys.exit(ExitCode.FAILED)
-
-
-def parse_values(text: str | None) -> tuple[int, ...]:
-    """--values: whole numbers, comma-separated."""
-    if not text:
-        return ()
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError as error:
-        raise click.BadParameter(f"{text!r}: whole numbers separated by commas, e.g. 2,4,8,16") from error
-
-
-@click.command()
-@click.argument("server_name", metavar="SERVER")
-@backend_option
-@click.option("--setting", "variable", metavar="VARIABLE", help="The worker setting to vary (default: the server's).")
-@click.option("--values", metavar="A,B", help="Its values (default: 0.5x, 1x, 2x and 4x the configured one).")
-@click.option("--scenario", "scenario_name", default="io", show_default=True, help="The scenario to measure.")
-@option(
-    settings.PROFILE,
-    "--profile",
-    "profile_name",
-    environment=False,
-    metavar=None,
-    help=f"One of {', '.join(PROFILES)}.",
-)
-@out_option
-@slo_option
-@click.option("--json", "as_json", is_flag=True, help="Print tune.json instead of a table.")
-def tune(
-    server_name: str,
-    backend: str,
-    variable: str | None,
-    values: str | None,
-    scenario_name: str,
-    profile_name: str,
-    out: Path | None,
-    slo_p95_ms: float,
-    as_json: bool,
-) -> None:
-    """One server at several worker counts, same budget: capacity and memory per value (DIR/tune.json)."""
-    root, catalog_servers, catalog_scenarios = catalog()
-    choose("server", server_name, catalog_servers, [])
-    scenario: Scenario = catalog_scenarios[choose("scenario", scenario_name, catalog_scenarios, [])[0]]
-    profile = PROFILES[choose("profile", profile_name, PROFILES, [])[0]]
-    try:
-        name, chosen, configured = choose_setting(root, server_name, variable, parse_values(values))
-    except TuneError as error:
-        raise click.BadParameter(str(error), param_hint="--setting/--values") from error
-    folder = out_folder(out, root)
-    console.print(
-        f"flasklab tune: {server_name} · {scenario.name} at {name} = {', '.join(map(str, chosen))} → {folder}"
-    )
-    tuning = Tuning(
-        server=server_name,
-        scenario=scenario.name,
-        setting=name,
-        configured=configured,
-        slo_p95_ms=slo_p95_ms,
-        budget={},
-    )
-    tune_server(
-        root, tuning, chosen, scenario, profile, folder, lambda sweep: measure(sweep, backend, root, slo_p95_ms)
-    )
-    if as_json:
-        click.echo(tuning.model_dump_json(indent=2))
-    else:
-        Console().print(tuning_table(tuning))
-    console.print(f"tune: {folder / 'tune.json'}  (plan from it: flasklab plan --from {folder} ...)")
-    if any(point.status != "ok" for point in tuning.points):
         sys.exit(ExitCode.FAILED)

@@ -42,8 +42,4 @@ slo_option = option(settings.SLO_P95_MS)
 out_option = click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder (default: results/<run-id>)."
 )
-seed_option = click.option(
-    "--seed",
-    type=click.IntRange(0, 2**31 - 1),
-    help="Seed of the rounds' shuffle and the open model's Poisson arrivals (default: random, recorded).",
-)
+seed_option = option(settings.SEED, environment=False)

@@ -5,30 +5,27 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import click
 
 from flasklab.cli.common import catalog, console, load_run, measure, out_folder, wide_console
 from flasklab.cli.exits import ExitCode
-from flasklab.cli.options import backend_option, out_option
+from flasklab.cli.options import backend_option, option, out_option
+from flasklab.core import settings
 from flasklab.core.catalog import CatalogError, Scenario, load_servers
+from flasklab.core.settings import MAX_MS
 from flasklab.measure.backends.base import server_budget
-from flasklab.planning.plan import (
+from flasklab.planning.option import Plan
+from flasklab.planning.plan import budget_cpus, plan_capacity, plan_tuning
+from flasklab.planning.render import plan_json, plan_table, reason_lines, summary_lines
+from flasklab.planning.request import (
     DEFAULT_MAX_UTILISATION,
-    MAX_MS,
+    MAX_MEMORY_MB,
     MAX_RPS,
-    Plan,
     PlanError,
     PlanRequest,
-    budget_cpus,
-    plan_capacity,
-    plan_json,
-    plan_table,
-    plan_tuning,
-    reason_lines,
-    summary_lines,
 )
 from flasklab.planning.tune import load_tuning, setting
 from flasklab.planning.verify import (
@@ -89,7 +86,7 @@ def make_plan(request: PlanRequest, run_dir: Path | None) -> Plan:
 @click.option(
     "--mem-per-instance",
     "mem_per_instance",
-    type=click.FloatRange(0, 10**7, min_open=True),
+    type=click.FloatRange(0, MAX_MEMORY_MB, min_open=True),
     metavar="MIB",
     help="Memory budget of one instance, MiB: options measured above it are not offered.",
 )
@@ -101,7 +98,7 @@ def make_plan(request: PlanRequest, run_dir: Path | None) -> Plan:
     type=click.FloatRange(1, 3600),
     help="With --verify: the measurement window (default: long enough for about 2,000 requests, 20 s to 300 s).",
 )
-@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="With --verify: seed of the Poisson arrivals.")
+@option(settings.SEED, environment=False, help="With --verify: seed of the Poisson arrivals.")
 @backend_option
 @out_option
 @click.option("--json", "as_json", is_flag=True, help="Print the request, the options and the notes as JSON.")
@@ -199,5 +196,5 @@ def verify_plan(
             f"verify: {option.server} ({option.setting or option.shape}) at {sweep.profile.rates[0]} rps, Poisson "
             f"arrivals, {sweep.profile.window_s:g} s window → {sweep.out}"
         )
-        run = measure(sweep, backend, root, result.request.p95_ms)
+        run = measure(replace(sweep, slo_p95_ms=result.request.p95_ms), backend, root)
     return verdict(result, option, run, sweep.out)

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from flasklab.cli.common import catalog, console, load_run, wide_console
 from flasklab.cli.exits import ExitCode
-from flasklab.cli.options import option, slo_option
+from flasklab.cli.options import option
 from flasklab.core import settings
 from flasklab.core.catalog import lab_root
 from flasklab.core.results import RESULTS_FILE, ResultsError
@@ -23,6 +23,16 @@ from flasklab.views.live import Dashboard, LiveServer
 from flasklab.views.report import write_report
 from flasklab.views.slides import BrowserNotFoundError, write_slides
 from flasklab.views.summary import catalog_json, catalog_markdown, catalog_table
+
+# A view of a run judges it by the SLO it was made with (results.json records it); this option overrides it, and the
+# page says so. Runs from before the record get the setting's default.
+run_slo_option = option(
+    settings.SLO_P95_MS,
+    default=None,
+    show_default=False,
+    help=f"{settings.SLO_P95_MS.help[:-1]}, instead of the run's own (default: the SLO the run was made with; "
+    f"{settings.SLO_P95_MS.default:g} for runs that did not record one).",
+)
 
 
 @click.command()
@@ -41,9 +51,9 @@ def servers(as_json: bool, markdown: bool) -> None:
 
 @click.command()
 @click.argument("run_dir", metavar="DIR", type=click.Path(path_type=Path))
-@slo_option
+@run_slo_option
 @click.option("--png", is_flag=True, help="Also write each chart as a 1920x1080 slide, PNG and SVG, in DIR/slides/.")
-def report(run_dir: Path, slo_p95_ms: float, png: bool) -> None:
+def report(run_dir: Path, slo_p95_ms: float | None, png: bool) -> None:
     """(Re)build DIR/report.html from DIR/results.json: one file that opens offline."""
     try:
         path = write_report(run_dir, slo_p95_ms)
@@ -92,8 +102,8 @@ def serve_until_stopped(server: LiveServer, what: str) -> None:
 @option(settings.DASHBOARD_HOST)
 @option(settings.DASHBOARD_PORT)
 @option(settings.LOCUST_URL)
-@slo_option
-def serve(folder: Path | None, host: str, port: int, locust_url: str | None, slo_p95_ms: float) -> None:
+@run_slo_option
+def serve(folder: Path | None, host: str, port: int, locust_url: str | None, slo_p95_ms: float | None) -> None:
     """The live dashboard of DIR (default: results/): every run in it, updating while runs write; Ctrl-C stops."""
     folder = folder or lab_root() / "results"
     if not folder.is_dir():

@@ -11,7 +11,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,24 @@ def parse_concurrency(service: str, label: str) -> int | None:
     return math.prod(factors)
 
 
+# A worker setting: a ``${VARIABLE:-N}`` with a number for its default in a server's command (gunicorn-sync's
+# GUNICORN_SYNC_WORKERS), what `flasklab tune` varies; the lab's own switches (LAB_ACCESS_LOG) are not one.
+_WORKER_SETTING = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*):-(?P<default>\d+)\}")
+LAB_SWITCH = "LAB_"
+
+
+def parse_worker_settings(command: object, environment: Mapping[str, str]) -> dict[str, int]:
+    """The worker settings of a command as written (before interpolation): variable → its value in ``environment``
+    (its default when unset, empty or not a whole number)."""
+    found = {}
+    for match in _WORKER_SETTING.finditer(str(command or "")):
+        if match["name"].startswith(LAB_SWITCH):
+            continue
+        raw = environment.get(match["name"]) or match["default"]
+        found[match["name"]] = int(raw) if raw.isdigit() else int(match["default"])
+    return found
+
+
 @dataclass(frozen=True)
 class Server:
     """One catalog entry: a compose service with a ``lab.server`` label."""
@@ -135,6 +153,7 @@ class Server:
     requires: tuple[str, ...] = ()
     note: str = ""
     published: dict[int, int] = field(default_factory=dict)  # container port -> 127.0.0.1 port on the host
+    worker_settings: dict[str, int] = field(default_factory=dict)  # its command's ${VARIABLE:-N} -> value now
 
     @property
     def concurrency_text(self) -> str:
@@ -194,7 +213,9 @@ def load_servers(root: Path | None = None, environment: Mapping[str, str] | None
     for name, service in services.items():
         labels = service.get("labels") if isinstance(service, dict) else None
         if isinstance(labels, dict) and "lab.server" in labels:
-            servers[name] = _server_from_service(name, _interpolate_tree(service, environment))
+            server = _server_from_service(name, _interpolate_tree(service, environment))
+            settings = parse_worker_settings(service.get("command"), environment)
+            servers[name] = replace(server, worker_settings=settings)
     if not servers:
         raise CatalogError(f"{path} has no service with a lab.server label")
     return servers

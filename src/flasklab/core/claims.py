@@ -1,499 +1,53 @@
-"""The folklore, checked: each claim of the seed gets a verdict from the probe's measurements, with evidence.
+"""The folklore, checked: every claim of the seed, its definition as a run records it, and a run's verdicts.
 
-The claims about slow clients are decided from the slowclient scenario's steps instead (see ``SLOW_CLIENT_CLAIMS``).
+The folklore is decided on the probe's measurements (flasklab.core.probe_claims), the claims about slow clients on the
+slowclient scenario's steps (flasklab.core.slow_client_claims); each verdict comes with its evidence.
 
-A verdict rests only on evidence that can carry it: a claim about how many requests a server serves at once needs
-every probe request answered (a failed or missing one could have changed the count), so with any of them missing
-the claim is ``not-run``, never ``refuted``. A claim "per worker" is decided inside the busiest worker process, with
-how many workers got requests beside it: a server-wide count cannot tell one worker serving many from many workers
-serving one each. A self-call is a deadlock when the app's call to its own server timed out (its 504, or no answer to
-/self at all) while the server began nothing else (the probe's other request waited until /self ended); an inner call
-that timed out while the server served others was slow, not deadlocked, and decides nothing. Claim texts name the
-configured numbers (the catalog, filled in from .env), so they say what was actually tested.
+A run records the claims' definitions when it begins (meta.claim_definitions, with the configured numbers of their
+servers), so that its claims are worded and judged from its results.json alone (``run_claims``), not from whatever
+the checkout's catalog says later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterable, Mapping
 
-from flasklab.core.analysis import analyse
-from flasklab.core.catalog import CatalogError, Server, load_servers
-from flasklab.core.results import Claim, ProbeResult, Results, Step, Target, Verdict
-from flasklab.core.settings import PROBE_MANY, SELF_CALL_CLIENT_TIMEOUT_S
+from flasklab.core.catalog import Server
+from flasklab.core.probe_claims import FOLKLORE, Configured, current_catalog, evaluate_claims
+from flasklab.core.results import Claim, ClaimDefinition, Results
+from flasklab.core.slow_client_claims import SLOW_CLIENT_CLAIMS, evaluate_slow_client_claims
 
 
-@dataclass(frozen=True)
-class Finding:
-    """A claim's verdict and the evidence it rests on."""
-
-    verdict: Verdict
-    evidence: str
-
-
-Check = Callable[[ProbeResult], Finding]
-SelfCallOutcome = Literal["answered", "deadlocked"]
-
-
-def requests_evidence(probe: ProbeResult) -> str:
-    """How many of the probe's requests completed and failed: every verdict says what it stands on."""
-    sent = f"{probe.completed} of {probe.width} concurrent {probe.io_ms} ms /io requests completed"
-    sent += f", {probe.failed} failed"
-    unsent = probe.width - probe.completed - probe.failed
-    return f"{sent}, {unsent} not sent" if unsent > 0 else sent
-
-
-def workers_evidence(probe: ProbeResult) -> str:
-    """Which processes served the probe, when it knows: an uneven spread explains a count below the configured."""
-    if probe.workers_seen is None or probe.per_worker_max is None:
-        return ""
-    return f"; {probe.workers_seen} server process(es) got requests, at most {probe.per_worker_max} at once in one"
-
-
-def incomplete(probe: ProbeResult) -> Finding | None:
-    """``not-run`` when a probe request failed or is missing (its answer could change the count), else None."""
-    if probe.measured is not None and probe.completed >= probe.width and not probe.failed:
-        return None
-    reason = f" ({probe.error})" if probe.error else ""
-    return Finding("not-run", f"{requests_evidence(probe)}{reason}: a count needs every request answered")
-
-
-def serves_exactly(expected: int | None = None) -> Check:
-    """Confirmed when the measured overlap equals ``expected`` (default: the server's configured concurrency)."""
-
-    def check(probe: ProbeResult) -> Finding:
-        if missing := incomplete(probe):
-            return missing
-        target = expected if expected is not None else probe.configured
-        if target is None:
-            return Finding("not-run", f"{probe.server} is configured unbounded: there is no number to check")
-        if target >= probe.width:
-            return Finding(
-                "not-run",
-                f"the probe sent {probe.width} requests, not more than the {target} expected: it cannot tell "
-                f"{target} from more; {requests_evidence(probe)}",
-            )
-        verdict: Verdict = "confirmed" if probe.measured == target else "refuted"
-        return Finding(
-            verdict,
-            f"{probe.measured} requests overlapped on the server (expected {target}; configured "
-            f"{probe.configured if probe.configured is not None else 'unbounded'}){workers_evidence(probe)}; "
-            f"{requests_evidence(probe)}",
+def claim_definitions(servers: Iterable[Server]) -> list[ClaimDefinition]:
+    """Every claim as defined now, for a run's record: each with its server's configured concurrency from the run's
+    ``servers``, else from the checkout's catalog (a claim about a server not in the run is worded all the same)."""
+    catalog: dict[str, Server] = {**current_catalog(), **{server.name: server for server in servers}}
+    folklore = [
+        ClaimDefinition(
+            claim=lore.claim,
+            text=lore.text,
+            servers=[lore.server],
+            concurrency=catalog[lore.server].concurrency if lore.server in catalog else None,
         )
-
-    return check
-
-
-def unknown_workers(probe: ProbeResult) -> Finding | None:
-    """``not-run`` when the probe does not say which process served each request (a per-worker claim needs it)."""
-    if probe.per_worker_max is not None and probe.workers_seen is not None:
-        return None
-    return Finding(
-        "not-run",
-        "the probe did not record which process served each request (an /io without pid, or results from "
-        f"before per-worker probing); {requests_evidence(probe)}",
-    )
+        for lore in FOLKLORE
+    ]
+    slow = [ClaimDefinition(claim=c.claim, text=c.text, servers=[c.plain, c.fronted]) for c in SLOW_CLIENT_CLAIMS]
+    return folklore + slow
 
 
-def serves_many(probe: ProbeResult) -> Finding:
-    """Confirmed when at least PROBE_MANY requests overlapped on the server (a claim about the server as a whole)."""
-    if missing := incomplete(probe):
-        return missing
-    verdict: Verdict = "confirmed" if (probe.measured or 0) >= PROBE_MANY else "refuted"
-    return Finding(
-        verdict,
-        f'{probe.measured} requests overlapped on the server ("many" means at least {PROBE_MANY})'
-        f"{workers_evidence(probe)}; {requests_evidence(probe)}",
-    )
+def recorded_catalog(results: Results) -> Mapping[str, Configured]:
+    """What words the claims of servers the run did not probe: the run's recorded definitions; the checkout's catalog
+    only for a file from before runs recorded them."""
+    definitions = results.meta.claim_definitions
+    if definitions is None:
+        return current_catalog()
+    return {definition.servers[0]: definition for definition in definitions if len(definition.servers) == 1}
 
 
-def serves_many_per_worker(probe: ProbeResult) -> Finding:
-    """Confirmed when at least PROBE_MANY requests overlapped inside the busiest worker process.
-
-    Two workers serving 8 each make 16 on the server and still not "many per worker"; one worker that got every
-    connection and served them all at once is many per worker, and the evidence says that only it got any.
-    """
-    if missing := incomplete(probe) or unknown_workers(probe):
-        return missing
-    verdict: Verdict = "confirmed" if (probe.per_worker_max or 0) >= PROBE_MANY else "refuted"
-    return Finding(
-        verdict,
-        f'at most {probe.per_worker_max} requests at once in the busiest worker process ("many" means at least '
-        f"{PROBE_MANY}); {probe.workers_seen} worker process(es) got requests, {probe.measured} overlapped across "
-        f"the server; {requests_evidence(probe)}",
-    )
-
-
-def one_at_a_time_per_worker(probe: ProbeResult) -> Finding:
-    """Confirmed when no two probe requests overlapped inside one server process, whatever the server did overall.
-
-    A worker that accepted most connections while others idled still served them one at a time: the evidence says
-    how many workers got connections, since that is what decides the server's throughput.
-    """
-    if missing := incomplete(probe) or unknown_workers(probe):
-        return missing
-    configured = f"{probe.configured}" if probe.configured is not None else "unbounded"
-    verdict: Verdict = "confirmed" if probe.per_worker_max == 1 else "refuted"
-    return Finding(
-        verdict,
-        f"at most {probe.per_worker_max} request(s) at once in any one worker process; {probe.workers_seen} of "
-        f"{configured} workers got connections, {probe.measured} overlapped across the server; "
-        f"{requests_evidence(probe)}",
-    )
-
-
-def inner_timed_out(probe: ProbeResult) -> bool:
-    """Did the app's call to its own server time out? Its 504 says so; so does no answer to /self at all (the
-    client's timeout) from a server that answered probe requests, as a server that answers nothing tells nothing."""
-    if probe.selfcall_status == 504:
-        return True
-    no_answer = probe.selfcall_status is None and (probe.selfcall_s or 0) >= SELF_CALL_CLIENT_TIMEOUT_S
-    return no_answer and probe.completed > 0
-
-
-def self_call_description(probe: ProbeResult) -> str:
-    """GET /self's own outcome in words, with its time."""
-    seconds = f"{probe.selfcall_s} s" if probe.selfcall_s is not None else "an unknown time"
-    if probe.selfcall_status == 504:
-        return f"GET /self answered 504 after {seconds}: the app's call to its own server timed out"
-    if probe.selfcall_status is not None:
-        return f"GET /self answered {probe.selfcall_status} after {seconds}"
-    if inner_timed_out(probe):
-        return f"GET /self got no answer within {seconds}"
-    return f"GET /self got no answer ({probe.error or 'not called'}) after {seconds}"
-
-
-def inner_call(probe: ProbeResult) -> str:
-    """What the app's call to its own server got, as /self's answer said (empty for files from before)."""
-    if probe.selfcall_inner_s is None:
-        return ""
-    got = "no answer" if probe.selfcall_inner_status is None else f"{probe.selfcall_inner_status}"
-    return f"; the inner call got {got} after {probe.selfcall_inner_s} s"
-
-
-def others_meanwhile(probe: ProbeResult) -> str:
-    """What the probe's other request (sent while /self waited) showed."""
-    if probe.selfcall_others_served is None:
-        return ""
-    waited = "got no answer" if probe.selfcall_other_s is None else f"waited {probe.selfcall_other_s} s"
-    began = "began before /self ended" if probe.selfcall_others_served else "began only after /self ended"
-    return f"; a GET /io?ms=0 sent meanwhile {began} ({waited})"
-
-
-def self_call_reading(probe: ProbeResult) -> tuple[SelfCallOutcome | None, str]:
-    """What GET /self showed (answered, deadlocked, or nothing conclusive) and the evidence in words.
-
-    Answered: /self's 200 with the inner call's 200 (or, in files from before the inner status was recorded, its
-    200 alone). Deadlocked: the inner call timed out while the server began nothing else; without the other
-    request's record (older files), a probe that saw the server serve one at a time says the same.
-    """
-    evidence = f"{self_call_description(probe)}{inner_call(probe)}{others_meanwhile(probe)}"
-    if probe.selfcall_status == 200:
-        if probe.selfcall_inner_status in (None, 200):
-            return "answered", evidence
-        return None, f"{evidence}: the inner call failed, which is neither an answer nor a deadlock"
-    if not inner_timed_out(probe):
-        return None, f"{evidence}: neither an answer nor a deadlock"
-    if probe.selfcall_others_served is False:
-        return "deadlocked", f"{evidence}: the server served nothing else meanwhile"
-    if probe.selfcall_others_served:
-        return None, f"{evidence}: the server was serving other requests, so its own call was slow, not deadlocked"
-    if probe.measured == 1 and not probe.failed:
-        return "deadlocked", f"{evidence}; the probe saw it serve 1 request at a time: /self held it"
-    return None, f"{evidence}; whether the server served other requests meanwhile was not recorded"
-
-
-def self_call_is(expected: SelfCallOutcome) -> Check:
-    """Confirmed when /self ended as ``expected``; not-run when it showed neither an answer nor a deadlock."""
-
-    def check(probe: ProbeResult) -> Finding:
-        outcome, evidence = self_call_reading(probe)
-        if outcome is None:
-            return Finding("not-run", evidence)
-        return Finding("confirmed" if outcome == expected else "refuted", evidence)
-
-    return check
-
-
-@dataclass(frozen=True)
-class Folklore:
-    """One claim of the seed: its id, its text (``{n}``: the server's configured concurrency), server and check."""
-
-    claim: str
-    text: str
-    server: str
-    check: Check
-
-    def wording(self, configured: int | None) -> str:
-        return self.text.format(n=configured if configured is not None else "N")
-
-
-FOLKLORE: tuple[Folklore, ...] = (
-    Folklore(
-        "dev-single-serves-one",
-        "The dev server with threaded=False serves one request at a time",
-        "dev-single",
-        serves_exactly(1),
-    ),
-    Folklore(
-        "dev-threaded-serves-many",
-        "The dev server serves many at once (threaded=True is the default)",
-        "dev-threaded",
-        serves_many,
-    ),
-    Folklore(
-        "dev-processes-serves-n",
-        "The dev server with processes={n} serves {n} at once",
-        "dev-processes",
-        serves_exactly(),
-    ),
-    Folklore(
-        "gunicorn-sync-serves-workers",
-        "gunicorn with {n} sync workers serves {n} at once",
-        "gunicorn-sync",
-        serves_exactly(),
-    ),
-    Folklore(
-        "gunicorn-gthread-serves-threads",
-        "gunicorn gthread serves workers x threads ({n}) at once",
-        "gunicorn-gthread",
-        serves_exactly(),
-    ),
-    Folklore(
-        "gunicorn-gevent-serves-many",
-        "gevent serves many I/O-bound requests per worker",
-        "gunicorn-gevent",
-        serves_many_per_worker,
-    ),
-    Folklore(
-        "gunicorn-eventlet-serves-many",
-        "eventlet serves many I/O-bound requests per worker",
-        "gunicorn-eventlet",
-        serves_many_per_worker,
-    ),
-    Folklore(
-        "gunicorn-tornado-one-per-worker",
-        "gunicorn's tornado worker runs a Flask app one request at a time per worker ({n} workers)",
-        "gunicorn-tornado",
-        one_at_a_time_per_worker,
-    ),
-    Folklore(
-        "uwsgi-tunable",
-        "uWSGI serves exactly what it is tuned to (processes x threads: {n})",
-        "uwsgi",
-        serves_exactly(),
-    ),
-    Folklore(
-        "uwsgi-gevent-serves-many", "uWSGI with gevent serves many I/O-bound requests", "uwsgi-gevent", serves_many
-    ),
-    Folklore(
-        "selfcall-deadlocks-single",
-        "A request that calls its own single-threaded server deadlocks",
-        "dev-single",
-        self_call_is("deadlocked"),
-    ),
-    Folklore(
-        "selfcall-works-threaded",
-        "A self-call works on a threaded server",
-        "dev-threaded",
-        self_call_is("answered"),
-    ),
-)
-
-
-def current_catalog() -> dict[str, Server]:
-    """The lab's catalog, for the wording of claims whose server was not probed; empty when it cannot be read."""
-    try:
-        return load_servers()
-    except CatalogError:
-        return {}
-
-
-def evaluate_claims(probes: list[ProbeResult], catalog: Mapping[str, Server] | None = None) -> list[Claim]:
-    """A verdict per claim; ``not-run`` when its server was not probed or its evidence cannot carry a verdict.
-
-    ``catalog`` words the claims of servers not probed in this run (default: the lab's catalog, read only then).
-    """
-    by_server = {probe.server: probe for probe in probes}
-    claims = []
-    for folklore in FOLKLORE:
-        probe = by_server.get(folklore.server)
-        if probe is None:
-            catalog = current_catalog() if catalog is None else catalog
-            server = catalog.get(folklore.server)
-            text = folklore.wording(server.concurrency if server else None)
-            finding = Finding("not-run", f"{folklore.server} was not probed in this run")
-        elif probe.status == "skipped":
-            text = folklore.wording(probe.configured)
-            finding = Finding("not-run", probe.error or f"{folklore.server} was skipped")
-        else:
-            text = folklore.wording(probe.configured)
-            finding = folklore.check(probe)
-        claims.append(Claim(claim=folklore.claim, text=text, verdict=finding.verdict, evidence=finding.evidence))
-    return claims
-
-
-# The slowclient scenario (locustfiles/slowclient.py): its fast users' request name, read apart in every step.
-SLOW_CLIENT_SCENARIO = "slowclient"
-FAST_USERS = "/hello"
-# Fast users are "held" when their p95 is at least this share of the quickest slow kind's p95 in the same step (they
-# waited like the slow clients, behind them), or when not one of them succeeded. "Protected": the fronted server's
-# fast users were not held while the plain server's were, with PROTECTION_FACTOR times their throughput.
-HELD_SHARE = 0.5
-PROTECTION_FACTOR = 2.0
-# A step that measured something else than the server (Locust, or other processes on its CPUs) decides nothing;
-# a starved server's thin or unsteady step is what the claim is about, so those flags do not exclude it.
-NOT_THE_SERVER = ("generator-bound", "server CPUs shared")
-
-
-@dataclass(frozen=True)
-class FastUsers:
-    """The fast users' figures in one slowclient step, beside the slow clients' own p95."""
-
-    users: int
-    rps: float  # successful completions per second
-    p95_ms: float | None  # None: not one success (starved)
-    slow_p95_ms: float | None  # the quickest slow kind's p95 in the same step
-
-    @property
-    def held(self) -> bool:
-        """Did the fast users wait like the slow clients (or get nothing at all)?"""
-        if self.p95_ms is None:
-            return True
-        return self.slow_p95_ms is not None and self.p95_ms >= HELD_SHARE * self.slow_p95_ms
-
-    def text(self) -> str:
-        if self.p95_ms is None:
-            return f"{self.rps:.1f} rps, no success (starved)"
-        slow = f" (slow clients' {self.slow_p95_ms:.0f} ms)" if self.slow_p95_ms is not None else ""
-        return f"{self.rps:.1f} rps, p95 {self.p95_ms:.0f} ms{slow}"
-
-
-def slow_clients_finished(step: Step) -> bool:
-    """Did any slow client finish in this step? (The same users run the same mix on every server of a run.)"""
-    return bool(set(step.names) - {FAST_USERS})
-
-
-def fast_users(step: Step) -> FastUsers | None:
-    """The fast users' figures in a step; None for a step recorded before per-name latencies."""
-    completed = step.names.get(FAST_USERS, 0)
-    successes = completed - step.name_failures.get(FAST_USERS, 0)
-    if successes > 0 and FAST_USERS not in step.name_p95_ms:
-        return None
-    slow_p95 = [p95 for name, p95 in step.name_p95_ms.items() if name != FAST_USERS]
-    return FastUsers(
-        step.users, successes / step.duration_s, step.name_p95_ms.get(FAST_USERS), min(slow_p95, default=None)
-    )
-
-
-def counting_steps(target: Target, results: Results) -> dict[int, Step]:
-    """The target's steps that count for a slow-client claim, by users: the server measured, per-name figures kept.
-
-    A starved server's thin, unsteady or empty step is what the claim is about, so only flags that say the step
-    measured something else (NOT_THE_SERVER) leave a step out.
-    """
-    counted = {}
-    for standing in analyse(target, results.meta).steps:
-        if any(flag.kind in NOT_THE_SERVER for flag in standing.flags) or fast_users(standing.step) is None:
-            continue
-        counted[standing.step.users] = standing.step
-    return counted
-
-
-def protected(plain: FastUsers, fronted: FastUsers) -> bool:
-    """Were the fronted server's fast users served (not held) with PROTECTION_FACTOR times the plain one's rps?"""
-    return not fronted.held and fronted.rps >= PROTECTION_FACTOR * plain.rps
-
-
-@dataclass(frozen=True)
-class SlowClientClaim:
-    """A claim decided on the slowclient scenario: do ``fronted``'s fast users fare better than ``plain``'s?"""
-
-    claim: str
-    text: str
-    plain: str
-    fronted: str
-    protects: bool  # the claim says the front protects (True) or does not (False)
-
-    def verdict(self, results: Results) -> Claim:
-        finding = self.decide(results)
-        return Claim(claim=self.claim, text=self.text, verdict=finding.verdict, evidence=finding.evidence)
-
-    def finished(self, results: Results) -> bool:
-        """Are both targets done with every round of the run, or has one of them failed (or been skipped)?"""
-        targets = [results.target(name, SLOW_CLIENT_SCENARIO) for name in (self.plain, self.fronted)]
-        if any(target is not None and target.status in ("failed", "skipped") for target in targets):
-            return True
-        rounds = results.meta.rounds
-        return all(
-            target is not None and target.status == "ok" and (rounds == 1 or len(target.rounds) == rounds)
-            for target in targets
-        )
-
-    def decide(self, results: Results) -> Finding:
-        """The verdict at the heaviest load both targets measured with slow clients; not-run without one."""
-        targets = {name: results.target(name, SLOW_CLIENT_SCENARIO) for name in (self.plain, self.fronted)}
-        for name, target in targets.items():
-            if target is None or target.status not in ("ok", "running"):
-                state = "not measured" if target is None else f"{target.status}: {target.error or 'no reason given'}"
-                return Finding("not-run", f"{name} on {SLOW_CLIENT_SCENARIO}: {state}")
-        plain_steps = counting_steps(targets[self.plain], results)  # type: ignore[arg-type]
-        fronted_steps = counting_steps(targets[self.fronted], results)  # type: ignore[arg-type]
-        common = [
-            users
-            for users in sorted(set(plain_steps) & set(fronted_steps))
-            if slow_clients_finished(plain_steps[users]) or slow_clients_finished(fronted_steps[users])
-        ]
-        if not common:
-            return Finding(
-                "not-run",
-                f"no step of {SLOW_CLIENT_SCENARIO} counts in both {self.plain} and {self.fronted} (a slow client "
-                "finished in one of them, per-name figures recorded, neither generator-bound nor sharing the "
-                "server's CPUs)",
-            )
-        users = common[-1]
-        plain, fronted = fast_users(plain_steps[users]), fast_users(fronted_steps[users])
-        if plain is None or fronted is None:  # counting_steps keeps only steps that have them
-            return Finding("not-run", f"no per-name figures at {users} users")
-        if not plain.held:
-            return Finding(
-                "not-run",
-                f"at {users} users the slow clients did not hold {self.plain}'s fast users ({FAST_USERS}: "
-                f"{plain.text()}): there was nothing to protect them from",
-            )
-        held = protected(plain, fronted)
-        verdict: Verdict = "confirmed" if held == self.protects else "refuted"
-        return Finding(
-            verdict,
-            f"at {users} users with slow clients, fast users ({FAST_USERS}) got {fronted.text()} on "
-            f"{self.fronted} against {plain.text()} on {self.plain}: "
-            f"{'protected' if held else 'not protected'} (protected: a p95 under {HELD_SHARE:g} of the slow "
-            f"clients' and {PROTECTION_FACTOR:g}x the throughput)",
-        )
-
-
-SLOW_CLIENT_CLAIMS: tuple[SlowClientClaim, ...] = (
-    SlowClientClaim(
-        "nginx-buffering-protects-sync",
-        "A buffering web server in front protects sync workers from slow clients",
-        "gunicorn-sync",
-        "nginx-gunicorn-sync",
-        protects=True,
-    ),
-    SlowClientClaim(
-        "nginx-unbuffered-does-not-protect",
-        "nginx in front without buffering does not protect sync workers from slow clients",
-        "gunicorn-sync",
-        "nginx-gunicorn-sync-unbuffered",
-        protects=False,
-    ),
-)
-
-
-def evaluate_slow_client_claims(results: Results) -> list[Claim]:
-    """A verdict per slow-client claim, from the slowclient scenario's steps of the run."""
-    return [claim.verdict(results) for claim in SLOW_CLIENT_CLAIMS]
+def run_claims(results: Results) -> list[Claim]:
+    """The verdict on every claim of a run, from its results.json alone: the folklore on its probe, the slow-client
+    claims on its slowclient steps."""
+    return [*evaluate_claims(results.probe, recorded_catalog(results)), *evaluate_slow_client_claims(results)]
 
 
 def decided_claims(results: Results) -> list[Claim]:

@@ -5,6 +5,9 @@ the side as a whole is another: every load-generating process together (master a
 CPU set, or that CPU set busy (its busy time from /proc/stat includes softirq, the kernel's network work for the
 generator, and whatever else shares those CPUs, such as the compose lab's dashboard and upstream).
 
+Whether the side was saturated is decided here and nowhere else (``busy_signs``, at GENERATOR_SATURATION or more):
+the Locust process records its verdict with it, and flasklab.core.analysis reads a recorded step with it.
+
 Pure functions and /proc reads only (no Locust, no gevent): the Locust process and tests both use them.
 """
 
@@ -12,6 +15,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from flasklab.core.results import Step
+from flasklab.core.settings import GENERATOR_SATURATION
 
 PROC_STAT = Path("/proc/stat")
 # /proc/stat per-CPU columns: user nice system idle iowait irq softirq steal (guest time is already in user).
@@ -99,13 +105,18 @@ class CpuSet:
 
 
 def busy_signs(
-    busiest: float, total: float | None, cpus: int | None, busy: float | None, threshold: float
+    busiest: float,
+    total: float | None,
+    cpus: int | None,
+    busy: float | None,
+    threshold: float = GENERATOR_SATURATION,
 ) -> list[str]:
-    """What shows the generator side's CPU was busy, in words; empty when nothing did.
+    """What shows the generator side's CPU was saturated, in words; empty when nothing did.
 
     The one rule, at ``threshold`` or more (a share of a core, of the side's cores, of its CPU set's time): its
     busiest process, all of its processes together, or its CPU set (interrupt work and other processes on it
-    included). The Locust process decides ``generator_saturated`` with it, flasklab.core.analysis a step's standing.
+    included). The Locust process decides ``generator_saturated`` with it (``saturated``), flasklab.core.analysis a
+    recorded step's standing (``step_signs``).
     """
     signs = []
     if busy is not None and busy >= threshold:
@@ -117,6 +128,23 @@ def busy_signs(
     return signs
 
 
-def saturated(busiest: float, total: float | None, cpus: int | None, busy: float | None, threshold: float) -> bool:
-    """Was the generator side saturated: its busiest process, all of its processes together, or its CPU set?"""
+def saturated(
+    busiest: float,
+    total: float | None,
+    cpus: int | None,
+    busy: float | None,
+    threshold: float = GENERATOR_SATURATION,
+) -> bool:
+    """Was the generator side saturated (``busy_signs``): the Locust process's verdict, recorded as
+    ``generator_saturated``."""
     return bool(busy_signs(busiest, total, cpus, busy, threshold))
+
+
+def step_signs(step: Step) -> list[str]:
+    """The rule read from a recorded step's figures; where they do not show it, the Locust process's own verdict
+    (``generator_saturated``: the same rule at its configured threshold, or in any round of several, whose figures
+    the step keeps only as their worst or median) still counts."""
+    signs = busy_signs(step.generator_cpu, step.generator_cpu_total, step.generator_cpus, step.generator_set_busy)
+    if step.generator_saturated and not signs:
+        signs = [f"busiest process at {step.generator_cpu * 100:.0f} % of a core"]
+    return signs

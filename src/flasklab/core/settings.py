@@ -89,7 +89,8 @@ PROFILES: dict[str, Profile] = {
 }
 DEFAULT_PROFILE = "standard"
 
-# A step whose load generator used more than this share of its CPU measured the generator, not the server.
+# A step whose load generator side was this busy or more (its busiest process, all of its processes together, or its
+# CPU set: flasklab.core.generator_side's rule) measured the generator, not the server.
 GENERATOR_SATURATION = 0.90
 
 # The probe: this many concurrent `io` requests of PROBE_IO_MS each; "many" means at least half of them overlapped.
@@ -184,6 +185,11 @@ class Setting(Generic[T]):
             return cast(T, self.type.convert(raw, None, None))
         except click.BadParameter as error:
             raise SettingError(f"{self.envvar}={raw!r}: {error.message}") from None
+
+    def given(self, environment: Mapping[str, str] | None = None) -> T | None:
+        """The value when the environment sets one, else None: for code whose default depends on more than this."""
+        raw = (os.environ if environment is None else environment).get(self.envvar, "")
+        return self.value({self.envvar: raw}) if raw else None
 
 
 BACKEND_NAMES = ("local", "docker", "network")  # flasklab.measure.backends.BACKENDS, in this order (a test checks)
@@ -281,6 +287,22 @@ CONNECTIONS = Setting(
     click.Choice(CONNECTION_MODES),
 )
 
+# Command line only (`flasklab run --seed`, `flasklab plan --verify --seed`): not read from the environment.
+SEED = Setting[int | None](
+    "seed",
+    None,
+    "Seed of the rounds' shuffle and the open model's Poisson arrivals (default: random, recorded).",
+    click.IntRange(0, 2**31 - 1),
+)
+# The conductor's (flasklab.measure.conductor): the compose file passes COMPOSE_PROFILES in as LAB_COMPOSE_PROFILES.
+COMPOSE_PROFILES = Setting(
+    "compose_profiles",
+    "all",
+    "The compose lab's active profiles (COMPOSE_PROFILES, which .env sets): the conductor measures the servers they "
+    "start.",
+    metavar="A,B",
+)
+
 # Every setting a user may give in the environment, in the order the README lists them.
 SETTINGS: tuple[Setting[Any], ...] = (
     BACKEND,
@@ -302,6 +324,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     LOCUST_URL,
     START_TIMEOUT,
     REQUEST_TIMEOUT,
+    COMPOSE_PROFILES,
 )
 
 

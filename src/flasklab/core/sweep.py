@@ -1,18 +1,21 @@
 """The sweep a run measures, fixed before it starts, and what is left of it as results.json stands.
 
-The runner measures a Sweep; the planner's verification and tuning describe theirs and hand them to it. The time
-left is computed here once, from results.json, for the terminal, the log and the live pages alike.
+The runner measures a Sweep; the planner's verification and tuning describe theirs and hand them to it. What is left
+(steps, starts, probes), the progress (steps done of all) and the time left are computed here once, from results.json
+alone (its meta holds the sweep's servers, scenarios, loads, rounds and probe): the runner tells the terminal and the
+log from it and records its estimate in results.json (``meta.time_left``), which the live pages read.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flasklab.core.catalog import Scenario, Server
-from flasklab.core.results import Results
-from flasklab.core.settings import Profile
+from flasklab.core.results import Estimate, Results
+from flasklab.core.settings import DEFAULT_SLO_P95_MS, Profile
 from flasklab.core.userapp import UserApp
 
 # What an estimate of the time left adds to the profile's steps, each a little above a local run's: a server's start,
@@ -26,17 +29,27 @@ TARGET_ALLOWANCE_S = 1.5
 
 @dataclass(frozen=True)
 class Remaining:
-    """What is left of a sweep: target rounds not begun, steps to measure, servers to start and to probe."""
+    """What is left of a sweep: target rounds not begun, steps to measure, servers to start and to probe; the steps
+    measured so far (a failed or skipped server's steps not measured are dropped, not counted as done); and a step's
+    length (the profile's warm-up and window)."""
 
     targets: int
     steps: int
     starts: int
     probes: int
+    done: int = 0
+    step_s: float = 0.0
 
-    def seconds(self, profile: Profile) -> float:
-        """The profile's time for the steps left, and an allowance for each target, start and probe."""
+    @property
+    def total(self) -> int:
+        """Every step the sweep measures, as it stands: done and left."""
+        return self.done + self.steps
+
+    @property
+    def seconds(self) -> float:
+        """The time left: the steps left at their length, and an allowance for each target, start and probe."""
         return (
-            self.steps * profile.step_s
+            self.steps * self.step_s
             + self.targets * TARGET_ALLOWANCE_S
             + self.starts * SERVER_ALLOWANCE_S
             + self.probes * PROBE_ALLOWANCE_S
@@ -61,6 +74,7 @@ class Sweep:
     arrivals: str = "poisson"  # the open model's: "poisson" (random, seeded) or "uniform" (evenly spaced)
     connections: str = "keepalive"  # or "close": the load's clients open a new TCP connection per request
     prediction: dict[str, str] | None = None  # plan --verify: what the planner predicted for this run's one step
+    slo_p95_ms: float = DEFAULT_SLO_P95_MS  # the latency objective its report judges it by, recorded with it
 
     @property
     def loads(self) -> tuple[int, ...]:
@@ -74,23 +88,31 @@ def seeded(sweep: Sweep) -> Sweep:
     return sweep
 
 
-def remaining(sweep: Sweep, results: Results) -> Remaining:
-    """What is left of the sweep, from what results hold: a failed or skipped server gets no later round."""
-    per_round = len(sweep.loads)
+def remaining(results: Results) -> Remaining:
+    """What is left of the run's sweep, from what results.json holds: a failed or skipped server gets no later round."""
+    meta = results.meta
+    per_round = len(meta.steps)
     targets = steps = starts = probes = 0
     probed = {probe.server for probe in results.probe}
-    for server in sweep.servers:
-        measured = {target.scenario: target for target in results.targets if target.server == server.name}
-        begun = (max(len(target.rounds) for target in measured.values()) if sweep.rounds > 1 else 1) if measured else 0
+    for server in meta.servers:
+        measured = {target.scenario: target for target in results.targets if target.server == server}
+        begun = (max(len(target.rounds) for target in measured.values()) if meta.rounds > 1 else 1) if measured else 0
         stopped = any(target.status in ("failed", "skipped") for target in measured.values())
-        rounds = begun if stopped else sweep.rounds
-        for scenario in sweep.scenarios:
-            target = measured.get(scenario.name)
+        rounds = begun if stopped else meta.rounds
+        for scenario in meta.scenarios:
+            target = measured.get(scenario)
             if target is not None and target.status in ("failed", "skipped"):
                 continue
             left = rounds * per_round - (target.steps_done() if target is not None else 0)
             steps += left
             targets += left // per_round if per_round else 0
         starts += rounds - begun
-        probes += sweep.probe and server.name not in probed
-    return Remaining(targets, steps, starts, probes)
+        probes += meta.probe and server not in probed
+    done = sum(target.steps_done() for target in results.targets)
+    return Remaining(targets, steps, starts, probes, done, meta.warmup_s + meta.window_s)
+
+
+def estimate(results: Results, made: datetime | None = None) -> Estimate:
+    """The time the run has left as results.json stands (``remaining``), made now."""
+    when = (made or datetime.now(UTC)).isoformat(timespec="seconds")
+    return Estimate(left_s=round(remaining(results).seconds, 1), made=when)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flasklab.core.catalog import Scenario
+from flasklab.core.protocol import LoadError, read_event
 
 APP_SPEC = re.compile(r"(?P<module>[A-Za-z_][\w.]*):(?P<attribute>[A-Za-z_]\w*)")
 CHECK_TIMEOUT_S = 60
@@ -189,8 +190,8 @@ def check_locustfile(locustfile: Path) -> Scenario:
         raise UserAppError(f"--locustfile {locustfile} is not a file")
     command = [sys.executable, "-m", "flasklab.loadgen", "--check", "--locustfile", str(locustfile)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_TIMEOUT_S)
-    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    errors = [event["message"] for event in events if event.get("event") == "error"]
+    events = [read_event(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    errors = [event.message for event in events if isinstance(event, LoadError)]
     if errors or result.returncode != 0:
         raise UserAppError(errors[-1] if errors else f"the locustfile check failed: {result.stderr.strip()[-500:]}")
     name = re.sub(r"[^A-Za-z0-9_-]", "-", locustfile.stem)

@@ -1,21 +1,22 @@
 """What the lab sets on every Locust user it runs, so that a fault shows in a step instead of a quiet gap.
 
-- A bounded request time: a FastHttpUser request unanswered for ``LAB_REQUEST_TIMEOUT_S`` (default 30 s, Locust's own
-  is 60 s) fails as a timeout and is counted in its step (unless the locustfile sets its own ``network_timeout``).
-- Connection reuse as the load's setting says (``LAB_CONNECTIONS``, from flasklab.core.protocol or set by hand under
-  ``locust -f``): ``keepalive`` leaves each user its connection; ``close`` sends ``Connection: close`` with every
-  request, so the server answers and closes, and geventhttpclient (which returns a socket to its pool only when the
-  answer allows keep-alive) opens a new TCP connection for the next request: one connection per request, as behind
-  a proxy that does not reuse its upstream connections.
+- A bounded request time: a FastHttpUser request unanswered for the load's ``request_timeout_s`` (default 30 s,
+  Locust's own is 60 s) fails as a timeout and is counted in its step (unless the locustfile sets its own
+  ``network_timeout``).
+- Connection reuse as the load's ``connections`` says: ``keepalive`` leaves each user its connection; ``close`` sends
+  ``Connection: close`` with every request, so the server answers and closes, and geventhttpclient (which returns a
+  socket to its pool only when the answer allows keep-alive) opens a new TCP connection for the next request: one
+  connection per request, as behind a proxy that does not reuse its upstream connections.
 - A task that raises counts as a failed request (kind ``<Exception>: message``), as it does in the open model;
   Locust itself only logs it, which left a broken locustfile's steps looking merely empty.
 - ``on_start`` is set-up, not load: its successful requests are not latency samples (the lab's recorders skip them,
   see ``starting``); one that fails, or an exception out of ``on_start``, is a failure like any other (Locust fires
   ``user_error`` for it, counted here as for a task; the open model records it itself). The user then never runs.
 
-Imported by locustfiles/_lab.py and flasklab.loadgen.recorder (a module, so registered once however often Locust
-re-executes the locustfiles); it acts on Locust's ``init`` event, in a local run, the master's workers and
-``locust -f`` alike.
+The load's knobs come from the document the process was given (flasklab.loadgen.config); under ``locust -f`` by hand,
+from the user's own settings (``LAB_REQUEST_TIMEOUT_S``, ``LAB_CONNECTIONS``). Imported by locustfiles/_lab.py and
+flasklab.loadgen.recorder (a module, so registered once however often Locust re-executes the locustfiles); it acts on
+Locust's ``init`` event, in a local run, the master's workers and ``locust -f`` alike.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ from typing import Any
 import gevent
 from locust import FastHttpUser, events
 
-from flasklab.core.settings import CONNECTIONS, REQUEST_TIMEOUT_S
+from flasklab.core.settings import CONNECTIONS, REQUEST_TIMEOUT
+from flasklab.loadgen.config import given
 
 STARTING = "flasklab_starting"  # attribute of the greenlet running a user's on_start
 GUARDED = "flasklab_guarded"  # marks an on_start already wrapped (Locust may load a locustfile more than once)
 
 
-def bound_requests(user_classes: list[type], timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+def bound_requests(user_classes: list[type], timeout_s: float) -> None:
     for user_class in user_classes:
         if issubclass(user_class, FastHttpUser) and user_class.network_timeout == FastHttpUser.network_timeout:
             user_class.network_timeout = user_class.connection_timeout = timeout_s
@@ -83,8 +85,9 @@ def record_task_failure(environment: Any, exception: BaseException, request_type
 
 
 def prepare_users(environment: Any, **_: Any) -> None:
-    bound_requests(environment.user_classes)
-    set_connections(environment.user_classes, CONNECTIONS.value())
+    config = given()  # None under `locust -f` by hand: the user's own settings then
+    bound_requests(environment.user_classes, config.request_timeout_s if config else REQUEST_TIMEOUT.value())
+    set_connections(environment.user_classes, config.connections if config else CONNECTIONS.value())
     for user_class in environment.user_classes:
         guard_on_start(user_class)
 

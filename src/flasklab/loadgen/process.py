@@ -1,35 +1,29 @@
 """The Locust process: Locust (as a library) driving one target under the step shape.
 
 Run by flasklab as ``python -m flasklab.loadgen --config DOCUMENT``, its one input a flasklab.core.protocol.LoadConfig
-(the locustfile, host, steps, load model, recording); never imported by the orchestrator: importing Locust
-monkey-patches the process with gevent. It prints one JSON object per line on stdout:
-
-    {"event": "window", "step": 0, "users": 1}          a measurement window starts
-    {"event": "window_end", "step": 0, "users": 1}      it ends (the orchestrator reads the server's usage at both)
-    {"event": "step", "step": 0, "figures": {...}}      that window's flasklab.core.results.Step, as model_dump()
-    {"event": "error", "message": "..."}                Locust could not run the locustfile
-
-A step's figures are the results model itself, validated here and again by the orchestrator, which adds what only
-it can measure (the server's CPU and memory: left null here). ``--check --locustfile FILE`` only loads a
-locustfile and says what it defines: ``{"event": "ok", "users": [...]}``.
+(the load's every knob, the target, how the generator runs), parsed once and kept for the locustfiles
+(flasklab.loadgen.config); never imported by the orchestrator: importing Locust monkey-patches the process with gevent.
+It writes one flasklab.core.protocol event per line on stdout: each measurement window's start and end (the
+orchestrator reads the server's usage at both), then that window's results step, or an error when Locust could not run
+the locustfile. A step's figures are the results model itself, validated here and again by the orchestrator, which
+adds what only it can measure (the server's CPU and memory: left null here). ``--check --locustfile FILE`` only loads
+a locustfile and says what it defines; ``--worker --config DOCUMENT`` is one of the load's local Locust workers
+(flasklab.loadgen.worker).
 
 A step's warm-up lasts until completions and in-flight requests are steady (flasklab.core.steady), at least the
 profile's warm-up and at most WARMUP_CAP times it; with Locust workers, whose samples arrive seconds late, it is the
 profile's and its steadiness is judged afterwards. The generator side is measured as a whole (generator_cpu), and so is
 its own lag (flasklab.loadgen.lag: the event loop's oversleep; in the open model each arrival's delay in being sent).
 
-With ``exact`` off (LAB_EXACT=0 in the environment of ``flasklab run``) the process records nothing of its own: a
-window's requests and failures are the differences of Locust's own running totals at its edges, and its percentiles
-and intervals are null. It exists to measure what exact recording costs (``scripts/bench overhead``); it needs a
-single Locust process.
+With the load's ``exact`` off the process records nothing of its own: a window's requests and failures are the
+differences of Locust's own running totals at its edges, and its percentiles and intervals are null. It exists to
+measure what exact recording costs (``scripts/bench overhead``); it needs a single Locust process.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -44,22 +38,35 @@ from locust.util.load_locustfile import load_locustfile
 from pydantic import ValidationError
 
 from flasklab.core.catalog import lab_root
-from flasklab.core.protocol import LoadConfig
+from flasklab.core.protocol import (
+    Event,
+    LoadConfig,
+    LoadError,
+    LocustfileChecked,
+    StepMeasured,
+    WindowEnded,
+    WindowStarted,
+    event_line,
+)
 from flasklab.core.results import Step
-from flasklab.core.steady import TREND_SLICES, WARMUP_CAP, WARMUP_SLICES, unstable
+from flasklab.core.steady import TREND_SLICES, WARMUP_SLICES, unstable
+from flasklab.loadgen import config as given_load
 from flasklab.loadgen.distributed import error_kind
+from flasklab.loadgen.driver import Driver, wait_until, warm_up
 from flasklab.loadgen.generator_cpu import GeneratorCpu, Mark
 from flasklab.loadgen.lag import LoopLag, lag_figures
 from flasklab.loadgen.openloop import OpenLoop, OpenLoopError
-from flasklab.loadgen.recorder import Phase, Recorder
+from flasklab.loadgen.recorder import Recorder
 from flasklab.loadgen.window import Window, counted_figures
+from flasklab.loadgen.worker import run_worker
 
 WORKER_WAIT_S = 120.0
 REPORT_DELAY_S = 4.0  # Locust workers report every 3 s
 
 
-def emit(**event: Any) -> None:
-    sys.stdout.write(json.dumps(event) + "\n")
+def emit(event: Event) -> None:
+    """Say ``event`` to the orchestrator: one line on stdout, at once."""
+    sys.stdout.write(event_line(event) + "\n")
     sys.stdout.flush()
 
 
@@ -99,64 +106,6 @@ def create_runner(environment: Environment, recorder: Recorder, config: LoadConf
     return runner
 
 
-def wait_until(moment: float) -> None:
-    """Sleep (cooperatively) until ``moment``, in perf_counter seconds."""
-    gevent.sleep(max(moment - time.perf_counter(), 0))
-
-
-class Load:
-    """What drives a step: Locust's users (closed loop) or the open model's arrivals, and what they hold open."""
-
-    def __init__(self, runner: Any, arrivals: OpenLoop | None, run_start: float) -> None:
-        self.runner = runner
-        self.arrivals = arrivals
-        self.run_start = run_start
-
-    def begin(self, shape: Any, step: int, start: float) -> None:
-        """Apply step ``step``'s load from ``start`` (run time): its users, or its rate of arrivals."""
-        users, spawn_rate = shape.load(step)
-        if self.arrivals is None:
-            self.runner.start(users, spawn_rate=spawn_rate)
-        else:  # the step's "users" are its rate: requests due per second until its window ends
-            self.arrivals.begin(float(users), self.run_start + start, step)
-
-    def in_flight(self) -> int:
-        """Closed loop: the users running; open model: the requests due and unanswered."""
-        if self.arrivals is None:
-            return int(self.runner.user_count)
-        return len(self.arrivals.overdue(time.perf_counter()))
-
-    def end_at(self, window_end: float) -> None:
-        """The open model's arrivals of this step stop at its window's end (run time)."""
-        if self.arrivals is not None and self.arrivals.schedule is not None:
-            self.arrivals.schedule.end = self.run_start + window_end
-
-
-def warm_up(phase: Phase, load: Load, closed: bool, completed: Callable[[], int] | None) -> bool | None:
-    """Wait out a step's warm-up, sub-window by sub-window; the window may begin when this returns.
-
-    With ``completed`` (a count of completions available at once) the warm-up goes on until two sub-windows are
-    steady or WARMUP_CAP times the profile's warm-up has passed, and says which (True: steady, False: cap hit).
-    Without it (Locust workers: samples arrive late) it lasts the profile's warm-up and returns None: its
-    steadiness is judged once the samples are in.
-    """
-    if phase.slice_s <= 0:
-        return None
-    last = round(WARMUP_CAP * WARMUP_SLICES) if completed is not None else WARMUP_SLICES
-    if completed is not None:
-        phase.completed[0] = completed()
-    for boundary in range(1, last + 1):
-        wait_until(load.run_start + phase.start + boundary * phase.slice_s)
-        phase.in_flight[boundary] = load.in_flight()
-        if completed is None:
-            continue
-        phase.completed[boundary] = completed()
-        steady = phase.steady_at(boundary, closed)
-        if steady or (steady is not None and boundary == last):
-            return steady
-    return None
-
-
 def start_web_ui(environment: Environment, web: str) -> Any:
     """Locust's own web UI at HOST:PORT during the run, or None when ``web`` is empty."""
     if not web:
@@ -191,10 +140,10 @@ class Session:
 def start(config: LoadConfig) -> Session | None:
     """Locust ready to load the target (workers connected, listeners on); None, with an error said, when not."""
     if config.workers and not config.exact:
-        emit(event="error", message="exact recording off (LAB_EXACT=0) needs a single Locust process, not workers")
+        emit(LoadError(message="exact recording off needs a single Locust process, not workers"))
         return None
     if config.workers and config.model == "open":
-        emit(event="error", message="the open model runs in one Locust process, not with workers")
+        emit(LoadError(message="the open model runs in one Locust process, not with workers"))
         return None
     loaded = load_users(config.locustfile)
     if loaded is None:
@@ -211,7 +160,7 @@ def start(config: LoadConfig) -> Session | None:
             OpenLoop(environment, user_classes, arrivals=config.arrivals, seed=config.seed) if open_model else None
         )
     except (RuntimeError, OpenLoopError) as error:
-        emit(event="error", message=str(error))
+        emit(LoadError(message=str(error)))
         return None
     if arrivals is not None and config.exact:
         environment.events.request.add_listener(recorder.open_listener)
@@ -262,36 +211,36 @@ def lag_fields(session: Session) -> dict[str, Any]:
     return fields
 
 
-def measure_window(session: Session, load: Load, generator: GeneratorCpu, step: int, step_start: float) -> Measured:
+def measure_window(session: Session, driver: Driver, generator: GeneratorCpu, step: int, step_start: float) -> Measured:
     """Apply step ``step`` from ``step_start``, wait out its warm-up and its window, and take what its edges give."""
     shape, recorder, arrivals, workers = session.shape, session.recorder, session.arrivals, session.config.workers
     users = shape.steps[step]
     wait_until(shape.start_time + step_start)
     phase = recorder.begin(step, step_start)
-    load.begin(shape, step, step_start)
+    driver.begin(shape, step, step_start)
     if workers:  # fixed: late samples are filed by these edges
         phase.window_start = step_start + shape.warmup_s
         phase.window_end = phase.window_start + shape.window_s
-        load.end_at(phase.window_end)
-    steady = warm_up(phase, load, arrivals is None, session.completion_counter())
+        driver.end_at(phase.window_end)
+    steady = warm_up(phase, driver, arrivals is None, session.completion_counter())
     if not workers:
         phase.window_start = time.perf_counter() - shape.start_time
         phase.window_end = phase.window_start + shape.window_s
-        load.end_at(phase.window_end)
+        driver.end_at(phase.window_end)
     assert phase.window_start is not None and phase.window_end is not None
     wait_until(shape.start_time + phase.window_start)
-    emit(event="window", step=step, users=users)
+    emit(WindowStarted(step=step, users=users))
     if arrivals is not None:
         arrivals.reset_peak()
         arrivals.reset_lag()
     if session.loop_lag is not None:
         session.loop_lag.reset()
-    backlog_path = [load.in_flight()]
+    backlog_path = [driver.in_flight()]
     start, (requests, failures) = generator.mark(), locust_totals(session.environment)
     if arrivals is not None:  # the backlog at each slice boundary: its trend says whether the server kept up
         for boundary in range(1, TREND_SLICES):
             wait_until(shape.start_time + phase.window_start + boundary * shape.window_s / TREND_SLICES)
-            backlog_path.append(load.in_flight())
+            backlog_path.append(driver.in_flight())
     wait_until(shape.start_time + phase.window_end)
     end, (requests_end, failures_end) = generator.mark(), locust_totals(session.environment)
     fields: dict[str, Any] = {"steady": steady, "warmup_used_s": round(phase.window_start - phase.start, 3)}
@@ -300,7 +249,7 @@ def measure_window(session: Session, load: Load, generator: GeneratorCpu, step: 
     if arrivals is not None:
         open_only, overdue_ms = open_fields(arrivals, users, backlog_path)
         fields |= open_only
-    emit(event="window_end", step=step, users=users)
+    emit(WindowEnded(step=step, users=users))
     step_users = arrivals.peak if arrivals is not None else users
     counted = (requests_end - requests, failures_end - failures)
     return Measured(step, step_users, (start, end), counted, fields, overdue_ms)
@@ -340,15 +289,15 @@ def run(config: LoadConfig) -> int:
 
     def summarise(measured: Measured) -> None:
         gevent.sleep(report_delay)
-        emit(event="step", step=measured.step, figures=step_figures(session, generator, measured).model_dump())
+        emit(StepMeasured(step=measured.step, figures=step_figures(session, generator, measured)))
 
     # This loop applies each step on its own boundaries: a step begins where the previous window ended, and its
     # window once its warm-up is steady. (Locust's own shape loop ticks once a second on a fixed schedule.)
     session.shape.reset_time()
-    load = Load(session.runner, session.arrivals, session.shape.start_time)
+    driver = Driver(session.runner, session.arrivals, session.shape.start_time)
     pending, step_start = [], 0.0
     for step in range(len(session.shape.steps)):
-        measured = measure_window(session, load, generator, step, step_start)
+        measured = measure_window(session, driver, generator, step, step_start)
         pending.append(gevent.spawn(summarise, measured))
         window_end = session.recorder.phases[step].window_end
         assert window_end is not None
@@ -375,10 +324,10 @@ def load_users(locustfile: str) -> tuple[dict[str, Any], list[Any]] | None:
     try:
         user_classes, shapes = load_locustfile(locustfile)
     except (Exception, SystemExit) as error:  # a locustfile that raises on import is the user's data, reported
-        emit(event="error", message=f"locustfile {locustfile} failed to load: {error_kind(error)}")
+        emit(LoadError(message=f"locustfile {locustfile} failed to load: {error_kind(error)}"))
         return None
     if not user_classes:
-        emit(event="error", message=f"locustfile {locustfile} defines no User class")
+        emit(LoadError(message=f"locustfile {locustfile} defines no User class"))
         return None
     return user_classes, shapes
 
@@ -388,7 +337,7 @@ def check(locustfile: str) -> int:
     loaded = load_users(locustfile)
     if loaded is None:
         return 1
-    emit(event="ok", users=sorted(loaded[0]))
+    emit(LocustfileChecked(users=sorted(loaded[0])))
     return 0
 
 
@@ -397,13 +346,14 @@ def read_config(document: str) -> LoadConfig | None:
     try:
         return LoadConfig.model_validate_json(document)
     except ValidationError as error:
-        emit(event="error", message=f"--config is not a load configuration: {error}")
+        emit(LoadError(message=f"--config is not a load configuration: {error}"))
         return None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="flasklab's Locust process (one target, one scenario)")
     parser.add_argument("--config", help="the load: a JSON document (flasklab.core.protocol.LoadConfig)")
+    parser.add_argument("--worker", action="store_true", help="with --config: one of the load's local Locust workers")
     parser.add_argument("--check", action="store_true", help="only load --locustfile and report its User classes")
     parser.add_argument("--locustfile", help="with --check: the locustfile to load")
     options = parser.parse_args()
@@ -416,6 +366,6 @@ def main() -> None:
     config = read_config(options.config)
     if config is None:
         sys.exit(1)
-    os.environ.update(config.locustfile_environment())  # what the locustfiles read, as under `locust -f`
+    given_load.use(config)  # before Locust loads the locustfile: what it and the lab's users read
     logging.getLogger("locust.runners").setLevel(logging.ERROR)  # the lab spawns a step's users at once on purpose
-    sys.exit(run(config))
+    sys.exit(run_worker(config) if options.worker else run(config))

@@ -2,8 +2,9 @@
 
 Compose starts the servers of its active profiles (COMPOSE_PROFILES, which .env sets to ``all``; the compose file
 passes it in as LAB_COMPOSE_PROFILES): every server is in the profile ``all`` and in one named after it, and the
-demo's servers also in ``demo``. This turns those profiles, LAB_SERVERS and LAB_PROFILE into a ``flasklab run
---backend network`` and becomes it (``python -m flasklab.measure.conductor``, the conductor service's command):
+demo's servers also in ``demo``. This turns those profiles, LAB_SERVERS and LAB_PROFILE (settings of
+flasklab.core.settings' table, read through it) into a ``flasklab run --backend network`` and becomes it
+(``python -m flasklab.measure.conductor``, the conductor service's command):
 
 - the servers are those of the active profiles, in catalog order; ``demo`` also picks the demo lab profile unless
   LAB_PROFILE names one;
@@ -19,10 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flasklab.core.catalog import CatalogError, lab_root, load_servers, read_compose
-from flasklab.core.settings import DEFAULT_PROFILE, PROFILES
+from flasklab.core.settings import COMPOSE_PROFILES, DEFAULT_PROFILE, PROFILE, PROFILES, SERVERS
 
 DEMO = "demo"
-DEFAULT_COMPOSE_PROFILES = "all"  # .env's COMPOSE_PROFILES
 
 
 class SelectionError(ValueError):
@@ -61,12 +61,13 @@ def chosen_servers(started: list[str], catalog: list[str], requested: list[str],
         return started
     unknown = [name for name in requested if name not in catalog]
     if unknown:
-        raise SelectionError(f"LAB_SERVERS: unknown server {', '.join(unknown)}; valid: {', '.join(catalog)}")
+        raise SelectionError(f"{SERVERS.envvar}: unknown server {', '.join(unknown)}; valid: {', '.join(catalog)}")
     missing = [name for name in requested if name not in started]
     if missing:
         raise SelectionError(
-            f"LAB_SERVERS names {', '.join(missing)}, whose container COMPOSE_PROFILES={','.join(active)} does not "
-            f"start (it starts {', '.join(started) or 'no server'}): add {','.join(missing)} to COMPOSE_PROFILES"
+            f"{SERVERS.envvar} names {', '.join(missing)}, whose container COMPOSE_PROFILES={','.join(active)} "
+            f"does not start (it starts {', '.join(started) or 'no server'}): add {','.join(missing)} to "
+            "COMPOSE_PROFILES"
         )
     return [name for name in started if name in requested]
 
@@ -78,9 +79,10 @@ def run_arguments(environment: Mapping[str, str], root: Path) -> tuple[list[str]
         known = all_profiles(root)
     except CatalogError as error:
         raise SelectionError(str(error)) from error
-    active = names(environment.get("LAB_COMPOSE_PROFILES", "") or DEFAULT_COMPOSE_PROFILES)
+    active = names(COMPOSE_PROFILES.value(environment))
     started = started_servers(profiles, active, known)
-    servers = chosen_servers(started, list(profiles), names(environment.get("LAB_SERVERS", "")), active)
+    requested = names(SERVERS.value(environment) or "")
+    servers = chosen_servers(started, list(profiles), requested, active)
     if not servers:
         raise SelectionError(
             f"COMPOSE_PROFILES={','.join(active)} starts no server; name servers, all or {DEMO}: {', '.join(profiles)}"
@@ -88,7 +90,7 @@ def run_arguments(environment: Mapping[str, str], root: Path) -> tuple[list[str]
     command = ["flasklab", "run", "--backend", "network"]
     if servers != list(profiles):
         command += ["--servers", ",".join(servers)]
-    lab_profile = environment.get("LAB_PROFILE", "")
+    lab_profile = PROFILE.given(environment) or ""  # unset: the demo's when compose starts the demo
     if not lab_profile and DEMO in active and DEMO in PROFILES:
         lab_profile = DEMO
         command += ["--profile", DEMO]
@@ -97,7 +99,7 @@ def run_arguments(environment: Mapping[str, str], root: Path) -> tuple[list[str]
     idle = len(started) - len(servers)
     story = (
         f"conductor: measuring {', '.join(servers)} (COMPOSE_PROFILES={','.join(active)}"
-        f"{', LAB_SERVERS' if environment.get('LAB_SERVERS') else ''}), lab profile {lab_profile or DEFAULT_PROFILE}"
+        f"{f', {SERVERS.envvar}' if requested else ''}), lab profile {lab_profile or DEFAULT_PROFILE}"
         + (f"; {idle} other server containers were started and stay idle" if idle else "")
     )
     return command, story

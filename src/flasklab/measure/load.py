@@ -1,14 +1,14 @@
 """Runs one target's load in a Locust process of its own and turns its step events into results steps.
 
 Locust lives in a child process (``python -m flasklab.loadgen``) because importing it monkey-patches with gevent.
-This side gives it one document (flasklab.core.protocol.LoadConfig), reads its JSON lines, samples the server's usage
-at each window's edges (the only step fields measured here: server_cpu, server_rss_mb), and enforces time limits.
+This side builds the target's load once (``LoadJob``: every knob of the sweep, a flasklab.core.protocol.Load), gives
+the Locust process and its local workers one document (flasklab.core.protocol.LoadConfig), reads its events
+(flasklab.core.protocol.read_event), samples the server's usage at each window's edges (the only step fields measured
+here: server_cpu, server_rss_mb), and enforces time limits.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import queue
 import shutil
 import signal
@@ -26,8 +26,16 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from flasklab.core.catalog import lab_root
-from flasklab.core.protocol import LoadConfig
+from flasklab.core.protocol import (
+    Event,
+    Load,
+    LoadConfig,
+    LoadError,
+    StepMeasured,
+    WindowEnded,
+    WindowStarted,
+    read_event,
+)
 from flasklab.core.results import Step
 from flasklab.core.settings import (
     GENERATOR_SATURATION,
@@ -38,6 +46,7 @@ from flasklab.core.settings import (
     locust_web,
 )
 from flasklab.core.steady import WARMUP_CAP  # pure rules, no Locust: the orchestrator may import them
+from flasklab.core.sweep import Sweep
 from flasklab.measure.backends.base import Backend, RunningTarget, Usage
 from flasklab.measure.backends.local import free_port
 from flasklab.measure.interrupts import held_interrupts
@@ -45,7 +54,6 @@ from flasklab.measure.interrupts import held_interrupts
 # Locust start-up plus the slack a step may overrun before the generator is declared hung.
 GRACE_S = 30.0
 WORKER_CHECK_S = 0.5  # how often local Locust workers are checked for an early exit while events are awaited
-EXACT_VARIABLE = "LAB_EXACT"  # "0": Locust's own running totals only, no per-request recording (scripts/bench)
 
 
 class LoadFailed(RuntimeError):
@@ -54,24 +62,35 @@ class LoadFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadJob:
-    locustfile: Path
-    params: dict[str, int]
-    profile: Profile
-    processes: int = 1  # Locust processes on this machine: above 1, a master and this many local workers
-    model: str = "closed"  # or "open": the profile's rates instead of its users
-    arrivals: str = "poisson"  # the open model's arrivals: "poisson" or "uniform"
-    seed: int = 0  # of the open model's Poisson arrivals
-    connections: str = "keepalive"  # or "close": a new TCP connection per request
+    """One target's load, built once (validated: the model, arrivals and connections too), and how many Locust
+    processes on this machine run it (above 1: a master and this many local workers)."""
 
-    @property
-    def loads(self) -> tuple[int, ...]:
-        return self.profile.loads(self.model)
+    load: Load
+    processes: int = 1
+
+    @classmethod
+    def of(
+        cls, locustfile: Path, params: dict[str, int], profile: Profile, processes: int = 1, **knobs: Any
+    ) -> LoadJob:
+        """``profile``'s steps (its users, or in the open model its rates) and timing; the other knobs of
+        flasklab.core.protocol.Load by name (``model``, ``arrivals``, ``seed``, ``connections``, ``exact``...)."""
+        steps = profile.loads(knobs.get("model", "closed"))
+        timing = {"steps": steps, "warmup_s": profile.warmup_s, "window_s": profile.window_s}
+        scenario = {"locustfile": str(locustfile.resolve()), "params": params}  # resolved: local workers run elsewhere
+        return cls(Load.model_validate({**scenario, **timing, **knobs}), processes)
+
+    @classmethod
+    def for_sweep(cls, sweep: Sweep, locustfile: Path, params: dict[str, int]) -> LoadJob:
+        """The load of one of ``sweep``'s targets: its scenario's locustfile and parameters, the sweep's knobs."""
+        knobs = {"model": sweep.model, "arrivals": sweep.arrivals, "connections": sweep.connections}
+        return cls.of(locustfile, params, sweep.profile, sweep.processes, seed=sweep.seed or 0, **knobs)
 
 
 class LocalWorkers:
     """Locust workers on this machine, pinned like the generator, loading the same locustfiles as the master.
 
-    They read the locustfiles from disk rather than fetching them from the master (``-f -``): a fetching worker
+    Each is the Locust process in worker mode (flasklab.loadgen.worker), given the master's document. They read the
+    locustfiles from disk rather than fetching them from the master (``-f -``): a fetching worker
     writes the files into the machine's temp folder under their own names and imports them from there, so two
     workers on one machine rewrite the files the other is importing. Measured on 2 cores with Locust 2.47: 3 of 60
     fetching worker starts failed (ImportError, "No User class found", a segmentation fault), and the master waited
@@ -79,14 +98,8 @@ class LocalWorkers:
     reported with its last words.
     """
 
-    def __init__(
-        self, count: int, master_port: int, backend: Backend, locustfile: Path, environment: dict[str, str]
-    ) -> None:
-        if "," in str(locustfile):
-            raise LoadFailed(f"Locust workers split -f on commas: move {locustfile} to a path without one")
-        files = f"{locustfile.resolve()},{lab_root() / 'locustfiles' / '_lab.py'}"  # _lab.py: shape, samples
-        command = [sys.executable, "-m", "locust", "--worker", "--master-host", "127.0.0.1"]
-        command += ["--master-port", str(master_port), "-f", files, "--loglevel", "WARNING"]
+    def __init__(self, count: int, backend: Backend, config: LoadConfig) -> None:
+        command = [sys.executable, "-m", "flasklab.loadgen", "--worker", "--config", config.model_dump_json()]
         self.folder = Path(tempfile.mkdtemp(prefix="flasklab-workers-"))
         self.logs = [self.folder / f"worker-{index + 1}.log" for index in range(count)]
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -100,7 +113,6 @@ class LocalWorkers:
                             stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL,
                             stderr=stderr,
-                            env=environment,  # the master's: scenario parameters are read where the users run
                             start_new_session=True,
                         )
                     )
@@ -153,40 +165,24 @@ def server_figures(before: Usage | None, after: Usage | None) -> dict[str, float
     return {"server_cpu": server_cpu, "server_rss_mb": round(after.rss_bytes / 2**20, 1) if after else None}
 
 
-def step_from_event(figures: dict[str, Any], before: Usage | None, after: Usage | None) -> Step:
-    """A results step: the Locust process's figures, validated, with the server's usage at the window's edges."""
+def measured_step(event: StepMeasured, before: Usage | None, after: Usage | None) -> Step:
+    """A results step: the Locust process's figures with the server's usage at the window's edges, validated."""
     try:
-        return Step.model_validate({**figures, **server_figures(before, after)})
+        return Step.model_validate({**event.figures.model_dump(), **server_figures(before, after)})
     except ValidationError as error:  # the two process worlds disagree: a bug, reported as the target's failure
         raise LoadFailed(f"the load generator's step is not a results step: {error}") from error
 
 
-def exact_recording() -> bool:
-    """Does the Locust process record every request (the default) or only Locust's running totals (LAB_EXACT=0)?"""
-    return os.environ.get(EXACT_VARIABLE, "1") != "0"
-
-
 def load_config(job: LoadJob, target: RunningTarget, backend: Backend, workers: int, master_port: int) -> LoadConfig:
-    """The Locust process's one input for ``job`` against ``target`` (validated: the model and arrivals too)."""
-    return LoadConfig.model_validate(
-        {
-            "locustfile": str(job.locustfile),
-            "host": target.url,
-            "steps": job.loads,
-            "warmup_s": job.profile.warmup_s,
-            "window_s": job.profile.window_s,
-            "params": job.params,
-            "model": job.model,
-            "arrivals": job.arrivals,
-            "seed": job.seed,
-            "connections": job.connections,
-            "saturation": GENERATOR_SATURATION,
-            "workers": workers,
-            "master_port": master_port,
-            "web": locust_web(),
-            "exact": exact_recording(),
-            "server_cpus": (backend.pinning or {}).get("server", []),
-        }
+    """The Locust process's one input: ``job``'s load against ``target``, and how the generator runs."""
+    return LoadConfig(
+        **job.load.model_dump(),
+        host=target.url,
+        saturation=GENERATOR_SATURATION,
+        workers=workers,
+        master_port=master_port,
+        web=locust_web(),
+        server_cpus=tuple((backend.pinning or {}).get("server", [])),
     )
 
 
@@ -219,8 +215,7 @@ def run_load(
     try:
         with held_interrupts():  # each process kept before a signal acts, so that the finally below stops it
             if job.processes > 1:
-                environment = {**os.environ, **config.locustfile_environment()}  # the locustfiles' own variables
-                local_workers = LocalWorkers(job.processes, master_port, backend, job.locustfile, environment)
+                local_workers = LocalWorkers(job.processes, backend, config)
             process = subprocess.Popen(
                 backend.generator_command(command),
                 stdout=subprocess.PIPE,
@@ -254,34 +249,51 @@ def _follow(
     # Usage at each window's edges, by step: a distributed step's figures arrive after the next window began.
     before: dict[int, Usage | None] = {}
     after: dict[int, Usage | None] = {}
-    steps_done = 0
-    silence_s = WARMUP_CAP * job.profile.warmup_s + job.profile.window_s + GRACE_S  # a warm-up lasts until steady
-    while True:
-        deadline = time.monotonic() + silence_s
-        while True:
-            try:
-                line = lines.get(timeout=WORKER_CHECK_S)
-                break
-            except queue.Empty:
-                if local_workers is not None and steps_done < len(job.loads):
-                    local_workers.check()
-                if time.monotonic() > deadline:
-                    tail = "".join(stderr_tail).strip()
-                    raise LoadFailed(f"the load generator hung (no event for {silence_s:.0f} s): {tail}") from None
-        if line is None:
-            break
-        event = json.loads(line)
-        if event["event"] == "window":
-            before[event["step"]] = target.usage()
-            on_window(event["step"], event["users"])
-        elif event["event"] == "window_end":
-            after[event["step"]] = target.usage()
-        elif event["event"] == "step":
-            on_step(step_from_event(event["figures"], before.pop(event["step"], None), after.pop(event["step"], None)))
-            steps_done += 1
-        elif event["event"] == "error":
-            raise LoadFailed(event["message"])
+    steps, steps_done = len(job.load.steps), 0
+    silence_s = WARMUP_CAP * job.load.warmup_s + job.load.window_s + GRACE_S  # a warm-up lasts until steady
+
+    def check_workers() -> None:
+        if local_workers is not None and steps_done < steps:
+            local_workers.check()
+
+    while (line := _next_line(lines, silence_s, check_workers, stderr_tail)) is not None:
+        match _event(line):
+            case WindowStarted(step=step, users=users):
+                before[step] = target.usage()
+                on_window(step, users)
+            case WindowEnded(step=step):
+                after[step] = target.usage()
+            case StepMeasured(step=step) as measured:
+                on_step(measured_step(measured, before.pop(step, None), after.pop(step, None)))
+                steps_done += 1
+            case LoadError(message=message):
+                raise LoadFailed(message)
     process.wait(timeout=GRACE_S)
-    if process.returncode != 0 or steps_done < len(job.loads):
+    if process.returncode != 0 or steps_done < steps:
         tail = "".join(stderr_tail).strip()
         raise LoadFailed(f"the load generator exited with {process.returncode} after {steps_done} step(s): {tail}")
+
+
+def _next_line(
+    lines: queue.Queue[str | None], silence_s: float, check_workers: Callable[[], None], stderr_tail: deque[str]
+) -> str | None:
+    """The Locust process's next line (None: its output ended); the local workers checked while it is awaited."""
+    deadline = time.monotonic() + silence_s
+    while True:
+        try:
+            return lines.get(timeout=WORKER_CHECK_S)
+        except queue.Empty:
+            check_workers()
+            if time.monotonic() > deadline:
+                tail = "".join(stderr_tail).strip()
+                raise LoadFailed(f"the load generator hung (no event for {silence_s:.0f} s): {tail}") from None
+
+
+def _event(line: str) -> Event:
+    """One line of the Locust process's output, validated as its event (anything else is the generator's failure)."""
+    try:
+        return read_event(line)
+    except ValidationError as error:
+        raise LoadFailed(
+            f"the load generator wrote what is not one of its events ({line.strip()[:200]!r}): {error}"
+        ) from error

@@ -15,50 +15,26 @@ import tempfile
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import Protocol
 
 from flasklab import __version__
-from flasklab.core.analysis import Standing, assess, limits
 from flasklab.core.catalog import Scenario, Server
-from flasklab.core.claims import decided_claims, evaluate_claims, evaluate_slow_client_claims
-from flasklab.core.results import Claim, Meta, ProbeResult, Results, Step, Target, TargetStatus, now, write_results
-from flasklab.core.settings import PROBE_IO_MS, PROBE_WIDTH, START_TIMEOUT
-from flasklab.core.sweep import Remaining, Sweep, remaining, seeded
-from flasklab.measure.backends.base import Backend, RunningTarget, TargetFailed
-from flasklab.measure.interrupts import held_interrupts
-from flasklab.measure.load import LoadFailed, LoadJob, run_load
-from flasklab.measure.probe import probe_concurrency, unsupported
-from flasklab.measure.rounds import combine_rounds
-
-
-class Observer(Protocol):
-    """What the runner tells its user interface (the CLI's story and progress bar, or nothing in tests)."""
-
-    def probe_started(self, server: str) -> None: ...
-    def probe_finished(self, probe: ProbeResult) -> None: ...
-    def target_started(self, server: str, scenario: str) -> None: ...
-    def window_started(self, server: str, scenario: str, users: int) -> None: ...
-    def step_finished(self, server: str, scenario: str, standing: Standing) -> None: ...
-    def target_finished(self, target: Target) -> None: ...
-    def time_left(self, left: Remaining) -> None: ...
-    def claim_decided(self, claim: Claim) -> None: ...
-    def message(self, text: str) -> None: ...
-
-
-class Quiet:
-    def probe_started(self, server: str) -> None: ...
-    def probe_finished(self, probe: ProbeResult) -> None: ...
-    def target_started(self, server: str, scenario: str) -> None: ...
-    def window_started(self, server: str, scenario: str, users: int) -> None: ...
-    def step_finished(self, server: str, scenario: str, standing: Standing) -> None: ...
-    def target_finished(self, target: Target) -> None: ...
-    def time_left(self, left: Remaining) -> None: ...
-    def claim_decided(self, claim: Claim) -> None: ...
-    def message(self, text: str) -> None: ...
-
-
-# Between scenarios, a server that does not answer /health within this long is restarted before the next one.
-RESPONSIVE_S = 3.0
+from flasklab.core.claims import claim_definitions, decided_claims, run_claims
+from flasklab.core.results import (
+    Meta,
+    ProbeResult,
+    Results,
+    ScenarioDeclaration,
+    ServerEntry,
+    Target,
+    TargetStatus,
+    now,
+    write_results,
+)
+from flasklab.core.settings import PROBE_IO_MS, PROBE_WIDTH
+from flasklab.core.sweep import Sweep, estimate, remaining, seeded
+from flasklab.measure.backends.base import Backend
+from flasklab.measure.observer import Observer
+from flasklab.measure.server_round import ServerRound, add_note
 
 
 def new_run_id() -> str:
@@ -111,6 +87,11 @@ def _meta(sweep: Sweep, backend: Backend) -> Meta:
         versions={"flasklab": __version__, "python": platform.python_version(), "locust": version("locust")},
         app=_app_meta(sweep),
         prediction=sweep.prediction,
+        # What the views would otherwise read from the checkout: the run stands on its own.
+        slo_p95_ms=sweep.slo_p95_ms,
+        scenario_declarations={scenario.name: ScenarioDeclaration.of(scenario) for scenario in sweep.scenarios},
+        server_entries={server.name: ServerEntry.of(server) for server in sweep.servers},
+        claim_definitions=claim_definitions(sweep.servers),
     )
 
 
@@ -123,10 +104,18 @@ def _app_meta(sweep: Sweep) -> dict[str, str] | None:
     return meta | ({"requirements": str(app.requirements)} if app.requirements else {})
 
 
-def add_note(target: Target, note: str) -> None:
-    """Add to what the target's note says the lab did (or could not do) before measuring, once."""
-    if note not in (target.note or ""):
-        target.note = f"{target.note}; {note}" if target.note else note
+def targets_of(sweep: Sweep, server: Server) -> list[Target]:
+    """The server's targets, one per scenario of the sweep, its parameters with the sweep's overrides."""
+    return [
+        Target(
+            server=server.name,
+            scenario=scenario.name,
+            concurrency=server.concurrency,
+            params={**scenario.params, **sweep.params.get(scenario.name, {})},
+            status="running",
+        )
+        for scenario in sweep.scenarios
+    ]
 
 
 class Run:
@@ -142,21 +131,12 @@ class Run:
         self.save()
 
     def save(self) -> None:
+        """Write results.json; while the run goes on, with its time left estimated afresh (the live pages read it)."""
+        meta = self.results.meta
+        meta.time_left = estimate(self.results) if meta.status == "running" else None
         write_results(self.results, self.sweep.out)
 
-    def _targets_of(self, server: Server) -> list[Target]:
-        return [
-            Target(
-                server=server.name,
-                scenario=scenario.name,
-                concurrency=server.concurrency,
-                params={**scenario.params, **self.sweep.params.get(scenario.name, {})},
-                status="running",
-            )
-            for scenario in self.sweep.scenarios
-        ]
-
-    def _close_all(self, targets: list[Target], status: str, error: str | None, log_tail: str | None) -> None:
+    def close_all(self, targets: list[Target], status: str, error: str | None, log_tail: str | None) -> None:
         for target in targets:
             unfinished_round = bool(target.rounds) and len(target.rounds[-1]) < len(self.sweep.loads)
             if target.status == "running" or unfinished_round:
@@ -167,7 +147,7 @@ class Run:
     def execute(self) -> Results:
         try:
             self.backend.prepare([s for s in self.sweep.servers if not self.backend.unavailable(s)])
-            self.observer.time_left(remaining(self.sweep, self.results))
+            self.observer.time_left(remaining(self.results))
             shuffle = random.Random(self.sweep.seed)
             for round_index in range(self.sweep.rounds):
                 servers = list(self.sweep.servers)
@@ -188,7 +168,7 @@ class Run:
                     target.status, target.error = "failed", "the run was interrupted during this target"
             raise
         finally:
-            self.results.claims = [*evaluate_claims(self.results.probe), *evaluate_slow_client_claims(self.results)]
+            self.results.claims = run_claims(self.results)
             self.results.meta.ended = now()
             try:
                 self.save()
@@ -213,7 +193,7 @@ class Run:
         """Tell the observer that these targets are done for this round, then what is left of the sweep."""
         for target in targets:
             self.observer.target_finished(target)
-        self.observer.time_left(remaining(self.sweep, self.results))
+        self.observer.time_left(remaining(self.results))
 
     def not_restarted(self, targets: list[Target], note: str | None = None) -> None:
         """Say on each target that its server was not fresh (the backend cannot restart it); said once in the log."""
@@ -226,7 +206,7 @@ class Run:
             self.said_cannot_restart = True
             self.observer.message(f"{self.backend.name} backend: {reason} (noted on the targets concerned)")
 
-    def _record_unprobed(self, server: Server, status: TargetStatus, reason: str) -> None:
+    def record_unprobed(self, server: Server, status: TargetStatus, reason: str) -> None:
         if self.sweep.probe:
             self.record_probe(
                 ProbeResult(
@@ -249,144 +229,29 @@ class Run:
     def measure_server(self, server: Server, round_index: int = 0, scenarios: list[Scenario] | None = None) -> None:
         """One round of one server: started afresh, probed in the first round, then each scenario in the given order."""
         scenarios = scenarios if scenarios is not None else list(self.sweep.scenarios)
+        targets = self.round_targets(server, round_index, scenarios)
+        if targets is None:
+            return  # a server that failed once is recorded as such; later rounds do not retry it
+        if reason := self.backend.unavailable(server):
+            self.record_unprobed(server, "skipped", reason)
+            self.close_all(targets, "skipped", reason, None)
+            self.finished(targets)
+            return
+        ServerRound(self, server, targets, scenarios).measure(first_round=round_index == 0)
+        self.announce_claims()
+
+    def round_targets(self, server: Server, round_index: int, scenarios: list[Scenario]) -> list[Target] | None:
+        """The server's targets in this round's order (made in the first round), each with its new round begun; None
+        when the server failed or was skipped in an earlier round."""
         if round_index == 0:
-            self.results.targets.extend(self._targets_of(server))
+            self.results.targets.extend(targets_of(self.sweep, server))
         by_scenario = {t.scenario: t for t in self.results.targets if t.server == server.name}
         if any(target.status in ("failed", "skipped") for target in by_scenario.values()):
-            return  # a server that failed once is recorded as such; later rounds do not retry it
+            return None
         targets = [by_scenario[scenario.name] for scenario in scenarios]
         if self.sweep.rounds > 1:
             for target in targets:
                 target.rounds.append([])
             if round_index > 0 and self.backend.cannot_restart:
                 self.not_restarted(targets)  # this round meets the server the previous one left
-        if reason := self.backend.unavailable(server):
-            self._record_unprobed(server, "skipped", reason)
-            self._close_all(targets, "skipped", reason, None)
-            self.finished(targets)
-            return
-        done: list[str] = []  # scenarios finished in this round
-        running: RunningTarget | None = None
-        try:
-            with held_interrupts():  # a signal mid-start would leave the server running with no handle to stop it
-                running = self.backend.start(server)
-            running.wait_healthy(START_TIMEOUT.value())
-            self.results.meta.server_versions[server.name] = running.info()
-            if self.sweep.probe and round_index == 0:
-                self.observer.probe_started(server.name)
-                if reason := unsupported(running.url):
-                    self._record_unprobed(server, "skipped", reason)
-                else:
-                    self.record_probe(
-                        probe_concurrency(running.url, server, io_ms=PROBE_IO_MS, connections=self.sweep.connections)
-                    )
-            previous: str | None = None
-            for target, scenario in zip(targets, scenarios, strict=True):
-                if previous is not None and (reason := running.gone()):  # between scenarios: not hidden by a restart
-                    raise TargetFailed(f"{reason} after {previous}")
-                if previous is not None and not responsive(running):
-                    running = self.fresh_server(server, running, target, previous)
-                self.measure_target(running, target, scenario)
-                previous = scenario.name
-                done.append(scenario.name)
-                self.finished([target])
-        except TargetFailed as error:
-            if not any(probe.server == server.name for probe in self.results.probe):
-                self._record_unprobed(server, "failed", str(error))
-            self._close_all(targets, "failed", str(error), running.log_tail() if running else None)
-            self.finished([target for target in targets if target.scenario not in done])
-        finally:
-            if running is not None:
-                tail = running.log_tail()
-                running.stop()
-                for target in targets:
-                    if target.status == "failed" and not target.log_tail:
-                        target.log_tail = tail
-                self.save()
-        self.announce_claims()
-
-    def fresh_server(self, server: Server, running: RunningTarget, target: Target, previous: str) -> RunningTarget:
-        """The server restarted for ``target``: still busy with what the previous scenario left (dev-single works off
-        queued self-calls for a minute), so that one scenario does not measure another's backlog.
-
-        Where the backend cannot restart it, the target is measured on the server as it is and says so.
-        """
-        busy = f"the server did not answer /health within {RESPONSIVE_S:g} s after {previous}"
-        if self.backend.cannot_restart:
-            self.observer.message(f"{server.name}: {busy}; measured as it is for {target.scenario}")
-            self.not_restarted([target], f"{busy}: not restarted")
-            return running
-        note = f"{busy}: restarted"
-        self.observer.message(f"{server.name}: {note} for {target.scenario}")
-        running.stop()
-        with held_interrupts():
-            running = self.backend.start(server)
-        running.wait_healthy(START_TIMEOUT.value())
-        add_note(target, note)
-        return running
-
-    def measure_target(self, running: RunningTarget, target: Target, scenario: Scenario) -> None:
-        self.observer.target_started(target.server, target.scenario)
-        target.status = "running"  # again, in a later round
-
-        def on_step(step: Step) -> None:
-            if target.rounds:
-                target.rounds[-1].append(step)
-                target.steps = combine_rounds(target.rounds)
-            else:
-                target.steps.append(step)
-            self.save()
-            reason = running.gone()  # read before the observer hears of the step, so the step is judged as it ended
-            self.observer.step_finished(target.server, target.scenario, assess(step, limits(target, self.results.meta)))
-            if reason:  # the load stops here: the next steps would only meet a dead address
-                raise TargetFailed(f"{reason} during {target.scenario}")
-
-        def on_window(_: int, users: int) -> None:
-            self.observer.window_started(target.server, target.scenario, users)
-
-        job = LoadJob(
-            scenario.locustfile,
-            target.params,
-            self.sweep.profile,
-            self.sweep.processes,
-            self.sweep.model,
-            self.sweep.arrivals,
-            self.sweep.seed or 0,
-            self.sweep.connections,
-        )
-        try:
-            run_load(job, running, self.backend, on_window, on_step)
-        except LoadFailed as error:
-            target.status, target.error = "failed", str(error)
-            self.save()
-            if reason := running.gone():
-                target.error = f"{reason} during {target.scenario}"
-                raise TargetFailed(target.error) from error
-            return
-        if reason := running.gone():
-            target.status, target.error = "failed", f"{reason} during {target.scenario}"
-            raise TargetFailed(target.error)
-        last_steps = target.rounds[-1] if target.rounds else target.steps
-        if last_steps and not answered(last_steps[-1]):
-            try:  # hung, or still working off a queue: only /health can tell
-                running.wait_healthy(START_TIMEOUT.value())
-            except TargetFailed as error:
-                silent = f"stopped answering during {target.scenario}: no response in its last step"
-                target.status, target.error = "failed", f"{silent}; /health {error}"
-                raise TargetFailed(target.error) from error
-        target.status = "ok"
-        self.save()
-
-
-def responsive(running: RunningTarget) -> bool:
-    """Does the server answer /health promptly (between scenarios)?"""
-    try:
-        running.wait_healthy(RESPONSIVE_S)
-    except TargetFailed:
-        return False
-    return True
-
-
-def answered(step: Step) -> bool:
-    """Did the server respond at all in this step (a success or any HTTP status, not only timeouts or resets)?"""
-    return step.requests > step.failures or any(kind.startswith("HTTP ") for kind in step.errors)
+        return targets

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flasklab.core.analysis import Standing, load_text
-from flasklab.core.claims import self_call_description
+from flasklab.core.probe_claims import self_call_description
 from flasklab.core.results import Claim, ProbeResult, Target
 from flasklab.core.settings import PROBE_IO_MS
 from flasklab.core.sweep import Remaining, Sweep
@@ -82,13 +82,13 @@ def time_left(seconds: float) -> str:
     return f"about {int(seconds / 60 + 0.5)} min"
 
 
-def left_line(left: Remaining, sweep: Sweep) -> str:
+def left_line(left: Remaining) -> str:
     if not left.steps and not left.starts and not left.probes:
         return line("time", "all measured")
     parts = [f"{left.steps} step{'s' if left.steps != 1 else ''}"] if left.steps else []
     parts += [f"{left.starts} server start{'s' if left.starts != 1 else ''}"] if left.starts else []
     parts += [f"{left.probes} probe{'s' if left.probes != 1 else ''}"] if left.probes and not left.steps else []
-    return line("time", f"{time_left(left.seconds(sweep.profile))} left ({', '.join(parts)} to go)")
+    return line("time", f"{time_left(left.seconds)} left ({', '.join(parts)} to go)")
 
 
 class Story:
@@ -118,7 +118,7 @@ class Story:
             self.say(ended)
 
     def time_left(self, left: Remaining) -> None:
-        self.say(left_line(left, self.sweep))
+        self.say(left_line(left))
 
     def claim_decided(self, claim: Claim) -> None:
         self.say(verdict_line(claim))

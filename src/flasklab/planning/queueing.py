@@ -185,6 +185,25 @@ def predict_shared(
     utilisation = rate_rps * service.mean_ms / 1000 / cores
     if utilisation >= 1:
         return None
+    latencies, waited = simulate_sharing(rate_rps, cores, admitted, service, requests)
+    kept = sorted(latencies[requests // 10 :])
+    return Prediction(
+        rate_rps=rate_rps,
+        slots=admitted,
+        utilisation=utilisation,
+        wait_probability=waited / requests,
+        mean_wait_ms=max(sum(kept) / len(kept) - service.mean_ms, 0.0),
+        p95_ms=kept[math.ceil(0.95 * len(kept)) - 1],
+        p99_ms=kept[math.ceil(0.99 * len(kept)) - 1],
+    )
+
+
+def simulate_sharing(
+    rate_rps: float, cores: float, admitted: int, service: ServiceTime, requests: int
+) -> tuple[list[float], int]:
+    """``requests`` seeded Poisson arrivals through processor sharing: each one's latency (ms) in the order they
+    finish, and how many queued to be admitted. Every request in service progresses at the same speed, so one count
+    of work done stands for them all and the heap orders them by the count at which each finishes."""
     draws = random.Random(0)
     latencies: list[float] = []
     waited = 0
@@ -211,16 +230,18 @@ def predict_shared(
         if queued:
             since, work = queued.popleft()
             heapq.heappush(serving, (done + work, since))
-    kept = sorted(latencies[requests // 10 :])
-    return Prediction(
-        rate_rps=rate_rps,
-        slots=admitted,
-        utilisation=utilisation,
-        wait_probability=waited / requests,
-        mean_wait_ms=max(sum(kept) / len(kept) - service.mean_ms, 0.0),
-        p95_ms=kept[math.ceil(0.95 * len(kept)) - 1],
-        p99_ms=kept[math.ceil(0.99 * len(kept)) - 1],
-    )
+    return latencies, waited
+
+
+def predict_served(
+    rate_rps: float, slots: int, service: ServiceTime, sharing: tuple[int, float] | None
+) -> Prediction | None:
+    """One instance as the planner models it: an M/G/c queue on its ``slots``, or, when ``sharing`` gives the
+    requests it admits at once and the cores they take turns on, processor sharing."""
+    if sharing is not None:
+        admitted, cores = sharing
+        return predict_shared(rate_rps, cores, admitted, service)
+    return predict(rate_rps, slots, service)
 
 
 def mmc_response_survival(t_ms: float, rate_rps: float, slots: int, mean_ms: float) -> float:

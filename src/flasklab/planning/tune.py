@@ -1,7 +1,8 @@
 """flasklab tune: one server measured at several worker (thread, connection) counts, under the same budget.
 
 A server's worker count is a setting of the catalog (a ``${VARIABLE:-default}`` in its compose command, from
-``.env``): gunicorn-sync's ``GUNICORN_SYNC_WORKERS``, gthread's ``GUNICORN_GTHREAD_THREADS`` and so on. Tuning runs
+``.env``, which the catalog reads as the server's ``worker_settings``): gunicorn-sync's ``GUNICORN_SYNC_WORKERS``,
+gthread's ``GUNICORN_GTHREAD_THREADS`` and so on. Tuning runs
 the same sweep once per value of one such variable, each into its own run folder (``DIR/VARIABLE=value/``, a normal
 run: report, compare and plan read it), and writes ``DIR/tune.json``: per value, the configured concurrency, the
 peak and the capacity within the objective (as the analysis module defines them) and the server's memory, plus the
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.table import Table
 
 from flasklab.core.analysis import analyse
-from flasklab.core.catalog import COMPOSE_FILE, CatalogError, Scenario, compose_environment, load_servers, read_compose
+from flasklab.core.catalog import COMPOSE_FILE, CatalogError, Scenario, load_servers
 from flasklab.core.results import Results, atomic_write
 from flasklab.core.settings import Profile
 from flasklab.core.sweep import Sweep
@@ -30,8 +30,6 @@ from flasklab.core.sweep import Sweep
 TUNE_FILE = "tune.json"
 DEFAULT_FACTORS = (0.5, 1, 2, 4)  # of the configured value: gunicorn-sync's 4 workers gives 2, 4, 8, 16
 MAX_VALUE = 1024
-_SETTING = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*):-(?P<default>\d+)\}")
-LAB_SWITCH = "LAB_"  # the lab's own switches in a command (LAB_ACCESS_LOG): not a worker setting
 
 
 class TuneError(ValueError):
@@ -71,26 +69,13 @@ class Tuning(BaseModel):
     )
 
 
-def settings_of(root: Path, server: str) -> dict[str, int]:
-    """The worker settings in a server's compose command: variable → its value now (.env, then the environment)."""
-    services = read_compose(root).get("services") or {}
-    command = str((services.get(server) or {}).get("command") or "")
-    environment = compose_environment(root)
-    found = {}
-    for match in _SETTING.finditer(command):
-        if match["name"].startswith(LAB_SWITCH):
-            continue
-        raw = environment.get(match["name"]) or match["default"]
-        found[match["name"]] = int(raw) if raw.isdigit() else int(match["default"])
-    return found
-
-
 def choose_setting(
     root: Path, server: str, variable: str | None, values: tuple[int, ...]
 ) -> tuple[str, list[int], int]:
     """The variable to tune, its values and its configured value: the only (or named) setting, and by default
     0.5x to 4x its value."""
-    settings = settings_of(root, server)
+    servers = load_servers(root)
+    settings = servers[server].worker_settings if server in servers else {}
     if not settings:
         raise TuneError(f"{server} has no worker setting in {COMPOSE_FILE} (no ${{VARIABLE:-N}} in its command)")
     if variable is None:

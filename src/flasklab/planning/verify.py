@@ -28,8 +28,9 @@ from flasklab.core.catalog import Scenario, Server
 from flasklab.core.results import Results
 from flasklab.core.settings import Profile
 from flasklab.core.sweep import Sweep
-from flasklab.planning.plan import Option, Plan, estimate
-from flasklab.planning.queueing import ServiceTime, predict, predict_shared
+from flasklab.planning.law import estimate
+from flasklab.planning.option import Option, Plan
+from flasklab.planning.queueing import ServiceTime, predict_served
 
 VERIFY_SAMPLES = 2000  # requests in the window: a p99 from 2,000 has 20 samples beyond it
 VERIFY_MIN_WINDOW_S = 20.0
@@ -106,11 +107,10 @@ def predicted_at(plan: Plan, option: Option, rate: int) -> tuple[float | None, f
     """The option's p95 and p99 by its own model at the rate actually run (R / instances rounded up to whole rps):
     the verdict then judges the model, not the rounding. Without the model's inputs, the plan's own figures."""
     if option.basis == "measured" and option.service_points and option.slots:
-        service = ServiceTime(tuple(option.service_points))
+        sharing = None
         if option.shared_admitted is not None and option.shared_cores is not None:
-            found = predict_shared(rate, option.shared_cores, option.shared_admitted, service)
-        else:
-            found = predict(rate, option.slots, service)
+            sharing = option.shared_admitted, option.shared_cores
+        found = predict_served(rate, option.slots, ServiceTime(tuple(option.service_points)), sharing)
         return (found.p95_ms, found.p99_ms) if found is not None else (None, None)
     if option.basis == "law" and option.workers and option.cpu_ms_per_request is not None:
         law = estimate(rate, plan.workload.io_ms, option.cpu_ms_per_request, option.workers, plan.cpus)

@@ -1,9 +1,10 @@
 """The live dashboard: serves run folders over HTTP while runs write them, and after a run it is the report.
 
 Every page is rendered from results.json alone (the report's own template, with a status bar and a poll script).
-The browser polls ``state`` (a few bytes: results.json's version and the run's status) and, when the file changed,
-fetches the re-rendered page and swaps it in, keeping the charts it already drew (Plotly.react updates them in
-place, zoom and hidden servers included). Rendering happens only when a browser asks and the file changed.
+The browser polls ``state`` (a few bytes: results.json's version, the run's status and its time left, the runner's own
+estimate as results.json records it) and, when the file changed, fetches the re-rendered page and swaps it in, keeping
+the charts it already drew (Plotly.react updates them in place, zoom and hidden servers included). Rendering happens
+only when a browser asks and the file changed.
 
 Only GET and HEAD; run folders are looked up by name among the served folder's children, files by an allow-list:
 no request chooses a path. Bound to 127.0.0.1 unless told otherwise.
@@ -28,7 +29,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from flasklab.core.catalog import lab_root
 from flasklab.core.results import RESULTS_FILE, Results, ResultsError, load_results
-from flasklab.core.settings import DEFAULT_SLO_P95_MS
 from flasklab.views.export import CSV_FILE, steps_csv
 from flasklab.views.report import LiveView, render_projector, render_report, time_left
 
@@ -92,7 +92,7 @@ def file_version(path: Path) -> str:
 class RunPages:
     """The pages of one run folder, rendered on demand and cached by results.json's version."""
 
-    def __init__(self, folder: Path, slo_p95_ms: float, locust_url: str | None, index_url: str | None) -> None:
+    def __init__(self, folder: Path, slo_p95_ms: float | None, locust_url: str | None, index_url: str | None) -> None:
         self.folder = folder
         self.slo_p95_ms = slo_p95_ms
         self.locust_url = locust_url
@@ -117,7 +117,7 @@ class RunPages:
                 "run": self.folder.name,
                 "version": self.version(),
                 "status": results.meta.status if results else "waiting",
-                "left_s": round(left.seconds) if left else None,  # an estimate (flasklab.views.report.time_left)
+                "left_s": round(left.seconds) if left else None,  # the runner's estimate, counted down since
             }
         )
 
@@ -164,7 +164,7 @@ class Dashboard:
     /                        the runs, newest first (or, for one run's folder, that run's page)
     /latest/                 the newest run's page
     /runs/NAME/              a run's live page: the report, updating while the run goes on
-    /runs/NAME/state         {"version", "status"}: what the page polls
+    /runs/NAME/state         {"run", "version", "status", "left_s"}: what the page polls
     /runs/NAME/partial       the page without plotly.js (what the page swaps in)
     /runs/NAME/projector     the same run for a room: 1920x1080, large type, time left, the probe timeline
                              (?scenario=NAME: that scenario's capacity curve; ?partial=1: without plotly.js)
@@ -173,7 +173,7 @@ class Dashboard:
     """
 
     def __init__(
-        self, root: Path, single: bool, slo_p95_ms: float = DEFAULT_SLO_P95_MS, locust_url: str | None = None
+        self, root: Path, single: bool, slo_p95_ms: float | None = None, locust_url: str | None = None
     ) -> None:
         self.root = root
         self.single = single

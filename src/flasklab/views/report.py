@@ -3,17 +3,16 @@
 plotly.js is embedded once, inline, so the page opens offline and sends no request anywhere. What a step means
 (usable, flagged and why, peak, capacity, knee, marked percentiles) is flasklab.core.analysis's; the figures are
 flasklab.views.charts' and how the page looks (colours, number format, the chart library) flasklab.views.chart_style's.
-This module puts the tables, the charts and the warnings on the page and renders it.
+This module puts the tables, the charts and the warnings on the page and renders it; the live page's progress is
+flasklab.views.progress's, and the projector view of the same run flasklab.views.projector's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from flasklab.core.analysis import (
@@ -30,39 +29,21 @@ from flasklab.core.analysis import (
     load_text,
     min_samples,
 )
-from flasklab.core.catalog import IO_WORK, lab_root, load_scenarios
-from flasklab.core.results import Results, Step, Target, atomic_write, load_results
-from flasklab.core.settings import DEFAULT_SLO_P95_MS
-from flasklab.views.chart_style import (
-    PLOT_CONFIG,
-    Chart,
-    Figure,
-    chart_library,
-    for_projector,
-    format_number,
-    server_styles,
-)
-from flasklab.views.charts import (
-    capacity_figure,
-    chart_titles,
-    figures,
-    measured_scenarios,
-    probe_timeline_figure,
-    scenario_targets,
-)
+from flasklab.core.catalog import IO_WORK, CatalogError, load_scenarios
+from flasklab.core.results import Results, Step, Target, atomic_write, load_results, objective
+from flasklab.views.chart_style import PLOT_CONFIG, Chart, chart_library, server_styles
+from flasklab.views.charts import chart_titles, figures
+from flasklab.views.curve_charts import scenario_targets
+from flasklab.views.pages import embedded_chart, templates
+
+# flasklab.views.live and the tests import the live pages' parts from here, beside render_report.
+from flasklab.views.progress import LiveView as LiveView
+from flasklab.views.progress import live_status as live_status
+from flasklab.views.progress import time_left as time_left
+from flasklab.views.projector import render_projector as render_projector
 
 REPORT_FILE = "report.html"
 TEMPLATE = "report.html.j2"
-PROJECTOR_TEMPLATE = "projector.html.j2"
-# The time-left estimate's plan for what is not load: starting Locust for a target (and stopping it), starting a
-# server and probing it. Measured here with the demo profile (2026-12); the run's own pace corrects them.
-TARGET_START_S, SERVER_START_S = 2.5, 3.5
-# Below this much elapsed time the pace says little yet: the plan alone.
-PACE_AFTER_S = 10.0
-# The projector view's chart heights (CSS pixels of a 1920x1080 screen), and the most servers its timeline shows
-# (the last ones probed: more rows than that would not be readable at its type size; the full page has them all).
-PROJECTOR_CAPACITY_PX, PROJECTOR_TIMELINE_PX = 740, 780
-PROJECTOR_TIMELINE_SERVERS = 4
 
 
 @dataclass(frozen=True)
@@ -117,11 +98,22 @@ def capacity_table(results: Results, slo_p95_ms: float) -> list[CapacityLine]:
     return lines
 
 
+def declared_work(results: Results) -> dict[str, str]:
+    """Each scenario's declared kind of work, as the run recorded its locustfiles' declarations; for a file from
+    before it did, as the checkout's locustfiles declare them now (none when they cannot be read: no table then)."""
+    if results.meta.scenario_declarations is not None:
+        return {name: declared.work for name, declared in results.meta.scenario_declarations.items()}
+    try:
+        return {name: scenario.work for name, scenario in load_scenarios().items()}
+    except CatalogError:
+        return {}
+
+
 def io_scenarios(results: Results) -> list[str]:
-    """The run's scenarios that declare blocking I/O as their work (locustfiles/): Little's law bounds those that
-    wait a fixed `ms`."""
-    declared = load_scenarios()
-    return [name for name in results.meta.scenarios if name in declared and declared[name].work == IO_WORK]
+    """The run's scenarios that declare blocking I/O as their work: Little's law bounds those that wait a fixed
+    `ms`."""
+    work = declared_work(results)
+    return [name for name in results.meta.scenarios if work.get(name) == IO_WORK]
 
 
 def efficiency_tables(results: Results) -> dict[str, list[tuple[Target, list[float | None]]]]:
@@ -176,22 +168,9 @@ def request_name_tables(results: Results) -> dict[str, list[tuple[Target, str, l
 def charts(results: Results, slo_p95_ms: float) -> list[Chart]:
     """Every chart of the report, in page order (their titles and captions are the template's)."""
     return [
-        Chart(div_id, kind, scenario, _chart_html(figure, div_id))
+        Chart(div_id, kind, scenario, embedded_chart(figure, div_id))
         for div_id, kind, scenario, figure in figures(results, slo_p95_ms)
     ]
-
-
-def _chart_html(figure: Figure, div_id: str) -> Markup:
-    """The chart's empty div and its figure as JSON; the page's one script draws every chart from those.
-
-    Drawing from data (not a script per chart) is what lets the live page update a chart in place.
-    """
-    # "</" inside a script element would end it (an error text in a label could hold "</script>"): "<\/" is JSON too
-    data = figure.to_json().replace("</", "<\\/")
-    return Markup(
-        f'<div id="{div_id}" class="plotly-graph-div chart"></div>'
-        f'<script type="application/json" class="figure" data-for="{div_id}">{data}</script>'
-    )
 
 
 def run_warnings(results: Results) -> dict[str, list[Any]]:
@@ -217,107 +196,6 @@ def run_warnings(results: Results) -> dict[str, list[Any]]:
 
 
 @dataclass(frozen=True)
-class LiveView:
-    """What the live dashboard adds to the report: where Locust's own UI is, the run index, the page's version."""
-
-    locust_url: str | None = None
-    index_url: str | None = None
-    version: str = ""
-
-
-@dataclass(frozen=True)
-class LiveStatus:
-    """Which server, scenario and step a running run is at, read from its results.json."""
-
-    server: str
-    scenario: str | None  # None: the server is starting or being probed
-    step: int  # 1-based: the step being measured now
-    steps: int
-    users: int | None
-    done_steps: int
-    total_steps: int
-    round: int = 1
-    rounds: int = 1
-
-    @property
-    def percent(self) -> float:
-        return 100 * self.done_steps / max(self.total_steps, 1)
-
-
-def live_status(results: Results) -> LiveStatus | None:
-    """Where a run is, from what it has saved: the first target still running and its next step."""
-    if results.meta.status != "running":
-        return None
-    meta = results.meta
-    per_target = len(meta.steps)
-    total = len(meta.servers) * len(meta.scenarios) * per_target * meta.rounds
-    closed = per_target * meta.rounds  # a failed or skipped target counts as done
-    done = sum(closed if t.status in ("failed", "skipped") else t.steps_done() for t in results.targets)
-    this_round = {id(t): t.rounds[-1] if t.rounds else t.steps for t in results.targets}
-    running_targets = [t for t in results.targets if t.status == "running"]
-    # Under load: a running target part-way through its round (with rounds, scenarios run in shuffled order).
-    partway = (t for t in running_targets if 0 < len(this_round[id(t)]) < per_target)
-    running = next(partway, running_targets[0] if running_targets else None)
-    if running is None:
-        started = {t.server for t in results.targets} | {p.server for p in results.probe}
-        server = next((name for name in meta.servers if name not in started), meta.servers[-1] if meta.servers else "")
-        return LiveStatus(server, None, 0, per_target, None, done, total, 1, meta.rounds)
-    probing = meta.probe and not any(p.server == running.server for p in results.probe)
-    scenario = None if probing else running.scenario
-    step = min(len(this_round[id(running)]), per_target - 1)
-    round_number = max(len(running.rounds), 1)
-    return LiveStatus(
-        running.server, scenario, step + 1, per_target, meta.steps[step], done, total, round_number, meta.rounds
-    )
-
-
-@dataclass(frozen=True)
-class TimeLeft:
-    """How long a running run still needs: an estimate, and what it was estimated from."""
-
-    seconds: float
-    basis: str
-
-    @property
-    def text(self) -> str:
-        """'45 s', '2 min 05 s' (whole seconds; the page counts it down between updates)."""
-        whole = max(round(self.seconds), 0)
-        return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60:02d} s"
-
-
-def _planned_s(results: Results, steps: int, targets: int, servers: int) -> float:
-    meta = results.meta
-    return steps * (meta.warmup_s + meta.window_s) + targets * TARGET_START_S + servers * SERVER_START_S
-
-
-def time_left(results: Results, now: datetime | None = None) -> TimeLeft | None:
-    """What a running run still has to do, in seconds: its remaining steps, targets and server starts as the profile
-    plans them, scaled by how the run has kept to that plan so far (once it has run PACE_AFTER_S). None when done."""
-    status = live_status(results)
-    if status is None:
-        return None
-    meta = results.meta
-    # Failed and skipped targets count as done (as in live_status); a server counts once started.
-    closed = status.done_steps // max(status.steps, 1)
-    started = len({t.server for t in results.targets})
-    left = _planned_s(
-        results,
-        status.total_steps - status.done_steps,
-        len(meta.servers) * len(meta.scenarios) * meta.rounds - closed,
-        len(meta.servers) - started,
-    )
-    done = _planned_s(results, status.done_steps, closed, started)
-    try:
-        elapsed = ((now or datetime.now(UTC)) - datetime.fromisoformat(meta.started)).total_seconds()
-    except (ValueError, TypeError):  # not a timestamp, or one without its time zone
-        elapsed = 0.0
-    if elapsed < PACE_AFTER_S or done <= 0:
-        return TimeLeft(left, "the profile's plan")
-    pace = min(max(elapsed / done, 0.5), 3.0)
-    return TimeLeft(left * pace, "the profile's plan at this run's pace so far")
-
-
-@dataclass(frozen=True)
 class PlanCheck:
     """A ``plan --verify`` run: the planner's prediction beside the one step it measured, and the verdict."""
 
@@ -338,23 +216,25 @@ def plan_check(results: Results) -> PlanCheck | None:
 
 def render_report(
     results: Results,
-    slo_p95_ms: float = DEFAULT_SLO_P95_MS,
+    slo_p95_ms: float | None = None,
     live: LiveView | None = None,
     with_chart_library: bool = True,
 ) -> str:
     """The report of a run as one HTML document that needs nothing but itself (plotly.js is inside).
 
+    Its SLO is the run's own (results.json records it) unless ``slo_p95_ms`` overrides it, which the page says.
     With ``live``, the same page with a status bar and the script that keeps it current (flasklab.views.live serves it);
     without the chart library, it is what that script swaps in.
     """
-    if not slo_p95_ms > 0:
-        raise ValueError(f"the p95 SLO must be a positive number of milliseconds, not {slo_p95_ms!r}")
+    slo = objective(results.meta, slo_p95_ms)
+    slo_p95_ms = slo.p95_ms
     return (
-        _environment()
+        templates()
         .get_template(TEMPLATE)
         .render(
             results=results,
             meta=results.meta,
+            slo=slo,
             slo_p95_ms=slo_p95_ms,
             styles=server_styles(results),
             capacity=capacity_table(results, slo_p95_ms),
@@ -382,82 +262,9 @@ def render_report(
     )
 
 
-def _environment() -> Environment:
-    environment = Environment(
-        loader=FileSystemLoader(lab_root() / "dashboards"), autoescape=True, undefined=StrictUndefined
-    )
-    environment.filters["number"] = format_number
-    return environment
-
-
-def projector_scenario(results: Results, asked: str | None = None) -> str | None:
-    """The scenario the projector's capacity chart shows: the one asked for, else the one under load now, else the
-    last one measured (a server being started and probed keeps the previous chart), else the first of the run."""
-    measured = measured_scenarios(results)
-    if asked in measured:
-        return asked
-    status = live_status(results)
-    if status is not None and status.scenario in measured:
-        return status.scenario
-    if status is not None:
-        latest = [t.scenario for t in results.targets if t.steps and t.scenario in measured]
-        return latest[-1] if latest else None
-    return measured[0] if measured else None
-
-
-def timeline_servers(results: Results) -> list[str]:
-    """The servers of the projector's timeline: the last PROJECTOR_TIMELINE_SERVERS probed."""
-    return [probe.server for probe in results.probe if probe.requests][-PROJECTOR_TIMELINE_SERVERS:]
-
-
-def projector_charts(results: Results, scenario: str | None) -> list[Chart]:
-    """The projector's two charts, in large type: the scenario's capacity curve and the probe timeline."""
-    styles = server_styles(results)
-    recent = timeline_servers(results)
-    built: list[tuple[str, str, str | None, Figure | None]] = [
-        ("capacity", "capacity", scenario, capacity_figure(results, scenario, styles) if scenario else None),
-        ("timeline", "timeline", None, probe_timeline_figure(results, styles, servers=recent)),
-    ]
-    heights = {"capacity": PROJECTOR_CAPACITY_PX, "timeline": PROJECTOR_TIMELINE_PX}
-    return [
-        Chart(div_id, kind, of_scenario, _chart_html(for_projector(figure, heights[kind]), div_id))
-        for div_id, kind, of_scenario, figure in built
-        if figure is not None
-    ]
-
-
-def render_projector(
-    results: Results, live: LiveView, with_chart_library: bool = True, scenario: str | None = None
-) -> str:
-    """The live page for a room (flasklab.views.live serves it as a run's ``projector``): 1920x1080, large type, where
-    the run is and how long it has left, the capacity curve of the scenario under load and the probe timeline."""
-    shown = projector_scenario(results, scenario)
-    return (
-        _environment()
-        .get_template(PROJECTOR_TEMPLATE)
-        .render(
-            results=results,
-            meta=results.meta,
-            styles=server_styles(results),
-            scenario=shown,
-            asked=scenario if scenario == shown else None,
-            scenarios=measured_scenarios(results),
-            charts={chart.kind: chart for chart in projector_charts(results, shown)},
-            chart_titles=chart_titles(results.meta.model),
-            live=live,
-            live_status=live_status(results),
-            time_left=time_left(results),
-            timeline_servers=timeline_servers(results),
-            probed=sum(1 for probe in results.probe if probe.requests),
-            measured_servers={t.server for t in results.targets if t.steps} | {p.server for p in results.probe},
-            plotly_js=Markup(chart_library()) if with_chart_library else "",
-            plot_config=PLOT_CONFIG | {"displayModeBar": False},
-        )
-    )
-
-
-def write_report(run_dir: Path, slo_p95_ms: float = DEFAULT_SLO_P95_MS) -> Path:
-    """Build DIR/report.html from DIR/results.json, atomically (a temp file in the folder, then a rename)."""
+def write_report(run_dir: Path, slo_p95_ms: float | None = None) -> Path:
+    """Build DIR/report.html from DIR/results.json, atomically (a temp file in the folder, then a rename); its SLO is
+    the run's unless ``slo_p95_ms`` overrides it."""
     results = load_results(run_dir)
     directory = run_dir if run_dir.is_dir() else run_dir.parent
     return atomic_write(directory / REPORT_FILE, render_report(results, slo_p95_ms))

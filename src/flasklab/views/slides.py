@@ -14,8 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 
-from flasklab.core.results import load_results
-from flasklab.core.settings import DEFAULT_SLO_P95_MS
+from flasklab.core.results import load_results, objective
 from flasklab.views.chart_style import Figure
 from flasklab.views.charts import chart_titles, figures
 
@@ -105,14 +104,18 @@ def render(specs: list[dict[str, Any]]) -> None:
         raise BrowserNotFoundError(browser_missing_message(browser)) from error
 
 
-def write_slides(run_dir: Path, slo_p95_ms: float = DEFAULT_SLO_P95_MS, formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Write DIR/slides/<chart id>.<format> for every chart of the report; the paths written, in page order."""
+def write_slides(run_dir: Path, slo_p95_ms: float | None = None, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write DIR/slides/<chart id>.<format> for every chart of the report; the paths written, in page order.
+
+    The SLO line is the run's own unless ``slo_p95_ms`` overrides it, as in the report.
+    """
     unknown = [name for name in formats if name not in KALEIDO_FORMATS]
     if unknown or not formats:
         raise ValueError(f"unknown slide format {', '.join(unknown) or '(none given)'}; valid: {KALEIDO_FORMATS}")
     results = load_results(run_dir)
     folder = (run_dir if run_dir.is_dir() else run_dir.parent) / SLIDES_DIR
     folder.mkdir(exist_ok=True)
-    specs = slide_specs(figures(results, slo_p95_ms), folder, formats, results.meta.model)
+    slo = objective(results.meta, slo_p95_ms).p95_ms
+    specs = slide_specs(figures(results, slo), folder, formats, results.meta.model)
     render(specs)
     return [spec["path"] for spec in specs]
