@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -37,8 +38,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under --fast a test that starts a process without its ``real`` mark fails, naming the mark: the tier stays
+    """SIGINT as a terminal delivers it, whoever started the suite: a shell without job control starts a background
+    command (``nohup scripts/test &``) with SIGINT ignored, every process it starts inherits that, and the tests that
+    interrupt a run with Ctrl-C would measure the launcher. An ignored SIGINT is given back Python's own handler
+    here, so the runs these tests start get the default (exec resets handlers, never an ignored signal).
+
+    Under --fast a test that starts a process without its ``real`` mark fails, naming the mark: the tier stays
     pure because it is checked, not because it was hoped."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if config.getoption("--fast"):
         config.option.markexpr = "not real"
 
