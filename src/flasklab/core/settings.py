@@ -338,10 +338,9 @@ def locust_web() -> str:
     return LOCUST_WEB.value()
 
 
-# Read at import by the modules of the Locust process that have not moved to the table's value() yet
-# (flasklab.measure.load, flasklab.lab_users) and by test helpers: the same values the table gives.
+# Read at import by the orchestrator's modules that have not moved to the table's value() yet and by test helpers:
+# the same values the table gives. (The request timeout reaches the Locust process in its LoadConfig document.)
 START_TIMEOUT_S = START_TIMEOUT.value()
-REQUEST_TIMEOUT_S = REQUEST_TIMEOUT.value()
 LOCUST_WORKERS = LOCUST_WORKERS_SETTING.value()
 
 # The slow upstream's port when the lab starts it locally (0: any free port).
