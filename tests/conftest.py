@@ -17,6 +17,7 @@ from flasklab.measure.backends.base import RunningTarget
 from flasklab.measure.backends.local import LocalBackend
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.needs import unavailable
+from tests.quiet import Machine
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -56,12 +57,48 @@ def pytest_configure(config: pytest.Config) -> None:
         subprocess.Popen.__init__ = refuse  # type: ignore[method-assign,assignment]
 
 
+# The work units scripts/test's workers take first, longest first (their durations on a fresh clone), so that no
+# long one starts last; every other module follows in collection order. The measuring unit goes first: it holds the
+# machine alone, so it costs the same wherever it runs, and a failed measurement shows early.
+FIRST = ("measuring", "docker", "test_user_app.py", "test_live.py", "test_faults.py")
+UNIT = pytest.StashKey[str]()  # each test's work unit
+MACHINE = Machine()  # this worker's hold on the machine
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Docker's tests and the sweeps over many servers start processes by definition: they are real too."""
+    """Docker's tests and the sweeps over many servers start processes by definition: they are real too.
+
+    The work units of pytest-xdist's workers: a module is one (its module fixtures run once); Docker's tests are one
+    (one engine, one compose project at a time); every test marked ``measuring`` outside Docker's is in one, which
+    holds the machine alone from its first test to its last (tests/quiet.py), so a module fixture shared by a
+    measuring test and others runs in both units. The long units go first."""
     for item in items:
         if item.get_closest_marker("docker") or item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.real)
+        if item.get_closest_marker("docker"):
+            unit = "docker"
+        else:
+            unit = "measuring" if item.get_closest_marker("measuring") else item.path.name
+        item.add_marker(pytest.mark.xdist_group(unit))
+        item.stash[UNIT] = unit
+    items.sort(key=lambda item: FIRST.index(item.stash[UNIT]) if item.stash[UNIT] in FIRST else len(FIRST))
+
+
+def alone(item: pytest.Item) -> bool:
+    """The measuring unit holds the machine alone; so does a measuring test among Docker's."""
+    return item.stash.get(UNIT, "") == "measuring" or item.get_closest_marker("measuring") is not None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    """Each test holds the machine from its setup to its teardown: alone if it measures (tests/quiet.py)."""
+    MACHINE.hold(alone(item))
+    try:
+        return (yield)
+    finally:
+        if nextitem is None or not (alone(item) and alone(nextitem)):
+            MACHINE.release()
 
 
 @pytest.hookimpl(wrapper=True)

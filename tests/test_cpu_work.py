@@ -21,7 +21,8 @@ from flasklab.core.settings import START_TIMEOUT_S, Profile
 from flasklab.measure.backends.local import LocalBackend
 from flasklab.measure.load import LoadJob, run_load
 
-pytestmark = pytest.mark.real  # every test here starts processes
+# Every test here starts processes and measures: it reads the server's CPU and cores of work (tests/quiet.py).
+pytestmark = [pytest.mark.real, pytest.mark.measuring]
 
 CPU_MS = 20
 THREADS = 8

@@ -21,7 +21,8 @@ from flasklab.core.results import load_results
 from flasklab.measure.backends.base import RunningTarget
 from flasklab.measure.backends.local import free_port
 
-pytestmark = pytest.mark.real  # every test here starts processes
+# Every test here starts processes and measures: it holds each step's rate to the law's band (tests/quiet.py).
+pytestmark = [pytest.mark.real, pytest.mark.measuring]
 
 
 def test_workers_forward_exact_samples(

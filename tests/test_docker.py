@@ -197,6 +197,7 @@ def compose_run(compose_slot: None, clone: Path) -> ComposeRun:
     )
 
 
+@pytest.mark.measuring
 @pytest.mark.real
 @pytest.mark.docker
 def test_selected_servers_measured_from_a_fresh_clone(compose_run: ComposeRun) -> None:

@@ -49,6 +49,7 @@ def compose_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
         subprocess.run([*compose_command(), "down", "-t", "2"], cwd=root, capture_output=True)
 
 
+@pytest.mark.measuring
 def test_docker_backend_runs_one_service_at_a_time(root: Path, tmp_path: Path) -> None:
     require_docker(root)
     environment = {**os.environ, "COMPOSE_PROJECT_NAME": f"flasklabhost{os.getpid()}"}

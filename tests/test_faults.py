@@ -38,7 +38,8 @@ pytestmark = pytest.mark.real  # every test here starts processes
 
 # Two steps of 1 and 4 users; a fault injected after the first step lands in the second one's warm-up.
 FAULT = Profile("fault", (1, 4), 0.5, 1.0, "two short steps, a fault between them")
-HEALTH_TIMEOUT_S = 3.0  # LAB_START_TIMEOUT_S for these tests: how long a silent server is given
+HEALTH_TIMEOUT_S = 8.0  # LAB_START_TIMEOUT_S for these tests: how long a silent server is given (the healthy
+# servers after it start within it on a machine shared with other tests)
 
 NEVER_HEALTHY = """
 import http.server, os, sys

@@ -189,6 +189,7 @@ def test_raw_bytes_in_the_query_are_refused_or_read_never_a_server_error(
 @pytest.mark.parametrize(
     ("path", "query"), [("/cpu", f"ms={app_module.MAX_CPU_MS}"), ("/payload", f"kb={app_module.MAX_PAYLOAD_KB}")]
 )
+@pytest.mark.measuring
 def test_the_documented_maxima_are_served_within_their_bound(server: RunningTarget, path: str, query: str) -> None:
     answer = send(server.url, "GET", f"{path}?{query}".encode())
     assert answer.status == 200

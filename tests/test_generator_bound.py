@@ -31,7 +31,8 @@ from flasklab.measure.backends.local import LocalBackend, pinned
 from flasklab.measure.observer import Quiet
 from flasklab.measure.runner import Run
 
-pytestmark = pytest.mark.real  # every test here starts processes
+# Every test here starts processes and measures: it reads CPU, requests in flight, the generator flag (tests/quiet.py).
+pytestmark = [pytest.mark.real, pytest.mark.measuring]
 
 
 WORKERS = 4  # gunicorn-sync's configured concurrency (the catalog's GUNICORN_SYNC_WORKERS)

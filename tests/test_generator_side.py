@@ -150,6 +150,7 @@ def loadgen(locustfile: Path, url: str, **load: Any) -> list[Step]:
     return [Step.model_validate(event["figures"]) for event in events if event["event"] == "step"]
 
 
+@pytest.mark.measuring
 @pytest.mark.real
 @pytest.mark.parametrize("model", ["closed", "open"])
 def test_percentiles_are_of_successes_and_on_start_is_set_up(
@@ -171,6 +172,7 @@ def test_percentiles_are_of_successes_and_on_start_is_set_up(
     assert step.server_cpu is None and step.server_rss_mb is None  # the orchestrator's to measure
 
 
+@pytest.mark.measuring
 @pytest.mark.real
 def test_a_warm_up_that_completes_nothing_is_not_steady_and_stops_at_its_cap(
     start_server: Callable[[str], RunningTarget], root: Path
@@ -183,6 +185,7 @@ def test_a_warm_up_that_completes_nothing_is_not_steady_and_stops_at_its_cap(
     assert steps[0].warmup_used_s == pytest.approx(1.2, abs=0.1)
 
 
+@pytest.mark.measuring
 @pytest.mark.real
 def test_a_steady_step_starts_its_window_after_the_profile_warm_up(
     start_server: Callable[[str], RunningTarget], root: Path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -22,6 +23,7 @@ from click.testing import CliRunner
 
 from flasklab.cli import main
 from flasklab.core.results import RESULTS_FILE, Estimate, Results, load_results, write_results
+from flasklab.measure.backends.local import free_port
 from flasklab.views.export import steps_csv
 from flasklab.views.live import Dashboard, LiveServer
 from flasklab.views.report import live_status
@@ -48,7 +50,9 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
     folder = tmp_path_factory.mktemp("live") / "run"
     command = [sys.executable, "-m", "flasklab", "run", "--profile", "quick", "--scenarios", "hello,io"]
     command += ["--servers", ",".join(SERVERS), "--out", str(folder), "--serve", "--serve-port", "0"]
-    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    # Locust's UI on a free port of its own: its default (8089) is the compose lab's, which a Docker test may hold.
+    env = {**os.environ, "LAB_LOCUST_WEB": f"127.0.0.1:{free_port()}"}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     assert process.stderr is not None
     url = None
     try:

@@ -22,6 +22,9 @@ from flasklab.core.steady import TREND_SLICES
 from flasklab.measure.backends.base import RunningTarget
 from flasklab.views.report import render_report
 
+# Every test here measures: its module run's rates, percentiles and unstable verdicts are asserted (tests/quiet.py).
+pytestmark = pytest.mark.measuring
+
 ROOT = Path(__file__).resolve().parents[1]
 RATES = (10, 40, 120)
 

@@ -348,6 +348,7 @@ def test_a_server_outside_the_catalog(run: Results, catalog_servers: dict[str, S
 # Plans verified by running them
 
 
+@pytest.mark.measuring
 @pytest.mark.real
 def test_verify_runs_one_instance_at_its_share_and_holds_the_prediction_against_it(
     run_dir: Path, tmp_path: Path

@@ -47,6 +47,7 @@ def claim(probe: ProbeResult, name: str, catalog: dict[str, Server]) -> Claim:
         ("dev-processes", 3, 200, 12),  # a fork per request: every request has a process of its own
     ],
 )
+@pytest.mark.measuring  # counts requests overlapping within short timeouts
 def test_probe_measures_the_seed(
     start_server: Callable[[str], RunningTarget],
     catalog_servers: dict[str, Server],
@@ -71,6 +72,7 @@ def test_probe_measures_the_seed(
     assert len({r.pid for r in result.requests}) == result.workers_seen
 
 
+@pytest.mark.measuring  # counts requests overlapping within short timeouts
 @pytest.mark.real
 def test_probe_sees_many_on_gevent_at_its_default_width(
     start_server: Callable[[str], RunningTarget], catalog_servers: dict[str, Server]
@@ -106,6 +108,7 @@ def test_gthread_threads_overlap_inside_one_worker(
     assert result.workers_seen is not None and result.workers_seen <= 2
 
 
+@pytest.mark.measuring  # counts requests overlapping within short timeouts
 @pytest.mark.real
 @pytest.mark.parametrize("connections", ["keepalive", "close"])
 def test_the_probe_connects_as_the_load_does(
@@ -140,6 +143,7 @@ def uwsgi_tuned_to_32(local_backend: LocalBackend, root: Path) -> Iterator[tuple
         target.stop()
 
 
+@pytest.mark.measuring  # counts requests overlapping within short timeouts
 @pytest.mark.real
 def test_a_server_configured_above_24_is_confirmed(
     uwsgi_tuned_to_32: tuple[RunningTarget, Server], catalog_servers: dict[str, Server]

@@ -25,7 +25,8 @@ from flasklab.measure.observer import Quiet
 from flasklab.measure.runner import Run
 from tests.needs import unavailable
 
-pytestmark = pytest.mark.real  # every test here starts processes
+# Every test here starts processes and measures: claims decided from measured concurrency, latency (tests/quiet.py).
+pytestmark = [pytest.mark.real, pytest.mark.measuring]
 
 # Each folklore claim as the lab decides it here: every one holds, per worker where it says so, except gthread's,
 # decided by how its workers took the kept-alive connections (see gthread_verdict).

@@ -16,6 +16,9 @@ from flasklab.core.results import Results, Step, load_results
 from flasklab.measure.rounds import RULES, combine, combine_rounds
 from flasklab.views.report import live_status, render_report
 
+# Every test here measures: its module sweep's rates are asserted (tests/quiet.py).
+pytestmark = pytest.mark.measuring
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ("dev-single", "gunicorn-sync")
 

@@ -33,6 +33,7 @@ def sweep(
     return out
 
 
+@pytest.mark.measuring
 def test_sweep_measures_io_within_the_concurrency_bound(
     tmp_path: Path, root: Path, catalog_servers: dict[str, Server], catalog_scenarios: dict[str, Scenario]
 ) -> None:

@@ -49,6 +49,7 @@ def fast_figures(step: Step) -> FastUsers:
     return figures
 
 
+@pytest.mark.measuring
 @pytest.mark.real
 def test_buffering_nginx_protects_sync_workers_and_unbuffered_does_not(
     root: Path, local_backend: LocalBackend, start_server: Callable[[str], RunningTarget]

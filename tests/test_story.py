@@ -29,6 +29,9 @@ from flasklab.measure.runner import Run
 from flasklab.measure.story import step_line, time_left
 from tests.helpers import flasklab, step
 
+# Every test here measures: its module sweep tells measured concurrency (tests/quiet.py).
+pytestmark = pytest.mark.measuring
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ("dev-single", "gunicorn-sync")
 QUICK = PROFILES["quick"]

@@ -13,6 +13,9 @@ from flasklab.core.results import load_results
 from flasklab.planning.tune import TunePoint, choose_setting, memory_slope
 from tests.helpers import flasklab
 
+# Every test here measures: its curves need usable steps, which a busy server CPU removes (tests/quiet.py).
+pytestmark = pytest.mark.measuring
+
 
 @pytest.mark.real
 def test_tune_measures_each_worker_count_into_its_own_run(tmp_path: Path) -> None:

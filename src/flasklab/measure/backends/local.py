@@ -10,6 +10,7 @@ so that its usage (all its processes, reaped children included) and its stop (th
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -98,6 +99,17 @@ class Environments:
         marker = venv / ".flasklab-complete"
         if marker.exists():
             return venv
+        venv.parent.mkdir(parents=True, exist_ok=True)
+        # Two runs at once (two terminals, parallel tests) build an environment once: the second waits for the
+        # first's marker instead of deleting the folder under it.
+        with (venv.parent / f"{venv.name}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not marker.exists():
+                self._build(venv, requirements, extra)
+        return venv
+
+    def _build(self, venv: Path, requirements: str, extra: Path | None) -> None:
+        marker = venv / ".flasklab-complete"
         shutil.rmtree(venv, ignore_errors=True)
         self.report(f"creating the server environment for {requirements} (once; cached in {venv})")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
@@ -111,7 +123,6 @@ class Environments:
             reason = pip_reason(install.stdout + "\n" + install.stderr)
             raise StackConflict(f"pip cannot install {files} together: {reason}")
         marker.write_text(requirements + "\n")
-        return venv
 
     def check_app(self, app: UserApp, servers: list[Server]) -> dict[str, str]:
         """Build the user's app's environments and import it in each: the reason per server requirements file that

@@ -1,0 +1,60 @@
+"""The machine, shared between tests that run at once (scripts/test runs the suite on several pytest-xdist workers).
+
+Most tests check what a run did (statuses, files, errors, pages) and run side by side. A test marked ``measuring``
+asserts on figures the machine decides (throughput, percentiles, CPU, a verdict decided from them, a short elapsed
+time): it holds the machine alone, as a writer holds a readers-writer lock. Every test takes the lock: the ones that
+measure exclusively, the others shared, so no test runs beside a measurement, the pure ones included (a Hypothesis
+test on the other core would slow a sweep's Locust).
+
+The lock is two ``flock`` files of the test run: a turnstile and the room. A reader passes the turnstile and takes
+the room shared, for one test; a writer holds the turnstile while it waits for the room, so readers that come after
+it wait behind it and a measurement is never starved by a stream of readers. A writer keeps the room across the tests
+that follow it alone on its worker, so a run of measuring tests costs one wait for the readers, not one each. A test
+holds its share from its setup to its teardown, module fixtures included (a module fixture that runs a sweep runs
+inside its first test's hold).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from pathlib import Path
+from typing import IO
+
+
+def lock_folder() -> Path:
+    """One folder per test run, shared by its workers (pytest-xdist gives them the run's id), private otherwise."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"solo-{os.getpid()}"
+    folder = Path(tempfile.gettempdir()) / f"flasklab-tests-{run}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+class Machine:
+    """This worker's hold on the machine: none, shared (one test beside others) or alone (measuring tests)."""
+
+    def __init__(self) -> None:
+        self.files: tuple[IO[str], IO[str]] | None = None
+        self.alone = False
+
+    def hold(self, alone: bool) -> None:
+        if self.files is not None and self.alone and alone:
+            return  # a writer keeps the room for the next measuring test
+        self.release()
+        folder = lock_folder()
+        turnstile, room = (folder / "turnstile").open("a"), (folder / "room").open("a")
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        if alone:
+            fcntl.flock(room, fcntl.LOCK_EX)  # the turnstile stays held: readers queue behind this test
+        else:
+            fcntl.flock(room, fcntl.LOCK_SH)
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        self.files, self.alone = (turnstile, room), alone
+
+    def release(self) -> None:
+        if self.files is None:
+            return
+        for handle in reversed(self.files):  # closing a file drops its lock: the room first, then the turnstile
+            handle.close()
+        self.files = None
