@@ -35,7 +35,9 @@ def test_every_environment_variable_of_the_cli_is_a_setting_of_the_table() -> No
     assert used and used <= declared, used - declared
 
 
-@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.envvar != "LAB_LOCUST_WORKERS"], ids=str)
+@pytest.mark.parametrize(
+    "setting", [s for s in SETTINGS if s.envvar != "LAB_LOCUST_WORKERS"], ids=lambda setting: setting.envvar
+)
 def test_an_option_built_from_a_setting_carries_its_default_parser_and_help(setting: Setting[object]) -> None:
     built = [option for option in every_option() if option.envvar == setting.envvar]
     if setting.name in ("locust_web", "start_timeout_s", "request_timeout_s", "compose_profiles"):
