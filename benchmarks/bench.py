@@ -35,9 +35,7 @@ or not: Locust is Python and wrk is C, so on a trivial endpoint one Locust proce
 and a ratio far below 0.95 is the finding, not a fault of the benchmark; the lab flags such steps generator-bound
 rather than passing the generator's limit off as the server's (more Locust workers, or more generator CPUs, lift it).
 
-sweep_quick: the wall-clock seconds of `flasklab run --profile quick` (every server of the catalog, the quick
-profile's core scenarios, the probe included), with every server environment created beforehand so that pip is not
-timed (goal <= 300 s on 2 cores); beside it, the seconds of measurement windows alone.
+sweep_quick, sweep_standard: see benchmarks/sweep_time.py (the whole catalog's sweep, and where its time goes).
 
 overhead: what exact percentiles cost the generator. One uwsgi server (`--server NAME` for another), `hello`, 64
 users, generator pinned; the lab's Locust process runs alternately with exact recording (the default) and with
@@ -59,13 +57,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from flasklab.core.analysis import analyse, generator_busy, littles_law_efficiency
 from flasklab.core.catalog import lab_root, load_scenarios, load_servers
 from flasklab.core.results import Results, Step, Target, load_results
-from flasklab.core.settings import PROFILES, Profile
+from flasklab.core.settings import Profile
 from flasklab.measure.backends.base import RunningTarget
 from flasklab.measure.backends.local import LocalBackend
 from flasklab.measure.load import LoadJob, run_load
@@ -75,6 +72,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # run as a script: its sibling m
 import calibration
 import compare_aa
 import plan_bench
+import sweep_time
 from arguments import option
 from servers import bench_folder, local_server
 
@@ -346,29 +344,6 @@ def headroom(extra: list[str]) -> int:
     return 0
 
 
-def sweep_quick(extra: list[str]) -> int:
-    root = lab_root()
-    backend = LocalBackend(root, bench_folder("logs"), report=lambda _: None)
-    backend.prepare(list(load_servers(root).values()))  # pip, once per environment, is not what is timed
-    backend.close()
-    out = bench_folder("sweep-quick")
-    command = [sys.executable, "-m", "flasklab", "run", "--profile", "quick", "--out", str(out), *extra]
-    started = time.monotonic()
-    completed = subprocess.run(command, stdout=subprocess.DEVNULL, check=False)
-    seconds = time.monotonic() - started
-    results = load_results(out)
-    ok = sum(target.status == "ok" for target in results.targets)
-    windows_s = sum(step.duration_s for target in results.targets for step in target.steps)
-    print(
-        f"sweep_quick_s {seconds:.0f}  exit {completed.returncode}  targets ok {ok}/{len(results.targets)} "
-        f"({len(results.meta.servers)} servers x {len(results.meta.scenarios)} scenarios)"
-    )
-    warmup_s = PROFILES["quick"].warmup_s
-    print(f"sweep_quick_windows_s {windows_s:.0f}  (measurement windows alone; plus {warmup_s} s of warm-up a step)")
-    print(f"# results: {out}")
-    return 0
-
-
 def overhead(extra: list[str]) -> int:
     server = extra[1] if extra[:1] == ["--server"] and len(extra) == 2 else OVERHEAD_SERVER
     throughput: dict[bool, list[float]] = {True: [], False: []}
@@ -417,7 +392,8 @@ def main() -> int:
         "docker": docker,
         "report": report,
         "headroom": headroom,
-        "sweep_quick": sweep_quick,
+        "sweep_quick": sweep_time.sweep_quick,
+        "sweep_standard": sweep_time.sweep_standard,
         "overhead": overhead,
         "plan": plan_bench.plan,
         "calibration": calibration.calibration,

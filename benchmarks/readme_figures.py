@@ -1,25 +1,28 @@
-"""The README's measured figures, built from the runs committed under docs/runs/ (scripts/readme-figures).
+"""The measured figures of the README and the documentation, built from the runs committed under docs/runs/
+(scripts/readme-figures).
 
-Every measured table or figure in README.md sits between marker comments, ``<!-- figures:NAME -->`` and
+Every measured table or figure in README.md and docs/*.md sits between marker comments, ``<!-- figures:NAME -->`` and
 ``<!-- /figures:NAME -->`` (a table on lines of its own, or a figure inside a sentence), and is written by the figure
 NAME of this module from one or more committed runs: ``docs/runs/RUN/results.json`` (a whole run as recorded, only
 the servers and scenarios the figure needs) or ``docs/runs/bench-NAME.txt`` (a benchmark's printed output with its
 command and date). What a step means (counts or not, and why; its marked percentiles; Little's-law efficiency; the
 slow-client figures) is flasklab.core.analysis's and the claims' helpers': nothing here recomputes a step's standing.
 
-    scripts/readme-figures              rewrite README.md's figures from the committed runs
-    scripts/readme-figures --check      exit 1, with a diff, when README.md differs from them (tests and CI run it)
+    scripts/readme-figures              rewrite the pages' figures from the committed runs
+    scripts/readme-figures --check      exit 1, with a diff, when a page differs from them (tests and CI run it)
     scripts/readme-figures record RUN   measure RUN again with its declared command (run it under the machine's
                                         measurement lock) and keep its results.json (or a benchmark's output)
 
 A figure's run is recorded by the command declared beside it in RUNS, so a reader can check each number and measure
-it again.
+it again. A figure may sit on several pages (the README quotes the probe's table and a run's story); each figure
+must sit on one at least.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import io
 import re
 import shutil
 import statistics
@@ -32,15 +35,17 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
+from rich.console import Console
+
 from flasklab.core.analysis import Standing, TargetAnalysis, analyse, littles_law_efficiency, load_text
 from flasklab.core.probe_claims import FOLKLORE
 from flasklab.core.results import ProbeResult, Results, Target, load_results
 from flasklab.core.settings import PROFILES
 from flasklab.core.slow_client_claims import fast_users
 from flasklab.measure.story import line, probe_line, probe_started_line, step_line, verdict_line
+from flasklab.views.summary import headline_table
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
 RUNS_DIR = ROOT / "docs" / "runs"
 MARKER = re.compile(r"<!-- figures:(?P<name>[a-z0-9-]+) -->(?P<body>.*?)<!-- /figures:(?P=name) -->", re.DOTALL)
 ANY_MARKER = re.compile(r"<!-- /?figures:(?P<name>[^ ]*) -->")
@@ -130,7 +135,7 @@ RUNS = {
 
 
 class FigureError(ValueError):
-    """A README marker that names no figure, or a figure whose run is missing or does not hold what it needs."""
+    """A marker that names no figure, or a figure whose run is missing or does not hold what it needs."""
 
 
 @cache
@@ -468,6 +473,14 @@ def story_figure() -> str:
     return block("```\n" + "\n".join(lines) + "\n```")
 
 
+def headline_figure() -> str:
+    """What the terminal shows first after the demo run: its headline table at 80 columns (flasklab.views.summary)."""
+    console = Console(width=80, record=True, color_system=None, file=io.StringIO())
+    console.print(headline_table(results("demo")))
+    text = "\n".join(line.rstrip() for line in console.export_text().splitlines())
+    return block("```\n" + text.strip("\n") + "\n```")
+
+
 # Benchmarks --------------------------------------------------------------------------------------------------------
 
 
@@ -491,6 +504,7 @@ FIGURES: dict[str, Callable[[], str]] = {
     "memory": memory_figure,
     "demo-time": demo_figure,
     "story": story_figure,
+    "headline": headline_figure,
     "bench-report": bench_figure("bench-report"),
     "bench-calibration": bench_figure("bench-calibration"),
     "bench-compare-aa": bench_figure("bench-compare-aa"),
@@ -498,7 +512,12 @@ FIGURES: dict[str, Callable[[], str]] = {
 }
 
 
-# The README --------------------------------------------------------------------------------------------------------
+# The pages ---------------------------------------------------------------------------------------------------------
+
+
+def pages(root: Path) -> list[Path]:
+    """The Markdown pages whose figures are kept: the README and every page of the documentation site."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
 
 
 def indented(body: str, before: str) -> str:
@@ -509,11 +528,11 @@ def indented(body: str, before: str) -> str:
     return "\n".join([*lines[:-1], before])
 
 
-def regenerate(text: str) -> tuple[str, list[str]]:
-    """``text`` with every figure between its markers rebuilt, and the figures it has no marker for."""
+def regenerate(text: str, page: str = "README.md") -> tuple[str, set[str]]:
+    """``text`` with every figure between its markers rebuilt, and the figures it holds (``page``: its name)."""
     for found in ANY_MARKER.finditer(text):
         if found["name"] not in FIGURES:
-            raise FigureError(f"README.md names a figure {found['name']!r}: the figures are {', '.join(FIGURES)}")
+            raise FigureError(f"{page} names a figure {found['name']!r}: the figures are {', '.join(FIGURES)}")
     seen: set[str] = set()
 
     def rebuilt(match: re.Match[str]) -> str:
@@ -522,7 +541,7 @@ def regenerate(text: str) -> tuple[str, list[str]]:
         return f"<!-- figures:{match['name']} -->{body}<!-- /figures:{match['name']} -->"
 
     new = MARKER.sub(rebuilt, text)
-    return new, [name for name in FIGURES if name not in seen]
+    return new, seen
 
 
 def bench_arguments(arguments: Sequence[str], scratch: Path) -> list[str]:
@@ -564,25 +583,33 @@ def record(name: str) -> int:
     return returncode
 
 
-def check_or_write(readme: Path, check: bool) -> int:
-    text = readme.read_text()
+def check_or_write(root: Path, check: bool) -> int:
+    """Check (or rewrite) the figures of every page under ``root``: 0 when they are their runs', 1 with a diff when a
+    page differs or a figure sits on no page, 2 when a marker names no figure or a run cannot give its figure."""
+    names = {page: str(page.relative_to(root)) for page in pages(root)}
+    texts = {page: page.read_text() for page in names}
     try:
-        new, unused = regenerate(text)
+        rebuilt = {page: regenerate(text, names[page]) for page, text in texts.items()}
     except FigureError as error:
         print(f"readme-figures: {error}", file=sys.stderr)
         return 2
-    if unused:
-        print(f"readme-figures: README.md has no marker for {', '.join(unused)}", file=sys.stderr)
+    shown: set[str] = set().union(*(seen for _, seen in rebuilt.values()))
+    if unused := [name for name in FIGURES if name not in shown]:
+        print(f"readme-figures: no page has a marker for {', '.join(unused)}", file=sys.stderr)
         return 1
-    if new == text:
+    changed = [page for page, text in texts.items() if rebuilt[page][0] != text]
+    if not changed:
         return 0
     if check:
-        diff = difflib.unified_diff(text.splitlines(), new.splitlines(), "README.md", "from docs/runs", lineterm="")
-        print("\n".join(diff))
-        print("readme-figures: README.md differs from its runs: run scripts/readme-figures", file=sys.stderr)
+        for page in changed:
+            old, new = texts[page].splitlines(), rebuilt[page][0].splitlines()
+            print("\n".join(difflib.unified_diff(old, new, names[page], "from docs/runs", lineterm="")))
+        listed = ", ".join(names[page] for page in changed)
+        print(f"readme-figures: {listed}: figures differ from their runs: run scripts/readme-figures", file=sys.stderr)
         return 1
-    readme.write_text(new)
-    print(f"{readme.name}: figures rewritten from docs/runs/")
+    for page in changed:
+        page.write_text(rebuilt[page][0])
+        print(f"{names[page]}: figures rewritten from docs/runs/")
     return 0
 
 
@@ -595,10 +622,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return max(record(name) for name in arguments[1:])
     parser = argparse.ArgumentParser(prog="scripts/readme-figures", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 with a diff when README.md differs")
-    parser.add_argument("--readme", type=Path, default=README, help="the file to check or rewrite")
+    parser.add_argument("--check", action="store_true", help="exit 1 with a diff when a page differs")
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="the folder whose README.md and docs/*.md to check or rewrite"
+    )
     options = parser.parse_args(arguments)
-    return check_or_write(options.readme, options.check)
+    return check_or_write(options.root, options.check)
 
 
 if __name__ == "__main__":

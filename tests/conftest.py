@@ -17,10 +17,11 @@ from flasklab.measure.backends.base import RunningTarget
 from flasklab.measure.backends.local import LocalBackend
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.needs import unavailable
-from tests.quiet import Machine
+from tests.quiet import Machine, UnitScheduling, write_units
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
+    from xdist.remote import Producer
 
 ROOT = lab_root()
 # The shared end-to-end run: the seed's single-threaded server, sync workers and greenlets, on both core scenarios.
@@ -66,7 +67,7 @@ MACHINE = Machine()  # this worker's hold on the machine
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Docker's tests and the sweeps over many servers start processes by definition: they are real too.
 
     The work units of pytest-xdist's workers: a module is one (its module fixtures run once); Docker's tests are one
@@ -80,9 +81,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             unit = "docker"
         else:
             unit = "measuring" if item.get_closest_marker("measuring") else item.path.name
-        item.add_marker(pytest.mark.xdist_group(unit))
         item.stash[UNIT] = unit
     items.sort(key=lambda item: FIRST.index(item.stash[UNIT]) if item.stash[UNIT] in FIRST else len(FIRST))
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: its controller splits the tests by these units
+        write_units({item.nodeid: item.stash[UNIT] for item in items})
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> UnitScheduling | None:
+    """Scope scheduling by the units above (``--dist loadscope``); other modes as pytest-xdist has them."""
+    return UnitScheduling(config, log) if config.getvalue("dist") == "loadscope" else None
 
 
 def alone(item: pytest.Item) -> bool:

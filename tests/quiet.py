@@ -17,10 +17,15 @@ inside its first test's hold).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import tempfile
 from pathlib import Path
 from typing import IO
+
+import pytest
+from xdist.remote import Producer
+from xdist.scheduler import LoadScopeScheduling
 
 
 def lock_folder() -> Path:
@@ -58,3 +63,36 @@ class Machine:
         for handle in reversed(self.files):  # closing a file drops its lock: the room first, then the turnstile
             handle.close()
         self.files = None
+
+
+# pytest-xdist's work units. Its own grouping (``--dist loadgroup``, the ``xdist_group`` mark) renames each test's
+# node id, which pytest 9 no longer lets a plugin do: every test became a unit of its own. Here each worker writes the
+# unit of every test it collected (all workers collect the same tests) to a file its controller, their parent
+# process, reads when it splits the collection into units.
+
+
+def units_file(controller_pid: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"flasklab-tests-units-{controller_pid}.json"
+
+
+def write_units(units: dict[str, str]) -> None:
+    """On a worker: the unit of each collected test, for the controller (this process's parent)."""
+    path = units_file(os.getppid())
+    partial = path.with_name(f"{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(units))
+    partial.replace(path)
+
+
+class UnitScheduling(LoadScopeScheduling):  # type: ignore[misc]  # pytest-xdist is untyped
+    """pytest-xdist's scope scheduling, a scope being the test's unit as the workers wrote it (its module else)."""
+
+    def __init__(self, config: pytest.Config, log: Producer | None = None) -> None:
+        super().__init__(config, log)
+        self.units: dict[str, str] | None = None
+
+    def _split_scope(self, nodeid: str) -> str:
+        if self.units is None:
+            path = units_file(os.getpid())
+            self.units = json.loads(path.read_text())
+            path.unlink(missing_ok=True)
+        return self.units.get(nodeid) or nodeid.split("::", 1)[0]

@@ -87,11 +87,11 @@ def test_scenarios_come_from_locustfiles(root: Path) -> None:
     assert sorted(quick) == ["hello", "io"]
 
 
-def test_readme_catalog_table_matches_the_catalog(root: Path) -> None:
+def test_the_documentations_catalog_table_matches_the_catalog(root: Path) -> None:
     from flasklab.views.summary import catalog_markdown
 
     servers = load_servers(root, read_env_file(root / ".env"))
-    assert catalog_markdown(list(servers.values())) in (root / "README.md").read_text()
+    assert catalog_markdown(list(servers.values())) in (root / "docs" / "catalog.md").read_text()
 
 
 def test_published_ports_listen_on_loopback_unless_lab_bind_says_otherwise(root: Path) -> None:

@@ -2,7 +2,7 @@
 failing; an unwritable or full results folder; SIGINT and SIGTERM at each phase of `flasklab run`.
 
 Each fault is a real process misbehaving (a one-line server, a kill -9, a SIGSTOP, a held port, a small tmpfs), never
-a mock. What each test checks is what the README's "Faults and what is kept" table promises.
+a mock. What each test checks is what the table of docs/faults.md ("Faults and what is kept") promises.
 """
 
 from __future__ import annotations

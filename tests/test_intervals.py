@@ -19,7 +19,7 @@ import pytest
 from flasklab.core.analysis import P95_APPROXIMATE, Interval, p95_interval, rps_interval
 from flasklab.core.intervals import quantile_ranks, two_sided_min
 from flasklab.core.results import Spread, Step
-from flasklab.loadgen.window import Window, percentile_interval, rate_interval
+from flasklab.loadgen.window import Window, enough, percentile_interval, rate_interval
 from flasklab.measure.rounds import combine
 
 P95 = Fraction(19, 20)
@@ -173,3 +173,24 @@ def test_the_slices_t_interval_holds_for_random_service_and_not_for_regular_serv
     """
     assert rate_coverage("exponential", 600) >= 0.92
     assert rate_coverage("fixed 100 ms", 300) <= 0.5
+
+
+# Windows sized by what they need (flasklab.loadgen.window.enough)
+
+
+def test_a_fast_even_window_has_enough_at_its_floor() -> None:
+    window = Window(start=0.0, response_ms=[1.0] * 500, ended=[i / 1000 for i in range(500)])
+    assert enough(window, 0.5)
+
+
+def test_a_window_needs_twenty_successes_for_its_p95() -> None:
+    window = Window(start=0.0, response_ms=[100.0] * 15, ended=[i / 30 for i in range(15)])
+    assert not enough(window, 0.5) and not enough(None, 0.5)
+
+
+def test_a_window_of_bursts_runs_on() -> None:
+    """4 users of a 100 ms sleep: completions come 4 at a time every 100 ms, so half the 50 ms slices of a 0.5 s window
+    hold 4 and half none: the rate's interval is far wider than its 10 % either side."""
+    ended = [burst / 10 + 0.001 * user for burst in range(5) for user in range(4)]
+    window = Window(start=0.0, response_ms=[100.0] * 20, ended=ended)
+    assert not enough(window, 0.5)

@@ -380,9 +380,9 @@ def test_a_verification_is_judged_by_the_analysis() -> None:
     missed = check_objective(open_run, 100.0)
     assert not missed.held and missed.causes == "" and missed.step is not None
     closed = load_results(ROOT / "tests/fixtures/results/closed.json")
-    closed.targets.insert(0, closed.targets.pop(2))  # dev-single io first: its 1-user step does not count
+    closed.targets.insert(0, closed.targets.pop(2))  # dev-single io first: its 1-user step's p95 is of 15 samples
     flagged = check_objective(closed, 10_000.0)
-    assert not flagged.held and flagged.causes
+    assert not flagged.held and flagged.causes == "p95 not measurable: 15 samples (a p95 needs 20)"
 
 
 def test_the_prediction_has_a_verdict_of_its_own(catalog_servers: dict[str, Server]) -> None:

@@ -23,6 +23,7 @@ from flasklab.core.sweep import Sweep
 from flasklab.measure.backends.local import LocalBackend
 from flasklab.measure.observer import Quiet
 from flasklab.measure.runner import Run
+from flasklab.views.headline import headline_rows
 from tests.needs import unavailable
 
 # Every test here starts processes and measures: claims decided from measured concurrency, latency (tests/quiet.py).
@@ -93,7 +94,16 @@ def test_quick_sweep_of_every_server(tmp_path: Path, catalog_servers: dict[str, 
     assert "began only after /self ended" in single and "the inner call got no answer" in single, single
     assert "the inner call got 200" in claims["selfcall-works-threaded"].evidence
     assert probes["uwsgi"].measured == catalog_servers["uwsgi"].concurrency
-    assert "Peak throughput" in result.stdout
+    # The seed's story in the headline: 1, 4 and many at once, each with a counted io throughput near the law's
+    # (dev-single's 15 completions a step cost its p95, not its throughput).
+    headline = {row.server: row for row in headline_rows(results)}
+    for server, served in (("dev-single", "1"), ("gunicorn-sync", "4"), ("gunicorn-gevent", f">= {gevent.width}")):
+        row = headline[server]
+        assert row.served == served and row.verdict == "confirmed", row
+        law = float(row.expected.replace(",", ""))
+        assert 0.8 * law <= float(row.io_rps.replace(",", "")) <= 1.05 * law, row
+    assert result.stdout.startswith("How many at once?") and "Peak rps (p95 ms)" in result.stdout
+    assert f"flasklab report {out} --verbose" in result.stderr  # what comes next, with the run's folder
     assert (out / "report.html").stat().st_size < 10 * 2**20
 
 

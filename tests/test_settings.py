@@ -1,4 +1,4 @@
-"""The settings table: each setting declared once, the CLI's options built from it, the README's list equal to it."""
+"""The settings table: each setting declared once, the CLI's options built from it, docs/commands.md's list equal."""
 
 from __future__ import annotations
 
@@ -113,12 +113,12 @@ def test_a_bad_value_names_its_variable_and_the_problem(setting: Setting[object]
     assert problem in str(error.value)
 
 
-def test_the_readme_lists_the_tables_environment_variables() -> None:
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    start = readme.index("Settings come from options or the environment (")
-    listed = re.findall(r"`(LAB_[A-Z0-9_]+)`", readme[start : readme.index(")", start)])
+def test_the_documentation_lists_the_tables_environment_variables() -> None:
+    page = " ".join((ROOT / "docs" / "commands.md").read_text().split())
+    start = page.index("Settings come from options or the environment (")
+    listed = re.findall(r"`(LAB_[A-Z0-9_]+)`", page[start : page.index(")", start)])
     assert listed == [setting.envvar for setting in SETTINGS], (
-        f"the README's line should read: {settings.environment_sentence()}"
+        f"docs/commands.md's line should read: {settings.environment_sentence()}"
     )
 
 

@@ -208,8 +208,8 @@ def test_a_flagged_step_says_in_words_why_it_does_not_count() -> None:
     busy_generator = plain_step(1, generator_cpu=0.97, generator_saturated=True, server_cpu=0.2, steady=False)
     busy_generator = busy_generator.model_copy(update={"requests": 12, "rps": 8.0, "p95_ms": 1234.5})
     assert step_line("gunicorn-sync", "hello", assess(busy_generator, server)) == (
-        "step    gunicorn-sync · hello · 1 user: 8.0 rps, p95 1,234 ms · not counted: generator-bound, not steady, "
-        "thin sample"
+        "step    gunicorn-sync · hello · 1 user: 8.0 rps, p95 1,234† ms (not measurable: 12 samples) · not counted: "
+        "generator-bound, not steady"
     )
     failing = plain_step(16, requests=400, failures=40, rps=266.7)
     assert step_line("uwsgi", "io", assess(failing, server)) == (

@@ -26,6 +26,7 @@ SHARED = (
     "views.curve_charts",
     "views.probe_charts",
     "views.resource_charts",
+    "views.headline",
 )
 # Each module that is part of one view, and that view: the rule holds for the view and its parts as one.
 PARTS = {

@@ -14,16 +14,27 @@ from __future__ import annotations
 
 import click
 
+from flasklab.cli.common import console, latest_run, print_next
 from flasklab.cli.measure import probe, run
 from flasklab.cli.planning import plan
 from flasklab.cli.tuning import tune
 from flasklab.cli.views import compare, export, report, serve, servers
+from flasklab.core.catalog import lab_root
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(package_name="flasklab")
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """How many concurrent requests does a Flask app handle? Measured, server by server."""
+    if context.invoked_subcommand is None:  # no command: the commands, and what to do with the latest run
+        click.echo(context.get_help())
+        latest = latest_run(lab_root())
+        if latest is None:
+            console.print("No run yet: start with  flasklab run --profile quick", markup=False)
+        else:
+            console.print(f"Latest run: {latest}", markup=False)
+        print_next(latest)
 
 
 for command in (servers, run, tune, probe, report, serve, compare, export, plan):

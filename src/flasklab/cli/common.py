@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
 import time
 from datetime import timedelta
@@ -17,7 +18,7 @@ from rich.text import Text
 from flasklab.cli.exits import ExitCode
 from flasklab.core.analysis import Standing
 from flasklab.core.catalog import CatalogError, Scenario, Server, lab_root, load_scenarios, load_servers
-from flasklab.core.results import Results, ResultsError, load_results
+from flasklab.core.results import RESULTS_FILE, Results, ResultsError, load_results
 from flasklab.core.sweep import Remaining, Sweep
 from flasklab.measure.backends import open_backend
 from flasklab.measure.backends.base import Backend
@@ -186,3 +187,27 @@ def measure(sweep: Sweep, backend_name: str, root: Path) -> Results:
     results = execute(sweep, backend_for(backend_name, root, sweep))
     save_report(sweep.out)
     return results
+
+
+def latest_run(root: Path) -> Path | None:
+    """The newest run folder under results/ (by its results.json's time), if any."""
+    runs = [path.parent for path in (root / "results").glob(f"*/{RESULTS_FILE}")]
+    return max(runs, key=lambda run: (run / RESULTS_FILE).stat().st_mtime, default=None)
+
+
+def next_commands(run_dir: Path | None) -> list[tuple[str, str]]:
+    """What a user reaches for after a run, with the run's own folder in each command: its page, every table in
+    full, its live dashboard, a plan from its measurements."""
+    folder = shlex.quote(str(run_dir)) if run_dir is not None else "results/RUN"
+    return [
+        ("the report (opens offline)", f"{folder}/report.html"),
+        ("every table in full", f"flasklab report {folder} --verbose"),
+        ("serve it (live page)", f"flasklab serve {folder}"),
+        ("plan from it", f"flasklab plan --from {folder} --rps 200 --p95-ms 300"),
+    ]
+
+
+def print_next(run_dir: Path | None) -> None:
+    console.print("[bold]Next[/]")
+    for what, command in next_commands(run_dir):
+        console.print(f"  {what + ':':<28} {command}", markup=False, highlight=False, soft_wrap=True)

@@ -14,7 +14,16 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from flasklab.cli.common import backend_for, catalog, choose, console, execute, out_folder, save_report
+from flasklab.cli.common import (
+    backend_for,
+    catalog,
+    choose,
+    console,
+    execute,
+    out_folder,
+    print_next,
+    save_report,
+)
 from flasklab.cli.exits import ExitCode
 from flasklab.cli.options import backend_option, option, out_option, seed_option, servers_option, slo_option
 from flasklab.cli.views import serve_until_stopped, start_dashboard
@@ -105,13 +114,15 @@ def serve_run(sweep: Sweep, port: int) -> LiveServer:
     return dashboard
 
 
-def finish(results: Results, as_json: bool) -> None:
-    """The run's tables (or its results.json), and exit 1 when a target failed."""
+def finish(results: Results, as_json: bool, out: Path) -> None:
+    """The run's tables (or its results.json) and what to do next, and exit 1 when a target failed."""
     if as_json:
         click.echo(results.model_dump_json(indent=2))
     else:
         print_results(Console(), results)
     console.print(f"results: {results.meta.run_id} → results.json")
+    if not as_json:
+        print_next(out)
     if any(target.status == "failed" for target in results.targets):
         sys.exit(ExitCode.FAILED)
 
@@ -196,10 +207,10 @@ def measure_and_report(sweep: Sweep, backend: Backend, as_json: bool, serve_port
         results = execute(sweep, backend)
         report_or_interrupt(sweep.out)
         if dashboard is None:
-            finish(results, as_json)
+            finish(results, as_json, sweep.out)
             return
     try:
-        finish(results, as_json)
+        finish(results, as_json, sweep.out)
     finally:
         serve_until_stopped(dashboard, "now shows the run's report")
 

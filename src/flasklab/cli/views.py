@@ -22,7 +22,7 @@ from flasklab.views.export import steps_csv, write_csv
 from flasklab.views.live import Dashboard, LiveServer
 from flasklab.views.report import write_report
 from flasklab.views.slides import BrowserNotFoundError, write_slides
-from flasklab.views.summary import catalog_json, catalog_markdown, catalog_table
+from flasklab.views.summary import catalog_json, catalog_markdown, catalog_table, print_results
 
 # A view of a run judges it by the SLO it was made with (results.json records it); this option overrides it, and the
 # page says so. Runs from before the record get the setting's default.
@@ -53,12 +53,20 @@ def servers(as_json: bool, markdown: bool) -> None:
 @click.argument("run_dir", metavar="DIR", type=click.Path(path_type=Path))
 @run_slo_option
 @click.option("--png", is_flag=True, help="Also write each chart as a 1920x1080 slide, PNG and SVG, in DIR/slides/.")
-def report(run_dir: Path, slo_p95_ms: float | None, png: bool) -> None:
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Also print the run's tables in full: the headline, each flagged step's cause, the probe, every claim's "
+    "evidence.",
+)
+def report(run_dir: Path, slo_p95_ms: float | None, png: bool, verbose: bool) -> None:
     """(Re)build DIR/report.html from DIR/results.json: one file that opens offline."""
     try:
         path = write_report(run_dir, slo_p95_ms)
     except ResultsError as error:
         raise click.BadParameter(str(error), param_hint="DIR") from error
+    if verbose:
+        print_results(wide_console(), load_run(run_dir, "DIR"), verbose=True)
     click.echo(path)
     if png:
         try:

@@ -144,8 +144,20 @@ class TargetAnalysis:
         return knee_of(self.usable)
 
     def within_slo(self, slo_p95_ms: float) -> list[Step]:
-        """The usable steps whose p95 met the SLO."""
-        return [step for step in self.usable if step.p95_ms is not None and step.p95_ms <= slo_p95_ms]
+        """The usable steps whose p95 met the SLO: a measurable p95 (not thin) only."""
+        return [
+            standing.step
+            for standing in self.steps
+            if standing.usable
+            and standing.p95_measurable
+            and standing.step.p95_ms is not None
+            and standing.step.p95_ms <= slo_p95_ms
+        ]
+
+    @property
+    def p95_not_measurable(self) -> list[Step]:
+        """The usable steps whose p95 is only the maximum of too few samples: they cannot meet or miss an SLO."""
+        return [standing.step for standing in self.steps if standing.usable and not standing.p95_measurable]
 
     def capacity(self, slo_p95_ms: float) -> Step | None:
         """The step of highest rps among the usable ones whose p95 met the SLO."""
@@ -266,11 +278,14 @@ class ObjectiveCheck:
 
 
 def check_objective(results: Results, p95_ms: float) -> ObjectiveCheck:
-    """Held when the run's first step counts (usable) and its p95 met the objective."""
+    """Held when the run's first step counts (usable), its p95 is measurable and met the objective."""
     target = results.targets[0] if results.targets else None
     step = target.steps[0] if target is not None and target.steps else None
     if target is None or step is None:
         reason = target.error if target is not None and target.error else "no target was measured"
         return ObjectiveCheck(None, f"not measured: {reason}", False)
-    causes = analyse(target, results.meta).standing(step).causes
+    standing = analyse(target, results.meta).standing(step)
+    causes = standing.causes
+    if not causes and not standing.p95_measurable:
+        causes = f"p95 not measurable: {standing.samples} samples (a p95 needs {MIN_SAMPLES})"
     return ObjectiveCheck(step, causes, not causes and step.p95_ms is not None and step.p95_ms <= p95_ms)

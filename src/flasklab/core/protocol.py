@@ -43,6 +43,11 @@ class Load(Message):
         default="keepalive", description="keepalive: each user reuses its connection; close: one per request"
     )
     exact: bool = Field(default=True, description="record every request (False: Locust's own running totals only)")
+    windows: Literal["fixed", "enough"] = Field(
+        default="enough",
+        description="enough: a closed loop's window ends once it holds enough samples (flasklab.loadgen.window."
+        "enough), never before WINDOW_FLOOR of window_s; fixed: every window lasts window_s",
+    )
     request_timeout_s: float = Field(
         default_factory=REQUEST_TIMEOUT.value, gt=0, description="a request unanswered this long fails (the setting)"
     )

@@ -25,8 +25,12 @@ count for the peak, the capacity or the knee when it is:
 - **unstable** (open model): the backlog grew over the window's slices as a trend beyond their noise
   (flasklab.core.steady, which states the test's false alarms and power): the server did not keep up with the offered
   rate.
-- **thin sample**: fewer than MIN_SAMPLES latency samples, so even its p95 is only the maximum of the window.
 - **no successes**: nothing completed successfully in the window.
+
+A **thin sample** (fewer than MIN_SAMPLES latency samples: its p95 is only the maximum of the window) costs the step
+its percentile, not its throughput: the step counts for the peak and the curve (its completions per second are
+measured whatever their number), its p95 is marked not measurable (THIN_MARK), and it never counts against an SLO
+(``Standing.p95_measurable``; ``TargetAnalysis.within_slo``).
 
 Two filters follow, both decided here: ``Standing.usable`` (no flag: what the peak, the capacity and the knee count)
 and ``Standing.measured_the_server`` (no flag of NOT_THE_SERVER: what the slow-client claims read, since a starved
@@ -67,7 +71,6 @@ FlagKind = Literal[
     "failures",
     "not steady",
     "unstable",
-    "thin sample",
     "no successes",
 ]
 # The flags that say a step measured something else than the server: Locust, or other processes on its CPUs.
@@ -110,6 +113,12 @@ class Standing:
     @property
     def usable(self) -> bool:
         return not self.flags
+
+    @property
+    def p95_measurable(self) -> bool:
+        """The step's p95 is more than the maximum of its samples (MIN_SAMPLES of them): only then does it count
+        against an SLO. A thin step still counts for throughput."""
+        return self.samples >= MIN_SAMPLES
 
     @property
     def measured_the_server(self) -> bool:
@@ -231,10 +240,6 @@ def step_flags(step: Step, server: Limits) -> list[Flag]:
         flags.append(Flag("unstable", unstable_cause(step)))
     if successes(step) <= 0:
         flags.append(Flag("no successes", "no successes: no request completed successfully in the window"))
-    elif (samples := latency_samples(step)) < MIN_SAMPLES:
-        thin = " and ".join(name for name in PERCENTILES if name != "p50" and is_thin(name, samples))
-        cause = f"thin sample: {thin} from {samples} samples are the maximum (p95 needs {MIN_SAMPLES})"
-        flags.append(Flag("thin sample", cause))
     return flags
 
 

@@ -56,8 +56,8 @@ from flasklab.loadgen.driver import Driver, wait_until, warm_up
 from flasklab.loadgen.generator_cpu import GeneratorCpu, Mark
 from flasklab.loadgen.lag import LoopLag, lag_figures
 from flasklab.loadgen.openloop import OpenLoop, OpenLoopError
-from flasklab.loadgen.recorder import Recorder
-from flasklab.loadgen.window import Window, counted_figures
+from flasklab.loadgen.recorder import Phase, Recorder
+from flasklab.loadgen.window import WINDOW_CHECK_S, WINDOW_FLOOR, Window, counted_figures, enough
 from flasklab.loadgen.worker import run_worker
 
 WORKER_WAIT_S = 120.0
@@ -183,6 +183,7 @@ class Measured:
     counted: tuple[int, int]  # Locust's own requests and failures over the window
     fields: dict[str, Any]  # Step fields known at the window's end (steady, warm-up used, the open model's)
     overdue_ms: list[float] | None  # open model: ages of the requests due and unanswered at the window's end
+    duration_s: float  # the window's length: the profile's, or shorter where it held enough samples sooner
 
 
 def open_fields(arrivals: OpenLoop, rate: int, backlog_path: list[int]) -> tuple[dict[str, Any], list[float]]:
@@ -241,7 +242,10 @@ def measure_window(session: Session, driver: Driver, generator: GeneratorCpu, st
         for boundary in range(1, TREND_SLICES):
             wait_until(shape.start_time + phase.window_start + boundary * shape.window_s / TREND_SLICES)
             backlog_path.append(driver.in_flight())
-    wait_until(shape.start_time + phase.window_end)
+    if session.config.windows == "enough" and arrivals is None and not workers and session.config.exact:
+        end_when_enough(session, phase, step)
+    else:
+        wait_until(shape.start_time + phase.window_end)
     end, (requests_end, failures_end) = generator.mark(), locust_totals(session.environment)
     fields: dict[str, Any] = {"steady": steady, "warmup_used_s": round(phase.window_start - phase.start, 3)}
     fields |= lag_fields(session)
@@ -252,7 +256,21 @@ def measure_window(session: Session, driver: Driver, generator: GeneratorCpu, st
     emit(WindowEnded(step=step, users=users))
     step_users = arrivals.peak if arrivals is not None else users
     counted = (requests_end - requests, failures_end - failures)
-    return Measured(step, step_users, (start, end), counted, fields, overdue_ms)
+    duration = round(phase.window_end - phase.window_start, 3)
+    return Measured(step, step_users, (start, end), counted, fields, overdue_ms, duration)
+
+
+def end_when_enough(session: Session, phase: Phase, step: int) -> None:
+    """End the window once it holds enough samples (flasklab.loadgen.window.enough), from its floor on, or at its
+    full length: ``phase.window_end`` is moved to that moment, after which the recorder files nothing into it."""
+    shape = session.shape
+    assert phase.window_start is not None and phase.window_end is not None
+    wait_until(shape.start_time + phase.window_start + WINDOW_FLOOR * shape.window_s)
+    while (now := time.perf_counter() - shape.start_time) < phase.window_end:
+        if enough(session.recorder.windows.get(step), now - phase.window_start):
+            phase.window_end = now
+            return
+        gevent.sleep(min(WINDOW_CHECK_S, phase.window_end - now))
 
 
 def step_figures(session: Session, generator: GeneratorCpu, measured: Measured) -> Step:
@@ -264,9 +282,9 @@ def step_figures(session: Session, generator: GeneratorCpu, measured: Measured) 
     if config.exact:
         assert phase.window_start is not None
         window = session.recorder.windows.pop(measured.step, Window(phase.window_start))
-        figures = window.figures(session.shape.window_s, measured.overdue_ms)
+        figures = window.figures(measured.duration_s, measured.overdue_ms)
     else:
-        figures = counted_figures(*measured.counted, session.shape.window_s)
+        figures = counted_figures(*measured.counted, measured.duration_s)
     return Step(
         users=measured.users,
         generator_workers=config.workers,

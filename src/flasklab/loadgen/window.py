@@ -23,6 +23,15 @@ MAX_ERRORS = 20
 RATE_SLICES = 10  # a window's rps spread: its completions counted in this many equal slices
 T95_SLICES = 2.262  # Student's t, 95 %, 9 degrees of freedom
 RPS_DIGITS = 3
+# Windows sized by what they need (a closed loop in one Locust process, recording exactly): a window ends at the first
+# check, every WINDOW_CHECK_S from WINDOW_FLOOR of the profile's window on, where it holds MIN_WINDOW_SAMPLES
+# successes (a p95 more than their maximum) and the t-interval of its rate over its slices (rate_interval) is within
+# RATE_WIDTH of the rate either side; else at the profile's window. A fast step (2,000 rps) ends at its floor; a slow
+# one (10 rps), or one whose completions come in bursts (a 100 ms sleep for a few users), runs its whole window.
+WINDOW_FLOOR = 1 / 3
+WINDOW_CHECK_S = 0.05
+MIN_WINDOW_SAMPLES = 20
+RATE_WIDTH = 0.10
 
 
 def nearest_rank(ordered: list[float], percent: float) -> float | None:
@@ -64,6 +73,15 @@ def rate_interval(ended: list[float], start: float, duration_s: float) -> tuple[
     spread = math.sqrt(sum((rate - mean) ** 2 for rate in rates) / (RATE_SLICES - 1))
     half = T95_SLICES * spread / math.sqrt(RATE_SLICES)
     return max(mean - half, 0.0), mean + half
+
+
+def enough(window: Window | None, elapsed_s: float) -> bool:
+    """Does a window ``elapsed_s`` long hold enough for its figures (the rule above WINDOW_FLOOR)?"""
+    if window is None or elapsed_s <= 0 or len(window.response_ms) < MIN_WINDOW_SAMPLES:
+        return False
+    low, high = rate_interval(window.ended, window.start, elapsed_s)
+    rate = len(window.ended) / elapsed_s
+    return (high - low) / 2 <= RATE_WIDTH * rate
 
 
 @dataclass

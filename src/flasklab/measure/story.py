@@ -45,7 +45,9 @@ def milliseconds(value: float) -> str:
 def step_line(server: str, scenario: str, standing: Standing) -> str:
     """A finished step: its load, throughput and p95, failures, and why it does not count when it does not."""
     step = standing.step
-    p95 = "none" if step.p95_ms is None else f"{'≥ ' if standing.lower_bound else ''}{milliseconds(step.p95_ms)} ms"
+    p95 = "none" if step.p95_ms is None else f"{standing.marked('p95', milliseconds(step.p95_ms))} ms"
+    if step.p95_ms is not None and not standing.p95_measurable:
+        p95 += f" (not measurable: {standing.samples} samples)"
     failed = f", {step.failures:,} failed" if step.failures else ""
     flags = ", ".join(flag.cause if flag.kind == "failures" else flag.kind for flag in standing.flags)
     verdict = f" · not counted: {flags}" if flags else ""

@@ -23,6 +23,7 @@ from flasklab.core.analysis import (
     MIN_SAMPLES,
     THIN_MARK,
     Standing,
+    TargetAnalysis,
     analyse,
     check_objective,
     littles_law_efficiency,
@@ -34,6 +35,7 @@ from flasklab.core.results import Results, Step, Target, atomic_write, load_resu
 from flasklab.views.chart_style import PLOT_CONFIG, Chart, chart_library, server_styles
 from flasklab.views.charts import chart_titles, figures
 from flasklab.views.curve_charts import scenario_targets
+from flasklab.views.headline import headline_rows, headline_title, io_scenario
 from flasklab.views.pages import embedded_chart, templates
 
 # flasklab.views.live and the tests import the live pages' parts from here, beside render_report.
@@ -71,11 +73,7 @@ def capacity_cells(results: Results, scenario: str, slo_p95_ms: float) -> dict[s
             continue
         analysis = analyse(target, results.meta)
         step = analysis.capacity(slo_p95_ms) if target.status == "ok" else None
-        note = (
-            ""
-            if step
-            else {"ok": "no usable step within the SLO", "running": "unfinished"}.get(target.status, target.status)
-        )
+        note = "" if step else no_capacity(analysis)
         bound = analysis.lower_bound
         within = bound is not None and bound.p95_ms is not None and bound.p95_ms <= slo_p95_ms
         above = bound if within and bound is not None and (step is None or bound.rps > step.rps) else None
@@ -85,6 +83,19 @@ def capacity_cells(results: Results, scenario: str, slo_p95_ms: float) -> dict[s
         c.server: CapacityCell(c.server, c.step, c.note, c.step is not None and c.step.rps == best, c.standing, c.bound)
         for c in cells
     }
+
+
+def no_capacity(analysis: TargetAnalysis) -> str:
+    """Why a target shows no capacity within the SLO: unfinished, no usable step, or too few samples for a p95."""
+    status = analysis.target.status
+    if status != "ok":
+        return {"running": "unfinished"}.get(status, status)
+    if not analysis.usable:
+        return "no usable step"
+    if len(analysis.p95_not_measurable) == len(analysis.usable):
+        top = max(analysis.usable, key=lambda step: step.rps)
+        return f"p95 not measurable ({THIN_MARK}: under {MIN_SAMPLES} samples a step); peak {top.rps:,.1f} rps"
+    return "no usable step within the SLO"
 
 
 def capacity_table(results: Results, slo_p95_ms: float) -> list[CapacityLine]:
@@ -238,6 +249,8 @@ def render_report(
             slo_p95_ms=slo_p95_ms,
             styles=server_styles(results),
             capacity=capacity_table(results, slo_p95_ms),
+            headline=headline_rows(results) if results.probe or io_scenario(results) else [],
+            headline_title=headline_title(results),
             efficiency=efficiency_tables(results),
             request_names=request_name_tables(results),
             charts=charts(results, slo_p95_ms),

@@ -5,6 +5,7 @@ What a step means (usable, flagged and why, peak) is flasklab.core.analysis's; t
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -20,6 +21,7 @@ from flasklab.core.analysis import (
 )
 from flasklab.core.catalog import Server
 from flasklab.core.results import Results
+from flasklab.views.headline import headline_rows, headline_title, io_scenario
 
 VERDICT_STYLE = {"confirmed": "green", "refuted": "red", "not-run": "yellow"}
 STATUS_STYLE = {"ok": "green", "failed": "red", "skipped": "yellow", "running": "cyan"}
@@ -62,34 +64,39 @@ def probe_json(results: Results) -> dict[str, object]:
     return {"probe": [p.model_dump() for p in results.probe], "claims": [c.model_dump() for c in results.claims]}
 
 
-def peak_cell(analysis: TargetAnalysis) -> str:
+def peak_cell(analysis: TargetAnalysis, compact: bool = False) -> str:
     """A target's cell: its peak (the usable step of highest rps) and that step's p95, marked; flagged steps counted.
 
-    A target with no usable step says so: a figure from a step that measured the generator, failing requests or too
-    few samples is not the server's.
+    A target with no usable step says so: a figure from a step that measured the generator or failing requests is
+    not the server's. ``compact``: the peak alone, and a lower bound above it (the flagged steps are listed apart).
     """
     flagged = len(analysis.flagged)
-    note = f" [yellow]{flagged} flagged[/]" if flagged else ""
+    note = f" [yellow]{flagged} flagged[/]" if flagged and not compact else ""
     if (bound := analysis.lower_bound) is not None:  # the server can do more than its peak shows
         note = f" [yellow]{escape(analysis.standing(bound).rps_text(f'{bound.rps:,.0f}'))}[/]{note}"
     best = analysis.peak
     if best is None:
-        return f"[yellow]no usable step[/]{note}"
+        return f"[yellow]{'none' if compact else 'no usable step'}[/]{note}"
     if best.p95_ms is None:
         return f"{best.rps:,.0f}{note}"
     p95 = analysis.standing(best).marked("p95", f"{best.p95_ms:,.0f}")
     return f"{best.rps:,.0f} ({escape(p95)} ms){note}"
 
 
-def summary_table(results: Results) -> Table:
+def summary_table(results: Results, compact: bool = False) -> Table:
+    """Peak throughput and its p95 per server and scenario. ``compact``: the cells alone (the headline says what
+    each server is configured for), the caption one line."""
     scenarios = results.meta.scenarios
-    table = Table(
-        title=f"Peak throughput (rps) and its p95 - run {results.meta.run_id}, profile {results.meta.profile}"
-    )
-    table.add_column("server")
-    table.add_column("configured")
+    title = f"Peak throughput (rps) and its p95 - run {results.meta.run_id}, profile {results.meta.profile}"
+    table = Table(title=title if not compact else "Peak rps (p95 ms) per scenario", title_justify="left")
+    if compact:
+        table.box = box.SIMPLE_HEAD
+        table.pad_edge = False
+    table.add_column("server", no_wrap=True)
+    if not compact:
+        table.add_column("configured")
     for scenario in scenarios:
-        table.add_column(scenario, justify="right")
+        table.add_column(scenario, justify="right", no_wrap=compact)
     for server in results.meta.servers:
         cells = []
         configured = "?"
@@ -102,13 +109,17 @@ def summary_table(results: Results) -> Table:
             if target.status != "ok":
                 cells.append(f"[{STATUS_STYLE[target.status]}]{target.status}[/]")
                 continue
-            cells.append(peak_cell(analyse(target, results.meta)))
-        table.add_row(server, configured, *cells)
-    if scenarios:
+            cells.append(peak_cell(analyse(target, results.meta), compact))
+        table.add_row(server, *([] if compact else [configured]), *cells)
+    if scenarios and compact:
+        table.caption = f"{THIN_MARK} p95 of under {MIN_SAMPLES} samples; {LOWER_BOUND_MARK} a lower bound"
+        table.caption_justify = "left"
+    elif scenarios:
         table.caption = (
             "Peak: the usable step of highest rps (not generator-bound, failures <= "
-            f"{MAX_FAILURE_RATE * 100:g} %, steady, stable, >= {MIN_SAMPLES} samples); flagged steps are listed below. "
-            f"{LOWER_BOUND_MARK} p95 a lower bound, {THIN_MARK} the maximum of too few samples; {LOWER_BOUND_MARK} rps "
+            f"{MAX_FAILURE_RATE * 100:g} %, steady, stable); flagged steps are listed below. "
+            f"{LOWER_BOUND_MARK} p95 a lower bound, {THIN_MARK} not measurable: the maximum of fewer than "
+            f"{MIN_SAMPLES} samples; {LOWER_BOUND_MARK} rps "
             "after the peak: a step where the generator and the server were both at their limit (a lower bound)."
         )
     return table
@@ -163,17 +174,90 @@ def claims_table(results: Results) -> Table:
     return table
 
 
-def print_results(console: Console, results: Results) -> None:
+def headline_table(results: Results) -> Table:
+    """The seed's answer (flasklab.views.headline), in 80 columns: no cell wraps."""
+    table = Table(title=headline_title(results), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table.add_column("server", no_wrap=True)
+    for column in ("configured", "at once", "io rps", "law"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("claim", no_wrap=True)
+    for row in headline_rows(results):
+        verdict = f"[{VERDICT_STYLE[row.verdict]}]{row.verdict}[/]" if row.verdict in VERDICT_STYLE else row.verdict
+        table.add_row(row.server, row.configured, row.served, row.io_rps, row.expected, verdict)
+    table.caption = HEADLINE_CAPTION
+    table.caption_justify = "left"
+    return table
+
+
+HEADLINE_CAPTION = "at once: the probe; law: min(users, configured) / io time"
+
+
+def grouped(loads: list[tuple[str, str]]) -> str:
+    """'dev-single io @ 1, 4, 16 users; gunicorn-sync io @ 16 users' from (target, load) pairs."""
+    by_target: dict[str, list[str]] = {}
+    for target, load in loads:
+        by_target.setdefault(target, []).append(load)
+    parts = []
+    for target, texts in by_target.items():
+        unit = texts[-1].split(" ", 1)[1] if " " in texts[-1] else ""
+        numbers = [text.split(" ", 1)[0] for text in texts]
+        parts.append(f"{target} @ {', '.join(numbers)} {unit}".rstrip())
+    return "; ".join(parts)
+
+
+def flagged_lines(results: Results) -> list[str]:
+    """Steps that do not count, grouped by cause: the cause, how many, and which servers at which loads (one line
+    each); each step's cause in words is the report's (its warnings) and ``flasklab report DIR --verbose``'s."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for analysis in (analyse(target, results.meta) for target in results.targets):
+        for standing in analysis.flagged:
+            for flag in standing.flags:
+                target = f"{analysis.target.server} {analysis.target.scenario}"
+                groups.setdefault(flag.kind, []).append((target, load_text(standing.step)))
+    return [f"{kind} ({len(loads)}): {grouped(loads)}" for kind, loads in groups.items()]
+
+
+def decided_claims(results: Results) -> tuple[list[str], int]:
+    """The verdicts the headline does not show (self-calls, slow clients), one line each without their evidence, and
+    how many claims were not run (their servers or scenarios were not in the run)."""
+    shown = {row.claim.claim for row in headline_rows(results) if row.claim is not None}
+    rest = [claim for claim in results.claims if claim.claim not in shown]
+    lines = [
+        f"[{VERDICT_STYLE[claim.verdict]}]{claim.verdict:>9}[/]  {escape(claim.text)}"
+        for claim in rest
+        if claim.verdict != "not-run"
+    ]
+    return lines, sum(claim.verdict == "not-run" for claim in results.claims)
+
+
+def print_results(console: Console, results: Results, verbose: bool = False) -> None:
+    """The run in the terminal: the headline first; then the peaks, the flagged steps grouped by cause and the other
+    verdicts, one line each (cut at the terminal's width: the report has them in full). ``verbose``: every table in
+    full (each flagged step's cause, the probe, the claims' evidence)."""
+    if results.probe or io_scenario(results) is not None:
+        console.print(headline_table(results))
     if results.targets:
-        console.print(summary_table(results))
-        if (flagged := flagged_table(results)) is not None:
+        console.print(summary_table(results, compact=not verbose))
+        if verbose and (flagged := flagged_table(results)) is not None:
             console.print(flagged)
+        elif lines := flagged_lines(results):
+            console.print("[bold]Steps that do not count[/], by cause (each one's cause: the report's warnings)")
+            for text in lines:
+                console.print(f"  {escape(text)}", no_wrap=True, overflow="ellipsis")
         for target in results.targets:
             if target.status in ("failed", "skipped"):
                 console.print(
                     f"[{STATUS_STYLE[target.status]}]{target.server} / {target.scenario}: {target.status}[/]"
                     f" - {target.error}"
                 )
-    if results.probe:
+    if results.probe and verbose:
         console.print(probe_table(results))
         console.print(claims_table(results))
+        return
+    lines, not_run = decided_claims(results)
+    if lines or not_run:
+        console.print("[bold]Other claims[/] (evidence: the report, or flasklab report DIR --verbose)")
+        for text in lines:
+            console.print(f"  {text}", no_wrap=True, overflow="ellipsis")
+        if not_run:
+            console.print(f"  {not_run} claim(s) not run: their servers or scenarios were not in this run")
