@@ -45,15 +45,16 @@ class ExternalResources(HTMLParser):
 
 @dataclass
 class WatchedPage:
-    """A 1920x1080 tab whose requests beyond ``allowed`` are aborted and collected, with its console errors."""
+    """A tab (1920x1080 unless asked) whose requests beyond ``allowed`` are aborted and collected, with its console
+    errors."""
 
     page: Page
     outside: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
 
 
-def watched_page(browser: Browser, allowed: str = "file://") -> WatchedPage:
-    watched = WatchedPage(browser.new_page(viewport={"width": 1920, "height": 1080}))
+def watched_page(browser: Browser, allowed: str = "file://", size: tuple[int, int] = (1920, 1080)) -> WatchedPage:
+    watched = WatchedPage(browser.new_page(viewport={"width": size[0], "height": size[1]}))
 
     def route(request: Route) -> None:
         if request.request.url.startswith(allowed):

@@ -83,6 +83,7 @@ def run_locust(url: str, connections: Connections) -> None:
         steps=(USERS,),
         warmup_s=0.2,
         window_s=1.0,
+        windows="fixed",  # a second of requests, whatever their count: the count below is the connections'
         connections=connections,
     )
     opposite = next(mode for mode in CONNECTION_MODES if mode != connections)

@@ -168,7 +168,9 @@ def test_a_server_that_never_gets_healthy_is_failed_after_the_start_timeout(
     script.write_text(NEVER_HEALTHY)
     never = ad_hoc("never-healthy", f"exec python3 {script}")
     results, backend = measure(tmp_path, root, [never, catalog_servers["waitress"]], [catalog_scenarios["hello"]])
-    target = assert_failed_and_gone(results, backend, "never-healthy", "not healthy after 3 s", "/health answered 503")
+    target = assert_failed_and_gone(
+        results, backend, "never-healthy", f"not healthy after {HEALTH_TIMEOUT_S:g} s", "/health answered 503"
+    )
     assert '"GET /health HTTP/1.1" 503' in (target.log_tail or "")  # the server's own log, its last lines
     assert not target.steps
     assert_next_server_measured(results)
@@ -316,7 +318,12 @@ def test_a_hung_server_is_failed_and_its_timeouts_counted(
         lambda backend: FaultAt(backend, "gunicorn-sync", ("step", 1), stop_group),
     )
     target = assert_failed_and_gone(
-        results, backend, "gunicorn-sync", "stopped answering during io", "no response in its last step", "after 3 s"
+        results,
+        backend,
+        "gunicorn-sync",
+        "stopped answering during io",
+        "no response in its last step",
+        f"after {HEALTH_TIMEOUT_S:g} s",
     )
     first, second = target.steps
     assert first.requests > 0 and first.failures == 0

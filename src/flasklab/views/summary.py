@@ -90,8 +90,7 @@ def summary_table(results: Results, compact: bool = False) -> Table:
     title = f"Peak throughput (rps) and its p95 - run {results.meta.run_id}, profile {results.meta.profile}"
     table = Table(title=title if not compact else "Peak rps (p95 ms) per scenario", title_justify="left")
     if compact:
-        table.box = box.SIMPLE_HEAD
-        table.pad_edge = False
+        table.box, table.pad_edge, table.show_edge = box.SIMPLE_HEAD, False, False
     table.add_column("server", no_wrap=True)
     if not compact:
         table.add_column("configured")
@@ -176,7 +175,9 @@ def claims_table(results: Results) -> Table:
 
 def headline_table(results: Results) -> Table:
     """The seed's answer (flasklab.views.headline), in 80 columns: no cell wraps."""
-    table = Table(title=headline_title(results), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table = Table(
+        title=headline_title(results), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False
+    )
     table.add_column("server", no_wrap=True)
     for column in ("configured", "at once", "io rps", "law"):
         table.add_column(column, justify="right", no_wrap=True)
