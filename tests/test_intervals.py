@@ -17,9 +17,11 @@ from fractions import Fraction
 import pytest
 
 from flasklab.core.analysis import P95_APPROXIMATE, Interval, p95_interval, rps_interval
+from flasklab.core.catalog import Scenario
 from flasklab.core.intervals import quantile_ranks, two_sided_min
 from flasklab.core.results import Spread, Step
 from flasklab.loadgen.window import Window, enough, percentile_interval, rate_interval
+from flasklab.measure.load import window_rule
 from flasklab.measure.rounds import combine
 
 P95 = Fraction(19, 20)
@@ -194,3 +196,10 @@ def test_a_window_of_bursts_runs_on() -> None:
     ended = [burst / 10 + 0.001 * user for burst in range(5) for user in range(4)]
     window = Window(start=0.0, response_ms=[100.0] * 20, ended=ended)
     assert not enough(window, 0.5)
+
+
+def test_a_mix_of_request_kinds_keeps_its_whole_window(catalog_scenarios: dict[str, Scenario]) -> None:
+    """Slow clients beside fast users (and the mixed scenario): the fast kind would fill the count first."""
+    rules = {name: window_rule(scenario) for name, scenario in catalog_scenarios.items()}
+    assert rules["slowclient"] == rules["mixed"] == "fixed"
+    assert rules["hello"] == rules["io"] == rules["cpu"] == "enough"

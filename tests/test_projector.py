@@ -256,7 +256,9 @@ def test_the_projector_shows_the_run_to_a_room(projector_run: tuple[Path, str], 
     page.close()
 
     assert "gunicorn-gevent · io · step 2 of 3 · 4 users" in " ".join(now.split())
-    assert re.search(r"about (\d+ s|\d+ min \d\d s) left\s+an estimate: the profile's plan", left), left
+    assert re.search(
+        r"about (\d+ s|\d+ min \d\d s) left\s+an estimate: the steps left at their measured length", left
+    ), left
     assert heading == "io: throughput vs users (the capacity curve)"
     # one lane, bars one after another; four lanes; many bars at once
     single = timeline["dev-single"]
@@ -357,7 +359,11 @@ def test_time_left_is_the_runs_own_estimate_counted_down_since_it_was_made(resul
     assert recorded is not None and recorded.left_s > 0
     made = datetime.fromisoformat(recorded.made)
     then = time_left(running, made)
-    assert then is not None and then.seconds == recorded.left_s and then.basis.startswith("the profile's plan")
+    assert (
+        then is not None
+        and then.seconds == recorded.left_s
+        and then.basis.startswith("the steps left at their measured length")
+    )
     later = time_left(running, made + timedelta(seconds=recorded.left_s / 2))
     assert later is not None and later.seconds == recorded.left_s / 2
     overdue = time_left(running, made + timedelta(seconds=recorded.left_s + 60))

@@ -37,7 +37,7 @@ def one_step(
     root: Path, target: RunningTarget, backend: LocalBackend, params: dict[str, int], profile: Profile = SHORT
 ) -> Step:
     steps: list[Step] = []
-    job = LoadJob.of(root / "locustfiles" / "slowclient.py", {**PARAMS, **params}, profile)
+    job = LoadJob.of(root / "locustfiles" / "slowclient.py", {**PARAMS, **params}, profile, windows="fixed")  # a mix
     run_load(job, target, backend, lambda *_: None, steps.append)
     (step,) = steps
     return step

@@ -27,6 +27,7 @@ from flasklab.measure.backends.external import ExternalBackend
 from flasklab.measure.observer import Quiet
 from flasklab.measure.runner import Run
 from flasklab.measure.story import step_line, time_left
+from tests.conftest import QUICK_RUN
 from tests.helpers import flasklab, step
 
 # Every test here measures: its module sweep tells measured concurrency (tests/quiet.py).
@@ -239,3 +240,19 @@ def test_a_server_the_lab_cannot_restart_says_so_on_its_targets(
     assert measured.status == "ok" and len(measured.rounds) == 2
     assert measured.note == reason
     assert result.stderr.count(reason) == 1, result.stderr
+
+
+def test_the_time_left_takes_the_steps_measured_length_once_there_are_some() -> None:
+    """Windows end once they hold enough samples and warm-ups once steady: the steps left are counted at the mean
+    length of the steps measured so far, at the profile's warm-up and window before any."""
+    results = load_results(QUICK_RUN)  # quick: 0.5 s warm-up + 1.5 s window a step
+    results.targets = []
+    assert remaining(results).step_s == 2.0
+    measured = Target(server="dev-single", scenario="hello", concurrency=1, status="ok")
+    measured.steps = [
+        step(1, 600.0, duration_s=0.5, warmup_used_s=0.5),  # a fast step: its window ended at its floor
+        step(4, 200.0, duration_s=1.5, warmup_used_s=0.75),  # a whole window, after a longer warm-up
+    ]
+    results.targets.append(measured)
+    left = remaining(results)
+    assert left.step_s == (1.0 + 2.25) / 2 and left.done == 2

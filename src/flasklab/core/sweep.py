@@ -18,20 +18,21 @@ from flasklab.core.results import Estimate, Results
 from flasklab.core.settings import DEFAULT_SLO_P95_MS, Profile
 from flasklab.core.userapp import UserApp
 
-# What an estimate of the time left adds to the profile's steps, each a little above a local run's: a server's start,
-# health check and stop; its probe (7 s where dev-single serves it one request after another and waits out its
-# self-call, 1.5 s where gunicorn serves four at once); a target's load generator starting (Locust's imports) and the
-# warm-ups that last until steady.
-SERVER_ALLOWANCE_S = 3.0
-PROBE_ALLOWANCE_S = 4.0
-TARGET_ALLOWANCE_S = 1.5
+# What an estimate of the time left adds to its steps, each a little above a local run's as `scripts/bench
+# sweep_quick` measured it over the catalog (2026-12-05: 12 s of starts and stops for 15 servers, 21 s of probes,
+# 23 s of load generators for 30 targets): a server's start, health check and stop; its probe (7 s where dev-single
+# serves it one request after another and waits out its self-call, under 1 s where gunicorn serves four at once); a
+# target's load generator starting (Locust's imports) and stopping.
+SERVER_ALLOWANCE_S = 1.0
+PROBE_ALLOWANCE_S = 1.5
+TARGET_ALLOWANCE_S = 1.0
 
 
 @dataclass(frozen=True)
 class Remaining:
     """What is left of a sweep: target rounds not begun, steps to measure, servers to start and to probe; the steps
     measured so far (a failed or skipped server's steps not measured are dropped, not counted as done); and a step's
-    length (the profile's warm-up and window)."""
+    length (``step_length``: as measured so far, else the profile's warm-up and window)."""
 
     targets: int
     steps: int
@@ -109,7 +110,20 @@ def remaining(results: Results) -> Remaining:
         starts += rounds - begun
         probes += meta.probe and server not in probed
     done = sum(target.steps_done() for target in results.targets)
-    return Remaining(targets, steps, starts, probes, done, meta.warmup_s + meta.window_s)
+    return Remaining(targets, steps, starts, probes, done, step_length(results))
+
+
+def step_length(results: Results) -> float:
+    """A step's length for the time left: the mean of the steps measured so far (warm-ups last until steady, windows
+    end once they hold enough samples), or the profile's warm-up and window before any."""
+    lengths = [
+        step.warmup_used_s + step.duration_s
+        for target in results.targets
+        for steps in (target.rounds or [target.steps])
+        for step in steps
+        if step.warmup_used_s is not None
+    ]
+    return sum(lengths) / len(lengths) if lengths else results.meta.warmup_s + results.meta.window_s
 
 
 def estimate(results: Results, made: datetime | None = None) -> Estimate:

@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
+from flasklab.core.catalog import MIXED_WORK, Scenario
 from flasklab.core.protocol import (
     Event,
     Load,
@@ -80,10 +81,17 @@ class LoadJob:
         return cls(Load.model_validate({**scenario, **timing, **knobs}), processes)
 
     @classmethod
-    def for_sweep(cls, sweep: Sweep, locustfile: Path, params: dict[str, int]) -> LoadJob:
+    def for_sweep(cls, sweep: Sweep, scenario: Scenario, params: dict[str, int]) -> LoadJob:
         """The load of one of ``sweep``'s targets: its scenario's locustfile and parameters, the sweep's knobs."""
         knobs = {"model": sweep.model, "arrivals": sweep.arrivals, "connections": sweep.connections}
-        return cls.of(locustfile, params, sweep.profile, sweep.processes, seed=sweep.seed or 0, **knobs)
+        knobs["windows"] = window_rule(scenario)
+        return cls.of(scenario.locustfile, params, sweep.profile, sweep.processes, seed=sweep.seed or 0, **knobs)
+
+
+def window_rule(scenario: Scenario) -> str:
+    """A scenario of one kind of request ends a window once it holds enough samples; a mix (slow clients beside fast
+    users, mixed work) keeps the profile's whole window: its fast kind would fill the count before a slow one ends."""
+    return "fixed" if scenario.work == MIXED_WORK else "enough"
 
 
 class LocalWorkers:

@@ -141,7 +141,7 @@ class TargetLoad:
     def measure(self) -> None:
         self.run.observer.target_started(self.target.server, self.target.scenario)
         self.target.status = "running"  # again, in a later round
-        job = LoadJob.for_sweep(self.run.sweep, self.scenario.locustfile, self.target.params)
+        job = LoadJob.for_sweep(self.run.sweep, self.scenario, self.target.params)
         try:
             run_load(job, self.running, self.run.backend, self.window_started, self.step_finished)
         except LoadFailed as error:

@@ -13,7 +13,7 @@ from flasklab.core.results import Results
 from flasklab.core.sweep import remaining
 
 # What the time left shown is (the runner's estimate, flasklab.core.sweep, as results.json records it).
-TIME_LEFT_BASIS = "the profile's plan (the run's own estimate)"
+TIME_LEFT_BASIS = "the steps left at their measured length (the run's own estimate)"
 
 
 @dataclass(frozen=True)
