@@ -20,7 +20,7 @@ from flasklab.core.analysis import (
     load_text,
 )
 from flasklab.core.catalog import Server
-from flasklab.core.results import Results
+from flasklab.core.results import Results, Step
 from flasklab.views.headline import headline_rows, headline_title, io_scenario
 
 VERDICT_STYLE = {"confirmed": "green", "refuted": "red", "not-run": "yellow"}
@@ -193,29 +193,32 @@ def headline_table(results: Results) -> Table:
 HEADLINE_CAPTION = "at once: the probe; law: min(users, configured) / io time"
 
 
-def grouped(loads: list[tuple[str, str]]) -> str:
-    """'dev-single io @ 1, 4, 16 users; gunicorn-sync io @ 16 users' from (target, load) pairs."""
-    by_target: dict[str, list[str]] = {}
-    for target, load in loads:
-        by_target.setdefault(target, []).append(load)
+def grouped(steps: list[tuple[str, Step]]) -> str:
+    """'dev-single io @ 1, 4, 16 users; gunicorn-sync io @ 16 users' from (target, step) pairs."""
+    by_target: dict[str, list[Step]] = {}
+    for target, step in steps:
+        by_target.setdefault(target, []).append(step)
     parts = []
-    for target, texts in by_target.items():
-        unit = texts[-1].split(" ", 1)[1] if " " in texts[-1] else ""
-        numbers = [text.split(" ", 1)[0] for text in texts]
-        parts.append(f"{target} @ {', '.join(numbers)} {unit}".rstrip())
+    for target, its in by_target.items():
+        unit = (
+            "rps offered"
+            if its[-1].offered_rps is not None
+            else ("users" if len(its) > 1 or its[-1].users != 1 else "user")
+        )
+        parts.append(f"{target} @ {', '.join(f'{step.load:g}' for step in its)} {unit}")
     return "; ".join(parts)
 
 
 def flagged_lines(results: Results) -> list[str]:
     """Steps that do not count, grouped by cause: the cause, how many, and which servers at which loads (one line
     each); each step's cause in words is the report's (its warnings) and ``flasklab report DIR --verbose``'s."""
-    groups: dict[str, list[tuple[str, str]]] = {}
+    groups: dict[str, list[tuple[str, Step]]] = {}
     for analysis in (analyse(target, results.meta) for target in results.targets):
         for standing in analysis.flagged:
             for flag in standing.flags:
                 target = f"{analysis.target.server} {analysis.target.scenario}"
-                groups.setdefault(flag.kind, []).append((target, load_text(standing.step)))
-    return [f"{kind} ({len(loads)}): {grouped(loads)}" for kind, loads in groups.items()]
+                groups.setdefault(flag.kind, []).append((target, standing.step))
+    return [f"{kind} ({len(steps)}): {grouped(steps)}" for kind, steps in groups.items()]
 
 
 def decided_claims(results: Results) -> tuple[list[str], int]:
