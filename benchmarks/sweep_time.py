@@ -13,11 +13,18 @@ beforehand, so that pip is not timed. Printed: the seconds of the sweep and its 
 - report: writing report.html;
 - other: what is left (the environments' check before the first server, saving results.json).
 
-Extra arguments go to the sweep as `flasklab run` options would (``--servers a,b``, ``--scenarios io``).
+Then the time-left estimates the run told as it went (the log's and the projector's: one computation,
+flasklab.core.sweep) against the time the sweep really had left when each was made (``sweep_<profile>_time_left``:
+the median and the worst relative error of those made while at least TIME_LEFT_FROM_S remained; goal within 20 %),
+and how many curves adaptive steps stopped below the profile's top.
+
+Extra arguments go to the sweep as `flasklab run` options would (``--servers a,b``, ``--scenarios io``,
+``--steps fixed``).
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +34,15 @@ from arguments import option
 from flasklab.cli.measure import planned_sweep
 from flasklab.core.catalog import lab_root, load_servers
 from flasklab.core.results import ProbeResult, Results, Target
+from flasklab.core.sweep import Remaining
 from flasklab.measure.backends.local import LocalBackend
 from flasklab.measure.observer import Quiet
 from flasklab.measure.runner import Run
 from flasklab.views.report import write_report
 
 GOALS_S = {"quick": 180, "standard": 1200}
+# Estimates made this close to the end are left out of the error: a few seconds off is a large share of little.
+TIME_LEFT_FROM_S = 60.0
 
 
 @dataclass
@@ -41,6 +51,10 @@ class Clock(Quiet):
 
     events: list[tuple[float, str, str]] = field(default_factory=list)
     restarts: int = 0
+    estimates: list[tuple[float, float]] = field(default_factory=list)  # (when, seconds left as the run told it)
+
+    def time_left(self, left: Remaining) -> None:
+        self.estimates.append((time.monotonic(), left.seconds))
 
     def mark(self, kind: str, what: str) -> None:
         self.events.append((time.monotonic(), kind, what))
@@ -86,10 +100,16 @@ def spent(clock: Clock, results: Results, started: float, ended: float) -> dict[
     return parts
 
 
+def time_left_errors(clock: Clock, ended: float) -> list[float]:
+    """Each estimate's relative error against the time the sweep really had left then (TIME_LEFT_FROM_S or more)."""
+    return [told / (ended - when) - 1 for when, told in clock.estimates if ended - when >= TIME_LEFT_FROM_S]
+
+
 def sweep_time(profile: str, extra: list[str]) -> int:
     root = lab_root()
     servers, rest = option(extra, "--servers", "")
-    scenarios, _ = option(rest, "--scenarios", "")
+    scenarios, rest = option(rest, "--scenarios", "")
+    steps_rule, _ = option(rest, "--steps", "adaptive")
     out = Path(f"/tmp/flasklab-bench-sweep-{profile}")
     _, sweep = planned_sweep(
         servers or None,
@@ -107,6 +127,7 @@ def sweep_time(profile: str, extra: list[str]) -> int:
         arrivals=None,
         connections="keepalive",
         slo_p95_ms=500.0,
+        steps_rule=steps_rule,
     )
     backend = LocalBackend(root, out / "logs", report=lambda _: None)
     backend.prepare(list(load_servers(root).values()))  # pip, once per environment, is not what is timed
@@ -127,6 +148,14 @@ def sweep_time(profile: str, extra: list[str]) -> int:
     )
     print(f"sweep_{profile}_parts " + "  ".join(f"{name} {seconds:.0f}" for name, seconds in parts.items()))
     print(f"sweep_{profile}_restarts {clock.restarts}")
+    stopped = sum(target.stopped is not None for target in results.targets)
+    print(f"sweep_{profile}_stopped {stopped} of {len(results.targets)} curves ({results.meta.steps_rule} steps)")
+    if errors := sorted(time_left_errors(clock, swept)):
+        worst = max(errors, key=abs)
+        print(
+            f"sweep_{profile}_time_left median {statistics.median(errors):+.0%} worst {worst:+.0%} (goal within 20 %; "
+            f"{len(errors)} estimates made {TIME_LEFT_FROM_S:.0f} s or more before the end)"
+        )
     print(f"# results: {out}")
     return 0 if ok == len(results.targets) else 1
 

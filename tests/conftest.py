@@ -85,6 +85,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: FIRST.index(item.stash[UNIT]) if item.stash[UNIT] in FIRST else len(FIRST))
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: its controller splits the tests by these units
         write_units({item.nodeid: item.stash[UNIT] for item in items})
+        MACHINE.writer_first = any(item.stash[UNIT] == "measuring" for item in items)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> UnitScheduling | None:

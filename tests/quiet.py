@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import IO
 
@@ -36,21 +37,38 @@ def lock_folder() -> Path:
     return folder
 
 
+# How long a worker's first shared test waits for the measuring unit's worker to take the turnstile, when the run has
+# a measuring unit: without it a reader that came first (a module fixture building environments for a minute) held
+# the room while the writer and every other worker waited.
+WRITER_FIRST_S = 10.0
+WRITER_BEGAN = "writer-began"
+
+
 class Machine:
-    """This worker's hold on the machine: none, shared (one test beside others) or alone (measuring tests)."""
+    """This worker's hold on the machine: none, shared (one test beside others) or alone (measuring tests).
+
+    ``writer_first``: the run has a measuring unit, scheduled first; this worker's first shared test lets it begin.
+    """
 
     def __init__(self) -> None:
         self.files: tuple[IO[str], IO[str]] | None = None
         self.alone = False
+        self.writer_first = False
 
     def hold(self, alone: bool) -> None:
         if self.files is not None and self.alone and alone:
             return  # a writer keeps the room for the next measuring test
         self.release()
         folder = lock_folder()
+        if self.writer_first and not alone:
+            self.writer_first = False
+            deadline = time.monotonic() + WRITER_FIRST_S
+            while not (folder / WRITER_BEGAN).exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
         turnstile, room = (folder / "turnstile").open("a"), (folder / "room").open("a")
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         if alone:
+            (folder / WRITER_BEGAN).touch()  # readers may come now: they queue behind the turnstile held here
             fcntl.flock(room, fcntl.LOCK_EX)  # the turnstile stays held: readers queue behind this test
         else:
             fcntl.flock(room, fcntl.LOCK_SH)

@@ -65,6 +65,7 @@ def assert_refused(result: Result, *names: str) -> None:
         ["--model", "open", "--rates", "1e9"],
         ["--model", "open", "--rates", "abc"],
         ["--model", "sideways"],
+        ["--steps", "sideways"],
     ],
 )
 def test_run_refuses_negative_or_absurd_numbers(args: list[str]) -> None:

@@ -18,7 +18,9 @@ PACKAGE = Path(__file__).parents[1] / "src" / "flasklab"
 LOADGEN = "flasklab.loadgen"
 PATCHING = ("locust", "gevent")  # importing Locust monkey-patches the process with gevent
 SHARED = {  # pure: no Locust, no gevent, no orchestrator; the Locust process may import them
+    "flasklab.core.analysis",  # with standing and bottleneck: the stopping rule's thresholds (adaptive steps)
     "flasklab.core.arrivals",
+    "flasklab.core.bottleneck",
     "flasklab.core.catalog",
     "flasklab.core.generator_side",
     "flasklab.core.intervals",
@@ -26,8 +28,10 @@ SHARED = {  # pure: no Locust, no gevent, no orchestrator; the Locust process ma
     "flasklab.core.results",
     "flasklab.core.run_record",
     "flasklab.core.settings",
+    "flasklab.core.standing",
     "flasklab.core.steady",
     "flasklab.core.step_record",
+    "flasklab.core.stopping",
 }
 
 

@@ -75,10 +75,19 @@ def test_quick_sweep_of_every_server(tmp_path: Path, catalog_servers: dict[str, 
     assert results.schema_version in schema["properties"]["schema_version"]["enum"]
     assert results.meta.status == "complete"
     assert {t.server for t in results.targets} == set(catalog_servers)
+    assert results.meta.steps_rule == "adaptive"
     for target in results.targets:
         assert target.status == "ok", (target.server, target.scenario, target.error, target.log_tail)
-        assert [step.users for step in target.steps] == [1, 4, 16]
+        users = [step.users for step in target.steps]
+        assert users == [1, 4, 16][: len(users)] and (users == [1, 4, 16]) is (target.stopped is None), target
         assert all(step.requests > 0 and step.failures == 0 for step in target.steps), target.server
+    # Adaptive steps: a single thread's curve stops once flat (10 rps at 1 user and at 4), a gevent worker's climbs.
+    curves = {(target.server, target.scenario): target for target in results.targets}
+    single_io = curves["dev-single", "io"]
+    assert [step.users for step in single_io.steps] == [1, 4], single_io
+    assert single_io.stopped is not None and single_io.stopped.startswith("throughput flat for 2 doublings")
+    gevent_io = curves["gunicorn-gevent", "io"]
+    assert [step.users for step in gevent_io.steps] == [1, 4, 16] and gevent_io.stopped is None, gevent_io
     claims = {claim.claim: claim for claim in results.claims}
     probes = {probe.server: probe for probe in results.probe}
     gthread = gthread_verdict(probes["gunicorn-gthread"], catalog_servers["gunicorn-gthread"])
@@ -104,6 +113,8 @@ def test_quick_sweep_of_every_server(tmp_path: Path, catalog_servers: dict[str, 
         assert 0.8 * law <= float(row.io_rps.replace(",", "")) <= 1.05 * law, row
     assert result.stdout.startswith("How many at once?") and "Peak rps (p95 ms)" in result.stdout
     assert f"flasklab report {out} --verbose" in result.stderr  # what comes next, with the run's folder
+    assert "stopped dev-single · io: throughput flat for 2 doublings" in result.stderr  # the log says why
+    assert "Curves stopped below the profile's top" in result.stdout and "dev-single io @ 4" in result.stdout
     assert (out / "report.html").stat().st_size < 10 * 2**20
 
 

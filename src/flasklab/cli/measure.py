@@ -83,10 +83,13 @@ def bring_your_own(
     requirements: Path | None,
     locustfile: Path | None,
 ) -> Sweep:
-    """--app and --locustfile, checked before any server starts (exit 2 naming the problem): the sweep with them.
+    """--app and --locustfile, checked before any server starts (exit 2 naming the problem): the sweep with them
+    (unchanged without either).
 
     The backend checks the app where its servers will run it (Backend.prepare_app) and runs it from then on.
     """
+    if not (spec or locustfile or path or requirements):
+        return sweep
     if locustfile is None:
         raise click.UsageError("--app needs --locustfile: your app's own traffic (a plain locustfile)")
     if spec is None and (path or requirements):
@@ -162,6 +165,7 @@ def planned_sweep(
     arrivals: str | None,
     connections: str,
     slo_p95_ms: float,
+    steps_rule: str = "adaptive",
 ) -> tuple[Path, Sweep]:
     """The lab's folder and the sweep run's options ask for: the profile, its servers (the catalog's or --target's)
     and scenarios, the load model; exit 2 naming a bad option before any server starts."""
@@ -183,6 +187,7 @@ def planned_sweep(
         arrivals=arrivals or "poisson",
         connections=connections,
         slo_p95_ms=slo_p95_ms,  # the SLO's one way in: results.json records it and every view reads it back
+        steps_rule=steps_rule,  # type: ignore[arg-type]  # one of STEPS' choices: click checked it
     )
     check_load_model(model, arrivals, rates, processes)
     return root, sweep
@@ -222,6 +227,7 @@ def measure_and_report(sweep: Sweep, backend: Backend, as_json: bool, serve_port
 @option(settings.PROFILE, "--profile", "profile_name")
 @click.option("--no-probe", is_flag=True, help="Skip the concurrency probe.")
 @option(settings.ROUNDS)
+@option(settings.STEPS, "--steps", "steps_rule")
 @seed_option
 @option(settings.MODEL)
 @option(settings.ARRIVALS)
@@ -269,6 +275,7 @@ def run(
     profile_name: str,
     no_probe: bool,
     rounds: int,
+    steps_rule: str,
     seed: int | None,
     model: str,
     arrivals: str | None,
@@ -304,12 +311,12 @@ def run(
         arrivals=arrivals,
         connections=connections,
         slo_p95_ms=slo_p95_ms,
+        steps_rule=steps_rule,
     )
     lab_backend = backend_for(EXTERNAL.name if targets else backend, root, sweep)
-    if app_spec or locustfile or app_path or app_requirements:
-        if targets or scenario_names:
-            raise click.UsageError("--app/--locustfile bring your own app and traffic: drop --target and --scenarios")
-        sweep = bring_your_own(sweep, lab_backend, app_spec, app_path, app_requirements, locustfile)
+    if (app_spec or locustfile or app_path or app_requirements) and (targets or scenario_names):
+        raise click.UsageError("--app/--locustfile bring your own app and traffic: drop --target and --scenarios")
+    sweep = bring_your_own(sweep, lab_backend, app_spec, app_path, app_requirements, locustfile)
     measure_and_report(sweep, lab_backend, as_json, serve_port if serve else None)
 
 

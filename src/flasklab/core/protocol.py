@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from flasklab.core.arrivals import Arrivals
 from flasklab.core.results import Step
+from flasklab.core.run_record import StepsRule
 from flasklab.core.settings import GENERATOR_SATURATION, LOCUST_MASTER_PORT, REQUEST_TIMEOUT
 
 
@@ -50,6 +51,11 @@ class Load(Message):
     )
     request_timeout_s: float = Field(
         default_factory=REQUEST_TIMEOUT.value, gt=0, description="a request unanswered this long fails (the setting)"
+    )
+    steps_rule: StepsRule = Field(
+        default="fixed",
+        description="adaptive: the curve stops after a step that shows the server's limit (flasklab.core.stopping); "
+        "fixed: every step runs",
     )
 
 
@@ -89,6 +95,14 @@ class StepMeasured(Message):
     figures: Step
 
 
+class CurveStopped(Message):
+    """Adaptive steps: the curve stops after this step, for this reason (flasklab.core.stopping); no step follows."""
+
+    event: Literal["stopped"] = "stopped"
+    step: int
+    reason: str
+
+
 class LoadError(Message):
     """The Locust process could not run the load (a bad document or locustfile, workers missing); it exits with 1."""
 
@@ -104,7 +118,8 @@ class LocustfileChecked(Message):
 
 
 Event = Annotated[
-    WindowStarted | WindowEnded | StepMeasured | LoadError | LocustfileChecked, Field(discriminator="event")
+    WindowStarted | WindowEnded | StepMeasured | CurveStopped | LoadError | LocustfileChecked,
+    Field(discriminator="event"),
 ]
 EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
 

@@ -14,6 +14,7 @@ from flasklab.core.step_record import Record, Step
 
 TargetStatus = Literal["ok", "failed", "skipped", "running"]
 Verdict = Literal["confirmed", "refuted", "not-run"]
+StepsRule = Literal["adaptive", "fixed"]  # how far a target's curve steps up (flasklab.core.stopping)
 
 
 class Target(Record):
@@ -28,6 +29,11 @@ class Target(Record):
     log_tail: str | None = None
     note: str | None = Field(default=None, description="what the lab did before measuring (e.g. restarted the server)")
     steps: list[Step] = Field(default_factory=list)
+    stopped: str | None = Field(
+        default=None,
+        description="adaptive steps: why the curve stopped below the profile's top (its steps are the loads it ran; "
+        "with rounds, the first round's, which the later rounds repeat); null: it ran every load",
+    )
     rounds: list[list[Step]] = Field(
         default_factory=list, description="with --rounds N > 1: each round's own steps (steps then combines them)"
     )
@@ -185,6 +191,11 @@ class Meta(Record):
         default="closed", description="closed: users that wait for each answer; open: requests on a schedule"
     )
     steps: list[int] = Field(description="users per step, or in the open model requests due per second")
+    steps_rule: StepsRule = Field(
+        default="fixed",
+        description="adaptive: each target's curve stopped once it showed the server's limit (Target.stopped says "
+        "why; flasklab.core.stopping); fixed (and every run before the rule): every step ran",
+    )
     warmup_s: float
     window_s: float
     scenarios: list[str]

@@ -231,6 +231,13 @@ ROUNDS = Setting(
     "Measure every target this many times, servers and scenarios shuffled each round; steps get their spread.",
     click.IntRange(1, 20),
 )
+STEPS = Setting(
+    "steps",
+    "adaptive",
+    "adaptive: a curve stops stepping up once it has shown the server's limit (throughput flat for 2 doublings while "
+    "latency grows, failures, or an unstable backlog), and says why; fixed: every step of the profile.",
+    click.Choice(["adaptive", "fixed"]),
+)
 PROCESSES = Setting(
     "processes",
     1,
@@ -314,6 +321,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     ARRIVALS,
     CONNECTIONS,
     ROUNDS,
+    STEPS,
     PROCESSES,
     LOCUST_WORKERS_SETTING,
     LOCUST_WEB,

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flasklab.core.catalog import Scenario, Server
-from flasklab.core.results import Estimate, Results
+from flasklab.core.results import Estimate, Results, Target
+from flasklab.core.run_record import StepsRule
 from flasklab.core.settings import DEFAULT_SLO_P95_MS, Profile
 from flasklab.core.userapp import UserApp
 
@@ -76,6 +77,7 @@ class Sweep:
     connections: str = "keepalive"  # or "close": the load's clients open a new TCP connection per request
     prediction: dict[str, str] | None = None  # plan --verify: what the planner predicted for this run's one step
     slo_p95_ms: float = DEFAULT_SLO_P95_MS  # the latency objective its report judges it by, recorded with it
+    steps_rule: StepsRule = "adaptive"  # or "fixed": every step of the profile (flasklab.core.stopping)
 
     @property
     def loads(self) -> tuple[int, ...]:
@@ -90,10 +92,17 @@ def seeded(sweep: Sweep) -> Sweep:
 
 
 def remaining(results: Results) -> Remaining:
-    """What is left of the run's sweep, from what results.json holds: a failed or skipped server gets no later round."""
+    """What is left of the run's sweep, from what results.json holds: a failed or skipped server gets no later round.
+
+    With adaptive steps a curve's length is known once it stopped or its first round ended; until then it is expected
+    to run as many steps as the finished curves of its scenario did on average (``curve_lengths``; of every scenario
+    while its own has none; the profile's all before any curve ended), so that the estimate learns as the run goes.
+    """
     meta = results.meta
     per_round = len(meta.steps)
-    targets = steps = starts = probes = 0
+    expected = expected_lengths(results) if meta.steps_rule == "adaptive" else {}
+    targets = steps = 0.0
+    starts = probes = 0
     probed = {probe.server for probe in results.probe}
     for server in meta.servers:
         measured = {target.scenario: target for target in results.targets if target.server == server}
@@ -104,13 +113,40 @@ def remaining(results: Results) -> Remaining:
             target = measured.get(scenario)
             if target is not None and target.status in ("failed", "skipped"):
                 continue
-            left = rounds * per_round - (target.steps_done() if target is not None else 0)
+            length = (curve_length(target) if target is not None else None) or expected.get(scenario, per_round)
+            left = max(rounds * length - (target.steps_done() if target is not None else 0), 0)
             steps += left
-            targets += left // per_round if per_round else 0
+            targets += left // length if length else 0
         starts += rounds - begun
         probes += meta.probe and server not in probed
     done = sum(target.steps_done() for target in results.targets)
-    return Remaining(targets, steps, starts, probes, done, step_length(results))
+    return Remaining(round(targets), round(steps), starts, probes, done, step_length(results))
+
+
+def curve_length(target: Target) -> int | None:
+    """How many steps a round of the target runs, once known: its first round's, when its curve stopped or that round
+    ended (later rounds repeat it); None while its first round goes on and its curve has not stopped."""
+    first = target.rounds[0] if target.rounds else target.steps
+    if target.stopped is not None or len(target.rounds) > 1 or target.status == "ok":
+        return len(first)
+    return None
+
+
+def expected_lengths(results: Results) -> dict[str, float]:
+    """Each scenario's expected curve length for adaptive steps: the mean of its known ones, else of every known one
+    (a scenario not in it: the profile's length, by the caller's default)."""
+    known: dict[str, list[int]] = {}
+    for target in results.targets:
+        if (length := curve_length(target)) is not None:
+            known.setdefault(target.scenario, []).append(length)
+    every = [length for lengths in known.values() for length in lengths]
+    if not every:
+        return {}
+    overall = sum(every) / len(every)
+    return {
+        scenario: (sum(known[scenario]) / len(known[scenario]) if scenario in known else overall)
+        for scenario in results.meta.scenarios
+    }
 
 
 def step_length(results: Results) -> float:

@@ -39,6 +39,7 @@ from pydantic import ValidationError
 
 from flasklab.core.catalog import lab_root
 from flasklab.core.protocol import (
+    CurveStopped,
     Event,
     LoadConfig,
     LoadError,
@@ -50,6 +51,7 @@ from flasklab.core.protocol import (
 )
 from flasklab.core.results import Step
 from flasklab.core.steady import TREND_SLICES, WARMUP_SLICES, unstable
+from flasklab.core.stopping import stop_reason
 from flasklab.loadgen import config as given_load
 from flasklab.loadgen.distributed import error_kind
 from flasklab.loadgen.driver import Driver, wait_until, warm_up
@@ -304,13 +306,16 @@ def run(config: LoadConfig) -> int:
     generator = GeneratorCpu(session.recorder.worker_cpu, set(config.server_cpus))
     # Workers report every few seconds: a distributed step is summed up once its samples can have arrived.
     report_delay = REPORT_DELAY_S if config.workers else 0.0
+    curve: list[Step] = []  # the steps summed up so far: what the stopping rule reads
 
     def summarise(measured: Measured) -> None:
         gevent.sleep(report_delay)
-        emit(StepMeasured(step=measured.step, figures=step_figures(session, generator, measured)))
+        curve.append(step_figures(session, generator, measured))
+        emit(StepMeasured(step=measured.step, figures=curve[-1]))
 
     # This loop applies each step on its own boundaries: a step begins where the previous window ended, and its
-    # window once its warm-up is steady. (Locust's own shape loop ticks once a second on a fixed schedule.)
+    # window once its warm-up is steady. (Locust's own shape loop ticks once a second on a fixed schedule.) With
+    # adaptive steps a step's figures are summed up before the next begins, so that the curve can stop after it.
     session.shape.reset_time()
     driver = Driver(session.runner, session.arrivals, session.shape.start_time)
     pending, step_start = [], 0.0
@@ -320,6 +325,11 @@ def run(config: LoadConfig) -> int:
         window_end = session.recorder.phases[step].window_end
         assert window_end is not None
         step_start = window_end
+        if config.steps_rule == "adaptive" and step < len(session.shape.steps) - 1:
+            gevent.joinall(pending)
+            if (reason := stop_reason(curve)) is not None:
+                emit(CurveStopped(step=step, reason=reason))
+                break
     gevent.joinall(pending)
     stop(session)
     return 0

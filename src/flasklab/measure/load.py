@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from flasklab.core.catalog import MIXED_WORK, Scenario
 from flasklab.core.protocol import (
+    CurveStopped,
     Event,
     Load,
     LoadConfig,
@@ -85,7 +86,12 @@ class LoadJob:
         """The load of one of ``sweep``'s targets: its scenario's locustfile and parameters, the sweep's knobs."""
         knobs = {"model": sweep.model, "arrivals": sweep.arrivals, "connections": sweep.connections}
         knobs["windows"] = window_rule(scenario)
+        knobs["steps_rule"] = sweep.steps_rule
         return cls.of(scenario.locustfile, params, sweep.profile, sweep.processes, seed=sweep.seed or 0, **knobs)
+
+    def repeating(self, loads: tuple[int, ...]) -> LoadJob:
+        """The same load over exactly these loads, every one (a later round repeating the first round's curve)."""
+        return replace(self, load=self.load.model_copy(update={"steps": loads, "steps_rule": "fixed"}))
 
 
 def window_rule(scenario: Scenario) -> str:
@@ -211,8 +217,10 @@ def run_load(
     backend: Backend,
     on_window: Callable[[int, int], None],
     on_step: Callable[[Step], None],
+    on_stop: Callable[[str], None] | None = None,
 ) -> None:
-    """Drive ``target`` through every step of the profile; each finished step goes to ``on_step``."""
+    """Drive ``target`` through every step of the profile; each finished step goes to ``on_step``, and with adaptive
+    steps why the curve stopped early to ``on_stop``."""
     workers, master_port = locust_workers(), LOCUST_MASTER_PORT
     if job.processes > 1:
         workers, master_port = job.processes, free_port()
@@ -231,7 +239,7 @@ def run_load(
                 text=True,
                 stdin=subprocess.DEVNULL,
             )
-        _follow(process, job, target, local_workers, on_window, on_step)
+        _follow(process, job, target, local_workers, (on_window, on_step, on_stop))
     finally:
         if process is not None and process.poll() is None:
             process.kill()
@@ -245,10 +253,11 @@ def _follow(
     job: LoadJob,
     target: RunningTarget,
     local_workers: LocalWorkers | None,
-    on_window: Callable[[int, int], None],
-    on_step: Callable[[Step], None],
+    told: tuple[Callable[[int, int], None], Callable[[Step], None], Callable[[str], None] | None],
 ) -> None:
-    """Read the Locust process's events until it ends, sampling the server's usage at each window's edges."""
+    """Read the Locust process's events until it ends, sampling the server's usage at each window's edges, and tell
+    ``told``'s window, step and stop callbacks (run_load's)."""
+    on_window, on_step, on_stop = told
     assert process.stdout is not None and process.stderr is not None
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
@@ -274,6 +283,10 @@ def _follow(
             case StepMeasured(step=step) as measured:
                 on_step(measured_step(measured, before.pop(step, None), after.pop(step, None)))
                 steps_done += 1
+            case CurveStopped(step=step, reason=reason):
+                steps = step + 1  # the steps above were never meant to run
+                if on_stop is not None:
+                    on_stop(reason)
             case LoadError(message=message):
                 raise LoadFailed(message)
     process.wait(timeout=GRACE_S)

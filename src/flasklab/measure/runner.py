@@ -70,6 +70,7 @@ def _meta(sweep: Sweep, backend: Backend) -> Meta:
         profile=sweep.profile.name,
         model=sweep.model,  # type: ignore[arg-type]
         steps=list(sweep.loads),
+        steps_rule=sweep.steps_rule,
         warmup_s=sweep.profile.warmup_s,
         window_s=sweep.profile.window_s,
         scenarios=[scenario.name for scenario in sweep.scenarios],
@@ -138,7 +139,7 @@ class Run:
 
     def close_all(self, targets: list[Target], status: str, error: str | None, log_tail: str | None) -> None:
         for target in targets:
-            unfinished_round = bool(target.rounds) and len(target.rounds[-1]) < len(self.sweep.loads)
+            unfinished_round = bool(target.rounds) and len(target.rounds[-1]) < len(target.rounds[0])
             if target.status == "running" or unfinished_round:
                 target.status = status  # type: ignore[assignment]
                 target.error, target.log_tail = error, log_tail

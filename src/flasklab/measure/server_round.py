@@ -142,8 +142,11 @@ class TargetLoad:
         self.run.observer.target_started(self.target.server, self.target.scenario)
         self.target.status = "running"  # again, in a later round
         job = LoadJob.for_sweep(self.run.sweep, self.scenario, self.target.params)
+        if len(self.target.rounds) > 1:  # a later round repeats the loads the first one ran, so that rounds combine
+            first = tuple(int(step.load) for step in self.target.rounds[0])
+            job = job.repeating(first or job.load.steps)
         try:
-            run_load(job, self.running, self.run.backend, self.window_started, self.step_finished)
+            run_load(job, self.running, self.run.backend, self.window_started, self.step_finished, self.stopped)
         except LoadFailed as error:
             self.load_failed(error)
             return
@@ -153,6 +156,12 @@ class TargetLoad:
 
     def window_started(self, _: int, users: int) -> None:
         self.run.observer.window_started(self.target.server, self.target.scenario, users)
+
+    def stopped(self, reason: str) -> None:
+        """The curve stopped below the profile's top (adaptive steps): recorded and told, in the round that decided."""
+        self.target.stopped = reason
+        self.run.save()
+        self.run.observer.curve_stopped(self.target.server, self.target.scenario, reason)
 
     def step_finished(self, step: Step) -> None:
         target = self.target

@@ -1,8 +1,9 @@
 """The run told as it goes: one plain line per event, for a log (compose, CI, a pipe) and above the progress bar.
 
-Each line starts with what happened (``start``, ``step``, ``probe``, ``verdict``, ``failed``, ``skipped``, ``time``)
-and names the server and scenario, so that the log of a long sweep can be read in a room and grepped after. The
-figures are results.json's; a step that does not count says why in the words of flasklab.core.analysis.
+Each line starts with what happened (``start``, ``step``, ``stopped``, ``probe``, ``verdict``, ``failed``,
+``skipped``, ``time``) and names the server and scenario, so that the log of a long sweep can be read in a room and
+grepped after. The figures are results.json's; a step that does not count says why in the words of
+flasklab.core.analysis.
 """
 
 from __future__ import annotations
@@ -23,15 +24,22 @@ def line(kind: str, text: str) -> str:
 
 
 def started_line(server: str, scenario: str, sweep: Sweep) -> str:
-    """What comes for a target: its steps, their length and load."""
+    """What comes for a target: its steps, their length and load (with adaptive steps, at most: the curve stops once
+    it has shown the server's limit)."""
     loads = ", ".join(map(str, sweep.loads))
     unit = "rps offered" if sweep.model == "open" else "users"
     steps = len(sweep.loads)
+    upto = "up to " if sweep.steps_rule == "adaptive" and steps > 1 else ""
     return line(
         "start",
-        f"{server} · {scenario}: {steps} step{'s' if steps != 1 else ''} of "
+        f"{server} · {scenario}: {upto}{steps} step{'s' if steps != 1 else ''} of "
         f"{sweep.profile.step_s:g} s at {loads} {unit}",
     )
+
+
+def stopped_line(server: str, scenario: str, reason: str) -> str:
+    """A curve that stopped below the profile's top (adaptive steps), and why (flasklab.core.stopping)."""
+    return line("stopped", f"{server} · {scenario}: {reason}")
 
 
 def probe_started_line(server: str) -> str:
@@ -114,6 +122,9 @@ class Story:
 
     def step_finished(self, server: str, scenario: str, standing: Standing) -> None:
         self.say(step_line(server, scenario, standing))
+
+    def curve_stopped(self, server: str, scenario: str, reason: str) -> None:
+        self.say(stopped_line(server, scenario, reason))
 
     def target_finished(self, target: Target) -> None:
         if ended := finished_line(target):

@@ -271,6 +271,7 @@ def render_report(
             live_status=live_status(results),
             time_left=time_left(results),
             plan_check=plan_check(results),
+            stopped=[target for target in results.targets if target.stopped],
         )
     )
 

@@ -221,6 +221,15 @@ def flagged_lines(results: Results) -> list[str]:
     return [f"{kind} ({len(steps)}): {grouped(steps)}" for kind, steps in groups.items()]
 
 
+def stopped_lines(results: Results, verbose: bool) -> list[str]:
+    """Adaptive steps: the curves that stopped below the profile's top, each at its last load (verbose: with why,
+    flasklab.core.stopping's words), or one line naming them."""
+    stopped = [target for target in results.targets if target.stopped and target.steps]
+    if verbose:
+        return [f"{t.server} {t.scenario} @ {load_text(t.steps[-1])}: {t.stopped}" for t in stopped]
+    return [", ".join(f"{t.server} {t.scenario} @ {t.steps[-1].load:g}" for t in stopped)] if stopped else []
+
+
 def decided_claims(results: Results) -> tuple[list[str], int]:
     """The verdicts the headline does not show (self-calls, slow clients), one line each without their evidence, and
     how many claims were not run (their servers or scenarios were not in the run)."""
@@ -248,6 +257,12 @@ def print_results(console: Console, results: Results, verbose: bool = False) -> 
             console.print("[bold]Steps that do not count[/], by cause (each one's cause: the report's warnings)")
             for text in lines:
                 console.print(f"  {escape(text)}", no_wrap=True, overflow="ellipsis")
+        if lines := stopped_lines(results, verbose):
+            stopped = sum(bool(target.stopped) for target in results.targets)
+            why = "" if verbose else " (why: the report, or --verbose)"
+            console.print(f"[bold]Curves stopped below the profile's top[/] ({stopped} of {len(results.targets)}){why}")
+            for text in lines:
+                console.print(f"  {escape(text)}", no_wrap=not verbose, overflow="ellipsis")
         for target in results.targets:
             if target.status in ("failed", "skipped"):
                 console.print(

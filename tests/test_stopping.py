@@ -1,0 +1,156 @@
+"""Adaptive steps' one stopping rule (flasklab.core.stopping), and the time left that learns the curves' lengths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from flasklab.cli import main
+from flasklab.core.results import Meta, Results, Step, Target, load_results
+from flasklab.core.settings import STEPS
+from flasklab.core.stopping import FLAT_DOUBLINGS, STEPS_RULES, stop_reason
+from flasklab.core.sweep import remaining
+from tests.helpers import flasklab, step
+
+
+def io_step(users: int, rps: float, p50_ms: float, **fields: object) -> Step:
+    """A closed-loop io step with a tight rps interval (±1 %), as a regular 100 ms sleep gives."""
+    figures: dict[str, Any] = {"p50_ms": p50_ms, "rps_low": rps * 0.99, "rps_high": rps * 1.01} | fields
+    return step(users, rps, **figures)
+
+
+def test_a_single_worker_on_io_stops_after_two_flat_doublings() -> None:
+    """dev-single on io: 10 rps from 1 user on, each doubling of the users doubling the wait (Little's law)."""
+    curve = [io_step(1, 10.0, 100), io_step(2, 10.0, 200), io_step(4, 9.95, 400)]
+    assert stop_reason(curve[:2]) is None  # one flat doubling is not yet the limit
+    reason = stop_reason(curve)
+    assert reason is not None and reason.startswith(f"throughput flat for {FLAT_DOUBLINGS} doublings (1 user to 4")
+    assert "10.0 → 10.0 → 9.9 rps" in reason and "p50 grew (100 → 200 → 400 ms)" in reason
+
+
+def test_a_climbing_curve_runs_to_the_top() -> None:
+    """gevent on io: throughput doubles with the users, and a flat doubling followed by growth starts the count anew."""
+    climbing = [io_step(users, 10.0 * users, 100) for users in (1, 2, 4, 8, 16, 32, 64)]
+    assert all(stop_reason(climbing[: k + 1]) is None for k in range(len(climbing)))
+    interrupted = [io_step(1, 10, 100), io_step(2, 10, 200), io_step(4, 40, 100), io_step(8, 40, 200)]
+    assert stop_reason(interrupted) is None
+
+
+def test_one_quadrupling_spans_two_doublings() -> None:
+    """The quick profile (1, 4, 16 users): a flat step from 1 to 4 users has shown the limit."""
+    reason = stop_reason([io_step(1, 10.0, 100), io_step(4, 10.0, 400)])
+    assert reason is not None and "1 user to 4 users" in reason
+
+
+@pytest.mark.parametrize(
+    ("rps_high", "grown_to", "stops"),
+    [
+        (101.0, 100.5, True),  # within its interval and under 10 %: flat
+        (101.0, 105.0, False),  # under 10 % but past a tight interval: still growing
+        (130.0, 115.0, False),  # within a wide interval but past 10 %: still growing
+        (None, 109.0, True),  # no interval: 10 % decides
+        (None, 111.0, False),
+    ],
+)
+def test_flat_is_within_the_interval_and_under_ten_percent(
+    rps_high: float | None, grown_to: float, stops: bool
+) -> None:
+    curve = [
+        step(4, 100.0, p50_ms=40, rps_high=rps_high, rps_low=None if rps_high is None else 99.0),
+        step(8, grown_to, p50_ms=80, rps_high=rps_high, rps_low=None if rps_high is None else 99.0),
+        step(16, grown_to, p50_ms=160, rps_high=rps_high, rps_low=None if rps_high is None else 99.0),
+    ]
+    assert (stop_reason(curve) is not None) is stops
+
+
+def test_flat_throughput_without_more_latency_does_not_stop() -> None:
+    """The generator holding the load back (latency unchanged): no sign of the server's limit."""
+    assert stop_reason([io_step(1, 10, 100), io_step(2, 10, 100), io_step(4, 10, 100)]) is None
+
+
+def test_failures_and_an_unstable_backlog_stop_at_once() -> None:
+    failing = step(4, 100.0, requests=500, failures=6)
+    reason = stop_reason([step(1, 50.0), failing])
+    assert reason == "failures 1.2 % at 4 users, past the 1 % limit"
+    assert stop_reason([step(1, 50.0), step(4, 100.0, requests=500, failures=5)]) is None  # 1 %: at the limit
+    assert stop_reason([step(2, 0.0, requests=3, failures=3)]) == "no request succeeded at 2 users"
+    unstable = step(40, 30.0, offered_rps=40.0, unstable=True)
+    assert stop_reason([unstable]) == "unstable at 40 rps offered: the backlog grew, the server did not keep up"
+    capped = step(40, 30.0, offered_rps=40.0, unstable=True, capped_arrivals=12)
+    assert stop_reason([capped]) is None  # the generator's own backlog, not the server's
+
+
+def test_the_setting_offers_the_rules() -> None:
+    assert isinstance(STEPS.type, click.Choice) and tuple(STEPS.type.choices) == STEPS_RULES
+    assert STEPS.default == "adaptive"
+
+
+def run_of(targets: list[Target], steps_rule: str = "adaptive") -> Results:
+    meta = Meta.model_validate(
+        {
+            "run_id": "r",
+            "status": "running",
+            "backend": "local",
+            "profile": "standard",
+            "steps": [1, 2, 4, 8, 16, 32, 64],
+            "steps_rule": steps_rule,
+            "warmup_s": 1.0,
+            "window_s": 5.0,
+            "scenarios": ["hello", "io"],
+            "servers": ["dev-single", "gunicorn-gevent", "waitress"],
+            "probe": False,
+            "started": "now",
+            "host": {"cores": 2},
+            "budget": {},
+            "pinning": None,
+            "versions": {},
+        }
+    )
+    return Results(meta=meta, targets=targets)
+
+
+def curve(server: str, scenario: str, loads: list[int], stopped: str | None, status: str = "ok") -> Target:
+    return Target(
+        server=server,
+        scenario=scenario,
+        concurrency=1,
+        status=status,  # type: ignore[arg-type]
+        steps=[step(users, 10.0, duration_s=1.0, warmup_used_s=0.5) for users in loads],
+        stopped=stopped,
+    )
+
+
+def test_the_time_left_expects_each_scenario_to_stop_as_its_finished_curves_did() -> None:
+    """Before any curve ends every step counts; then each scenario's mean length, learnt as the run goes."""
+    assert remaining(run_of([])).steps == 3 * 2 * 7
+    done = [curve("dev-single", "hello", [1, 2, 4], "flat"), curve("dev-single", "io", [1, 2, 4, 8, 16], "flat")]
+    left = remaining(run_of(done))
+    assert (left.done, left.steps, left.targets) == (8, 2 * 3 + 2 * 5, 4)  # two servers left, hello 3 and io 5 each
+    running = curve("gunicorn-gevent", "hello", [1, 2], None, status="running")  # expected 3: one more
+    assert remaining(run_of([*done, running])).steps == 1 + 5 + 3 + 5
+    fixed = run_of(done, steps_rule="fixed")  # a fixed grid: every step of every target not done
+    assert remaining(fixed).steps == 2 * 2 * 7
+
+
+@pytest.mark.real
+def test_fixed_steps_run_every_load_of_a_flat_curve(tmp_path: Path) -> None:
+    """`--steps fixed`: dev-single on io runs 1, 4 and 16 users though it is flat from 1 (the quick sweep's own run,
+    adaptive, stops it after 4: tests/test_quick_sweep.py)."""
+    out = tmp_path / "fixed"
+    result = flasklab("run", "--servers", "dev-single", "--scenarios", "io", "--profile", "quick", "--no-probe",
+                      "--steps", "fixed", "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = load_results(out)
+    (target,) = results.targets
+    assert results.meta.steps_rule == "fixed" and target.stopped is None
+    assert [step.users for step in target.steps] == [1, 4, 16]
+    assert "stopped" not in result.stderr and "start   dev-single · io: 3 steps of 2 s" in result.stderr
+
+
+def test_a_bad_steps_rule_exits_2_naming_the_rules() -> None:
+    result = CliRunner().invoke(main, ["run", "--steps", "sideways", "--servers", "dev-single"])
+    assert result.exit_code == 2 and "'adaptive'" in result.output and "'fixed'" in result.output, result.output
