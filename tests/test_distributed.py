@@ -103,7 +103,7 @@ def test_local_processes_share_the_load_and_leave_nothing_running(root: Path, tm
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     (target,) = load_results(out).targets
-    assert target.status == "ok" and [step.users for step in target.steps] == [1, 4, 16]
+    assert target.status == "ok" and [step.users for step in target.steps] == [1, 4, 16], target
     for step in target.steps:
         bound = min(step.users, 4) / 0.1  # 4 sync workers, 100 ms each
         assert step.generator_workers == 2

@@ -326,10 +326,11 @@ def run(config: LoadConfig) -> int:
         assert window_end is not None
         step_start = window_end
         if config.steps_rule == "adaptive" and step < len(session.shape.steps) - 1:
-            gevent.joinall(pending)
+            gevent.joinall(pending)  # distributed: the workers' reports awaited, so the next step begins from now
             if (reason := stop_reason(curve)) is not None:
                 emit(CurveStopped(step=step, reason=reason))
                 break
+            step_start = max(step_start, time.perf_counter() - session.shape.start_time)
     gevent.joinall(pending)
     stop(session)
     return 0
