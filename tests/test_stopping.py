@@ -50,26 +50,29 @@ def test_one_quadrupling_spans_two_doublings() -> None:
     ("rps_high", "grown_to", "stops"),
     [
         (101.0, 100.5, True),  # within its interval and under 10 %: flat
-        (101.0, 105.0, False),  # under 10 % but past a tight interval: still growing
-        (130.0, 115.0, False),  # within a wide interval but past 10 %: still growing
+        (101.0, 105.0, True),  # past a tight interval but under 10 %: the drift between windows, flat
+        (130.0, 125.0, True),  # past 10 % but within a wide interval: not shown to grow, flat
+        (130.0, 135.0, False),  # past both: still growing
         (None, 109.0, True),  # no interval: 10 % decides
         (None, 111.0, False),
     ],
 )
-def test_flat_is_within_the_interval_and_under_ten_percent(
-    rps_high: float | None, grown_to: float, stops: bool
-) -> None:
+def test_flat_is_within_ten_percent_or_the_interval(rps_high: float | None, grown_to: float, stops: bool) -> None:
+    low = None if rps_high is None else 99.0
     curve = [
-        step(4, 100.0, p50_ms=40, rps_high=rps_high, rps_low=None if rps_high is None else 99.0),
-        step(8, grown_to, p50_ms=80, rps_high=rps_high, rps_low=None if rps_high is None else 99.0),
-        step(16, grown_to, p50_ms=160, rps_high=rps_high, rps_low=None if rps_high is None else 99.0),
+        step(4, 100.0, p50_ms=40, rps_high=rps_high, rps_low=low),
+        step(8, grown_to, p50_ms=80, rps_high=None if rps_high is None else grown_to * 1.3, rps_low=low),
+        step(16, grown_to, p50_ms=160, rps_high=rps_high, rps_low=low),
     ]
     assert (stop_reason(curve) is not None) is stops
 
 
 def test_flat_throughput_without_more_latency_does_not_stop() -> None:
-    """The generator holding the load back (latency unchanged): no sign of the server's limit."""
+    """The generator holding the load back (latency unchanged, or up by 10 % or less): no sign of the server's limit.
+    The standard sweep's slowclient on gunicorn-sync: 1,178 then 1,091 rps at 1 and 2 users, p50 0.746 and 0.750 ms."""
     assert stop_reason([io_step(1, 10, 100), io_step(2, 10, 100), io_step(4, 10, 100)]) is None
+    assert stop_reason([io_step(1, 10, 100), io_step(2, 10, 110), io_step(4, 10, 121)]) is None
+    assert stop_reason([io_step(1, 10, 100), io_step(2, 10, 111), io_step(4, 10, 124)]) is not None
 
 
 def test_failures_and_an_unstable_backlog_stop_at_once() -> None:

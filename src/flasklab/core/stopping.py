@@ -6,12 +6,13 @@ A target's curve steps up the profile's loads and stops after a step once that s
   flags a step, flasklab.core.standing): a higher load would only fail more;
 - **unstable** (open model): its backlog grew beyond the noise (flasklab.core.steady), the server did not keep up with
   the offered rate, so a higher rate cannot be kept up with either (a capped generator's backlog is its own: no stop);
-- **flat**: throughput stopped growing over FLAT_DOUBLINGS doublings of the load (load x 4) while latency grew: every
-  step of that span outgrew the one before by no more than that step's own rps interval reaches (its high end) and
-  less than KNEE_GROWTH (10 %), and its p50 was higher. Both conditions, so that neither a tight interval (a 2 %
-  drift is growth) nor a wide one (a noisy 20 % is within it) stops a curve that is still climbing. In a closed loop
-  flat throughput with twice the users is twice the wait (Little's law): the server has shown its limit, and the
-  steps above it would measure the queue, not the server.
+- **flat**: throughput stopped growing over FLAT_DOUBLINGS doublings of the load (load x 4) while latency grew: at
+  every step of that span the rps grew by no more than KNEE_GROWTH (10 %) or the earlier step's rps interval reaches,
+  whichever is more (steps differ by more than one window's interval says: it holds the window's rate, not the
+  drift between windows), and the p50 grew by more than LATENCY_GROWTH (10 %). The latency decides: by Little's law
+  a server still scaling keeps its latency as the users double, and one at its limit doubles it; flat throughput with
+  flat latency is a generator that held the load back, not the server's limit, and the curve goes on. The steps
+  above a limit would measure the queue, not the server.
 
 A curve that still climbs runs to the profile's top. The Locust process applies the rule after each window (it has
 the step's figures first, and the next step starts at once); results.json records on each target why its curve
@@ -33,8 +34,9 @@ from flasklab.core.run_record import StepsRule
 from flasklab.core.step_record import Step
 
 STEPS_RULES: tuple[StepsRule, ...] = get_args(StepsRule)
-# Doublings of the load over which flat throughput stops a curve.
+# Doublings of the load over which flat throughput stops a curve, and the p50's growth a flat step needs.
 FLAT_DOUBLINGS = 2
+LATENCY_GROWTH = 1.10
 
 
 def stop_reason(steps: Sequence[Step]) -> str | None:
@@ -53,11 +55,12 @@ def stop_reason(steps: Sequence[Step]) -> str | None:
 
 
 def flat(before: Step, after: Step) -> bool:
-    """``after``, at a higher load, did not outgrow ``before``: within its rps interval and KNEE_GROWTH, p50 higher."""
-    reach = before.rps * KNEE_GROWTH
-    if before.rps_high is not None:
-        reach = min(reach, before.rps_high)
-    latency_grew = before.p50_ms is not None and after.p50_ms is not None and after.p50_ms > before.p50_ms
+    """``after``, at a higher load, did not outgrow ``before`` (KNEE_GROWTH, or within its rps interval) and its p50
+    grew by more than LATENCY_GROWTH."""
+    reach = max(before.rps * KNEE_GROWTH, before.rps_high or 0.0)
+    latency_grew = (
+        before.p50_ms is not None and after.p50_ms is not None and after.p50_ms > before.p50_ms * LATENCY_GROWTH
+    )
     return after.load > before.load and after.rps <= reach and latency_grew
 
 
