@@ -24,6 +24,7 @@ Extra arguments go to the sweep as `flasklab run` options would (``--servers a,b
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ def sweep_time(profile: str, extra: list[str]) -> int:
     scenarios, rest = option(rest, "--scenarios", "")
     steps_rule, _ = option(rest, "--steps", "adaptive")
     out = Path(f"/tmp/flasklab-bench-sweep-{profile}")
+    shutil.rmtree(out, ignore_errors=True)  # the bench's own folder: the last run's results make way
     _, sweep = planned_sweep(
         servers or None,
         scenarios or None,

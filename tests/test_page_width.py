@@ -38,8 +38,9 @@ COMMITTED_RUNS = {
     for path in sorted(ROOT.glob(pattern))
 }
 # The runs whose report ran past 1366 px (or 1920) before the pages were made to fit (2026-12-05): the demo's three
-# scenarios, the quick runs' lower bounds, closed.json's failures, the fidelity runs' seven steps.
-WIDE_RUNS = ["demo", "quick", "quick-b", "closed", "locust-bound", "standalone", "fidelity-3"]
+# scenarios, the quick runs' lower bounds, closed.json's failures, the fidelity runs' seven steps; and the standard
+# sweep's six scenarios over the catalog, with its curves stopped by adaptive steps (their reasons listed).
+WIDE_RUNS = ["demo", "quick", "quick-b", "closed", "locust-bound", "standalone", "fidelity-3", "standard"]
 COMPARED = [("fidelity-1", "fidelity-2"), (FULL_CATALOG, "quick-b")]
 RELAYOUT_MS = 400  # plotly redraws a responsive chart on the window's resize event, debounced
 LIVE_PAGES = {"index": "", "finished run": "runs/finished/", "running run": "runs/running/"}

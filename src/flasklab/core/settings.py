@@ -231,12 +231,13 @@ ROUNDS = Setting(
     "Measure every target this many times, servers and scenarios shuffled each round; steps get their spread.",
     click.IntRange(1, 20),
 )
-STEPS = Setting(
-    "steps",
+STEPS = Setting(  # LAB_STEPS_RULE: a locustfile run on its own reads LAB_STEPS as its users per step
+    "steps_rule",
     "adaptive",
     "adaptive: a curve stops stepping up once it has shown the server's limit (throughput flat for 2 doublings while "
     "latency grows, failures, or an unstable backlog), and says why; fixed: every step of the profile.",
     click.Choice(["adaptive", "fixed"]),
+    flag="--steps",
 )
 PROCESSES = Setting(
     "processes",
