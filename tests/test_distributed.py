@@ -109,7 +109,10 @@ def test_local_processes_share_the_load_and_leave_nothing_running(root: Path, tm
         assert step.generator_workers == 2
         assert 0.75 * bound <= step.rps <= 1.05 * bound, step
         assert step.p95_ms is not None and step.p95_ms >= 100 and step.failures == 0
-        assert step.generator_cpu_total is not None and step.generator_cpu_total > step.generator_cpu
+        assert step.generator_cpu_total is not None and step.generator_cpu_total >= step.generator_cpu
+    # the total sums the master and both workers: above the busiest one's wherever the load gives them work (at 1 user
+    # of 10 rps each rounds to 0.01 of a core)
+    assert any(step.generator_cpu_total > step.generator_cpu for step in target.steps if step.generator_cpu_total)
     leftovers = [  # the local workers: the Locust process in worker mode, given the master's document
         command
         for process in psutil.process_iter(["cmdline"])
