@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from flasklab.cli import main
 from flasklab.core.results import RESULTS_FILE, Estimate, Results, load_results, write_results
+from flasklab.core.sweep import remaining
 from flasklab.measure.backends.local import free_port
 from flasklab.views.export import steps_csv
 from flasklab.views.live import Dashboard, LiveServer
@@ -203,11 +204,13 @@ def test_live_status_reads_where_a_run_is(live_run: LiveRun, tmp_path: Path) -> 
     now = live_status(running)
     assert now is not None
     assert (now.server, now.scenario, now.step, now.users) == ("gunicorn-sync", "io", 2, 4)
-    # Adaptive steps: every curve not finished is expected to run as long as the one finished (hello's) did
+    # Adaptive steps: the steps done, and the runner's count of all (flasklab.core.sweep: the curves not finished
+    # expected from the one finished, hello's, shrunk towards the whole grid), between hello's length and the grid
     sync_hello = running.target("gunicorn-sync", "hello")
     assert sync_hello is not None and sync_hello.status == "ok"
     length = len(sync_hello.steps)
-    assert (now.done_steps, now.total_steps) == (length + 1, length + 1 + (length - 1) + 2 * length)
+    assert (now.done_steps, now.total_steps) == (length + 1, remaining(running).total)
+    assert length + 1 + (length - 1) + 2 * length <= now.total_steps <= length + 1 + 2 + 2 * 3
     running.targets, running.probe = [], []
     write_results(running, tmp_path)
     now = live_status(load_results(tmp_path))

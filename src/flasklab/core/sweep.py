@@ -27,6 +27,8 @@ from flasklab.core.userapp import UserApp
 SERVER_ALLOWANCE_S = 1.0
 PROBE_ALLOWANCE_S = 1.5
 TARGET_ALLOWANCE_S = 1.0
+# Adaptive steps: how many curves of the profile's whole grid the expected length of a curve starts from.
+PRIOR_CURVES = 5
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,8 @@ def remaining(results: Results) -> Remaining:
     """What is left of the run's sweep, from what results.json holds: a failed or skipped server gets no later round.
 
     With adaptive steps a curve's length is known once it stopped or its first round ended; until then it is expected
-    to run as many steps as the finished curves of its scenario did on average (``curve_lengths``; of every scenario
-    while its own has none; the profile's all before any curve ended), so that the estimate learns as the run goes.
+    to run as many steps as the finished curves of its scenario did, shrunk towards the profile's whole grid
+    (``expected_lengths``), so that the estimate learns as the run goes without one server deciding it.
     """
     meta = results.meta
     per_round = len(meta.steps)
@@ -133,18 +135,21 @@ def curve_length(target: Target) -> int | None:
 
 
 def expected_lengths(results: Results) -> dict[str, float]:
-    """Each scenario's expected curve length for adaptive steps: the mean of its known ones, else of every known one
-    (a scenario not in it: the profile's length, by the caller's default)."""
+    """Each scenario's expected curve length for adaptive steps: its known lengths shrunk towards a prior of
+    PRIOR_CURVES curves, the prior itself every known length shrunk towards the profile's whole grid the same way.
+
+    Without the prior the first server's curves decided every later one's (dev-single's are short: the standard
+    sweep's estimate fell to 40 % under the time really left); with it, replayed on that run (docs/runs/standard,
+    benchmarks/sweep_time.py's figures), every estimate after the first server was within 20 % of it.
+    """
     known: dict[str, list[int]] = {}
     for target in results.targets:
         if (length := curve_length(target)) is not None:
             known.setdefault(target.scenario, []).append(length)
     every = [length for lengths in known.values() for length in lengths]
-    if not every:
-        return {}
-    overall = sum(every) / len(every)
+    prior = (PRIOR_CURVES * len(results.meta.steps) + sum(every)) / (PRIOR_CURVES + len(every))
     return {
-        scenario: (sum(known[scenario]) / len(known[scenario]) if scenario in known else overall)
+        scenario: (PRIOR_CURVES * prior + sum(known.get(scenario, []))) / (PRIOR_CURVES + len(known.get(scenario, [])))
         for scenario in results.meta.scenarios
     }
 
