@@ -35,7 +35,8 @@ or not: Locust is Python and wrk is C, so on a trivial endpoint one Locust proce
 and a ratio far below 0.95 is the finding, not a fault of the benchmark; the lab flags such steps generator-bound
 rather than passing the generator's limit off as the server's (more Locust workers, or more generator CPUs, lift it).
 
-sweep_quick, sweep_standard: see benchmarks/sweep_time.py (the whole catalog's sweep, and where its time goes).
+sweep_quick, sweep_standard: see benchmarks/sweep_time.py (the whole catalog's sweep, and where its time goes);
+time_left: the time-left estimate replayed on a finished run (benchmarks/sweep_time.py).
 
 overhead: what exact percentiles cost the generator. One uwsgi server (`--server NAME` for another), `hello`, 64
 users, generator pinned; the lab's Locust process runs alternately with exact recording (the default) and with
@@ -394,6 +395,7 @@ def main() -> int:
         "headroom": headroom,
         "sweep_quick": sweep_time.sweep_quick,
         "sweep_standard": sweep_time.sweep_standard,
+        "time_left": sweep_time.time_left_replay,
         "overhead": overhead,
         "plan": plan_bench.plan,
         "calibration": calibration.calibration,

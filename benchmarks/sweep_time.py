@@ -34,8 +34,14 @@ from arguments import option
 
 from flasklab.cli.measure import planned_sweep
 from flasklab.core.catalog import lab_root, load_servers
-from flasklab.core.results import ProbeResult, Results, Target
-from flasklab.core.sweep import Remaining
+from flasklab.core.results import ProbeResult, Results, Target, load_results
+from flasklab.core.sweep import (
+    PROBE_ALLOWANCE_S,
+    SERVER_ALLOWANCE_S,
+    TARGET_ALLOWANCE_S,
+    Remaining,
+    remaining,
+)
 from flasklab.measure.backends.local import LocalBackend
 from flasklab.measure.observer import Quiet
 from flasklab.measure.runner import Run
@@ -168,3 +174,43 @@ def sweep_quick(extra: list[str]) -> int:
 
 def sweep_standard(extra: list[str]) -> int:
     return sweep_time("standard", extra)
+
+
+def time_left_replay(extra: list[str]) -> int:
+    """time_left: the time-left estimate (flasklab.core.sweep.remaining, the log's and the projector's) replayed on a
+    finished run of one round (``--from DIR``, default docs/runs/standard): before each target, the run as it stood
+    (the targets before it finished, the rest not begun) against the time its steps really took from there, both with
+    the same allowances, so that the error is the estimate's steps and their length. Printed as sweep_time_left_replay:
+    median and worst relative error of the estimates made TIME_LEFT_FROM_S or more before the end, the worst after the
+    first server, and how many were within 20 %."""
+    source, _ = option(extra, "--from", str(lab_root() / "docs" / "runs" / "standard"))
+    results = load_results(Path(source))
+    ordered = list(results.targets)
+    allowances = TARGET_ALLOWANCE_S  # what remaining() adds a target not begun; starts and probes the same below
+    errors: list[tuple[str, float]] = []
+    for index, target in enumerate(ordered):
+        snapshot = results.model_copy(deep=True)
+        snapshot.meta.status = "running"
+        snapshot.targets = snapshot.targets[:index]
+        begun = {t.server for t in snapshot.targets}
+        snapshot.probe = [probe for probe in snapshot.probe if probe.server in begun]
+        left = remaining(snapshot)
+        steps_left = sum((s.warmup_used_s or 0.0) + s.duration_s for t in ordered[index:] for s in t.steps)
+        servers_left = len({t.server for t in ordered[index:]} - begun)
+        actual = (
+            steps_left
+            + (len(ordered) - index) * allowances
+            + servers_left * SERVER_ALLOWANCE_S
+            + (servers_left * PROBE_ALLOWANCE_S if results.meta.probe else 0.0)
+        )
+        if actual >= TIME_LEFT_FROM_S:
+            errors.append((target.server, left.seconds / actual - 1))
+    first_server = ordered[0].server if ordered else ""
+    later = [error for server, error in errors if server != first_server]
+    values = [error for _, error in errors]
+    within = sum(abs(error) <= 0.2 for error in values)
+    print(
+        f"sweep_time_left_replay median {statistics.median(values):+.0%} worst {max(values, key=abs):+.0%} "
+        f"after the first server {max(later, key=abs):+.0%}; {within} of {len(values)} within 20 % ({source})"
+    )
+    return 0

@@ -139,8 +139,8 @@ def expected_lengths(results: Results) -> dict[str, float]:
     PRIOR_CURVES curves, the prior itself every known length shrunk towards the profile's whole grid the same way.
 
     Without the prior the first server's curves decided every later one's (dev-single's are short: the standard
-    sweep's estimate fell to 40 % under the time really left); with it, replayed on that run (docs/runs/standard,
-    benchmarks/sweep_time.py's figures), every estimate after the first server was within 20 % of it.
+    sweep's estimate fell to 44 % under the time really left); with it, replayed on that run (`scripts/bench time_left`
+    on docs/runs/standard), every estimate after the first server is within 20 % of it (worst -18 %).
     """
     known: dict[str, list[int]] = {}
     for target in results.targets:
