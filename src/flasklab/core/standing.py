@@ -174,6 +174,11 @@ def load_text(step: Step) -> str:
     return f"{step.users} user{'s' if step.users != 1 else ''}"
 
 
+def milliseconds(value: float) -> str:
+    """A latency as the log and the stopping rule print it: one decimal under 10 ms, whole milliseconds above."""
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+
+
 def successes(step: Step) -> int:
     return step.requests - step.failures
 

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from math import log2
 from typing import get_args
 
-from flasklab.core.analysis import KNEE_GROWTH, MAX_FAILURE_RATE, failure_rate, load_text, successes
+from flasklab.core.analysis import KNEE_GROWTH, MAX_FAILURE_RATE, failure_rate, load_text, milliseconds, successes
 from flasklab.core.run_record import StepsRule
 from flasklab.core.step_record import Step
 
@@ -73,11 +73,7 @@ def flat_reason(steps: Sequence[Step]) -> str | None:
     if start == len(steps) - 1 or first.load <= 0 or log2(last.load / first.load) < FLAT_DOUBLINGS:
         return None
     rates = " → ".join(f"{step.rps:,.1f}" for step in steps[start:])
-    p50s = " → ".join(
-        f"{step.p50_ms:.1f}" if step.p50_ms < 10 else f"{step.p50_ms:,.0f}"
-        for step in steps[start:]
-        if step.p50_ms is not None
-    )
+    p50s = " → ".join(milliseconds(step.p50_ms) for step in steps[start:] if step.p50_ms is not None)
     doublings = log2(last.load / first.load)
     return (
         f"throughput flat for {doublings:g} doublings ({load_text(first)} to {load_text(last)}: {rates} rps) "

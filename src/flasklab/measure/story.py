@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flasklab.core.analysis import Standing, load_text
+from flasklab.core.analysis import Standing, load_text, milliseconds
 from flasklab.core.probe_claims import self_call_description
 from flasklab.core.results import Claim, ProbeResult, Target
 from flasklab.core.settings import PROBE_IO_MS
@@ -44,10 +44,6 @@ def stopped_line(server: str, scenario: str, reason: str) -> str:
 
 def probe_started_line(server: str) -> str:
     return line("start", f"{server} · probe: how many {PROBE_IO_MS} ms /io requests it serves at once, then GET /self")
-
-
-def milliseconds(value: float) -> str:
-    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
 
 
 def step_line(server: str, scenario: str, standing: Standing) -> str:
