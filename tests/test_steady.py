@@ -2,7 +2,7 @@
 
 The simulation is the referee: one server, first come first served, arrivals Poisson (seeded), constant or
 exponential service. Its backlog (requests arrived and not yet answered) is read where the Locust process reads it:
-at the window's start, at each slice boundary and at its end, after the standard profile's 1 s warm-up, over its
+at the window's start, at each slice boundary and at its end, after the standard profile's 0.5 s warm-up, over its
 5 s window. The rule's stated false-alarm rate and power (the module's docstring) must hold there.
 """
 

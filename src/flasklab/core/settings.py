@@ -61,7 +61,7 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "standard",
             (1, 2, 4, 8, 16, 32, 64),
-            1.0,
+            0.5,
             5.0,
             "the default: users doubling to 64 (open model: 10 to 640 rps)",
             (10, 20, 40, 80, 160, 320, 640),

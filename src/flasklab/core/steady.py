@@ -14,7 +14,7 @@
 
   *False alarms.* A server that keeps up returns its backlog to its level, so its slices' growths are negatively
   correlated and the test is stricter than its nominal 5 %. Simulated (one server, Poisson arrivals, constant or
-  exponential service, 1 s warm-up and the standard profile's 5 s window; tests/test_steady.py): 0-2 % at
+  exponential service, the standard profile's 0.5 s warm-up and 5 s window; tests/test_steady.py): 0-2 % at
   utilisation 0.8 and at most 3 % at 0.9 from 10 to 1,000 rps. A server at exactly its capacity, whose backlog does
   grow (as the square root of time), is flagged 5-11 % of the time.
 

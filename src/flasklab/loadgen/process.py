@@ -269,7 +269,7 @@ def end_when_enough(session: Session, phase: Phase, step: int) -> None:
     assert phase.window_start is not None and phase.window_end is not None
     wait_until(shape.start_time + phase.window_start + WINDOW_FLOOR * shape.window_s)
     while (now := time.perf_counter() - shape.start_time) < phase.window_end:
-        if enough(session.recorder.windows.get(step), now - phase.window_start):
+        if enough(session.recorder.windows.get(step), now - phase.window_start, session.recorder.kinds):
             phase.window_end = now
             return
         gevent.sleep(min(WINDOW_CHECK_S, phase.window_end - now))

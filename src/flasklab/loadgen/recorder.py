@@ -78,6 +78,7 @@ class Recorder:
         self.windows: dict[int, Window] = {}
         self.worker_cpu: dict[str, list[tuple[float, float]]] = {}
         self.completed = 0  # completions recorded so far, warm-ups included
+        self.kinds: set[str] = set()  # the request names that have succeeded so far, warm-ups included
 
     def begin(self, step: int, start: float) -> Phase:
         phase = Phase(step, start, self.shape.warmup_s / WARMUP_SLICES)
@@ -103,6 +104,9 @@ class Recorder:
         if phase is None or (phase.window_end is not None and run_time >= phase.window_end):
             return
         self.completed += 1
+        name = name[:MAX_NAME_LENGTH] if name is not None else None
+        if name is not None and error is None:
+            self.kinds.add(name)
         if phase.window_start is None or run_time < phase.window_start:
             if phase.slice_s > 0:
                 phase.warmup[int((run_time - phase.start) / phase.slice_s)] += 1
@@ -111,7 +115,6 @@ class Recorder:
         window.ended.append(run_time)
         if app is not None:
             window.served(*app)
-        name = name[:MAX_NAME_LENGTH] if name is not None else None
         if name is not None:
             window.names[name] += 1
         if error is not None:

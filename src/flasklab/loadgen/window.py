@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,13 +25,17 @@ RATE_SLICES = 10  # a window's rps spread: its completions counted in this many 
 T95_SLICES = 2.262  # Student's t, 95 %, 9 degrees of freedom
 RPS_DIGITS = 3
 # Windows sized by what they need (a closed loop in one Locust process, recording exactly): a window ends at the first
-# check, every WINDOW_CHECK_S from WINDOW_FLOOR of the profile's window on, where it holds MIN_WINDOW_SAMPLES
-# successes (a p95 more than their maximum) and the t-interval of its rate over its slices (rate_interval) is within
-# RATE_WIDTH of the rate either side; else at the profile's window. A fast step (2,000 rps) ends at its floor; a slow
-# one (10 rps), or one whose completions come in bursts (a 100 ms sleep for a few users), runs its whole window.
+# check, every WINDOW_CHECK_S from WINDOW_FLOOR of the profile's window on, where its most frequent kind of request
+# holds MIN_WINDOW_SAMPLES successes (a p95 more than their maximum), every other kind that has succeeded in the
+# target so far holds MIN_KIND_SAMPLES (slowclient's 2 s clients beside its fast users: a p95 of a handful is their
+# maximum either way, as in a whole 5 s window, which held 2 to 12 of each), and the t-interval of its rate over its
+# slices (rate_interval) is within RATE_WIDTH of the rate either side; else at the profile's window. A fast step
+# (2,000 rps) ends at its floor; a slow one (10 rps), or one whose completions come in bursts (a 100 ms sleep for a
+# few users), runs its whole window.
 WINDOW_FLOOR = 1 / 3
 WINDOW_CHECK_S = 0.05
 MIN_WINDOW_SAMPLES = 20
+MIN_KIND_SAMPLES = 2
 RATE_WIDTH = 0.10
 
 
@@ -75,9 +80,13 @@ def rate_interval(ended: list[float], start: float, duration_s: float) -> tuple[
     return max(mean - half, 0.0), mean + half
 
 
-def enough(window: Window | None, elapsed_s: float) -> bool:
-    """Does a window ``elapsed_s`` long hold enough for its figures (the rule above WINDOW_FLOOR)?"""
-    if window is None or elapsed_s <= 0 or len(window.response_ms) < MIN_WINDOW_SAMPLES:
+def enough(window: Window | None, elapsed_s: float, kinds: Collection[str] = ()) -> bool:
+    """Does a window ``elapsed_s`` long hold enough for its figures (the rule above WINDOW_FLOOR)? ``kinds``: the
+    request names that have succeeded in the target so far, each of which must be in the window too."""
+    if window is None or elapsed_s <= 0:
+        return False
+    most = max((len(latencies) for latencies in window.name_ms.values()), default=len(window.response_ms))
+    if most < MIN_WINDOW_SAMPLES or any(len(window.name_ms.get(kind, ())) < MIN_KIND_SAMPLES for kind in kinds):
         return False
     low, high = rate_interval(window.ended, window.start, elapsed_s)
     rate = len(window.ended) / elapsed_s

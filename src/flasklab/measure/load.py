@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from flasklab.core.catalog import MIXED_WORK, Scenario
+from flasklab.core.catalog import Scenario
 from flasklab.core.protocol import (
     CurveStopped,
     Event,
@@ -85,19 +85,12 @@ class LoadJob:
     def for_sweep(cls, sweep: Sweep, scenario: Scenario, params: dict[str, int]) -> LoadJob:
         """The load of one of ``sweep``'s targets: its scenario's locustfile and parameters, the sweep's knobs."""
         knobs = {"model": sweep.model, "arrivals": sweep.arrivals, "connections": sweep.connections}
-        knobs["windows"] = window_rule(scenario)
         knobs["steps_rule"] = sweep.steps_rule
         return cls.of(scenario.locustfile, params, sweep.profile, sweep.processes, seed=sweep.seed or 0, **knobs)
 
     def repeating(self, loads: tuple[int, ...]) -> LoadJob:
         """The same load over exactly these loads, every one (a later round repeating the first round's curve)."""
         return replace(self, load=self.load.model_copy(update={"steps": loads, "steps_rule": "fixed"}))
-
-
-def window_rule(scenario: Scenario) -> str:
-    """A scenario of one kind of request ends a window once it holds enough samples; a mix (slow clients beside fast
-    users, mixed work) keeps the profile's whole window: its fast kind would fill the count before a slow one ends."""
-    return "fixed" if scenario.work == MIXED_WORK else "enough"
 
 
 class LocalWorkers:
