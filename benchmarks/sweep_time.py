@@ -58,10 +58,11 @@ class Clock(Quiet):
 
     events: list[tuple[float, str, str]] = field(default_factory=list)
     restarts: int = 0
-    estimates: list[tuple[float, float]] = field(default_factory=list)  # (when, seconds left as the run told it)
+    # (when, seconds left as the run told it, whether it told an upper bound: flasklab.core.sweep.Remaining.bound)
+    estimates: list[tuple[float, float, bool]] = field(default_factory=list)
 
     def time_left(self, left: Remaining) -> None:
-        self.estimates.append((time.monotonic(), left.seconds))
+        self.estimates.append((time.monotonic(), left.seconds, left.bound))
 
     def mark(self, kind: str, what: str) -> None:
         self.events.append((time.monotonic(), kind, what))
@@ -107,9 +108,14 @@ def spent(clock: Clock, results: Results, started: float, ended: float) -> dict[
     return parts
 
 
-def time_left_errors(clock: Clock, ended: float) -> list[float]:
-    """Each estimate's relative error against the time the sweep really had left then (TIME_LEFT_FROM_S or more)."""
-    return [told / (ended - when) - 1 for when, told in clock.estimates if ended - when >= TIME_LEFT_FROM_S]
+def time_left_errors(clock: Clock, ended: float, bound: bool = False) -> list[float]:
+    """Each estimate's relative error against the time the sweep really had left then (TIME_LEFT_FROM_S or more);
+    with ``bound``, the upper bounds' instead (told before a curve ended: they must not fall short)."""
+    return [
+        told / (ended - when) - 1
+        for when, told, upper in clock.estimates
+        if ended - when >= TIME_LEFT_FROM_S and upper == bound
+    ]
 
 
 def sweep_time(profile: str, extra: list[str]) -> int:
@@ -164,6 +170,9 @@ def sweep_time(profile: str, extra: list[str]) -> int:
             f"sweep_{profile}_time_left median {statistics.median(errors):+.0%} worst {worst:+.0%} (goal within 20 %; "
             f"{len(errors)} estimates made {TIME_LEFT_FROM_S:.0f} s or more before the end)"
         )
+    if bounds := time_left_errors(clock, swept, bound=True):
+        held = sum(error >= 0 for error in bounds)
+        print(f"sweep_{profile}_time_left_bounds {held} of {len(bounds)} held (told as 'at most': {min(bounds):+.0%})")
     print(f"# results: {out}")
     return 0 if ok == len(results.targets) else 1
 
@@ -188,6 +197,7 @@ def time_left_replay(extra: list[str]) -> int:
     ordered = list(results.targets)
     allowances = TARGET_ALLOWANCE_S  # what remaining() adds a target not begun; starts and probes the same below
     errors: list[tuple[str, float]] = []
+    bounds: list[float] = []  # the upper bounds told before a curve ended: each must be at least the time left
     for index, target in enumerate(ordered):
         snapshot = results.model_copy(deep=True)
         snapshot.meta.status = "running"
@@ -203,7 +213,9 @@ def time_left_replay(extra: list[str]) -> int:
             + servers_left * SERVER_ALLOWANCE_S
             + (servers_left * PROBE_ALLOWANCE_S if results.meta.probe else 0.0)
         )
-        if actual >= TIME_LEFT_FROM_S:
+        if actual >= TIME_LEFT_FROM_S and left.bound:
+            bounds.append(left.seconds / actual - 1)
+        elif actual >= TIME_LEFT_FROM_S:
             errors.append((target.server, left.seconds / actual - 1))
     first_server = ordered[0].server if ordered else ""
     later = [error for server, error in errors if server != first_server]
@@ -213,4 +225,7 @@ def time_left_replay(extra: list[str]) -> int:
         f"sweep_time_left_replay median {statistics.median(values):+.0%} worst {max(values, key=abs):+.0%} "
         f"after the first server {max(later, key=abs):+.0%}; {within} of {len(values)} within 20 % ({source})"
     )
+    if bounds:
+        held = sum(error >= 0 for error in bounds)
+        print(f"sweep_time_left_replay_bounds {held} of {len(bounds)} held (told as 'at most': {min(bounds):+.0%})")
     return 0

@@ -138,14 +138,17 @@ def test_the_time_left_counts_steps_targets_starts_and_probes(
     servers = [catalog_servers["gunicorn-sync"], catalog_servers["waitress"]]
     scenarios = [catalog_scenarios["hello"], catalog_scenarios["io"]]
     run = sweep_of(tmp_path, servers, scenarios)
-    assert remaining(run.results) == Remaining(targets=4, steps=12, starts=2, probes=2, done=0, step_s=QUICK.step_s)
+    start = Remaining(targets=4, steps=12, starts=2, probes=2, done=0, step_s=QUICK.step_s, bound=True)
+    assert remaining(run.results) == start  # no step measured: each counted at its whole warm-up and window
     seconds = 12 * QUICK.step_s + 4 * TARGET_ALLOWANCE_S + 2 * SERVER_ALLOWANCE_S + 2 * PROBE_ALLOWANCE_S
     assert remaining(run.results).seconds == seconds
 
     # gunicorn-sync started, probed, hello done and one step of io: the rest of io, then waitress
     run.results.probe.append(probed("gunicorn-sync"))
     run.results.targets += [target("gunicorn-sync", "hello", "ok", 3), target("gunicorn-sync", "io", "running", 1)]
-    assert remaining(run.results) == Remaining(targets=2, steps=8, starts=1, probes=1, done=4, step_s=QUICK.step_s)
+    assert remaining(run.results) == Remaining(
+        targets=2, steps=8, starts=1, probes=1, done=4, step_s=QUICK.step_s, bound=True
+    )
 
     # a failed target: its server gets nothing more, and the steps it will not measure leave the total
     run.results.targets[1].status = "failed"
@@ -247,7 +250,8 @@ def test_the_time_left_takes_the_steps_measured_length_once_there_are_some() -> 
     length of the steps measured so far, at the profile's warm-up and window before any."""
     results = load_results(QUICK_RUN)  # quick: 0.5 s warm-up + 1.5 s window a step
     results.targets = []
-    assert remaining(results).step_s == 2.0
+    assert remaining(results).step_s == 2.0 and remaining(results).bound
+    assert time_left(600, bound=True) == "at most 10 min"  # said as what it is
     measured = Target(server="dev-single", scenario="hello", concurrency=1, status="ok")
     measured.steps = [
         step(1, 600.0, duration_s=0.5, warmup_used_s=0.5),  # a fast step: its window ended at its floor
@@ -256,3 +260,4 @@ def test_the_time_left_takes_the_steps_measured_length_once_there_are_some() -> 
     results.targets.append(measured)
     left = remaining(results)
     assert left.step_s == (1.0 + 2.25) / 2 and left.done == 2
+    assert not left.bound  # a step measured, a curve ended: an estimate

@@ -35,7 +35,10 @@ PRIOR_CURVES = 5
 class Remaining:
     """What is left of a sweep: target rounds not begun, steps to measure, servers to start and to probe; the steps
     measured so far (a failed or skipped server's steps not measured are dropped, not counted as done); and a step's
-    length (``step_length``: as measured so far, else the profile's warm-up and window)."""
+    length (``step_length``: as measured so far, else the profile's warm-up and window). ``bound``: the time left is
+    an upper bound, not an estimate: no step has been measured yet (a step lasts its profile's whole warm-up and
+    window at most) or, with adaptive steps, no curve has ended (a curve runs the profile's whole grid at most).
+    Replayed on docs/runs/standard, the estimate before the first curve ended was 2.3 times the time left."""
 
     targets: int
     steps: int
@@ -43,6 +46,7 @@ class Remaining:
     probes: int
     done: int = 0
     step_s: float = 0.0
+    bound: bool = False
 
     @property
     def total(self) -> int:
@@ -122,7 +126,9 @@ def remaining(results: Results) -> Remaining:
         starts += rounds - begun
         probes += meta.probe and server not in probed
     done = sum(target.steps_done() for target in results.targets)
-    return Remaining(round(targets), round(steps), starts, probes, done, step_length(results))
+    ended = any(curve_length(target) is not None for target in results.targets)
+    bound = not measured_steps(results) or (meta.steps_rule == "adaptive" and not ended)
+    return Remaining(round(targets), round(steps), starts, probes, done, step_length(results), bound)
 
 
 def curve_length(target: Target) -> int | None:
@@ -154,20 +160,26 @@ def expected_lengths(results: Results) -> dict[str, float]:
     }
 
 
-def step_length(results: Results) -> float:
-    """A step's length for the time left: the mean of the steps measured so far (warm-ups last until steady, windows
-    end once they hold enough samples), or the profile's warm-up and window before any."""
-    lengths = [
+def measured_steps(results: Results) -> list[float]:
+    """The length of every step measured so far: its warm-up (until steady) and its window (until it held enough)."""
+    return [
         step.warmup_used_s + step.duration_s
         for target in results.targets
         for steps in (target.rounds or [target.steps])
         for step in steps
         if step.warmup_used_s is not None
     ]
+
+
+def step_length(results: Results) -> float:
+    """A step's length for the time left: the mean of the steps measured so far, or the profile's warm-up and window
+    (the longest a step lasts) before any."""
+    lengths = measured_steps(results)
     return sum(lengths) / len(lengths) if lengths else results.meta.warmup_s + results.meta.window_s
 
 
 def estimate(results: Results, made: datetime | None = None) -> Estimate:
     """The time the run has left as results.json stands (``remaining``), made now."""
     when = (made or datetime.now(UTC)).isoformat(timespec="seconds")
-    return Estimate(left_s=round(remaining(results).seconds, 1), made=when)
+    left = remaining(results)
+    return Estimate(left_s=round(left.seconds, 1), made=when, upper_bound=left.bound)

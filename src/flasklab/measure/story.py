@@ -81,11 +81,12 @@ def finished_line(target: Target) -> str | None:
     return line(target.status, f"{target.server} · {target.scenario}: {target.error or 'no reason given'}")
 
 
-def time_left(seconds: float) -> str:
-    """An estimate in words no more precise than it is: 'under a minute', 'about 1 min', 'about 12 min'."""
+def time_left(seconds: float, bound: bool = False) -> str:
+    """An estimate in words no more precise than it is: 'under a minute', 'about 1 min', 'about 12 min'; an upper
+    bound (flasklab.core.sweep.Remaining.bound) says so: 'at most 30 min'."""
     if seconds < 60:
         return "under a minute"
-    return f"about {int(seconds / 60 + 0.5)} min"
+    return f"{'at most' if bound else 'about'} {int(seconds / 60 + 0.5)} min"
 
 
 def left_line(left: Remaining) -> str:
@@ -94,7 +95,7 @@ def left_line(left: Remaining) -> str:
     parts = [f"{left.steps} step{'s' if left.steps != 1 else ''}"] if left.steps else []
     parts += [f"{left.starts} server start{'s' if left.starts != 1 else ''}"] if left.starts else []
     parts += [f"{left.probes} probe{'s' if left.probes != 1 else ''}"] if left.probes and not left.steps else []
-    return line("time", f"{time_left(left.seconds)} left ({', '.join(parts)} to go)")
+    return line("time", f"{time_left(left.seconds, left.bound)} left ({', '.join(parts)} to go)")
 
 
 class Story:

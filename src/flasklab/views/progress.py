@@ -14,6 +14,7 @@ from flasklab.core.sweep import remaining
 
 # What the time left shown is (the runner's estimate, flasklab.core.sweep, as results.json records it).
 TIME_LEFT_BASIS = "the steps left at their measured length (the run's own estimate)"
+TIME_LEFT_BOUND = "every step at its whole warm-up and window, every curve to the profile's top, until one has ended"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class TimeLeft:
 
     seconds: float
     basis: str
+    about: str = "about"  # "at most" for an upper bound
 
     @property
     def text(self) -> str:
@@ -96,4 +98,6 @@ def time_left(results: Results, now: datetime | None = None) -> TimeLeft | None:
         since = ((now or datetime.now(UTC)) - datetime.fromisoformat(estimate.made)).total_seconds()
     except (ValueError, TypeError):  # not a timestamp, or one without its time zone
         since = 0.0
+    if estimate.upper_bound:
+        return TimeLeft(max(estimate.left_s - max(since, 0.0), 0.0), TIME_LEFT_BOUND, "at most")
     return TimeLeft(max(estimate.left_s - max(since, 0.0), 0.0), TIME_LEFT_BASIS)
