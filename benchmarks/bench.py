@@ -395,6 +395,7 @@ def main() -> int:
         "headroom": headroom,
         "sweep_quick": sweep_time.sweep_quick,
         "sweep_standard": sweep_time.sweep_standard,
+        "compose_standard": sweep_time.compose_standard,
         "time_left": sweep_time.time_left_replay,
         "overhead": overhead,
         "plan": plan_bench.plan,

@@ -20,13 +20,20 @@ and how many curves adaptive steps stopped below the profile's top.
 
 Extra arguments go to the sweep as `flasklab run` options would (``--servers a,b``, ``--scenarios io``,
 ``--steps fixed``).
+
+compose_standard times the same sweep in containers, as a new user starts it: plain `docker compose up` (see its
+function); time_left replays the estimate on a finished run (see its function).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import statistics
+import subprocess
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,3 +236,75 @@ def time_left_replay(extra: list[str]) -> int:
         held = sum(error >= 0 for error in bounds)
         print(f"sweep_time_left_replay_bounds {held} of {len(bounds)} held (told as 'at most': {min(bounds):+.0%})")
     return 0
+
+
+# A conductor's time-left line as `docker compose up` prints it (flasklab.measure.story.left_line).
+TIME_LINE = re.compile(r"\| time +(?:(about|at most) (\d+) min|(under a minute))")
+
+
+def compose_standard(extra: list[str]) -> int:
+    """compose_standard: the default `docker compose up` (every server, the standard profile, the compose file's
+    scenarios and steps), as a new user types it, under a project of its own: the seconds from `up` to the
+    conductor's exit (``compose_standard_s``, goal <= 1200; the images built beforehand, so that the build is not
+    timed), the targets and curves of its results.json, the claims decided, and the time left the conductor's log
+    told (each line's time taken as it arrived) against the time really left then. Extra arguments go to `up`."""
+    from flasklab.measure.backends.docker import compose_command
+
+    root = lab_root()
+    command = compose_command()
+    environment = {**os.environ, "COMPOSE_PROJECT_NAME": f"flasklabstandard{os.getpid()}"}
+    subprocess.run([str(root / "scripts" / "docker-engine")], check=True, stdout=subprocess.DEVNULL)
+    if not environment.get("BASE_IMAGE"):
+        environment["BASE_IMAGE"] = "flasklab/python-base:3.13"
+        subprocess.run([str(root / "scripts" / "build-base-image"), environment["BASE_IMAGE"]], check=True)
+    (root / "results").mkdir(exist_ok=True)
+    before = set((root / "results").iterdir())
+    compose = [*command, "--profile", "all"]
+    subprocess.run([*compose, "build"], cwd=root, env=environment, check=True, stdout=subprocess.DEVNULL)
+    told: list[tuple[float, float, bool]] = []  # (when, seconds left as the log told it, an upper bound)
+    up = [*compose, "up", "--abort-on-container-exit", "--exit-code-from", "conductor", *extra]
+    started = time.monotonic()
+    try:
+        with subprocess.Popen(
+            up, cwd=root, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as process:
+            assert process.stdout is not None
+            for text in process.stdout:
+                if "conductor" in text and (match := TIME_LINE.search(text)):
+                    minutes = 0.5 if match[3] else float(match[2])
+                    told.append((time.monotonic(), minutes * 60, match[1] == "at most"))
+        ended = time.monotonic()
+        code = process.returncode
+    finally:
+        subprocess.run(
+            [*compose, "down", "--volumes", "--timeout", "5"], cwd=root, env=environment, capture_output=True
+        )
+    runs = sorted(set((root / "results").iterdir()) - before, key=lambda path: path.stat().st_mtime)
+    if not runs:
+        print(f"compose_standard no run written (exit {code})")
+        return 1
+    results = load_results(runs[-1])
+    ok = sum(target.status == "ok" for target in results.targets)
+    steps = sum(target.steps_done() for target in results.targets)
+    stopped = sum(target.stopped is not None for target in results.targets)
+    verdicts = Counter(claim.verdict for claim in results.claims)
+    print(f"compose_standard_s {ended - started:.0f}  (goal <= {GOALS_S['standard']})  exit {code}")
+    print(
+        f"compose_standard_targets ok {ok}/{len(results.targets)} ({len(results.meta.servers)} servers x "
+        f"{len(results.meta.scenarios)} scenarios, {steps} steps); stopped {stopped} curves "
+        f"({results.meta.steps_rule} steps)"
+    )
+    print(f"compose_standard_claims {', '.join(f'{count} {verdict}' for verdict, count in sorted(verdicts.items()))}")
+    estimates = [
+        (told_s / (ended - when) - 1, bound) for when, told_s, bound in told if ended - when >= TIME_LEFT_FROM_S
+    ]
+    if errors := sorted(error for error, bound in estimates if not bound):
+        print(
+            f"compose_standard_time_left median {statistics.median(errors):+.0%} "
+            f"worst {max(errors, key=abs):+.0%} (goal within 20 %; {len(errors)} told {TIME_LEFT_FROM_S:.0f} s or "
+            "more before the end, to the minute)"
+        )
+    if bounds := [error for error, bound in estimates if bound]:
+        print(f"compose_standard_time_left_bounds {sum(e >= 0 for e in bounds)} of {len(bounds)} held")
+    print(f"# results: {runs[-1]}")
+    return 0 if code == 0 and ok == len(results.targets) else 1

@@ -32,7 +32,7 @@ RPS_DIGITS = 3
 # slices (rate_interval) is within RATE_WIDTH of the rate either side; else at the profile's window. A fast step
 # (2,000 rps) ends at its floor; a slow one (10 rps), or one whose completions come in bursts (a 100 ms sleep for a
 # few users), runs its whole window.
-WINDOW_FLOOR = 1 / 3
+WINDOW_FLOOR = 1 / 4
 WINDOW_CHECK_S = 0.05
 MIN_WINDOW_SAMPLES = 20
 MIN_KIND_SAMPLES = 2
