@@ -130,6 +130,8 @@ RUNS = {
         Run("bench-calibration", ("scripts/bench", "calibration")),
         Run("bench-compare-aa", ("scripts/bench", "compare-aa", "--rounds", "8", "--seed", "16")),
         Run("bench-plan", ("scripts/bench", "plan")),
+        Run("bench-sweep-standard", ("scripts/bench", "sweep_standard")),
+        Run("bench-compose-standard", ("scripts/bench", "compose_standard")),
     )
 }  # fmt: skip
 
@@ -509,6 +511,8 @@ FIGURES: dict[str, Callable[[], str]] = {
     "bench-calibration": bench_figure("bench-calibration"),
     "bench-compare-aa": bench_figure("bench-compare-aa"),
     "bench-plan": bench_figure("bench-plan"),
+    "bench-sweep-standard": bench_figure("bench-sweep-standard"),
+    "bench-compose-standard": bench_figure("bench-compose-standard"),
 }
 
 

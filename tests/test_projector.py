@@ -27,7 +27,7 @@ from flasklab.views.live import Dashboard, LiveServer
 from flasklab.views.probe_charts import probe_timeline_figure, worker_lanes
 from flasklab.views.progress import LiveView, TimeLeft, time_left
 from flasklab.views.projector import render_projector
-from flasklab.views.report import write_report
+from flasklab.views.report import render_report, write_report
 from tests.browser import ALL_CHARTS_DRAWN, ARTIFACTS, watched_page
 
 if TYPE_CHECKING:
@@ -371,6 +371,26 @@ def test_time_left_is_the_runs_own_estimate_counted_down_since_it_was_made(resul
     assert time_left(results) is None  # a finished run has nothing left
     assert time_left(running.model_copy(update={"meta": running.meta.model_copy(update={"time_left": None})})) is None
     assert [TimeLeft(s, "").text for s in (0, 45.4, 60, 125)] == ["0 s", "45 s", "1 min 00 s", "2 min 05 s"]
+
+
+def test_an_upper_bound_is_shown_as_at_most(results: Results) -> None:
+    """Before a curve has ended the runner knows neither a step's length nor a curve's: it records an upper bound,
+    and the projector and the report say "at most" and what it counts, not "about"."""
+    running = running_copy(results, 1, 0)
+    assert running.meta.time_left is not None
+    bound = running.meta.time_left.model_copy(update={"upper_bound": True, "left_s": 600.0})
+    running.meta.time_left = bound
+    left = time_left(running, datetime.fromisoformat(bound.made))
+    assert left is not None and left.about == "at most" and left.basis.startswith("every step at its whole warm-up")
+    projector = render_projector(running, LiveView(version="v"), with_chart_library=False)
+    assert "at most <span" in projector and "an upper bound: every step at its whole warm-up" in projector
+    report = render_report(running, live=LiveView(version="v"), with_chart_library=False)
+    assert re.search(r"at most\s+<b data-time-left", report) and "left (upper bound)" in report
+    estimated = running.model_copy(deep=True)
+    assert estimated.meta.time_left is not None
+    estimated.meta.time_left.upper_bound = False
+    page = render_projector(estimated, LiveView(version="v"), with_chart_library=False)
+    assert "about <span" in page and "an estimate: the steps left" in page and "at most" not in page
 
 
 def test_the_projector_names_an_unknown_scenario_nothing(results: Results) -> None:
