@@ -28,13 +28,14 @@ function); time_left replays the estimate on a finished run (see its function).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import statistics
 import subprocess
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from arguments import option
@@ -238,16 +239,34 @@ def time_left_replay(extra: list[str]) -> int:
     return 0
 
 
-# A conductor's time-left line as `docker compose up` prints it (flasklab.measure.story.left_line).
-TIME_LINE = re.compile(r"\| time +(?:(about|at most) (\d+) min|(under a minute))")
+# How often compose_standard reads the running results.json's time left (the conductor renews it at every save).
+POLL_S = 1.0
+
+
+def poll_estimates(results: Path, before: set[Path], done: threading.Event) -> list[tuple[float, float, bool]]:
+    """The time-left estimates the conductor recorded in its run's results.json while ``done`` is not set, each with
+    the moment it was made (as this process's monotonic clock has it) and whether it was an upper bound."""
+    seen: dict[str, tuple[float, float, bool]] = {}
+    offset = time.monotonic() - time.time()
+    while not done.wait(POLL_S):
+        runs = [path for path in results.iterdir() if path not in before and (path / "results.json").exists()]
+        try:
+            meta = load_results(max(runs, key=lambda path: path.stat().st_mtime)).meta if runs else None
+        except (OSError, ValueError):
+            continue  # read while being replaced: the next poll gets it
+        if meta is not None and meta.time_left is not None and meta.time_left.made not in seen:
+            made = datetime.fromisoformat(meta.time_left.made).timestamp() + offset
+            seen[meta.time_left.made] = (made, meta.time_left.left_s, meta.time_left.upper_bound)
+    return list(seen.values())
 
 
 def compose_standard(extra: list[str]) -> int:
     """compose_standard: the default `docker compose up` (every server, the standard profile, the compose file's
     scenarios and steps), as a new user types it, under a project of its own: the seconds from `up` to the
     conductor's exit (``compose_standard_s``, goal <= 1200; the images built beforehand, so that the build is not
-    timed), the targets and curves of its results.json, the claims decided, and the time left the conductor's log
-    told (each line's time taken as it arrived) against the time really left then. Extra arguments go to `up`."""
+    timed), the targets and curves of its results.json, the claims decided, and the time left the conductor recorded
+    (results.json's ``meta.time_left``, read every POLL_S: the log and the dashboard tell the same estimate) against
+    the time really left then. Extra arguments go to `up`."""
     from flasklab.measure.backends.docker import compose_command
 
     root = lab_root()
@@ -261,24 +280,20 @@ def compose_standard(extra: list[str]) -> int:
     before = set((root / "results").iterdir())
     compose = [*command, "--profile", "all"]
     subprocess.run([*compose, "build"], cwd=root, env=environment, check=True, stdout=subprocess.DEVNULL)
-    told: list[tuple[float, float, bool]] = []  # (when, seconds left as the log told it, an upper bound)
     up = [*compose, "up", "--abort-on-container-exit", "--exit-code-from", "conductor", *extra]
+    done = threading.Event()
+    told: list[tuple[float, float, bool]] = []  # (when, seconds left as results.json had it, an upper bound)
+    poller = threading.Thread(target=lambda: told.extend(poll_estimates(root / "results", before, done)))
+    poller.start()
     started = time.monotonic()
     try:
-        with subprocess.Popen(
-            up, cwd=root, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        ) as process:
-            assert process.stdout is not None
-            for text in process.stdout:
-                if "conductor" in text and (match := TIME_LINE.search(text)):
-                    minutes = 0.5 if match[3] else float(match[2])
-                    told.append((time.monotonic(), minutes * 60, match[1] == "at most"))
+        code = subprocess.run(up, cwd=root, env=environment, stdout=subprocess.DEVNULL, check=False).returncode
         ended = time.monotonic()
-        code = process.returncode
     finally:
-        subprocess.run(
-            [*compose, "down", "--volumes", "--timeout", "5"], cwd=root, env=environment, capture_output=True
-        )
+        done.set()
+        poller.join()
+        down = [*compose, "down", "--volumes", "--timeout", "5"]
+        subprocess.run(down, cwd=root, env=environment, capture_output=True, check=False)
     runs = sorted(set((root / "results").iterdir()) - before, key=lambda path: path.stat().st_mtime)
     if not runs:
         print(f"compose_standard no run written (exit {code})")
@@ -302,7 +317,7 @@ def compose_standard(extra: list[str]) -> int:
         print(
             f"compose_standard_time_left median {statistics.median(errors):+.0%} "
             f"worst {max(errors, key=abs):+.0%} (goal within 20 %; {len(errors)} told {TIME_LEFT_FROM_S:.0f} s or "
-            "more before the end, to the minute)"
+            "more before the end, as results.json recorded them)"
         )
     if bounds := [error for error, bound in estimates if bound]:
         print(f"compose_standard_time_left_bounds {sum(e >= 0 for e in bounds)} of {len(bounds)} held")

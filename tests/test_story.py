@@ -12,8 +12,9 @@ from flasklab.core.analysis import Limits, assess
 from flasklab.core.catalog import Scenario, Server
 from flasklab.core.probe_claims import FOLKLORE
 from flasklab.core.results import ProbeResult, Results, Step, Target, load_results
-from flasklab.core.settings import PROFILES
+from flasklab.core.settings import PROFILES, WINDOW_FLOOR
 from flasklab.core.sweep import (
+    PRIOR_STEPS,
     PROBE_ALLOWANCE_S,
     SERVER_ALLOWANCE_S,
     TARGET_ALLOWANCE_S,
@@ -247,7 +248,8 @@ def test_a_server_the_lab_cannot_restart_says_so_on_its_targets(
 
 def test_the_time_left_takes_the_steps_measured_length_once_there_are_some() -> None:
     """Windows end once they hold enough samples and warm-ups once steady: the steps left are counted at the mean
-    length of the steps measured so far, at the profile's warm-up and window before any."""
+    length of the steps measured so far (shrunk towards the shortest step the profile allows, as if PRIOR_STEPS had
+    lasted it), at the profile's warm-up and window before any."""
     results = load_results(QUICK_RUN)  # quick: 0.5 s warm-up + 1.5 s window a step
     results.targets = []
     assert remaining(results).step_s == 2.0 and remaining(results).bound
@@ -259,5 +261,6 @@ def test_the_time_left_takes_the_steps_measured_length_once_there_are_some() -> 
     ]
     results.targets.append(measured)
     left = remaining(results)
-    assert left.step_s == (1.0 + 2.25) / 2 and left.done == 2
+    shortest = 0.5 + WINDOW_FLOOR * 1.5  # the quick profile's warm-up and the least of its window
+    assert left.step_s == pytest.approx((1.0 + 2.25 + PRIOR_STEPS * shortest) / (2 + PRIOR_STEPS)) and left.done == 2
     assert not left.bound  # a step measured, a curve ended: an estimate

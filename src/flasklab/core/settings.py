@@ -88,6 +88,9 @@ PROFILES: dict[str, Profile] = {
     )
 }
 DEFAULT_PROFILE = "standard"
+# A closed loop's window ends once it holds enough samples, never before this share of the profile's window (the rule:
+# flasklab.loadgen.window); the shortest step is the profile's warm-up and that much of its window.
+WINDOW_FLOOR = 1 / 4
 
 # A step whose load generator side was this busy or more (its busiest process, all of its processes together, or its
 # CPU set: flasklab.core.generator_side's rule) measured the generator, not the server.

@@ -25,14 +25,13 @@ RATE_SLICES = 10  # a window's rps spread: its completions counted in this many 
 T95_SLICES = 2.262  # Student's t, 95 %, 9 degrees of freedom
 RPS_DIGITS = 3
 # Windows sized by what they need (a closed loop in one Locust process, recording exactly): a window ends at the first
-# check, every WINDOW_CHECK_S from WINDOW_FLOOR of the profile's window on, where its most frequent kind of request
-# holds MIN_WINDOW_SAMPLES successes (a p95 more than their maximum), every other kind that has succeeded in the
-# target so far holds MIN_KIND_SAMPLES (slowclient's 2 s clients beside its fast users: a p95 of a handful is their
-# maximum either way, as in a whole 5 s window, which held 2 to 12 of each), and the t-interval of its rate over its
-# slices (rate_interval) is within RATE_WIDTH of the rate either side; else at the profile's window. A fast step
-# (2,000 rps) ends at its floor; a slow one (10 rps), or one whose completions come in bursts (a 100 ms sleep for a
-# few users), runs its whole window.
-WINDOW_FLOOR = 1 / 4
+# check, every WINDOW_CHECK_S from WINDOW_FLOOR (flasklab.core.settings) of the profile's window on, where its most
+# frequent kind of request holds MIN_WINDOW_SAMPLES successes (a p95 more than their maximum), every other kind that
+# has succeeded in the target so far holds MIN_KIND_SAMPLES (slowclient's 2 s clients beside its fast users: a p95 of
+# a handful is their maximum either way, as in a whole 5 s window, which held 2 to 12 of each), and the t-interval of
+# its rate over its slices (rate_interval) is within RATE_WIDTH of the rate either side; else at the profile's
+# window. A fast step (2,000 rps) ends at its floor; a slow one (10 rps), or one whose completions come in bursts (a
+# 100 ms sleep for a few users), runs its whole window.
 WINDOW_CHECK_S = 0.05
 MIN_WINDOW_SAMPLES = 20
 MIN_KIND_SAMPLES = 2
