@@ -131,6 +131,7 @@ RUNS = {
         Run("bench-compare-aa", ("scripts/bench", "compare-aa", "--rounds", "8", "--seed", "16")),
         Run("bench-plan", ("scripts/bench", "plan")),
         Run("bench-sweep-standard", ("scripts/bench", "sweep_standard")),
+        Run("bench-fidelity-adaptive", ("scripts/bench", "fidelity")),
         Run("bench-compose-standard", ("scripts/bench", "compose_standard")),
     )
 }  # fmt: skip
@@ -512,6 +513,7 @@ FIGURES: dict[str, Callable[[], str]] = {
     "bench-compare-aa": bench_figure("bench-compare-aa"),
     "bench-plan": bench_figure("bench-plan"),
     "bench-sweep-standard": bench_figure("bench-sweep-standard"),
+    "bench-fidelity-adaptive": bench_figure("bench-fidelity-adaptive"),
     "bench-compose-standard": bench_figure("bench-compose-standard"),
 }
 
