@@ -31,6 +31,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -118,7 +119,7 @@ def spent(clock: Clock, results: Results, started: float, ended: float) -> dict[
 
 def time_left_errors(clock: Clock, ended: float, bound: bool = False) -> list[float]:
     """Each estimate's relative error against the time the sweep really had left then (TIME_LEFT_FROM_S or more);
-    with ``bound``, the upper bounds' instead (told before a curve ended: they must not fall short)."""
+    with ``bound``, the upper bounds' instead (told before a step was measured: they must not fall short)."""
     return [
         told / (ended - when) - 1
         for when, told, upper in clock.estimates
@@ -205,7 +206,7 @@ def time_left_replay(extra: list[str]) -> int:
     ordered = list(results.targets)
     allowances = TARGET_ALLOWANCE_S  # what remaining() adds a target not begun; starts and probes the same below
     errors: list[tuple[str, float]] = []
-    bounds: list[float] = []  # the upper bounds told before a curve ended: each must be at least the time left
+    bounds: list[float] = []  # the upper bounds told before a step was measured: each must be at least the time left
     for index, target in enumerate(ordered):
         snapshot = results.model_copy(deep=True)
         snapshot.meta.status = "running"
@@ -281,13 +282,16 @@ def compose_standard(extra: list[str]) -> int:
     compose = [*command, "--profile", "all"]
     subprocess.run([*compose, "build"], cwd=root, env=environment, check=True, stdout=subprocess.DEVNULL)
     up = [*compose, "up", "--abort-on-container-exit", "--exit-code-from", "conductor", *extra]
+    log = Path(tempfile.mkdtemp(prefix="flasklab-bench-compose-")) / "compose.log"
     done = threading.Event()
     told: list[tuple[float, float, bool]] = []  # (when, seconds left as results.json had it, an upper bound)
     poller = threading.Thread(target=lambda: told.extend(poll_estimates(root / "results", before, done)))
     poller.start()
     started = time.monotonic()
     try:
-        code = subprocess.run(up, cwd=root, env=environment, stdout=subprocess.DEVNULL, check=False).returncode
+        with log.open("w") as sink:  # compose's own lines and every service's: kept, not printed
+            finished = subprocess.run(up, cwd=root, env=environment, stdout=sink, stderr=subprocess.STDOUT, check=False)
+        code = finished.returncode
         ended = time.monotonic()
     finally:
         done.set()
@@ -321,5 +325,5 @@ def compose_standard(extra: list[str]) -> int:
         )
     if bounds := [error for error, bound in estimates if bound]:
         print(f"compose_standard_time_left_bounds {sum(e >= 0 for e in bounds)} of {len(bounds)} held")
-    print(f"# results: {runs[-1]}")
+    print(f"# results: {runs[-1]}, compose's log {log}")
     return 0 if code == 0 and ok == len(results.targets) else 1

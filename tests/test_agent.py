@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -237,3 +239,17 @@ def test_the_backend_starts_the_server_and_says_how_it_ended(start_agent: Callab
     assert not restarted.alive()
     assert restarted.gone() == "the container stopped (its agent does not answer)"
     assert "[agent] started the server" in restarted.log_tail()  # the last tail the agent gave
+
+
+def test_a_client_that_leaves_before_its_answer_leaves_no_traceback(start_agent: Callable[..., Agent]) -> None:
+    """A poll or health check that gives up resets its connection: the agent answers the next one as before and
+    prints nothing (its output is the container's log, which the compose log shows a room)."""
+    agent = start_agent("on-request")
+    port = int(agent.url.rsplit(":", 1)[1])
+    for _ in range(20):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"GET /status HTTP/1.1\r\nHost: agent\r\n\r\n")
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close: a reset
+    assert agent.status()["state"] == "stopped"
+    time.sleep(0.3)
+    assert "Traceback" not in agent.output.read_text(), agent.output.read_text()[-2000:]

@@ -374,8 +374,8 @@ def test_time_left_is_the_runs_own_estimate_counted_down_since_it_was_made(resul
 
 
 def test_an_upper_bound_is_shown_as_at_most(results: Results) -> None:
-    """Before a curve has ended the runner knows neither a step's length nor a curve's: it records an upper bound,
-    and the projector and the report say "at most" and what it counts, not "about"."""
+    """Before a step has been measured the runner knows neither a step's length nor a curve's: it records an upper
+    bound, and the projector and the report say "at most" and what it counts, not "about"."""
     running = running_copy(results, 1, 0)
     assert running.meta.time_left is not None
     bound = running.meta.time_left.model_copy(update={"upper_bound": True, "left_s": 600.0})

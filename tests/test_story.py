@@ -263,4 +263,4 @@ def test_the_time_left_takes_the_steps_measured_length_once_there_are_some() -> 
     left = remaining(results)
     shortest = 0.5 + WINDOW_FLOOR * 1.5  # the quick profile's warm-up and the least of its window
     assert left.step_s == pytest.approx((1.0 + 2.25 + PRIOR_STEPS * shortest) / (2 + PRIOR_STEPS)) and left.done == 2
-    assert not left.bound  # a step measured, a curve ended: an estimate
+    assert not left.bound  # a step measured: an estimate

@@ -240,6 +240,14 @@ class Supervisor:
 class AgentServer(ThreadingHTTPServer):
     supervisor: Supervisor
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that left before its answer (a poll or a health check that gave up, its connection reset) is no
+        fault of the agent's: nothing is printed, since the agent's output is the container's log, which the compose
+        log shows a room. Any other error is printed as the standard library does."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 class AgentHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:

@@ -182,8 +182,8 @@ class Estimate(Record):
     made: str = Field(description="when it was made (ISO 8601, UTC): a live page counts down from then")
     upper_bound: bool = Field(
         default=False,
-        description="true: an upper bound rather than an estimate (no step measured yet, or with adaptive steps no "
-        "curve ended yet: every step counted at the profile's whole warm-up and window, every curve its whole grid)",
+        description="true: an upper bound rather than an estimate (no step measured yet: every step counted at the "
+        "profile's whole warm-up and window, every curve to the profile's top)",
     )
 
 

@@ -50,7 +50,6 @@ from flasklab.core.protocol import (
     event_line,
 )
 from flasklab.core.results import Step
-from flasklab.core.settings import WINDOW_FLOOR
 from flasklab.core.steady import TREND_SLICES, WARMUP_SLICES, unstable
 from flasklab.core.stopping import stop_reason
 from flasklab.loadgen import config as given_load
@@ -60,7 +59,7 @@ from flasklab.loadgen.generator_cpu import GeneratorCpu, Mark
 from flasklab.loadgen.lag import LoopLag, lag_figures
 from flasklab.loadgen.openloop import OpenLoop, OpenLoopError
 from flasklab.loadgen.recorder import Phase, Recorder
-from flasklab.loadgen.window import WINDOW_CHECK_S, Window, counted_figures, enough
+from flasklab.loadgen.window import WINDOW_CHECK_S, WINDOW_FLOOR, Window, counted_figures, enough
 from flasklab.loadgen.worker import run_worker
 
 WORKER_WAIT_S = 120.0

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flasklab.core.intervals import quantile_ranks
+from flasklab.core.settings import WINDOW_FLOOR as WINDOW_FLOOR  # the rule's floor, with the profiles
 
 MAX_NAMES = 30  # requests counted by name per step: the most frequent ones
 MAX_ERRORS = 20

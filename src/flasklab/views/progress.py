@@ -14,7 +14,7 @@ from flasklab.core.sweep import remaining
 
 # What the time left shown is (the runner's estimate, flasklab.core.sweep, as results.json records it).
 TIME_LEFT_BASIS = "the steps left at their measured length (the run's own estimate)"
-TIME_LEFT_BOUND = "every step at its whole warm-up and window, every curve to the profile's top, until one has ended"
+TIME_LEFT_BOUND = "every step at its whole warm-up and window, every curve to the top, until a step is measured"
 
 
 @dataclass(frozen=True)
