@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from flasklab.cli import main
 from flasklab.cli.measure import catalog_servers_or_targets
@@ -40,7 +41,7 @@ def test_every_environment_variable_of_the_cli_is_a_setting_of_the_table() -> No
 )
 def test_an_option_built_from_a_setting_carries_its_default_parser_and_help(setting: Setting[object]) -> None:
     built = [option for option in every_option() if option.envvar == setting.envvar]
-    if setting.name in ("locust_web", "start_timeout_s", "request_timeout_s", "compose_profiles"):
+    if setting in settings.ENVIRONMENT_ONLY:
         assert not built  # environment only: read when a target starts, a server waits, a request is made, or by the
         # compose lab's conductor
         return
@@ -140,3 +141,13 @@ def test_the_demo_profile_names_catalog_servers_and_runs_its_scenarios_in_story_
 def test_a_profile_naming_a_server_the_catalog_lacks_exits_2() -> None:
     with pytest.raises(click.BadParameter, match="unknown server 'gone'; valid: dev-single"):
         catalog_servers_or_targets(load_servers(ROOT), None, (), False, ("gone",))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [("LAB_LOCUST_START", "exec", "'fork', 'spawn'"), ("LAB_REQUEST_TIMEOUT_S", "abc", "LAB_REQUEST_TIMEOUT_S")],
+)
+def test_a_bad_environment_only_setting_exits_2_at_the_start(variable: str, value: str, named: str) -> None:
+    """Read when a target starts, it is still checked before anything runs (it was a traceback mid-run)."""
+    result = CliRunner().invoke(main, ["servers"], env={variable: value})
+    assert result.exit_code == 2 and variable in result.output and named in result.output

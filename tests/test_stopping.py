@@ -75,6 +75,23 @@ def test_flat_throughput_without_more_latency_does_not_stop() -> None:
     assert stop_reason([io_step(1, 10, 100), io_step(2, 10, 111), io_step(4, 10, 124)]) is not None
 
 
+def test_a_starved_server_stops_once_its_latency_grew_over_the_span() -> None:
+    """dev-single on slowclient in compose (results of 2026-12-05): slow clients starve the one thread, the rps
+    collapses while the p50 first stands still (1 to 2 users), then jumps. It ran every load to 64 while each step had
+    to show growth; the span's ends decide now: stop after 4 users."""
+    curve = [
+        step(1, 307.4, p50_ms=2.99, rps_low=281.1, rps_high=333.8),
+        step(2, 72.0, p50_ms=2.81, rps_low=0.0, rps_high=144.4),
+        step(4, 2.2, p50_ms=2048.0, rps_low=0.24, rps_high=4.16),
+    ]
+    assert stop_reason(curve[:2]) is None
+    reason = stop_reason(curve)
+    assert reason is not None and reason.startswith("throughput flat for 2 doublings (1 user to 4 users: 307.4 →")
+    assert "p50 grew (3.0 → 2.8 → 2,048 ms)" in reason
+    # The same span with the p50 as flat at its end (a generator holding the load back) goes on.
+    assert stop_reason([*curve[:2], step(4, 2.2, p50_ms=3.6, rps_low=0.24, rps_high=4.16)]) is None
+
+
 def test_failures_and_an_unstable_backlog_stop_at_once() -> None:
     failing = step(4, 100.0, requests=500, failures=6)
     reason = stop_reason([step(1, 50.0), failing])

@@ -20,6 +20,7 @@ from flasklab.cli.planning import plan
 from flasklab.cli.tuning import tune
 from flasklab.cli.views import compare, export, report, serve, servers
 from flasklab.core.catalog import lab_root
+from flasklab.core.settings import ENVIRONMENT_ONLY, SettingError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
@@ -27,6 +28,11 @@ from flasklab.core.catalog import lab_root
 @click.pass_context
 def main(context: click.Context) -> None:
     """How many concurrent requests does a Flask app handle? Measured, server by server."""
+    for setting in ENVIRONMENT_ONLY:  # read later, when a target starts: a bad value is refused now
+        try:
+            setting.value()
+        except SettingError as error:
+            raise click.UsageError(str(error)) from None
     if context.invoked_subcommand is None:  # no command: the commands, and what to do with the latest run
         click.echo(context.get_help())
         latest = latest_run(lab_root())

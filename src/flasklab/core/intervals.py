@@ -49,6 +49,29 @@ def binomial_tails(n: int, q: float) -> tuple[int, list[float]]:
     return first, cdf
 
 
+def binomial_at_least(n: int, k: int, q: float) -> float:
+    """P(B >= k) for B ~ Binomial(n, q), where k > n q: the terms fall from k on, and the sum stops once they are
+    negligible (a test of a share against q from one side, as a window's failures against the failure limit)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    log_q, log_rest = math.log(q), math.log1p(-q)
+    total = 0.0
+    for count in range(k, n + 1):
+        term = math.exp(
+            math.lgamma(n + 1)
+            - math.lgamma(count + 1)
+            - math.lgamma(n - count + 1)
+            + count * log_q
+            + (n - count) * log_rest
+        )
+        total += term
+        if term < total * 1e-12:
+            break
+    return min(total, 1.0)
+
+
 @lru_cache(maxsize=4096)
 def quantile_ranks(n: int, q: float) -> Ranks:
     """The order statistics' ranks of a 95 % interval of the q-quantile of n samples (see the module text)."""

@@ -9,10 +9,12 @@ A target's curve steps up the profile's loads and stops after a step once that s
 - **flat**: throughput stopped growing over FLAT_DOUBLINGS doublings of the load (load x 4) while latency grew: at
   every step of that span the rps grew by no more than KNEE_GROWTH (10 %) or the earlier step's rps interval reaches,
   whichever is more (steps differ by more than one window's interval says: it holds the window's rate, not the
-  drift between windows), and the p50 grew by more than LATENCY_GROWTH (10 %). The latency decides: by Little's law
-  a server still scaling keeps its latency as the users double, and one at its limit doubles it; flat throughput with
-  flat latency is a generator that held the load back, not the server's limit, and the curve goes on. The steps
-  above a limit would measure the queue, not the server.
+  drift between windows), and over the span the p50 grew by more than LATENCY_GROWTH (10 %) per doubling. The
+  latency decides: by Little's law a server still scaling keeps its latency as the users double, and one at its
+  limit doubles it; flat throughput with flat latency is a generator that held the load back, not the server's limit,
+  and the curve goes on. The span's ends decide, not each step: a server starved by slow clients (dev-single on
+  slowclient in compose: 72 → 2.2 → 3.6 rps, p50 2.8 → 2,048 → 2,055 ms) has shown its limit though its p50 stood
+  still at the last step. The steps above a limit would measure the queue, not the server.
 
 A curve that still climbs runs to the profile's top. The Locust process applies the rule after each window (it has
 the step's figures first, and the next step starts at once); results.json records on each target why its curve
@@ -55,26 +57,44 @@ def stop_reason(steps: Sequence[Step]) -> str | None:
 
 
 def flat(before: Step, after: Step) -> bool:
-    """``after``, at a higher load, did not outgrow ``before`` (KNEE_GROWTH, or within its rps interval) and its p50
-    grew by more than LATENCY_GROWTH."""
+    """``after``, at a higher load, did not outgrow ``before``: by no more than KNEE_GROWTH, or within its rps
+    interval."""
     reach = max(before.rps * KNEE_GROWTH, before.rps_high or 0.0)
-    latency_grew = (
-        before.p50_ms is not None and after.p50_ms is not None and after.p50_ms > before.p50_ms * LATENCY_GROWTH
-    )
-    return after.load > before.load and after.rps <= reach and latency_grew
+    return after.load > before.load and after.rps <= reach
+
+
+def latency_grew(first: Step, last: Step, doublings: float) -> bool:
+    """From ``first`` to ``last``, ``doublings`` of the load apart, the p50 grew by more than LATENCY_GROWTH per
+    doubling."""
+    if first.p50_ms is None or last.p50_ms is None:
+        return False
+    return bool(last.p50_ms > first.p50_ms * LATENCY_GROWTH**doublings)
 
 
 def flat_reason(steps: Sequence[Step]) -> str | None:
-    """The flat stop: the last steps flat one after another over at least FLAT_DOUBLINGS doublings of the load."""
+    """The flat stop: the last steps flat one after another over at least FLAT_DOUBLINGS doublings of the load, the
+    p50 grown over them (the longest such span is told)."""
     start = len(steps) - 1
     while start > 0 and flat(steps[start - 1], steps[start]):
         start -= 1
-    first, last = steps[start], steps[-1]
-    if start == len(steps) - 1 or first.load <= 0 or log2(last.load / first.load) < FLAT_DOUBLINGS:
-        return None
-    rates = " → ".join(f"{step.rps:,.1f}" for step in steps[start:])
-    p50s = " → ".join(milliseconds(step.p50_ms) for step in steps[start:] if step.p50_ms is not None)
-    doublings = log2(last.load / first.load)
+    last = steps[-1]
+    for first_index in range(start, len(steps) - 1):
+        first = steps[first_index]
+        if first.load <= 0:
+            continue
+        doublings = log2(last.load / first.load)
+        if doublings < FLAT_DOUBLINGS:
+            return None
+        if latency_grew(first, last, doublings):
+            return flat_text(steps[first_index:], doublings)
+    return None
+
+
+def flat_text(span: Sequence[Step], doublings: float) -> str:
+    """What a flat stop says: the span's loads, rates and p50s."""
+    first, last = span[0], span[-1]
+    rates = " → ".join(f"{step.rps:,.1f}" for step in span)
+    p50s = " → ".join(milliseconds(step.p50_ms) for step in span if step.p50_ms is not None)
     return (
         f"throughput flat for {doublings:g} doublings ({load_text(first)} to {load_text(last)}: {rates} rps) "
         f"while p50 grew ({p50s} ms)"

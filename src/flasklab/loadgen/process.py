@@ -379,13 +379,13 @@ def read_config(document: str) -> LoadConfig | None:
         return None
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="flasklab's Locust process (one target, one scenario)")
     parser.add_argument("--config", help="the load: a JSON document (flasklab.core.protocol.LoadConfig)")
     parser.add_argument("--worker", action="store_true", help="with --config: one of the load's local Locust workers")
     parser.add_argument("--check", action="store_true", help="only load --locustfile and report its User classes")
     parser.add_argument("--locustfile", help="with --check: the locustfile to load")
-    options = parser.parse_args()
+    options = parser.parse_args(argv)
     if bool(options.config) == bool(options.check and options.locustfile):
         parser.error("pass --config DOCUMENT, or --check --locustfile FILE")
     sys.argv = sys.argv[:1]  # parts of Locust parse the command line themselves: leave them none of ours

@@ -51,8 +51,10 @@ from flasklab.core.steady import WARMUP_CAP  # pure rules, no Locust: the orches
 from flasklab.core.sweep import Sweep
 from flasklab.measure.backends.base import Backend, RunningTarget, Usage
 from flasklab.measure.backends.local import free_port
+from flasklab.measure.forked import ForkedProcess, locust_process
 from flasklab.measure.interrupts import held_interrupts
 
+LocustProcess = ForkedProcess | subprocess.Popen[str]
 # Locust start-up plus the slack a step may overrun before the generator is declared hung.
 GRACE_S = 30.0
 WORKER_CHECK_S = 0.5  # how often local Locust workers are checked for an early exit while events are awaited
@@ -218,20 +220,14 @@ def run_load(
     if job.processes > 1:
         workers, master_port = job.processes, free_port()
     config = load_config(job, target, backend, workers, master_port)
-    command = [sys.executable, "-m", "flasklab.loadgen", "--config", config.model_dump_json()]
+    command = backend.generator_command([sys.executable, "-m", "flasklab.loadgen"])
     local_workers: LocalWorkers | None = None
-    process: subprocess.Popen[str] | None = None
+    process: LocustProcess | None = None
     try:
         with held_interrupts():  # each process kept before a signal acts, so that the finally below stops it
             if job.processes > 1:
                 local_workers = LocalWorkers(job.processes, backend, config)
-            process = subprocess.Popen(
-                backend.generator_command(command),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                stdin=subprocess.DEVNULL,
-            )
+            process = locust_process(command, ["--config", config.model_dump_json()])
         _follow(process, job, target, local_workers, (on_window, on_step, on_stop))
     finally:
         if process is not None and process.poll() is None:
@@ -242,7 +238,7 @@ def run_load(
 
 
 def _follow(
-    process: subprocess.Popen[str],
+    process: LocustProcess,
     job: LoadJob,
     target: RunningTarget,
     local_workers: LocalWorkers | None,
