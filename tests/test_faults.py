@@ -360,8 +360,10 @@ def test_a_locustfile_whose_task_raises_counts_failures_and_does_not_hang(
 
 
 def kill_locust(_: LocalTarget) -> None:
+    """The target's Locust process: a child of the fork server (which lives on), showing the server's command line."""
     me = psutil.Process()
-    (locust,) = [p for p in me.children() if "flasklab.loadgen" in p.cmdline()]
+    servers = [p for p in me.children() if p.cmdline()[-2:-1] == ["--fork-server"]]
+    (locust,) = [child for server in servers for child in server.children()]
     locust.kill()
 
 

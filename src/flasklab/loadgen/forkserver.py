@@ -11,9 +11,10 @@ takes the pipes as its stdout and stderr, says its pid on the status pipe, runs 
 says it is gone. Nothing of a target is imported here: each child loads its own locustfile, so one target's listeners
 or settings never reach another's.
 
-The server ignores SIGINT (a Ctrl-C meant for the run must not end the server between two targets; its children take
-Python's default back) and lets the kernel reap its children (SIGCHLD ignored: their exit codes reach the orchestrator
-by their status pipes). It ends when the orchestrator closes the socket, or is gone.
+A child shows the server's command line (``ps``: ``python -m flasklab.loadgen --fork-server FD``), with the server
+as its parent. The server ignores SIGINT (a Ctrl-C meant for the run must not end the server between two targets;
+its children take Python's default back) and lets the kernel reap its children (SIGCHLD ignored: their exit codes
+reach the orchestrator by their status pipes). It ends when the orchestrator closes the socket, or is gone.
 """
 
 from __future__ import annotations
