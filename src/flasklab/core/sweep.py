@@ -20,13 +20,14 @@ from flasklab.core.settings import DEFAULT_SLO_P95_MS, WINDOW_FLOOR, Profile
 from flasklab.core.userapp import UserApp
 
 # What an estimate of the time left adds to its steps, each a little above a local run's as `scripts/bench
-# sweep_quick` measured it over the catalog (2026-12-05: 12 s of starts and stops for 15 servers, 21 s of probes,
-# 23 s of load generators for 30 targets): a server's start, health check and stop; its probe (7 s where dev-single
-# serves it one request after another and waits out its self-call, under 1 s where gunicorn serves four at once); a
-# target's load generator starting (Locust's imports) and stopping.
-SERVER_ALLOWANCE_S = 1.0
+# sweep_standard` measured it over the catalog (2026-12-05, docs/runs/bench-sweep-standard.txt: 32 s of starts and
+# stops for 15 servers, 21 s of probes, 10 s of load generators for 90 targets): a server's start, health check and
+# stop; its probe (7 s where dev-single serves it one request after another and waits out its self-call, under 1 s
+# where gunicorn serves four at once); a target's load generator starting (forked, flasklab.measure.forked: it was
+# 0.8 s a target while each imported Locust) and stopping.
+SERVER_ALLOWANCE_S = 2.0
 PROBE_ALLOWANCE_S = 1.5
-TARGET_ALLOWANCE_S = 1.0
+TARGET_ALLOWANCE_S = 0.2
 # Adaptive steps: how many curves of the profile's whole grid the expected length of a curve starts from.
 PRIOR_CURVES = 5
 # How many steps of the shortest length the profile allows (its warm-up and WINDOW_FLOOR of its window) a step's

@@ -39,8 +39,8 @@ RPS_DIGITS = 3
 # FAILURES_ALPHA. That step stops its curve whatever the rest of the window would hold (flasklab.core.stopping), and
 # a deadlock's requests time out one by one: waiting the whole window only counted a third of them. FAILURES_ALPHA is
 # 0.1 %, not 5 %, because the test is made 20 times a second: simulated 5 s windows of 500 requests ended early in
-# none of 10,000 at 0.5 % failures, 0.3 % of them at the 1 % limit itself, and all but 0.3 % at 5 %
-# (tests/test_intervals.py runs the 0.5 % and 5 % cases).
+# none of 10,000 at 0.5 % failures, in 0.3 % of them at the 1 % limit itself (0.5 % of 2,000 windows of 5,000
+# requests), and in all but 0.3 % at 5 % (tests/test_intervals.py runs the 0.5 % and 5 % cases).
 WINDOW_CHECK_S = 0.05
 MIN_WINDOW_SAMPLES = 20
 MIN_KIND_SAMPLES = 2
