@@ -7,6 +7,7 @@ too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from flasklab.measure.backends.local import free_port
@@ -127,9 +129,17 @@ def start_agent(root: Path, tmp_path: Path) -> Iterator[Callable[..., Agent]]:
 
     yield start
     for agent in started:
-        if agent.process.poll() is None:
-            os.killpg(agent.process.pid, signal.SIGKILL)  # the agent's session: the agent and its server
-            agent.process.wait()
+        kill_session(agent.process.pid)
+        agent.process.wait()
+
+
+def kill_session(session: int) -> None:
+    """Every process of the agent's session: the agent, and its server in a process group of its own (a test that
+    killed the agent's group left the server running)."""
+    for process in psutil.process_iter():
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getsid(process.pid) == session:
+                process.kill()
 
 
 def test_the_server_starts_with_the_agent_and_restarts_as_a_new_process(start_agent: Callable[..., Agent]) -> None:
@@ -234,7 +244,7 @@ def test_the_backend_starts_the_server_and_says_how_it_ended(start_agent: Callab
     restarted = AgentTarget(agent.server_url, agent.url, "512m")  # what the runner's restart does
     restarted.wait_healthy(30)
     assert agent.status()["starts"] == 2
-    os.killpg(agent.process.pid, signal.SIGKILL)  # the container gone: agent and server at once
+    os.killpg(agent.process.pid, signal.SIGKILL)  # the container gone: its agent (the server is the fixture's to end)
     agent.process.wait()
     assert not restarted.alive()
     assert restarted.gone() == "the container stopped (its agent does not answer)"

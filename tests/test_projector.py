@@ -401,3 +401,16 @@ def test_the_projector_names_an_unknown_scenario_nothing(results: Results) -> No
     assert "<h2>hello: throughput vs users" in asked
     odd = render_projector(running, live, with_chart_library=False, scenario="<b>x</b>")
     assert "<h2>io: throughput vs users" in odd and "<b>x</b>" not in odd and "%3Cb%3E" not in odd
+
+
+def test_a_run_without_a_probe_is_shown_without_a_timeline(results: Results) -> None:
+    """`flasklab run --no-probe` (the fidelity bench's runs): the projector drew nothing, a template error; it says the
+    run has no probe, and a run still waiting for its first step says that too."""
+    unprobed = running_copy(results, 1, 30)
+    unprobed.probe, unprobed.meta.probe = [], False
+    page = render_projector(unprobed, LiveView(version="v"), with_chart_library=False)
+    assert "This run has no probe (--no-probe)." in page and 'id="timeline"' not in page
+    empty = unprobed.model_copy(deep=True)
+    empty.targets = []
+    page = render_projector(empty, LiveView(version="v"), with_chart_library=False)
+    assert "No step measured yet" in page and "This run has no probe" in page
