@@ -6,16 +6,19 @@ the same way (LAB_LOCUST_START=fork is the default).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from flasklab.core.catalog import lab_root
-from flasklab.measure.forked import SERVERS, ForkedProcess, locust_process
+from flasklab.measure.forked import SERVERS, ForkedProcess, locust_process, read_pid
 
 pytestmark = pytest.mark.real  # every test here starts processes
 
@@ -83,4 +86,23 @@ def test_a_killed_fork_ends_and_a_gone_server_is_replaced(tmp_path: Path) -> Non
     os.kill(server.process.pid, signal.SIGKILL)
     server.process.wait()
     hello = str(lab_root() / "locustfiles" / "hello.py")
+    assert finished(locust_process(COMMAND, ["--check", "--locustfile", hello]))[2] == 0
+
+
+def test_a_child_that_fails_before_its_run_ends_there(tmp_path: Path) -> None:
+    """A request whose folder is gone: the child says its pid, fails (exit code 1, its traceback on stderr) and ends;
+    it never goes back to the server's loop as a second server, and the server forks the next one as before."""
+    hello = str(lab_root() / "locustfiles" / "hello.py")
+    finished(locust_process(COMMAND, ["--check", "--locustfile", hello]))  # the server is up
+    server = SERVERS[tuple(COMMAND)]
+    request = {"args": ["--check", "--locustfile", hello], "environ": dict(os.environ), "cwd": str(tmp_path / "gone")}
+    ours, theirs = zip(*(os.pipe() for _ in range(3)), strict=True)
+    socket.send_fds(server.socket, [json.dumps(request).encode()], list(theirs))
+    for fd in theirs:
+        os.close(fd)
+    pid = read_pid(ours[2])
+    process = ForkedProcess(pid or 0, os.fdopen(ours[0]), os.fdopen(ours[1]), ours[2])
+    out, err, code = finished(process)
+    assert pid is not None and code == 1 and "FileNotFoundError" in err and out == ""
+    assert psutil.Process(server.process.pid).children() == []  # the failed child is gone, not serving
     assert finished(locust_process(COMMAND, ["--check", "--locustfile", hello]))[2] == 0

@@ -64,24 +64,27 @@ def serve(control_fd: int) -> None:
 
 
 def child(request: dict[str, Any], fds: list[int]) -> NoReturn:
-    """Become the Locust process the request asks for: its pipes, environment and folder, then its run."""
+    """Become the Locust process the request asks for: its pid said first, then its pipes, environment, folder and
+    run, and its exit code said last. Whatever happens, it ends here (never back in the server's loop)."""
     stdout, stderr, status = fds
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    null = os.open(os.devnull, os.O_RDONLY)
-    for source, target in ((null, 0), (stdout, 1), (stderr, 2)):
-        os.dup2(source, target)
-        close(source)
-    os.environ.clear()
-    os.environ.update(request["environ"])
-    os.chdir(request["cwd"])
-    os.write(status, f"{os.getpid()}\n".encode())
     code = 1
     try:
+        os.write(status, f"{os.getpid()}\n".encode())
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        null = os.open(os.devnull, os.O_RDONLY)
+        for source, target in ((null, 0), (stdout, 1), (stderr, 2)):
+            os.dup2(source, target)
+            close(source)
+        os.environ.clear()
+        os.environ.update(request["environ"])
+        os.chdir(request["cwd"])
         sys.argv = ["flasklab.loadgen", *request["args"]]
         main(request["args"])
         code = 0
     except SystemExit as exit_:
+        if isinstance(exit_.code, str):  # sys.exit("message"): said on stderr, as the interpreter would
+            print(exit_.code, file=sys.stderr)
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except BaseException:
         traceback.print_exc()
@@ -89,5 +92,6 @@ def child(request: dict[str, Any], fds: list[int]) -> NoReturn:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
-        os.write(status, f"{code}\n".encode())
+        with contextlib.suppress(OSError):
+            os.write(status, f"{code}\n".encode())
         os._exit(code)

@@ -153,7 +153,7 @@ def locust_process(command: list[str], args: list[str]) -> ForkedProcess | subpr
         return fork_server(command).fork(args)
     except ForkFailed:
         SERVERS.pop(tuple(command)).close()
-        return fork_server(command).fork(args)
+    return fork_server(command).fork(args)  # ForkFailed again: the caller's to tell as the target's failure
 
 
 @atexit.register

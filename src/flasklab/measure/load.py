@@ -51,7 +51,7 @@ from flasklab.core.steady import WARMUP_CAP  # pure rules, no Locust: the orches
 from flasklab.core.sweep import Sweep
 from flasklab.measure.backends.base import Backend, RunningTarget, Usage
 from flasklab.measure.backends.local import free_port
-from flasklab.measure.forked import ForkedProcess, locust_process
+from flasklab.measure.forked import ForkedProcess, ForkFailed, locust_process
 from flasklab.measure.interrupts import held_interrupts
 
 LocustProcess = ForkedProcess | subprocess.Popen[str]
@@ -227,7 +227,10 @@ def run_load(
         with held_interrupts():  # each process kept before a signal acts, so that the finally below stops it
             if job.processes > 1:
                 local_workers = LocalWorkers(job.processes, backend, config)
-            process = locust_process(command, ["--config", config.model_dump_json()])
+            try:
+                process = locust_process(command, ["--config", config.model_dump_json()])
+            except ForkFailed as error:
+                raise LoadFailed(f"the load generator could not start: {error}") from error
         _follow(process, job, target, local_workers, (on_window, on_step, on_stop))
     finally:
         if process is not None and process.poll() is None:
