@@ -57,6 +57,16 @@ class CapacityCell:
     standing: Standing | None = None  # the capacity step's standing: how its p95 is marked
     bound: Step | None = None  # a lower bound of the capacity above it (generator and server both at their limit)
 
+    @property
+    def figure(self) -> float:
+        """What the cell says the server can do within the SLO: its capacity, or the lower bound above it."""
+        return max(self.step.rps if self.step else 0.0, self.bound.rps if self.bound else 0.0)
+
+    @property
+    def won_by_bound(self) -> bool:
+        """The best of its scenario by a lower bound: at least that, more than any other server measured."""
+        return self.winner and self.bound is not None and self.bound.rps == self.figure
+
 
 @dataclass(frozen=True)
 class CapacityLine:
@@ -78,9 +88,11 @@ def capacity_cells(results: Results, scenario: str, slo_p95_ms: float) -> dict[s
         within = bound is not None and bound.p95_ms is not None and bound.p95_ms <= slo_p95_ms
         above = bound if within and bound is not None and (step is None or bound.rps > step.rps) else None
         cells.append(CapacityCell(server, step, note, False, analysis.standing(step) if step else None, above))
-    best = max((cell.step.rps for cell in cells if cell.step), default=None)
+    # The best: the highest figure, a lower bound included (a server that can do at least more than another was
+    # measured to do is the better one; a lower bound below the best leaves it the best as measured).
+    best = max((cell.figure for cell in cells), default=0.0)
     return {
-        c.server: CapacityCell(c.server, c.step, c.note, c.step is not None and c.step.rps == best, c.standing, c.bound)
+        c.server: CapacityCell(c.server, c.step, c.note, best > 0 and c.figure == best, c.standing, c.bound)
         for c in cells
     }
 
