@@ -110,6 +110,8 @@ def test_local_processes_share_the_load_and_leave_nothing_running(root: Path, tm
         assert 0.75 * bound <= step.rps <= 1.05 * bound, step
         assert step.p95_ms is not None and step.p95_ms >= 100 and step.failures == 0
         assert step.generator_cpu_total is not None and step.generator_cpu_total >= step.generator_cpu
+        # the app's answers come through the workers' samples: 100 ms in the app a request, one at a time per worker
+        assert step.server_in_flight == pytest.approx(step.rps * 0.1, rel=0.15) and step.server_in_flight_max == 1
     # the total sums the master and both workers: above the busiest one's wherever the load gives them work (at 1 user
     # of 10 rps each rounds to 0.01 of a core)
     assert any(step.generator_cpu_total > step.generator_cpu for step in target.steps if step.generator_cpu_total)

@@ -125,7 +125,7 @@ class Step(Record):
         ge=0,
         description="mean requests in flight in the app over the window, all its processes together: the window's "
         "completions' time in the app (the lab app's X-Lab-In-Flight header) over its length (Little's law); null: "
-        "not measured (a user's app, Locust workers, runs before it)",
+        "not measured (a user's app, runs before it)",
     )
     server_in_flight_max: int | None = Field(
         default=None, ge=0, description="the most requests one server process held when one of the window's began"

@@ -1,9 +1,10 @@
 """Exact percentiles in Locust's distributed mode: each worker sends its raw samples with its regular report.
 
 Imported by locustfiles/_lab.py, so every lab locustfile a worker fetches from the master brings it along; on a
-worker it records (wall-clock end, response ms, error kind, request name) per request and attaches them to the
-report the worker sends every few seconds, with the worker's CPU seconds so far; flasklab's master
-(flasklab.loadgen.recorder) files the samples into its step windows and adds the CPU to the generator side's total.
+worker it records (wall-clock end, response ms, error kind, request name, what the app said of it: ``served``) per
+request and attaches them to the report the worker sends every few seconds, with the worker's CPU seconds so far;
+flasklab's master (flasklab.loadgen.recorder) files the samples into its step windows (the requests in flight at the
+server included, as from its own users) and adds the CPU to the generator side's total.
 A successful request made in a user's ``on_start`` is set-up, not a sample (flasklab.loadgen.lab_users.starting).
 """
 
@@ -20,6 +21,19 @@ from flasklab.loadgen.lab_users import starting
 
 SAMPLES_KEY = "flasklab_samples"
 CPU_KEY = "flasklab_cpu"  # (wall-clock time, CPU seconds so far) of the worker process
+IN_FLIGHT_HEADER = "X-Lab-In-Flight"  # flasklab_app.inflight.HEADER: "PID COUNT SECONDS"
+
+
+def served(response: Any) -> tuple[int, float] | None:
+    """What the app said of this answer: (requests in its process at its start, seconds in the app); None without
+    the header (a user's app, no answer at all) or with one that does not read as the lab's."""
+    headers = getattr(response, "headers", None)
+    text = headers.get(IN_FLIGHT_HEADER) if headers is not None else None
+    parts = text.split() if isinstance(text, str) else []
+    try:
+        return (int(parts[1]), float(parts[2])) if len(parts) == 3 else None
+    except ValueError:
+        return None
 
 
 def error_kind(exception: BaseException) -> str:
@@ -34,14 +48,19 @@ def error_kind(exception: BaseException) -> str:
 def forward_samples(environment: Any, **_: Any) -> None:
     if not isinstance(environment.runner, WorkerRunner):
         return
-    samples: list[tuple[float, float, str | None, str | None]] = []
+    samples: list[tuple[float, float, str | None, str | None, tuple[int, float] | None]] = []
 
     def on_request(
-        response_time: float, exception: BaseException | None = None, name: str | None = None, **__: Any
+        response_time: float,
+        exception: BaseException | None = None,
+        name: str | None = None,
+        response: Any = None,
+        **__: Any,
     ) -> None:
         if exception is None and starting():
             return
-        samples.append((time.time(), response_time, error_kind(exception) if exception else None, name))
+        error = error_kind(exception) if exception else None
+        samples.append((time.time(), response_time, error, name, served(response)))
 
     process = psutil.Process()
 

@@ -19,25 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flasklab.core.steady import WARMUP_SLICES, warmed_up
-from flasklab.loadgen.distributed import CPU_KEY, SAMPLES_KEY, error_kind
+from flasklab.loadgen.distributed import CPU_KEY, SAMPLES_KEY, error_kind, served
 from flasklab.loadgen.lab_users import starting
 from flasklab.loadgen.openloop import due_time
 from flasklab.loadgen.window import Window
 
 MAX_NAME_LENGTH = 120
-IN_FLIGHT_HEADER = "X-Lab-In-Flight"  # flasklab_app.inflight.HEADER: "PID COUNT SECONDS"
-
-
-def served(response: Any) -> tuple[int, float] | None:
-    """What the app said of this answer: (requests in its process at its start, seconds in the app); None without
-    the header (a user's app, no answer at all) or with one that does not read as the lab's."""
-    headers = getattr(response, "headers", None)
-    text = headers.get(IN_FLIGHT_HEADER) if headers is not None else None
-    parts = text.split() if isinstance(text, str) else []
-    try:
-        return (int(parts[1]), float(parts[2])) if len(parts) == 3 else None
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -158,9 +145,12 @@ class Recorder:
         self.record(now - self.shape.start_time, response_ms, error, name, served(response))
 
     def worker_listener(self, client_id: str, data: dict[str, Any]) -> None:
-        """Samples a worker sent with its report: (wall-clock end, response ms, error kind or None, request name)."""
+        """Samples a worker sent with its report: (wall-clock end, response ms, error kind or None, request name,
+        what the app said of it or None); a worker of an older lab sends the first four."""
         wall_start = time.time() - (time.perf_counter() - self.shape.start_time)
-        for ended, response_ms, error, *name in data.get(SAMPLES_KEY, ()):
-            self.record(ended - wall_start, response_ms, error, name[0] if name else None)
+        for ended, response_ms, error, *rest in data.get(SAMPLES_KEY, ()):
+            name = rest[0] if rest else None
+            app = (int(rest[1][0]), float(rest[1][1])) if len(rest) > 1 and rest[1] else None
+            self.record(ended - wall_start, response_ms, error, name, app)
         if CPU_KEY in data:
             self.worker_cpu.setdefault(client_id, []).append(tuple(data[CPU_KEY]))
