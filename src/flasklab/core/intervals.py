@@ -50,26 +50,17 @@ def binomial_tails(n: int, q: float) -> tuple[int, list[float]]:
 
 
 def binomial_at_least(n: int, k: int, q: float) -> float:
-    """P(B >= k) for B ~ Binomial(n, q), where k > n q: the terms fall from k on, and the sum stops once they are
-    negligible (a test of a share against q from one side, as a window's failures against the failure limit)."""
+    """P(B >= k) for B ~ Binomial(n, q), from binomial_tails (beyond its ranks the mass is below 1e-20): a test of a
+    share against q from one side, as a window's failures against the failure limit."""
     if k <= 0:
         return 1.0
-    if k > n:
+    first, cdf = binomial_tails(n, q)
+    below = k - 1 - first  # the index of P(B <= k - 1)
+    if below < 0:
+        return 1.0
+    if below >= len(cdf):
         return 0.0
-    log_q, log_rest = math.log(q), math.log1p(-q)
-    total = 0.0
-    for count in range(k, n + 1):
-        term = math.exp(
-            math.lgamma(n + 1)
-            - math.lgamma(count + 1)
-            - math.lgamma(n - count + 1)
-            + count * log_q
-            + (n - count) * log_rest
-        )
-        total += term
-        if term < total * 1e-12:
-            break
-    return min(total, 1.0)
+    return max(1.0 - cdf[below], 0.0)
 
 
 @lru_cache(maxsize=4096)

@@ -142,7 +142,10 @@ def fork_server(command: list[str]) -> ForkServer:
     return server
 
 
-def locust_process(command: list[str], args: list[str]) -> ForkedProcess | subprocess.Popen[str]:
+LocustProcess = ForkedProcess | subprocess.Popen[str]
+
+
+def locust_process(command: list[str], args: list[str]) -> LocustProcess:
     """The Locust process ``command`` (``python -m flasklab.loadgen``, pinned) with ``args``: forked (one retry with a
     new fork server) or, with LAB_LOCUST_START=spawn, started as a new interpreter."""
     if LOCUST_START.value() == "spawn":

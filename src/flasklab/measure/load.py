@@ -51,10 +51,9 @@ from flasklab.core.steady import WARMUP_CAP  # pure rules, no Locust: the orches
 from flasklab.core.sweep import Sweep
 from flasklab.measure.backends.base import Backend, RunningTarget, Usage
 from flasklab.measure.backends.local import free_port
-from flasklab.measure.forked import ForkedProcess, ForkFailed, locust_process
+from flasklab.measure.forked import ForkFailed, LocustProcess, locust_process
 from flasklab.measure.interrupts import held_interrupts
 
-LocustProcess = ForkedProcess | subprocess.Popen[str]
 # Locust start-up plus the slack a step may overrun before the generator is declared hung.
 GRACE_S = 30.0
 WORKER_CHECK_S = 0.5  # how often local Locust workers are checked for an early exit while events are awaited
