@@ -10,8 +10,10 @@ import pytest
 from flasklab.core.analysis import analyse
 from flasklab.core.catalog import load_servers
 from flasklab.core.results import load_results
-from flasklab.planning.tune import TunePoint, choose_setting, memory_slope
-from tests.helpers import flasklab
+from flasklab.planning.tune import TunePoint, choose_setting, measured_point, memory_slope
+from tests.helpers import ROOT, flasklab
+
+FIXTURES = ROOT / "tests" / "fixtures" / "results"
 
 # Every test here measures: its curves need usable steps, which a busy server CPU removes (tests/quiet.py).
 pytestmark = pytest.mark.measuring
@@ -20,8 +22,10 @@ pytestmark = pytest.mark.measuring
 @pytest.mark.real
 def test_tune_measures_each_worker_count_into_its_own_run(tmp_path: Path) -> None:
     out = tmp_path / "tune"
+    # cpu: the server's one CPU decides its curve. On hello the generator did, and in one CI run a busy generator
+    # flagged every step of a worker count, so it had no peak to assert on.
     done = flasklab(
-        "tune", "gunicorn-sync", "--values", "1,3", "--scenario", "hello", "--profile", "quick", "--out", str(out)
+        "tune", "gunicorn-sync", "--values", "1,3", "--scenario", "cpu", "--profile", "quick", "--out", str(out)
     )
     assert done.returncode == 0, done.stderr[-2000:]
     tuning = json.loads((out / "tune.json").read_text())
@@ -37,11 +41,11 @@ def test_tune_measures_each_worker_count_into_its_own_run(tmp_path: Path) -> Non
     assert tuning["memory_per_unit_mb"] > 0
     assert "GUNICORN_SYNC_WORKERS" in done.stdout and "memory MiB" in done.stdout
     # The planner reads the tuning: an option per worker count, the one with the fewest instances recommended.
-    planned = flasklab("plan", "--from", str(out), "--rps", "3000", "--p95-ms", "100", "--cpu-ms", "0", "--json")
+    planned = flasklab("plan", "--from", str(out), "--rps", "3000", "--p95-ms", "100", "--json")
     assert planned.returncode == 0, planned.stderr[-2000:]
     options = json.loads(planned.stdout)["options"]
     assert {option["setting"] for option in options} == {"GUNICORN_SYNC_WORKERS=1", "GUNICORN_SYNC_WORKERS=3"}
-    # Each worker count is offered (a hello takes a few ms, far inside 100 ms), never planned above what the tuning
+    # Each worker count is offered (a request's 10 ms of CPU is far inside 100 ms), never planned above what the tuning
     # measured one instance completing (its peak, or a lower bound of its capacity above it: the generator at its
     # limit too), and the one with the fewest instances is recommended.
     seen = {}
@@ -88,3 +92,23 @@ def test_memory_slope_is_least_squares_over_measured_points() -> None:
     ]
     assert memory_slope(points) == 10.0
     assert memory_slope(points[:1]) is None
+
+
+def test_a_point_without_a_usable_step_still_has_its_memory(tmp_path: Path) -> None:
+    """Every step decided by the generator: no peak and no capacity to report, but the server's memory was measured at
+    each step (a busy generator does not change it), and the point takes it at the highest load."""
+    run = load_results(FIXTURES / "locust-bound.json")
+    target = run.targets[0]
+    busy = [
+        step.model_copy(update={"generator_cpu": 1.0, "generator_saturated": True, "server_cpu": 0.3})
+        for step in target.steps
+    ]
+    flagged = run.model_copy(update={"targets": [target.model_copy(update={"steps": busy})]})
+    assert analyse(flagged.targets[0], flagged.meta).peak is None
+    point = measured_point(4, tmp_path, flagged, slo_p95_ms=500)
+    assert point.status == "ok" and point.peak_rps is None and point.capacity_rps is None
+    top = max(busy, key=lambda step: step.load)
+    assert point.memory_mb == top.server_rss_mb is not None
+    usable = measured_point(4, tmp_path, run, slo_p95_ms=500)  # with usable steps, the capacity step's memory
+    basis = analyse(target, run.meta).capacity(500)
+    assert usable.peak_rps is not None and basis is not None and usable.memory_mb == basis.server_rss_mb

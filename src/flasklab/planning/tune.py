@@ -48,7 +48,11 @@ class TunePoint(BaseModel):
     peak_rps: float | None = None
     capacity_rps: float | None = Field(default=None, description="highest usable rps with p95 within the objective")
     capacity_p95_ms: float | None = None
-    memory_mb: float | None = Field(default=None, description="server memory at the capacity (else peak) step")
+    memory_mb: float | None = Field(
+        default=None,
+        description="server memory at the capacity (else peak) step; with neither, at the highest load measured (a "
+        "flagged step's memory is still the server's: the generator or a thin sample decides its rps, not its memory)",
+    )
     error: str | None = None
 
 
@@ -113,7 +117,8 @@ def measured_point(value: int, run_dir: Path, results: Results, slo_p95_ms: floa
         return TunePoint(value=value, run_dir=run_dir.name, concurrency=None, status="failed", error=error)
     analysis = analyse(target, results.meta)
     peak, capacity = analysis.peak, analysis.capacity(slo_p95_ms)
-    basis = capacity or peak
+    measured = [step for step in target.steps if step.server_rss_mb is not None]
+    basis = capacity or peak or max(measured, key=lambda step: step.load, default=None)
     return TunePoint(
         value=value,
         run_dir=run_dir.name,
