@@ -53,7 +53,13 @@ class Step(Record):
     duration_s: float = Field(gt=0, description="length of the measurement window")
     requests: int = Field(ge=0, description="requests completed inside the window")
     failures: int = Field(ge=0, description="of those, failed ones (errors, timeouts, HTTP >= 400)")
-    rps: float = Field(ge=0, description="completions inside the window / its length")
+    rps: float = Field(
+        ge=0,
+        description="requests per second of the window: a closed loop of one Locust process counts each user's "
+        "cycles (previous completion to next) by their share inside the window, so its edges cut no request in two "
+        "(flasklab.loadgen.window.cycle_slices); otherwise (open model, Locust workers) completions inside the window "
+        "/ its length",
+    )
     p50_ms: float | None = Field(
         description="exact (nearest-rank) percentiles of the window's successful completions (failures are counted "
         "apart, in failures); schema version 1: of every completion"
@@ -64,7 +70,7 @@ class Step(Record):
     mean_ms: float | None = None
     rps_low: float | None = Field(
         default=None,
-        description="t-interval of rps over the window's completions in 10 slices: 95 % only where slices are "
+        description="t-interval of rps over the window's 10 slices, each counted as rps is: 95 % only where slices are "
         "independent (short, not heavy-tailed requests); nothing of the drift between runs",
     )
     rps_high: float | None = None

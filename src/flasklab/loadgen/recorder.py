@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
+
+import gevent
 
 from flasklab.core.steady import WARMUP_SLICES, warmed_up
 from flasklab.loadgen.distributed import CPU_KEY, SAMPLES_KEY, error_kind, served
@@ -66,6 +69,7 @@ class Recorder:
         self.worker_cpu: dict[str, list[tuple[float, float]]] = {}
         self.completed = 0  # completions recorded so far, warm-ups included
         self.kinds: set[str] = set()  # the request names that have succeeded so far, warm-ups included
+        self.last_seen: dict[Hashable, float] = {}  # each user's last completion (a closed loop in this process)
 
     def begin(self, step: int, start: float) -> Phase:
         phase = Phase(step, start, self.shape.warmup_s / WARMUP_SLICES)
@@ -85,8 +89,14 @@ class Recorder:
         error: str | None,
         name: str | None = None,
         app: tuple[int, float] | None = None,
+        user: Hashable | None = None,
     ) -> None:
-        """File one completion; ``app``: what the app's header said of it (flasklab.loadgen.recorder.served)."""
+        """File one completion; ``app``: what the app's header said of it (flasklab.loadgen.recorder.served);
+        ``user``: the closed-loop user that made it, in this process (its rate is then counted by cycles)."""
+        cycle_begin = None
+        if user is not None:
+            cycle_begin = self.last_seen.get(user, run_time - response_ms / 1000)
+            self.last_seen[user] = run_time
         phase = self.phase_at(run_time)
         if phase is None or (phase.window_end is not None and run_time >= phase.window_end):
             return
@@ -98,7 +108,11 @@ class Recorder:
             if phase.slice_s > 0:
                 phase.warmup[int((run_time - phase.start) / phase.slice_s)] += 1
             return
-        window = self.windows.setdefault(phase.step, Window(phase.window_start))
+        window = self.windows.get(phase.step)
+        if window is None:
+            window = self.windows[phase.step] = self.open_window(phase, user is not None)
+        if user is not None and cycle_begin is not None:
+            window.cycled(user, cycle_begin, run_time)
         window.ended.append(run_time)
         if app is not None:
             window.served(*app)
@@ -114,6 +128,16 @@ class Recorder:
             if name is not None:
                 window.name_ms.setdefault(name, []).append(response_ms)
 
+    def open_window(self, phase: Phase, cycles: bool) -> Window:
+        """A step's window, at its first completion. Counted by cycles, it notes each user's last completion before
+        it began and how many users the step runs (those never seen are running since the step began)."""
+        assert phase.window_start is not None
+        if not cycles:
+            return Window(phase.window_start)
+        before = {user: moment for user, moment in self.last_seen.items() if moment < phase.window_start}
+        users = int(self.shape.steps[phase.step])
+        return Window(phase.window_start, cycles=[], before=before, users=users, spawned=phase.start)
+
     def local_listener(
         self,
         response_time: float,
@@ -125,7 +149,8 @@ class Recorder:
         if exception is None and starting():
             return
         error = error_kind(exception) if exception else None
-        self.record(time.perf_counter() - self.shape.start_time, response_time, error, name, served(response))
+        now = time.perf_counter() - self.shape.start_time
+        self.record(now, response_time, error, name, served(response), user=gevent.getcurrent())
 
     def open_listener(
         self,

@@ -1,9 +1,10 @@
 """A measurement window's figures: exact percentiles, their intervals, and the step fields they fill.
 
 Percentiles are exact (nearest rank over the window's successful completions; failures are counted apart), not
-Locust's 1 ms / 10 ms buckets, and a window's rps counts the completions inside it only (not ramp-up, not cut-off
-requests). In the open model, requests due and unanswered at the window's end are data about it: those older than
-its median success join its percentiles as censored latencies of their age (which then are lower bounds).
+Locust's 1 ms / 10 ms buckets, and a window's rps counts what happened inside it only (not ramp-up): a closed loop's
+requests by the share of each user's cycle inside it (cycle_slices), other loads their completions inside it. In the
+open model, requests due and unanswered at the window's end are data about it: those older than its median success
+join its percentiles as censored latencies of their age (which then are lower bounds).
 
 The dictionaries returned here are keyed by flasklab.core.results.Step's field names: the Locust process builds its
 Step from them.
@@ -11,9 +12,10 @@ Step from them.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,14 +81,65 @@ def rate_interval(ended: list[float], start: float, duration_s: float) -> tuple[
     interval is nearly empty while the window's edges still cut requests in two). It says nothing of the machine's
     drift from one run to the next: rounds (``--rounds N``) measure that. The views call it what it is.
     """
-    counts = [0] * RATE_SLICES
+    counts = [0.0] * RATE_SLICES
     for moment in ended:
         counts[min(max(int((moment - start) / duration_s * RATE_SLICES), 0), RATE_SLICES - 1)] += 1
+    return slices_interval(counts, duration_s)
+
+
+def slices_interval(counts: Sequence[float], duration_s: float) -> tuple[float, float]:
+    """The t-interval of a window's rate from what each of its RATE_SLICES equal slices counted."""
     rates = [count * RATE_SLICES / duration_s for count in counts]
     mean = sum(rates) / RATE_SLICES
     spread = math.sqrt(sum((rate - mean) ** 2 for rate in rates) / (RATE_SLICES - 1))
     half = T95_SLICES * spread / math.sqrt(RATE_SLICES)
     return max(mean - half, 0.0), mean + half
+
+
+# A closed loop's rate, counted by cycles. Each user's requests follow one another, so its time is a row of cycles,
+# each from its previous completion (or its first request's start) to its next completion. Counting the completions
+# inside a window reads whole cycles: a window of a few seconds holds k or k + 1 of a user's 100 ms cycles, and users
+# that started together complete together, so the rate read up to a cycle per user high or low (the fidelity bench's
+# steps at 0.96 and 1.02 of the bound). Counted by the share of each cycle inside the window instead, the edges cut
+# nothing: a cycle cut by the window's start counts for its part inside, and the cycle each user has open at the
+# window's end for the part it has run, over the length expected of a cycle that has already run that long (the mean
+# of the window's cycles longer than that). Regular cycles sum to the window's length over the cycle exactly. A cycle
+# open longer than every cycle of the window counts for nothing: nothing says it will end (a hung request), and a
+# window without a completion reads 0 as before.
+
+
+def cycle_slices(
+    cycles: Sequence[tuple[float, float]], open_since: Sequence[float], start: float, duration_s: float
+) -> list[float]:
+    """The requests of each of the window's RATE_SLICES slices, counted by the share of each cycle inside it.
+
+    ``cycles``: (begin, end) of every cycle that ended inside the window; ``open_since``: when each user's cycle open
+    at the window's end began (the rule above).
+    """
+    slices = [0.0] * RATE_SLICES
+    width, end_time = duration_s / RATE_SLICES, start + duration_s
+
+    def spread(begin: float, end: float, length: float) -> None:
+        low, high = max(begin, start), min(end, end_time)
+        if length <= 0:  # a cycle of no length: one request, where it ended
+            slices[min(max(int((end - start) / width), 0), RATE_SLICES - 1)] += 1.0
+            return
+        for index in range(max(int((low - start) / width), 0), min(int((high - start) / width), RATE_SLICES - 1) + 1):
+            inside = min(high, start + (index + 1) * width) - max(low, start + index * width)
+            slices[index] += max(inside, 0.0) / length
+
+    for begin, end in cycles:
+        spread(begin, end, end - begin)
+    lengths = sorted(end - begin for begin, end in cycles)
+    longer = [0.0] * (len(lengths) + 1)  # longer[i]: the sum of lengths[i:]; cycles as long as ``ran`` or longer
+    for index in range(len(lengths) - 1, -1, -1):
+        longer[index] = longer[index + 1] + lengths[index]
+    for begin in open_since:
+        ran = end_time - begin
+        first = bisect.bisect_left(lengths, ran)
+        if ran > 0 and first < len(lengths):  # longer than every cycle: no evidence it ends, counted for nothing
+            spread(begin, end_time, longer[first] / (len(lengths) - first))
+    return slices
 
 
 def enough(window: Window | None, elapsed_s: float, kinds: Collection[str] = ()) -> bool:
@@ -127,6 +180,28 @@ class Window:
     app_s: float = 0.0  # seconds in the app of the completions whose answer said so (flasklab_app.inflight)
     app_answers: int = 0
     app_in_flight_max: int = 0  # the most requests one server process held when one of them began
+    # A closed loop in this process counts its rate by cycles (cycle_slices): each completion's cycle, each user's
+    # last completion before the window and inside it, and the users that had not completed yet, running since the
+    # step began. None: completions only (the open model, Locust workers).
+    cycles: list[tuple[float, float]] | None = None
+    before: dict[Hashable, float] = field(default_factory=dict)
+    last: dict[Hashable, float] = field(default_factory=dict)
+    users: int = 0
+    spawned: float = 0.0
+
+    def cycled(self, user: Hashable, begin: float, end: float) -> None:
+        """One completion's cycle, of ``user``: from ``begin`` (its previous completion, or its request's start)."""
+        if self.cycles is not None:
+            self.cycles.append((begin, end))
+            self.last[user] = end
+
+    def rate_slices(self, duration_s: float) -> list[float] | None:
+        """The window's slices counted by cycles (None: not a closed loop of this process)."""
+        if self.cycles is None:
+            return None
+        known = self.before | self.last
+        open_since = list(known.values()) + [self.spawned] * max(self.users - len(known), 0)
+        return cycle_slices(self.cycles, open_since, self.start, duration_s)
 
     def served(self, in_flight: int, seconds: float) -> None:
         """One completion's answer from the lab's app: its process's in-flight count at its start, its time there."""
@@ -155,10 +230,17 @@ class Window:
         censored = [age for age in overdue_ms or () if age > median]
         ordered = sorted(self.response_ms + censored)
         count = len(self.ended)
-        rps_low, rps_high = rate_interval(self.ended, self.start, duration_s)
+        slices = self.rate_slices(duration_s)
+        if slices is None:
+            rps = count / duration_s
+            rps_low, rps_high = rate_interval(self.ended, self.start, duration_s)
+        else:
+            rps = sum(slices) / duration_s
+            rps_low, rps_high = slices_interval(slices, duration_s)
         p95_low, p95_high = percentile_interval(ordered, 95)
         return {
             **counted_figures(count, self.failures, duration_s),
+            "rps": round(rps, RPS_DIGITS),
             "p50_ms": nearest_rank(ordered, 50),
             "p95_ms": nearest_rank(ordered, 95),
             "p99_ms": nearest_rank(ordered, 99),
