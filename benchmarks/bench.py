@@ -97,11 +97,12 @@ def law_ratios(target: Target) -> list[float]:
     """Each step's rps against its own latencies by Little's law, at the steps no request queued in the server
     (users up to its concurrency): every user always has a request in flight but for the generator's own gap
     between two, so rps x mean latency / users is 1 less that gap's share."""
-    return [
-        step.rps * step.mean_ms / 1000 / step.users
-        for step in target.steps
-        if step.mean_ms is not None and step.users and step.users <= (target.concurrency or step.users)
-    ]
+    return [step.rps * step.mean_ms / 1000 / step.users for step in unqueued_steps(target) if step.mean_ms is not None]
+
+
+def unqueued_steps(target: Target) -> list[Step]:
+    """The steps whose users the server can all hold at once (its concurrency; every step if it has no bound)."""
+    return [step for step in target.steps if step.users and step.users <= (target.concurrency or step.users)]
 
 
 LAW_GOAL = 0.99
@@ -253,7 +254,7 @@ def fidelity(extra: list[str]) -> int:
             print(f"fidelity {target.server} {target.status}")
             continue
         ratios, law = fidelity_ratios(target), law_ratios(target)
-        unqueued = [s.mean_ms for s in target.steps if s.mean_ms is not None and s.users <= (target.concurrency or 0)]
+        unqueued = [step.mean_ms for step in unqueued_steps(target) if step.mean_ms is not None]
         print(
             f"fidelity {target.server} {min(ratios):.3f}  median {statistics.median(ratios):.3f}  "
             f"law {min(law):.3f}  mean {statistics.median(unqueued) if unqueued else math.nan:.1f} ms  "
