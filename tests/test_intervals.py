@@ -344,3 +344,15 @@ def test_failures_end_a_window_only_beyond_doubt() -> None:
     rng = random.Random(7)
     assert not any(failing_window(rng, 0.005) for _ in range(2000))
     assert sum(failing_window(rng, 0.05) for _ in range(500)) >= 495
+
+
+def test_a_window_of_few_cycles_a_user_counts_its_completions() -> None:
+    """8 users and 10 cycles: requests about as long as the window. Its open cycles would be most of its count, so the
+    window counts its completions, as the open model and Locust workers do."""
+    cycles = [(0.95 + 0.1 * index, 1.05 + 0.1 * index) for index in range(10)]
+    window = Window(start=1.0, response_ms=[100.0] * 10, ended=[end for _, end in cycles], cycles=cycles)
+    window.last = {"user": cycles[-1][1]}
+    window.users = 8
+    assert window.figures(1.0)["rps"] == 10.0 and window.rate_slices(1.0) is None
+    window.users = 5  # two cycles a user: counted by cycles
+    assert window.rate_slices(1.0) is not None
