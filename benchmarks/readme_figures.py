@@ -62,6 +62,8 @@ SLOW_CLIENT_SERVERS = (
     "gunicorn-eventlet",
 )
 SLOW_CLIENT_USERS = (4, 16, 64)
+WAITING_SERVERS = ("gunicorn-sync", "nginx-gunicorn-sync", "gunicorn-gthread", "uwsgi", "waitress", "gunicorn-gevent")
+WAITING_USERS = 16
 FIDELITY_SERVERS = (
     ("dev-single", "dev-threaded", "dev-processes", "gunicorn-sync", "gunicorn-gthread", "gunicorn-gthread-capped"),
     ("gunicorn-gevent", "gunicorn-eventlet", "gunicorn-tornado", "uwsgi", "uwsgi-gevent"),
@@ -115,6 +117,12 @@ RUNS = {
             flasklab_run(
                 "--model", "open", "--profile", "quick", "--scenarios", "io", "--servers", ",".join(OPEN_MODEL_SERVERS),
                 "--no-probe", "--seed", "1",
+            ),
+        ),
+        Run(
+            "waiting",
+            flasklab_run(
+                "--profile", "quick", "--scenarios", "io", "--servers", ",".join(WAITING_SERVERS), "--no-probe"
             ),
         ),
         Run(
@@ -377,6 +385,36 @@ def slowclient_figure() -> str:
     )
 
 
+def waiting_figure() -> str:
+    """Where the io scenario's 16 users waited per server: in the app, in the kernel's accept queue, elsewhere."""
+    run = results("waiting")
+    rows = []
+    for server in WAITING_SERVERS:
+        io = target("waiting", server, "io")
+        standing = step_at(analyse(io, run.meta), WAITING_USERS)
+        if standing is None:
+            rows.append([f"`{server}`", str(io.concurrency), "not measured", "", "", ""])
+            continue
+        step = standing.step
+        app, queued = step.server_in_flight, step.accept_queue_mean
+        rest = None if app is None or queued is None else max(WAITING_USERS - app - queued, 0.0)
+        rows.append(
+            [
+                f"`{server}`",
+                str(io.concurrency),
+                f"{step.rps:,.1f}",
+                "-" if app is None else f"{app:.1f}",
+                "-" if queued is None else f"{queued:.1f} (at most {step.accept_queue_max} of {step.accept_backlog})",
+                "-" if rest is None else f"{rest:.1f}",
+            ]
+        )
+    header = ("server", "configured", "rps", "in the app", "in the kernel's accept queue", "elsewhere")
+    return block(
+        f"Measured here ({run.meta.profile} profile, io, {WAITING_USERS} users, local), {source('waiting')}; "
+        "requests waiting, mean over the window:\n\n" + table(header, rows)
+    )
+
+
 # Fidelity ----------------------------------------------------------------------------------------------------------
 
 
@@ -503,6 +541,7 @@ FIGURES: dict[str, Callable[[], str]] = {
     "connections": connections_figure,
     "open-model": open_model_figure,
     "slowclient": slowclient_figure,
+    "waiting": waiting_figure,
     "fidelity": fidelity_figure,
     "memory": memory_figure,
     "demo-time": demo_figure,

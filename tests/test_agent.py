@@ -105,6 +105,7 @@ def start_agent(root: Path, tmp_path: Path) -> Iterator[Callable[..., Agent]]:
             "LAB_AGENT_PORT": str(agent_port),
             "LAB_SERVER_START": mode,
             "LAB_STOP_GRACE_S": str(STOP_GRACE_S),
+            "PORT": str(server_port),  # as the compose file sets it: the port whose accept queue the agent reads
         }
         environment.pop("LAB_USAGE_SOURCE", None)
         output = tmp_path / f"agent-{agent_port}.log"
@@ -263,3 +264,23 @@ def test_a_client_that_leaves_before_its_answer_leaves_no_traceback(start_agent:
     assert agent.status()["state"] == "stopped"
     time.sleep(0.3)
     assert "Traceback" not in agent.output.read_text(), agent.output.read_text()[-2000:]
+
+
+def test_the_agent_reads_its_servers_accept_queue(start_agent: Callable[..., Agent]) -> None:
+    """The conductor's window edges: POST /queue/start and /queue/stop, read inside the agent's network namespace
+    (the container's in the lab). The threaded dev server accepts at once: an empty queue of werkzeug's backlog."""
+    agent = start_agent("now")
+    agent.wait_serving()
+    target = AgentTarget(agent.server_url, agent.url)
+    sampler = target.queue_sampler().start()
+    for _ in range(5):
+        assert agent.server_answers()
+    time.sleep(0.2)
+    window = sampler.stop()
+    assert window is not None and window.readings >= 5 and window.backlog >= 1 and window.max <= 1, window
+    assert target.queue_sampler().stop() is None  # no reading open: nothing to say
+    status, body = agent.get("/queue/stop")
+    assert status == 405 and "POST" in body
+    agent.post("/stop")
+    agent.wait_state("stopped")
+    assert target.queue_sampler().start().stop() is None  # no socket on the port: not read, not an empty queue

@@ -17,6 +17,9 @@ HTTP on LAB_AGENT_HOST:LAB_AGENT_PORT (0.0.0.0:8001), with no request parameters
                     (stopped: by a request or a signal; exited: on its own)
     POST /start     start the server unless it runs; POST /stop: SIGTERM to its process group, SIGKILL after
                     LAB_STOP_GRACE_S (10); POST /restart: both. Each answers with the status.
+    POST /queue/start  read the accept queue of the server's listening socket on PORT (the container's network
+                    namespace, flasklab_app.listen) until POST /queue/stop, which answers with what was read
+                    ({"max", "mean", "backlog", "readings", "overflows"}, or null: no socket on PORT was seen)
 
 LAB_SERVER_START: ``now`` (default: the server starts with the agent, as a container run by hand expects) or
 ``on-request`` (only on POST /start). SIGTERM or SIGINT to the agent stops the server, then the agent exits with the
@@ -26,6 +29,7 @@ server's exit code (128 + the signal that ended it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -37,6 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
 
+from flasklab_app.listen import AcceptQueueSampler
 from flasklab_app.usage import process_group_usage, server_usage
 
 TAIL_LINES = 200  # kept for /log
@@ -101,6 +106,8 @@ class Supervisor:
         self.stopping = False
         self.oom_kills_at_start = 0
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.sampler: AcceptQueueSampler | None = None  # the accept queue over the conductor's window, if one is open
+        self.port = int(os.environ.get("PORT", "8000"))
 
     def start(self) -> None:
         with self.operation, self.changed:
@@ -221,6 +228,21 @@ class Supervisor:
                 "log_tail": "\n".join(list(self.tail)[-STATUS_TAIL_LINES:]),
             }
 
+    def queue_start(self) -> dict[str, Any]:
+        """Begin reading the accept queue of the server's port (a reading already open is dropped for the new one)."""
+        with self.changed:
+            if self.sampler is not None:
+                self.sampler.stop()
+            self.sampler = AcceptQueueSampler(self.port).start()
+        return {"port": self.port}
+
+    def queue_stop(self) -> dict[str, Any] | None:
+        """What the open reading saw (None: none was open, or no socket on the port was seen)."""
+        with self.changed:
+            sampler, self.sampler = self.sampler, None
+        found = sampler.stop() if sampler is not None else None
+        return None if found is None else dataclasses.asdict(found)
+
     def usage(self) -> dict[str, Any]:
         pid = self.pid
         if os.environ.get("LAB_USAGE_SOURCE") != "cgroup" and pid is not None:
@@ -263,6 +285,10 @@ class AgentHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         supervisor = cast(AgentServer, self.server).supervisor
+        if self.path in ("/queue/start", "/queue/stop"):
+            reading = supervisor.queue_start() if self.path == "/queue/start" else supervisor.queue_stop()
+            self.reply(200, json.dumps(reading), "application/json")
+            return
         actions = {"/start": supervisor.start, "/stop": supervisor.stop, "/restart": supervisor.restart}
         if self.path not in actions:
             self.refuse()
@@ -277,7 +303,7 @@ class AgentHandler(BaseHTTPRequestHandler):
     def refuse(self) -> None:
         """404 for a path the agent does not serve, 405 for one it serves by another method."""
         allowed = {"/usage": "GET", "/log": "GET", "/status": "GET", "/start": "POST", "/stop": "POST"}
-        allowed["/restart"] = "POST"
+        allowed |= {"/restart": "POST", "/queue/start": "POST", "/queue/stop": "POST"}
         method = allowed.get(self.path)
         if method is None:
             self.reply(404, "not found\n", "text/plain; charset=utf-8")

@@ -158,6 +158,8 @@ class Standing:
             notes.append(f"percentiles are lower bounds ({pending} request{'s' if pending != 1 else ''} unanswered)")
         if not self.sharing_checked:
             notes.append("not checked for sharing: the generator was not pinned, so other work on its CPUs is unknown")
+        if overflow := listen_overflow(self.step):
+            notes.append(overflow)
         return notes
 
     def marked(self, percentile: str, text: str) -> str:
@@ -165,6 +167,21 @@ class Standing:
         prefix = f"{LOWER_BOUND_MARK} " if self.lower_bound else ""
         suffix = THIN_MARK if percentile in self.thin else ""
         return f"{prefix}{text}{suffix}"
+
+
+def listen_overflow(step: Step) -> str | None:
+    """What the kernel's listen overflows over the step's window say (flasklab_app.listen), if any: the server's
+    accept queue overflowed when it was seen full, else the count is the namespace's (another listener's)."""
+    dropped, backlog, most = step.listen_overflows, step.accept_backlog, step.accept_queue_max
+    if not dropped or backlog is None or most is None:
+        return None
+    plural = "s" if dropped != 1 else ""
+    if most >= backlog:
+        return f"accept queue overflowed: {dropped} connection{plural} dropped by the kernel (backlog {backlog}, full)"
+    return (
+        f"{dropped} listen overflow{plural} in the server's network namespace, its accept queue never seen full "
+        f"(at most {most} of {backlog}): another listener's, or between two readings"
+    )
 
 
 def load_text(step: Step) -> str:

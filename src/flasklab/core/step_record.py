@@ -45,6 +45,9 @@ class Step(Record):
 
     The load is a number of closed-loop users, or in the open model an offered rate (``offered_rps``); there
     ``users`` is the most requests the generator held open at once in the window.
+
+    Why this is long: one field per figure results.json records for a step, each with its description, from which
+    the schema is generated and docs/results.md's table is checked; split, a step would be read from two records.
     """
 
     users: int = Field(ge=0)
@@ -135,6 +138,25 @@ class Step(Record):
     )
     server_in_flight_max: int | None = Field(
         default=None, ge=0, description="the most requests one server process held when one of the window's began"
+    )
+    accept_queue_max: int | None = Field(
+        default=None,
+        ge=0,
+        description="the most connections waiting in the kernel's accept queue of the server's listening socket(s) "
+        "over the window's readings (flasklab_app.listen): accepted by nobody yet; null: not readable from the "
+        "lab (compose, external targets, runs before it)",
+    )
+    accept_queue_mean: float | None = Field(default=None, ge=0, description="the mean of the same readings")
+    accept_backlog: int | None = Field(
+        default=None,
+        ge=0,
+        description="that queue's limit, as the kernel has it: the server's backlog, capped by net.core.somaxconn",
+    )
+    listen_overflows: int | None = Field(
+        default=None,
+        ge=0,
+        description="connections the kernel dropped over the window because a listening socket's accept queue was "
+        "full (TcpExt ListenOverflows of the server's network namespace: for local servers the whole machine's)",
     )
     send_lag_p95_ms: float | None = Field(
         default=None,

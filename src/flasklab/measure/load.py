@@ -49,10 +49,11 @@ from flasklab.core.settings import (
 )
 from flasklab.core.steady import WARMUP_CAP  # pure rules, no Locust: the orchestrator may import them
 from flasklab.core.sweep import Sweep
-from flasklab.measure.backends.base import Backend, RunningTarget, Usage
+from flasklab.measure.backends.base import Backend, QueueSampler, RunningTarget, Usage
 from flasklab.measure.backends.local import free_port
 from flasklab.measure.forked import ForkFailed, LocustProcess, locust_process
 from flasklab.measure.interrupts import held_interrupts
+from flasklab_app.listen import AcceptQueue
 
 # Locust start-up plus the slack a step may overrun before the generator is declared hung.
 GRACE_S = 30.0
@@ -173,10 +174,27 @@ def server_figures(before: Usage | None, after: Usage | None) -> dict[str, float
     return {"server_cpu": server_cpu, "server_rss_mb": round(after.rss_bytes / 2**20, 1) if after else None}
 
 
-def measured_step(event: StepMeasured, before: Usage | None, after: Usage | None) -> Step:
-    """A results step: the Locust process's figures with the server's usage at the window's edges, validated."""
+def queue_figures(accepting: AcceptQueue | None) -> dict[str, float | None]:
+    """The step fields of the window's accept queue (none: not read)."""
+    if accepting is None:
+        return {}
+    return {
+        "accept_queue_max": accepting.max,
+        "accept_queue_mean": accepting.mean,
+        "accept_backlog": accepting.backlog,
+        "listen_overflows": accepting.overflows,
+    }
+
+
+def measured_step(
+    event: StepMeasured, before: Usage | None, after: Usage | None, accepting: AcceptQueue | None = None
+) -> Step:
+    """A results step: the Locust process's figures with the server's usage at the window's edges and its accept
+    queue over the window, validated."""
     try:
-        return Step.model_validate({**event.figures.model_dump(), **server_figures(before, after)})
+        return Step.model_validate(
+            {**event.figures.model_dump(), **server_figures(before, after), **queue_figures(accepting)}
+        )
     except ValidationError as error:  # the two process worlds disagree: a bug, reported as the target's failure
         raise LoadFailed(f"the load generator's step is not a results step: {error}") from error
 
@@ -254,9 +272,7 @@ def _follow(
     threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
     stderr_tail: deque[str] = deque(maxlen=15)  # bounded: a task that raises in a loop logs without end
     threading.Thread(target=lambda: stderr_tail.extend(_lines(process.stderr)), daemon=True).start()  # type: ignore[arg-type]
-    # Usage at each window's edges, by step: a distributed step's figures arrive after the next window began.
-    before: dict[int, Usage | None] = {}
-    after: dict[int, Usage | None] = {}
+    edges = WindowEdges(target)
     steps, steps_done = len(job.load.steps), 0
     silence_s = WARMUP_CAP * job.load.warmup_s + job.load.window_s + GRACE_S  # a warm-up lasts until steady
 
@@ -264,26 +280,64 @@ def _follow(
         if local_workers is not None and steps_done < steps:
             local_workers.check()
 
-    while (line := _next_line(lines, silence_s, check_workers, stderr_tail)) is not None:
-        match _event(line):
-            case WindowStarted(step=step, users=users):
-                before[step] = target.usage()
-                on_window(step, users)
-            case WindowEnded(step=step):
-                after[step] = target.usage()
-            case StepMeasured(step=step) as measured:
-                on_step(measured_step(measured, before.pop(step, None), after.pop(step, None)))
-                steps_done += 1
-            case CurveStopped(step=step, reason=reason):
-                steps = step + 1  # the steps above were never meant to run
-                if on_stop is not None:
-                    on_stop(reason)
-            case LoadError(message=message):
-                raise LoadFailed(message)
+    try:
+        while (line := _next_line(lines, silence_s, check_workers, stderr_tail)) is not None:
+            match _event(line):
+                case WindowStarted(step=step, users=users):
+                    edges.opened(step)
+                    on_window(step, users)
+                case WindowEnded(step=step):
+                    edges.closed(step)
+                case StepMeasured(step=step) as measured:
+                    on_step(edges.step(measured))
+                    steps_done += 1
+                case CurveStopped(step=step, reason=reason):
+                    steps = step + 1  # the steps above were never meant to run
+                    if on_stop is not None:
+                        on_stop(reason)
+                case LoadError(message=message):
+                    raise LoadFailed(message)
+    finally:
+        edges.close()
     process.wait(timeout=GRACE_S)
     if process.returncode != 0 or steps_done < steps:
         tail = "".join(stderr_tail).strip()
         raise LoadFailed(f"the load generator exited with {process.returncode} after {steps_done} step(s): {tail}")
+
+
+class WindowEdges:
+    """What the orchestrator reads at each window's edges, by step (a distributed step's figures arrive after the
+    next window began): the server's usage at both, and its accept queue between them where it can be read."""
+
+    def __init__(self, target: RunningTarget) -> None:
+        self.target = target
+        self.before: dict[int, Usage | None] = {}
+        self.after: dict[int, Usage | None] = {}
+        self.sampling: dict[int, QueueSampler] = {}
+        self.queues: dict[int, AcceptQueue | None] = {}
+
+    def opened(self, step: int) -> None:
+        self.before[step] = self.target.usage()
+        if (sampler := self.target.queue_sampler()) is not None:
+            self.sampling[step] = sampler.start()
+
+    def closed(self, step: int) -> None:
+        self.after[step] = self.target.usage()
+        if (sampler := self.sampling.pop(step, None)) is not None:
+            self.queues[step] = sampler.stop()
+
+    def step(self, measured: StepMeasured) -> Step:
+        """The step's results record: the Locust process's figures and what was read at its window's edges."""
+        step = measured.step
+        return measured_step(
+            measured, self.before.pop(step, None), self.after.pop(step, None), self.queues.pop(step, None)
+        )
+
+    def close(self) -> None:
+        """Stop what is still reading (a generator that failed mid-window)."""
+        for sampler in self.sampling.values():
+            sampler.stop()
+        self.sampling.clear()
 
 
 def _next_line(

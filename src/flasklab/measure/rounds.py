@@ -116,6 +116,10 @@ RULES: dict[str, Rule] = {
     "server_set_busy": median,
     "server_in_flight": median,
     "server_in_flight_max": maximum,
+    "accept_queue_max": maximum,
+    "accept_queue_mean": median,
+    "accept_backlog": maximum,
+    "listen_overflows": total,
     "send_lag_p95_ms": maximum,  # the generator's worst round: a lag in any round is the generator's, not noise
     "send_lag_max_ms": maximum,
     "loop_lag_p95_ms": maximum,

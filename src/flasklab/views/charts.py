@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from flasklab.core.results import Results
 from flasklab.views.chart_style import Figure, server_styles
-from flasklab.views.curve_charts import capacity_figure, hockey_stick_figure, latency_figure, measured_scenarios
+from flasklab.views.curve_charts import (
+    capacity_figure,
+    hockey_stick_figure,
+    latency_figure,
+    measured_scenarios,
+    waiting_figure,
+)
 from flasklab.views.probe_charts import probe_figure, probe_timeline_figure
 from flasklab.views.resource_charts import failures_figure, resources_figure
 
@@ -21,6 +27,7 @@ CHART_TITLES = {
     "capacity": "throughput vs users (the capacity curve)",
     "latency": "latency percentiles vs users",
     "hockey": "p95 latency vs throughput (the hockey stick)",
+    "waiting": "where requests waited vs users: in the app, in the kernel's accept queue",
     "probe": "Concurrency probe: requests really served at once",
     "timeline": "Probe timeline: each request from its start to its end, one lane per worker",
     "resources": "Server CPU and memory at each target's peak throughput",
@@ -44,6 +51,7 @@ def figures(results: Results, slo_p95_ms: float) -> list[tuple[str, str, str | N
             ("capacity", scenario, capacity_figure(results, scenario, styles)),
             ("latency", scenario, latency_figure(results, scenario, styles, slo_p95_ms)),
             ("hockey", scenario, hockey_stick_figure(results, scenario, styles, slo_p95_ms)),
+            ("waiting", scenario, waiting_figure(results, scenario, styles)),
         ]
     built += [
         ("probe", None, probe_figure(results, styles)),

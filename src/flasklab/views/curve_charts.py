@@ -198,3 +198,58 @@ def hockey_stick_figure(results: Results, scenario: str, styles: dict[str, Serve
     figure.update_xaxes(title_text="throughput (rps)", rangemode="tozero")
     figure.update_yaxes(**log_axis(), title_text="p95 latency (ms, log scale)")
     return figure
+
+
+def waiting_figure(results: Results, scenario: str, styles: dict[str, ServerStyle]) -> Figure | None:
+    """Where a scenario's requests waited, against the load: in the app (its requests in flight, the mean the app
+    measured) and in the kernel's accept queue (its mean over the window's readings); None when no step read the
+    accept queue (the compose lab, older runs)."""
+    analyses = [
+        analysis
+        for analysis in scenario_analyses(results, scenario)
+        if any(s.step.accept_queue_mean is not None for s in analysis.steps)
+    ]
+    if not analyses:
+        return None
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.03,
+        subplot_titles=("in the app (in flight)", "in the kernel's accept queue"),
+    )
+    for analysis in analyses:
+        target, style = analysis.target, styles[analysis.target.server]
+        for column, field in enumerate(("server_in_flight", "accept_queue_mean"), start=1):
+            figure.add_scatter(
+                x=[s.step.load for s in analysis.steps],
+                y=[getattr(s.step, field) for s in analysis.steps],
+                customdata=[[load_text(s.step), _queue_hover(s.step), standing_hover(s)] for s in analysis.steps],
+                name=target.server,
+                legendgroup=target.server,
+                showlegend=column == 1,
+                mode="lines+markers",
+                line=line(style),
+                marker=_markers(style, analysis.steps),
+                hovertemplate=(
+                    f"<b>{target.server}</b><br>%{{customdata[0]}}: %{{y:,.1f}} on average%{{customdata[1]}}"
+                    "%{customdata[2]}<extra></extra>"
+                ),
+                row=1,
+                col=column,
+            )
+    apply_layout(figure, 620)
+    figure.update_annotations(font_size=20)  # the subplot titles
+    _users_axis(figure, results)
+    figure.update_yaxes(title_text="requests waiting (mean over the window)", rangemode="tozero", row=1, col=1)
+    return figure
+
+
+def _queue_hover(step: Step) -> str:
+    """The accept queue's most and limit, for the hover (escaped)."""
+    if step.accept_queue_max is None:
+        return ""
+    text = f"accept queue at most {step.accept_queue_max} of {step.accept_backlog}"
+    if step.listen_overflows:
+        text += f", {step.listen_overflows} dropped"
+    return "<br>" + html.escape(text, quote=False)

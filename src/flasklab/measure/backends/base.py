@@ -9,10 +9,11 @@ import urllib.request
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal, Protocol, Self
 
 from flasklab.core.catalog import Server, compose_environment
 from flasklab.core.userapp import UserApp, UserAppError
+from flasklab_app.listen import AcceptQueue
 
 MemoryMeasure = Literal["pss", "uss", "rss", "cgroup"]
 
@@ -43,6 +44,15 @@ def http_get(url: str, timeout: float) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+class QueueSampler(Protocol):
+    """Reads a server's accept queue from ``start`` to ``stop`` (flasklab_app.listen.AcceptQueueSampler, or the
+    agent of its container doing so)."""
+
+    def start(self) -> QueueSampler: ...
+
+    def stop(self) -> AcceptQueue | None: ...
+
+
 class RunningTarget(ABC):
     """A started server."""
 
@@ -68,6 +78,11 @@ class RunningTarget(ABC):
     @abstractmethod
     def usage(self) -> Usage | None:
         """Its CPU and memory now, or None when this backend cannot see them."""
+
+    def queue_sampler(self) -> QueueSampler | None:
+        """What reads its listening socket's accept queue over a window, from inside its network namespace
+        (flasklab_app.listen); None where the lab cannot (an external target, a container seen from the host)."""
+        return None
 
     @abstractmethod
     def stop(self) -> None:

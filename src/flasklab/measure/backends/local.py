@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from flasklab.core.userapp import (
 )
 from flasklab.measure.backends.base import Backend, RunningTarget, TargetFailed, Usage, server_budget
 from flasklab.measure.interrupts import held_interrupts
+from flasklab_app.listen import AcceptQueueSampler
 from flasklab_app.usage import local_memory_measure, process_group_usage
 
 STOP_GRACE_S = 5.0
@@ -166,6 +168,10 @@ class LocalTarget(RunningTarget):
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def queue_sampler(self) -> AcceptQueueSampler | None:
+        port = urllib.parse.urlsplit(self.url).port
+        return AcceptQueueSampler(port) if port is not None else None
 
     def usage(self) -> Usage | None:
         reading = process_group_usage(self.process.pid)

@@ -24,6 +24,7 @@ from typing import Any
 
 from flasklab.core.catalog import Server, compose_environment
 from flasklab.measure.backends.base import Backend, RunningTarget, TargetFailed, Usage, http_get, server_budget
+from flasklab_app.listen import AcceptQueue
 
 SERVER_PORT = 8000
 AGENT_PORT = 8001
@@ -41,6 +42,27 @@ def http_post(url: str, timeout: float) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+class AgentQueueSampler:
+    """The accept queue of a container's server, read by its agent inside the container's network namespace (POST
+    /queue/start and /queue/stop); an agent that cannot (an older image, no answer) reads as not measured."""
+
+    def __init__(self, agent_url: str) -> None:
+        self.agent_url = agent_url
+
+    def start(self) -> AgentQueueSampler:
+        with contextlib.suppress(*AGENT_ERRORS):
+            http_post(f"{self.agent_url}/queue/start", AGENT_TIMEOUT_S)
+        return self
+
+    def stop(self) -> AcceptQueue | None:
+        try:
+            status, body = http_post(f"{self.agent_url}/queue/stop", AGENT_TIMEOUT_S)
+            reading = json.loads(body) if status == 200 else None
+            return AcceptQueue(**reading) if isinstance(reading, dict) else None
+        except (*AGENT_ERRORS, TypeError):
+            return None
 
 
 def agent_reading(body: bytes) -> dict[str, Any] | None:
@@ -150,6 +172,9 @@ class AgentTarget(RunningTarget):
                 name = ""
             return f"the server was killed by signal {number}{name}"
         return f"the server exited with code {reading.get('exit_code')}"
+
+    def queue_sampler(self) -> AgentQueueSampler:
+        return AgentQueueSampler(self.agent_url)
 
     def usage(self) -> Usage | None:
         try:
