@@ -215,6 +215,9 @@ def test_selected_servers_measured_from_a_fresh_clone(compose_run: ComposeRun) -
             assert step.generator_workers == 0
             # Usage from each container's own cgroup, through its agent.
             assert step.server_cpu is not None and step.server_rss_mb is not None and step.server_rss_mb > 5
+            # The accept queue, read by the agent inside the container's network namespace over the window.
+            assert step.accept_queue_mean is not None and step.accept_backlog is not None and step.accept_backlog >= 1
+            assert step.listen_overflows == 0, (target.server, step)
     verdicts = {claim.claim: claim.verdict for claim in results.claims}
     assert verdicts["dev-single-serves-one"] == "confirmed"
     assert verdicts["gunicorn-sync-serves-workers"] == "confirmed"
