@@ -143,8 +143,8 @@ class Step(Record):
         default=None,
         ge=0,
         description="the most connections waiting in the kernel's accept queue of the server's listening socket(s) "
-        "over the window's readings (flasklab_app.listen): accepted by nobody yet; null: not readable from the "
-        "lab (compose, external targets, runs before it)",
+        "over the window's readings (flasklab_app.listen): accepted by nobody yet; null: not read (external "
+        "targets, an agent of an older image, runs before it)",
     )
     accept_queue_mean: float | None = Field(default=None, ge=0, description="the mean of the same readings")
     accept_backlog: int | None = Field(

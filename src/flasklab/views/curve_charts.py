@@ -203,7 +203,7 @@ def hockey_stick_figure(results: Results, scenario: str, styles: dict[str, Serve
 def waiting_figure(results: Results, scenario: str, styles: dict[str, ServerStyle]) -> Figure | None:
     """Where a scenario's requests waited, against the load: in the app (its requests in flight, the mean the app
     measured) and in the kernel's accept queue (its mean over the window's readings); None when no step read the
-    accept queue (the compose lab, older runs)."""
+    accept queue (external targets, older runs)."""
     analyses = [
         analysis
         for analysis in scenario_analyses(results, scenario)
