@@ -135,6 +135,31 @@ def capacity_figure(results: Results, scenario: str, styles: dict[str, ServerSty
     return figure
 
 
+def _panel(
+    figure: Figure, analysis: TargetAnalysis, style: ServerStyle, where: tuple[str, int], hovers: list[str], value: str
+) -> None:
+    """One server's line of a step field against the load, in panel ``where`` (field, column) of a row of panels;
+    its hover: the load, ``value`` (a template that may read ``hovers`` as customdata[1]), and the step's standing."""
+    field, column = where
+    target = analysis.target
+    figure.add_scatter(
+        x=[s.step.load for s in analysis.steps],
+        y=[getattr(s.step, field) for s in analysis.steps],
+        customdata=[
+            [load_text(s.step), hover, standing_hover(s)] for s, hover in zip(analysis.steps, hovers, strict=True)
+        ],
+        name=target.server,
+        legendgroup=target.server,
+        showlegend=column == 1,
+        mode="lines+markers",
+        line=line(style),
+        marker=_markers(style, analysis.steps),
+        hovertemplate=f"<b>{target.server}</b><br>%{{customdata[0]}}: {value}%{{customdata[2]}}<extra></extra>",
+        row=1,
+        col=column,
+    )
+
+
 def percentile_hover(standing: Standing, field: str) -> str:
     """A percentile's value for the hover, with its marks (≥ a lower bound, † the maximum of too few samples)."""
     value = getattr(standing.step, field)
@@ -148,25 +173,11 @@ def latency_figure(results: Results, scenario: str, styles: dict[str, ServerStyl
         rows=1, cols=3, shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=("p50", "p95", "p99")
     )
     for analysis in scenario_analyses(results, scenario):
-        target, style = analysis.target, styles[analysis.target.server]
+        style = styles[analysis.target.server]
         for column, field in enumerate(percentiles, start=1):
-            figure.add_scatter(
-                x=[s.step.load for s in analysis.steps],
-                y=[getattr(s.step, field) for s in analysis.steps],
-                customdata=[[load_text(s.step), percentile_hover(s, field), standing_hover(s)] for s in analysis.steps],
-                name=target.server,
-                legendgroup=target.server,
-                showlegend=column == 1,
-                mode="lines+markers",
-                line=line(style),
-                marker=_markers(style, analysis.steps),
-                hovertemplate=(
-                    f"<b>{target.server}</b><br>%{{customdata[0]}}: {field[:3]} %{{customdata[1]}} ms"
-                    "%{customdata[2]}<extra></extra>"
-                ),
-                row=1,
-                col=column,
-            )
+            hovers = [percentile_hover(s, field) for s in analysis.steps]
+            value = f"{field[:3]} %{{customdata[1]}} ms"
+            _panel(figure, analysis, style, (field, column), hovers, value)
     apply_layout(figure, 620)
     figure.update_annotations(font_size=20)  # the subplot titles
     reference_line(figure, slo_p95_ms, f"SLO {slo_p95_ms:g} ms", log=True, row=1, col=2)
@@ -219,25 +230,10 @@ def waiting_figure(results: Results, scenario: str, styles: dict[str, ServerStyl
         subplot_titles=("in the app (in flight)", "in the kernel's accept queue"),
     )
     for analysis in analyses:
-        target, style = analysis.target, styles[analysis.target.server]
+        style = styles[analysis.target.server]
         for column, field in enumerate(("server_in_flight", "accept_queue_mean"), start=1):
-            figure.add_scatter(
-                x=[s.step.load for s in analysis.steps],
-                y=[getattr(s.step, field) for s in analysis.steps],
-                customdata=[[load_text(s.step), _queue_hover(s.step), standing_hover(s)] for s in analysis.steps],
-                name=target.server,
-                legendgroup=target.server,
-                showlegend=column == 1,
-                mode="lines+markers",
-                line=line(style),
-                marker=_markers(style, analysis.steps),
-                hovertemplate=(
-                    f"<b>{target.server}</b><br>%{{customdata[0]}}: %{{y:,.1f}} on average%{{customdata[1]}}"
-                    "%{customdata[2]}<extra></extra>"
-                ),
-                row=1,
-                col=column,
-            )
+            hovers = [_queue_hover(s.step) for s in analysis.steps]
+            _panel(figure, analysis, style, (field, column), hovers, "%{y:,.1f} on average%{customdata[1]}")
     apply_layout(figure, 620)
     figure.update_annotations(font_size=20)  # the subplot titles
     _users_axis(figure, results)
