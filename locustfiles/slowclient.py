@@ -32,6 +32,7 @@ LAB_SCENARIO = {
     "name": "slowclient",
     "description": "fast /hello users beside clients that send (to /upload) or read (from /payload) slowly",
     "work": "mixed",
+    "holds_connections": True,  # a busy generator does not stop its curve (flasklab.core.stopping)
     "params": {
         "send_kb": 64,
         "send_ms": 2000,

@@ -85,6 +85,8 @@ def test_scenarios_come_from_locustfiles(root: Path) -> None:
     assert scenarios["io"].params == {"ms": 100}
     quick = [name for name, scenario in scenarios.items() if "quick" in scenario.profiles]
     assert sorted(quick) == ["hello", "io"]
+    # Only slowclient's users hold the server's connections: a busy generator does not stop its curve.
+    assert [name for name, scenario in scenarios.items() if scenario.holds_connections] == ["slowclient"]
 
 
 def test_the_documentations_catalog_table_matches_the_catalog(root: Path) -> None:

@@ -92,6 +92,31 @@ def test_a_starved_server_stops_once_its_latency_grew_over_the_span() -> None:
     assert stop_reason([*curve[:2], step(4, 2.2, p50_ms=3.6, rps_low=0.24, rps_high=4.16)]) is None
 
 
+def test_a_generator_busy_over_two_doublings_stops_unless_the_users_hold_connections() -> None:
+    """dev-single on hello (docs/runs/standard): every step from 2 users on flagged generator-bound, the rps the
+    generator's noise (up 20 % from 4 to 8 users, so never flat) while it ran to 64. It stops after 8 users now; a
+    slowclient curve (its slow clients hold connections whatever the generator's pace) goes on."""
+    busy = {"generator_saturated": True, "generator_cpu": 0.97}
+    curve = [
+        step(1, 1076.0, p50_ms=0.9),
+        step(2, 1724.0, p50_ms=1.1, **busy),
+        step(4, 1509.0, p50_ms=2.6, **busy),
+        step(8, 1808.0, p50_ms=4.2, **busy),
+    ]
+    assert stop_reason(curve[:3]) is None  # one busy doubling (2 to 4 users) is not yet the generator's curve
+    reason = stop_reason(curve)
+    assert reason == (
+        "generator busy for 2 doublings (2 users to 8 users: 1,724 → 1,509 → 1,808 rps, every step flagged): "
+        "the steps above would measure the generator, not the server"
+    )
+    assert stop_reason(curve, holds_connections=True) is None
+    # A step at ease inside the span starts the count anew.
+    eased = [*curve[:2], step(4, 1509.0, p50_ms=2.6), curve[3]]
+    assert stop_reason(eased) is None
+    # The quick profile: two busy steps a quadrupling apart.
+    assert stop_reason([step(4, 2000.0, **busy), step(16, 2100.0, **busy)]) is not None
+
+
 def test_failures_and_an_unstable_backlog_stop_at_once() -> None:
     failing = step(4, 100.0, requests=500, failures=6)
     reason = stop_reason([step(1, 50.0), failing])

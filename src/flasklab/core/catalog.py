@@ -231,6 +231,9 @@ class Scenario:
     params: dict[str, int] = field(default_factory=dict)
     profiles: tuple[str, ...] = ()
     work: str = MIXED_WORK  # one of WORK_KINDS; a locustfile of yours is taken as a mix (its work is not declared)
+    # Its users hold the server's connections for seconds (slow clients): a busy generator does not stop the curve
+    # (flasklab.core.stopping). LAB_SCENARIO's "holds_connections", false when not declared.
+    holds_connections: bool = False
 
 
 def _literal_assignment(path: Path, variable: str) -> Any:
@@ -286,6 +289,7 @@ def load_scenarios(root: Path | None = None) -> dict[str, Scenario]:
                 params={str(key): int(value) for key, value in dict(declaration.get("params", {})).items()},
                 profiles=tuple(declaration.get("profiles", ())),
                 work=work,
+                holds_connections=declaration.get("holds_connections", False) is True,
             )
         except (KeyError, TypeError, ValueError) as error:
             raise CatalogError(f"{path}: LAB_SCENARIO needs name, work, params and profiles ({error!r})") from error

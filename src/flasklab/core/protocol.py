@@ -57,6 +57,11 @@ class Load(Message):
         description="adaptive: the curve stops after a step that shows the server's limit (flasklab.core.stopping); "
         "fixed: every step runs",
     )
+    holds_connections: bool = Field(
+        default=False,
+        description="the scenario's users hold the server's connections (slow clients): a busy generator does not "
+        "stop the curve",
+    )
 
 
 class LoadConfig(Load):

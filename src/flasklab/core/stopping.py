@@ -14,7 +14,13 @@ A target's curve steps up the profile's loads and stops after a step once that s
   limit doubles it; flat throughput with flat latency is a generator that held the load back, not the server's limit,
   and the curve goes on. The span's ends decide, not each step: a server starved by slow clients (dev-single on
   slowclient in compose: 72 → 2.2 → 3.6 rps, p50 2.8 → 2,048 → 2,055 ms) has shown its limit though its p50 stood
-  still at the last step. The steps above a limit would measure the queue, not the server.
+  still at the last step. The steps above a limit would measure the queue, not the server;
+- **generator-bound**: the load generator was busy (``generator_saturated``) at every step over FLAT_DOUBLINGS
+  doublings of the load: those steps' figures are the generator's, flagged, and the steps above would measure it
+  again (dev-single on hello: 1,724, 1,509, 1,808 rps at 2, 4, 8 users, each flagged, the generator's noise). Not
+  in a scenario whose users hold the server's connections (``holds_connections``, slowclient): its slow clients hold
+  a connection each for seconds however busy the generator is, so the load the server carries still grows with the
+  users, and whether it starves at more of them is the curve's answer.
 
 A curve that still climbs runs to the profile's top. The Locust process applies the rule after each window (it has
 the step's figures first, and the next step starts at once); results.json records on each target why its curve
@@ -41,8 +47,9 @@ FLAT_DOUBLINGS = 2
 LATENCY_GROWTH = 1.10
 
 
-def stop_reason(steps: Sequence[Step]) -> str | None:
-    """Why the curve of ``steps`` (in the order they ran, the load rising) stops after its last step; None: go on."""
+def stop_reason(steps: Sequence[Step], holds_connections: bool = False) -> str | None:
+    """Why the curve of ``steps`` (in the order they ran, the load rising) stops after its last step; None: go on.
+    ``holds_connections``: the scenario's users hold the server's connections (no generator-bound stop)."""
     if not steps:
         return None
     last = steps[-1]
@@ -53,7 +60,9 @@ def stop_reason(steps: Sequence[Step]) -> str | None:
         return f"failures {share} at {load_text(last)}, past the {MAX_FAILURE_RATE * 100:g} % limit"
     if last.unstable and not last.capped_arrivals:
         return f"unstable at {load_text(last)}: the backlog grew, the server did not keep up"
-    return flat_reason(steps)
+    if (reason := flat_reason(steps)) is not None or holds_connections:
+        return reason
+    return generator_reason(steps)
 
 
 def flat(before: Step, after: Step) -> bool:
@@ -87,6 +96,22 @@ def flat_reason(steps: Sequence[Step]) -> str | None:
             return None
         if latency_grew(first, last, doublings):
             return flat_text(steps[first_index:], doublings)
+    return None
+
+
+def generator_reason(steps: Sequence[Step]) -> str | None:
+    """The generator-bound stop: the generator busy at every step of the last FLAT_DOUBLINGS doublings of the load."""
+    last = steps[-1]
+    for first_index in range(len(steps) - 1, -1, -1):
+        first = steps[first_index]
+        if not first.generator_saturated or first.load <= 0:
+            return None
+        if (doublings := log2(last.load / first.load)) >= FLAT_DOUBLINGS:
+            rates = " → ".join(f"{step.rps:,.0f}" for step in steps[first_index:])
+            return (
+                f"generator busy for {doublings:g} doublings ({load_text(first)} to {load_text(last)}: {rates} rps, "
+                "every step flagged): the steps above would measure the generator, not the server"
+            )
     return None
 
 

@@ -327,7 +327,7 @@ def run(config: LoadConfig) -> int:
         step_start = window_end
         if config.steps_rule == "adaptive" and step < len(session.shape.steps) - 1:
             gevent.joinall(pending)  # distributed: the workers' reports awaited, so the next step begins from now
-            if (reason := stop_reason(curve)) is not None:
+            if (reason := stop_reason(curve, config.holds_connections)) is not None:
                 emit(CurveStopped(step=step, reason=reason))
                 break
             step_start = max(step_start, time.perf_counter() - session.shape.start_time)

@@ -86,8 +86,8 @@ class LoadJob:
     @classmethod
     def for_sweep(cls, sweep: Sweep, scenario: Scenario, params: dict[str, int]) -> LoadJob:
         """The load of one of ``sweep``'s targets: its scenario's locustfile and parameters, the sweep's knobs."""
-        knobs = {"model": sweep.model, "arrivals": sweep.arrivals, "connections": sweep.connections}
-        knobs["steps_rule"] = sweep.steps_rule
+        knobs: dict[str, Any] = {"model": sweep.model, "arrivals": sweep.arrivals, "connections": sweep.connections}
+        knobs |= {"steps_rule": sweep.steps_rule, "holds_connections": scenario.holds_connections}
         return cls.of(scenario.locustfile, params, sweep.profile, sweep.processes, seed=sweep.seed or 0, **knobs)
 
     def repeating(self, loads: tuple[int, ...]) -> LoadJob:
