@@ -80,7 +80,7 @@ import compare_aa
 import plan_bench
 import sweep_time
 from arguments import option
-from servers import bench_folder, local_server
+from servers import bench_folder, compose_lab, local_server
 
 CHROMIUM = "/usr/bin/chromium"
 ALL_CHARTS_DRAWN = "() => [...document.querySelectorAll('div.chart')].every(d => d.querySelector('.main-svg'))"
@@ -134,16 +134,8 @@ class ComposeLab:
     """The compose lab of this checkout under a project of its own: servers up, the conductor run on demand."""
 
     def __init__(self, root: Path) -> None:
-        from flasklab.measure.backends.docker import compose_command
-
         self.root = root
-        self.command = compose_command()
-        self.environment = {**os.environ, "COMPOSE_PROJECT_NAME": f"flasklabbench{os.getpid()}"}
-        subprocess.run([str(root / "scripts" / "docker-engine")], check=True, stdout=subprocess.DEVNULL)
-        if not self.environment.get("BASE_IMAGE"):
-            self.environment["BASE_IMAGE"] = "flasklab/python-base:3.13"
-            subprocess.run([str(root / "scripts" / "build-base-image"), self.environment["BASE_IMAGE"]], check=True)
-        (root / "results").mkdir(exist_ok=True)  # the conductor's entrypoint writes it as its owner (never root)
+        self.command, self.environment = compose_lab(root, f"flasklabbench{os.getpid()}")
 
     def compose(self, *args: str) -> None:
         subprocess.run(

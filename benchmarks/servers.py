@@ -6,6 +6,8 @@ bench.py dispatches to the benchmarks; a benchmark module imports this one, neve
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,20 @@ from flasklab.measure.backends.local import LocalBackend
 def bench_folder(name: str) -> Path:
     """A new scratch folder's path for one benchmark's run (the folder itself is made by whoever writes it)."""
     return Path(tempfile.mkdtemp(prefix="flasklab-bench-")) / name
+
+
+def compose_lab(root: Path, project: str) -> tuple[list[str], dict[str, str]]:
+    """The compose command and environment of a project of its own, the engine started first (scripts/docker-engine
+    installs it and Compose on a fresh machine) and the offline base image built unless $BASE_IMAGE names one."""
+    from flasklab.measure.backends.docker import compose_command
+
+    subprocess.run([str(root / "scripts" / "docker-engine")], check=True, stdout=subprocess.DEVNULL)
+    environment = {**os.environ, "COMPOSE_PROJECT_NAME": project}
+    if not environment.get("BASE_IMAGE"):
+        environment["BASE_IMAGE"] = "flasklab/python-base:3.13"
+        subprocess.run([str(root / "scripts" / "build-base-image"), environment["BASE_IMAGE"]], check=True)
+    (root / "results").mkdir(exist_ok=True)  # the conductor's entrypoint writes it as its owner (never root)
+    return compose_command(), environment
 
 
 @contextlib.contextmanager

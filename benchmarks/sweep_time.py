@@ -40,6 +40,7 @@ from datetime import datetime
 from pathlib import Path
 
 from arguments import option
+from servers import compose_lab
 
 from flasklab.cli.measure import planned_sweep
 from flasklab.core.catalog import lab_root, load_servers
@@ -268,16 +269,8 @@ def compose_standard(extra: list[str]) -> int:
     timed), the targets and curves of its results.json, the claims decided, and the time left the conductor recorded
     (results.json's ``meta.time_left``, read every POLL_S: the log and the dashboard tell the same estimate) against
     the time really left then. Extra arguments go to `up`."""
-    from flasklab.measure.backends.docker import compose_command
-
     root = lab_root()
-    command = compose_command()
-    environment = {**os.environ, "COMPOSE_PROJECT_NAME": f"flasklabstandard{os.getpid()}"}
-    subprocess.run([str(root / "scripts" / "docker-engine")], check=True, stdout=subprocess.DEVNULL)
-    if not environment.get("BASE_IMAGE"):
-        environment["BASE_IMAGE"] = "flasklab/python-base:3.13"
-        subprocess.run([str(root / "scripts" / "build-base-image"), environment["BASE_IMAGE"]], check=True)
-    (root / "results").mkdir(exist_ok=True)
+    command, environment = compose_lab(root, f"flasklabstandard{os.getpid()}")
     before = set((root / "results").iterdir())
     compose = [*command, "--profile", "all"]
     subprocess.run([*compose, "build"], cwd=root, env=environment, check=True, stdout=subprocess.DEVNULL)
