@@ -64,6 +64,8 @@ SLOW_CLIENT_SERVERS = (
 SLOW_CLIENT_USERS = (4, 16, 64)
 WAITING_SERVERS = ("gunicorn-sync", "nginx-gunicorn-sync", "gunicorn-gthread", "uwsgi", "waitress", "gunicorn-gevent")
 WAITING_USERS = 16
+RECYCLING_SERVERS = ("gunicorn-sync", "gunicorn-gthread", "uwsgi")
+RECYCLING_LIMIT, RECYCLING_JITTER = "1000", "500"
 FIDELITY_SERVERS = (
     ("dev-single", "dev-threaded", "dev-processes", "gunicorn-sync", "gunicorn-gthread", "gunicorn-gthread-capped"),
     ("gunicorn-gevent", "gunicorn-eventlet", "gunicorn-tornado", "uwsgi", "uwsgi-gevent"),
@@ -123,6 +125,20 @@ RUNS = {
             "waiting",
             flasklab_run(
                 "--profile", "quick", "--scenarios", "io", "--servers", ",".join(WAITING_SERVERS), "--no-probe"
+            ),
+        ),
+        Run(
+            "recycling",
+            flasklab_run(
+                "--profile", "moments", "--scenarios", "hello", "--servers", ",".join(RECYCLING_SERVERS),
+                "--max-requests", RECYCLING_LIMIT, "--no-probe",
+            ),
+        ),
+        Run(
+            "recycling-jitter",
+            flasklab_run(
+                "--profile", "moments", "--scenarios", "hello", "--servers", ",".join(RECYCLING_SERVERS[:2]),
+                "--max-requests", RECYCLING_LIMIT, "--max-requests-jitter", RECYCLING_JITTER, "--no-probe",
             ),
         ),
         Run(
@@ -415,6 +431,51 @@ def waiting_figure() -> str:
     )
 
 
+def recycling_figure() -> str:
+    """Workers recycled by max_requests, without and with jitter: the starts, how many together, and the tail."""
+    rows = []
+    for run in ("recycling", "recycling-jitter"):
+        meta = results(run).meta
+        for server in meta.servers:
+            entry = meta.server_entries[server]
+            setting = f"{entry.max_requests:,}" + (
+                f" + jitter {entry.max_requests_jitter}" if entry.max_requests_jitter else ""
+            )
+            hello = target(run, server, "hello")
+            if hello.status != "ok" or not hello.steps:
+                rows.append([f"`{server}`", setting, hello.status, "", "", "", "", ""])
+                continue
+            step = hello.steps[0]
+
+            rows.append(
+                [
+                    f"`{server}`",
+                    setting,
+                    f"{step.rps:,.0f}",
+                    str(step.workers_started),
+                    str(step.workers_started_together),
+                    ms(step.p99_ms),
+                    ms(step.p999_ms),
+                    ms(step.p999_apart_ms),
+                ]
+            )
+    header = (
+        "server",
+        "max_requests",
+        "rps",
+        "workers started",
+        "most within 1 s",
+        "p99 ms",
+        "p99.9 ms",
+        "p99.9 apart ms",
+    )
+    meta = results("recycling").meta
+    return block(
+        f"Measured here ({meta.profile} profile: {meta.steps[0]} users on hello, a fixed {meta.window_s:g} s window, "
+        f"local), {source('recycling')} and {source('recycling-jitter')}:\n\n" + table(header, rows)
+    )
+
+
 # Fidelity ----------------------------------------------------------------------------------------------------------
 
 
@@ -542,6 +603,7 @@ FIGURES: dict[str, Callable[[], str]] = {
     "open-model": open_model_figure,
     "slowclient": slowclient_figure,
     "waiting": waiting_figure,
+    "recycling": recycling_figure,
     "fidelity": fidelity_figure,
     "memory": memory_figure,
     "demo-time": demo_figure,

@@ -32,7 +32,11 @@ def compose_lab(root: Path, project: str) -> tuple[list[str], dict[str, str]]:
     environment = {**os.environ, "COMPOSE_PROJECT_NAME": project}
     if not environment.get("BASE_IMAGE"):
         environment["BASE_IMAGE"] = "flasklab/python-base:3.13"
-        subprocess.run([str(root / "scripts" / "build-base-image"), environment["BASE_IMAGE"]], check=True)
+        subprocess.run(
+            [str(root / "scripts" / "build-base-image"), environment["BASE_IMAGE"]],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     (root / "results").mkdir(exist_ok=True)  # the conductor's entrypoint writes it as its owner (never root)
     return compose_command(), environment
 

@@ -9,7 +9,7 @@ LAB_SCENARIO = {
     "description": "tiny response: per-request overhead of the server",
     "work": "none",
     "params": {},
-    "profiles": ["quick", "standard", "full", "demo"],
+    "profiles": ["quick", "standard", "full", "demo", "moments"],
 }
 PARAMS = scenario_params(LAB_SCENARIO)
 

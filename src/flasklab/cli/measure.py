@@ -63,6 +63,16 @@ def catalog_servers_or_targets(
         raise click.BadParameter(str(error), param_hint="--target") from error
 
 
+def recycle(max_requests: int, jitter: int) -> None:
+    """The recycling options, set where the catalog's commands read them (this process's environment, which the
+    servers it starts inherit); a jitter without a limit exits 2."""
+    if jitter and not max_requests:
+        limit, spread = settings.MAX_REQUESTS.option, settings.MAX_REQUESTS_JITTER.option
+        raise click.UsageError(f"{spread} spreads {limit}: set it too")
+    os.environ[settings.MAX_REQUESTS.envvar] = str(max_requests)
+    os.environ[settings.MAX_REQUESTS_JITTER.envvar] = str(jitter)
+
+
 def check_load_model(model: str, arrivals: str | None, rates: tuple[int, ...] | None, processes: int) -> None:
     """The options that go with the open model only, and the one Locust process it needs."""
     if arrivals is not None and model != "open":
@@ -228,6 +238,8 @@ def measure_and_report(sweep: Sweep, backend: Backend, as_json: bool, serve_port
 @click.option("--no-probe", is_flag=True, help="Skip the concurrency probe.")
 @option(settings.ROUNDS)
 @option(settings.STEPS, "--steps", "steps_rule")
+@option(settings.MAX_REQUESTS)
+@option(settings.MAX_REQUESTS_JITTER)
 @seed_option
 @option(settings.MODEL)
 @option(settings.ARRIVALS)
@@ -276,6 +288,8 @@ def run(
     no_probe: bool,
     rounds: int,
     steps_rule: str,
+    max_requests: int,
+    max_requests_jitter: int,
     seed: int | None,
     model: str,
     arrivals: str | None,
@@ -295,6 +309,7 @@ def run(
     locustfile: Path | None,
 ) -> None:
     """Measure each server in turn under each scenario's step load; writes DIR/results.json."""
+    recycle(max_requests, max_requests_jitter)
     root, sweep = planned_sweep(
         server_names,
         scenario_names,

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from flasklab.core import settings
+
 COMPOSE_FILE = "docker-compose.yml"
 DEFAULT_REQUIREMENTS = "services/requirements/servers.txt"
 UNBOUNDED = "unbounded"
@@ -123,6 +125,56 @@ def parse_concurrency(service: str, label: str) -> int | None:
 
 # A worker setting: a ``${VARIABLE:-N}`` with a number for its default in a server's command (gunicorn-sync's
 # GUNICORN_SYNC_WORKERS), what `flasklab tune` varies; the lab's own switches (LAB_ACCESS_LOG) are not one.
+# Worker recycling (gunicorn's --max-requests and --max-requests-jitter, uWSGI's --max-requests): settings the
+# gunicorn and uWSGI commands read, 0 (never) unless set; a server whose command does not read them has none.
+MAX_REQUESTS, MAX_REQUESTS_JITTER = settings.MAX_REQUESTS.envvar, settings.MAX_REQUESTS_JITTER.envvar
+
+
+@dataclass(frozen=True)
+class Recycling:
+    """A server's worker recycling as its command sets it: each worker is replaced after ``max_requests`` requests
+    (0: never), plus up to ``jitter`` more drawn at random per worker (None: the server has no random jitter)."""
+
+    max_requests: int
+    jitter: int | None
+
+
+def recycling_asked(environment: Mapping[str, str]) -> tuple[int, int]:
+    """The recycling ``environment`` asks for: (max requests, jitter), validated (a CatalogError naming the variable;
+    a jitter without a limit is one too: gunicorn would ignore it)."""
+    try:
+        limit, jitter = settings.MAX_REQUESTS.value(environment), settings.MAX_REQUESTS_JITTER.value(environment)
+    except settings.SettingError as error:
+        raise CatalogError(str(error)) from error
+    if jitter and not limit:
+        raise CatalogError(f"{MAX_REQUESTS_JITTER} spreads {MAX_REQUESTS}: set it too")
+    return limit, jitter
+
+
+def parse_recycling(command: object, environment: Mapping[str, str]) -> Recycling | None:
+    """The recycling a command as written reads (None: it reads no MAX_REQUESTS), with its values in
+    ``environment``."""
+    text = str(command or "")
+    if f"${{{MAX_REQUESTS}:-" not in text:
+        return None
+    limit, jitter = recycling_asked(environment)
+    return Recycling(limit, jitter if f"${{{MAX_REQUESTS_JITTER}:-" in text else None)
+
+
+def recycling_unsupported(server: Server, environment: Mapping[str, str]) -> str | None:
+    """Why ``server`` cannot run the recycling the switches ask for (it is then skipped); None: it can, or none is
+    asked."""
+    limit, jitter = recycling_asked(environment)
+    if limit and server.recycling is None:
+        return (
+            f"{server.name} recycles no worker ({MAX_REQUESTS}={limit}: only the gunicorn and uWSGI commands "
+            "of the catalog read it)"
+        )
+    if jitter and server.recycling is not None and server.recycling.jitter is None:
+        return f"{server.name} has no random jitter for its recycling ({MAX_REQUESTS_JITTER}={jitter}: gunicorn's)"
+    return None
+
+
 _WORKER_SETTING = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*):-(?P<default>\d+)\}")
 LAB_SWITCH = "LAB_"
 
@@ -154,6 +206,7 @@ class Server:
     note: str = ""
     published: dict[int, int] = field(default_factory=dict)  # container port -> 127.0.0.1 port on the host
     worker_settings: dict[str, int] = field(default_factory=dict)  # its command's ${VARIABLE:-N} -> value now
+    recycling: Recycling | None = None  # None: its command recycles no worker whatever the switches say
 
     @property
     def concurrency_text(self) -> str:
@@ -215,7 +268,8 @@ def load_servers(root: Path | None = None, environment: Mapping[str, str] | None
         if isinstance(labels, dict) and "lab.server" in labels:
             server = _server_from_service(name, _interpolate_tree(service, environment))
             settings = parse_worker_settings(service.get("command"), environment)
-            servers[name] = replace(server, worker_settings=settings)
+            recycling = parse_recycling(service.get("command"), environment)
+            servers[name] = replace(server, worker_settings=settings, recycling=recycling)
     if not servers:
         raise CatalogError(f"{path} has no service with a lab.server label")
     return servers

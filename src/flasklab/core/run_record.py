@@ -138,6 +138,18 @@ class ServerEntry(Record):
         description="the worker settings of its command (a ${VARIABLE:-N} such as GUNICORN_SYNC_WORKERS) and the value "
         "each had",
     )
+    max_requests: int | None = Field(
+        default=None,
+        ge=0,
+        description="worker recycling: requests after which each worker is replaced (LAB_MAX_REQUESTS; 0: never); "
+        "null: its command recycles no worker",
+    )
+    max_requests_jitter: int | None = Field(
+        default=None,
+        ge=0,
+        description="up to this many more requests drawn per worker (LAB_MAX_REQUESTS_JITTER, gunicorn's); null: "
+        "no random jitter in its command",
+    )
     note: str = ""
 
     @classmethod
@@ -150,6 +162,8 @@ class ServerEntry(Record):
                 "concurrency": server.concurrency,
                 "command": server.command,
                 "worker_settings": dict(server.worker_settings),
+                "max_requests": server.recycling.max_requests if server.recycling else None,
+                "max_requests_jitter": server.recycling.jitter if server.recycling else None,
                 "note": server.note,
             }
         )

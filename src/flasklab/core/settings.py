@@ -31,6 +31,9 @@ class Profile:
     # The order its scenarios run in (the locustfiles say which scenarios are the profile's): those named here first,
     # in this order, then the others in catalog order.
     scenario_order: tuple[str, ...] = ()
+    # How its windows end (flasklab.core.protocol.Load.windows): once they hold enough samples, or each the whole
+    # window_s (a window watched over time).
+    windows: str = "enough"
 
     def loads(self, model: str) -> tuple[int, ...]:
         """Each step's load: users in a closed loop, requests due per second in the open model."""
@@ -84,6 +87,16 @@ PROFILES: dict[str, Profile] = {
             (10, 40, 160),
             servers=("dev-single", "dev-threaded", "gunicorn-sync", "gunicorn-gevent"),
             scenario_order=("io", "selfcall", "hello"),
+        ),
+        Profile(
+            "moments",
+            (16,),
+            2.0,
+            30.0,
+            "production moments: one steady step of 16 users, a fixed 30 s window watched second by second (worker "
+            "recycling with --max-requests)",
+            (160,),
+            windows="fixed",
         ),
     )
 }
@@ -305,6 +318,25 @@ CONNECTIONS = Setting(
     "do) or close (a new TCP connection per request, as behind a proxy that does not reuse upstream connections).",
     click.Choice(CONNECTION_MODES),
 )
+# Worker recycling: the gunicorn and uWSGI commands of the catalog read these (docker-compose.yml); a server whose
+# command does not is skipped when they ask for recycling (flasklab.core.catalog.recycling_unsupported).
+MAX_REQUESTS_LIMIT = 10_000_000
+MAX_REQUESTS = Setting(
+    "max_requests",
+    0,
+    "Worker recycling: each gunicorn or uWSGI worker is replaced after this many requests (0: never); the servers "
+    "without it are skipped with the reason.",
+    click.IntRange(0, MAX_REQUESTS_LIMIT),
+    metavar="N",
+)
+MAX_REQUESTS_JITTER = Setting(
+    "max_requests_jitter",
+    0,
+    "gunicorn's random jitter on --max-requests: up to this many more requests, drawn per worker (uWSGI, which has "
+    "none, is then skipped).",
+    click.IntRange(0, MAX_REQUESTS_LIMIT),
+    metavar="N",
+)
 
 # Command line only (`flasklab run --seed`, `flasklab plan --verify --seed`): not read from the environment.
 SEED = Setting[int | None](
@@ -334,6 +366,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     CONNECTIONS,
     ROUNDS,
     STEPS,
+    MAX_REQUESTS,
+    MAX_REQUESTS_JITTER,
     PROCESSES,
     LOCUST_WORKERS_SETTING,
     LOCUST_WEB,

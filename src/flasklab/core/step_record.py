@@ -40,6 +40,19 @@ class Spread(Record):
     p95_high_ms: float | None = None
 
 
+class Slice(Record):
+    """One second of a window's timeline: what completed in it (its latency timeline, and worker starts)."""
+
+    t_s: float = Field(description="its start, in seconds since the target's load began (its steps on one axis)")
+    length_s: float = Field(gt=0, description="its length: one second, the window's last part shorter")
+    requests: int = Field(ge=0, description="requests completed in it")
+    failures: int = Field(ge=0, description="of those, failed ones")
+    p99_ms: float | None = Field(
+        description="exact p99 of its successes (under 100 successes: their maximum); null: none succeeded"
+    )
+    workers_started: int = Field(default=0, ge=0, description="server processes that started in it")
+
+
 class Step(Record):
     """One measurement window at a fixed load (the warm-up before it is discarded).
 
@@ -199,6 +212,35 @@ class Step(Record):
         default=None,
         description="open model: requests due and unanswered at the window's start, at each of its slices' "
         "boundaries and at its end (what `unstable` is decided from; null in runs before it was recorded)",
+    )
+    p999_ms: float | None = Field(
+        default=None,
+        description="exact p99.9 of the window's successes; null under 1,000 of them (it would be their maximum) and "
+        "in runs before it",
+    )
+    workers_started: int | None = Field(
+        default=None,
+        ge=0,
+        description="server processes that started during the window, each told by the lab app's answers (their "
+        "X-Lab-In-Flight header says when the answering process started): a worker recycled by max_requests, one "
+        "restarted after a crash, or the dev server's process per request; null: not told (a user's app, runs "
+        "before it)",
+    )
+    workers_started_together: int | None = Field(
+        default=None,
+        ge=0,
+        description="the most of those starts within one second of each other: workers recycled together leave "
+        "fewer to serve at once (gunicorn #3427)",
+    )
+    p999_apart_ms: float | None = Field(
+        default=None,
+        description="exact p99.9 of the successes that completed more than a second after every worker start of the "
+        "window: the tail without the starts, beside p999_ms with them; null without a start or under 1,000 such",
+    )
+    timeline: list[Slice] | None = Field(
+        default=None,
+        description="the window in one-second slices (exact p99, completions, worker starts): its latency over "
+        "time; null where not recorded (Locust's running totals only, runs before it)",
     )
     generator_workers: int = Field(default=0, ge=0, description="Locust workers (0: one local Locust process)")
     server_cpu: float | None = Field(description="server CPU in cores (all its processes or its cgroup)")

@@ -29,7 +29,7 @@ SERVER_ALLOWANCE_S = 2.0
 PROBE_ALLOWANCE_S = 1.5
 TARGET_ALLOWANCE_S = 0.2
 # Adaptive steps: how many curves of the profile's whole grid the expected length of a curve starts from.
-PRIOR_CURVES = 5
+PRIOR_CURVES = 10
 # How many steps of the shortest length the profile allows (its warm-up and WINDOW_FLOOR of its window) a step's
 # expected length starts from: the first server's steps alone are no guide to the rest (dev-single's are long).
 PRIOR_STEPS = 10
@@ -148,8 +148,12 @@ def expected_lengths(results: Results) -> dict[str, float]:
     PRIOR_CURVES curves, the prior itself every known length shrunk towards the profile's whole grid the same way.
 
     Without the prior the first server's curves decided every later one's (dev-single's are short: the standard
-    sweep's estimate fell to 44 % under the time really left); with it, replayed on that run (`scripts/bench time_left`
-    on docs/runs/standard), every estimate after the first server is within 20 % of it (worst -18 %).
+    sweep's estimate fell to 44 % under the time really left). The catalog measures the dev servers first, whose
+    curves are short, and the thread and event-loop servers' climb to the top later: with a prior of 5 curves the
+    compose standard sweep of 2026-12-06 (results/20261206-015210-b3da, generator-bound curves stopped) was told 23 %
+    too little at gunicorn-gthread. Replayed (`scripts/bench time_left`), a prior of 10 curves is within 20 % at every
+    estimate of that run (median -5 %, worst +19 %) and of docs/runs/standard (median -2 %, worst +15 %); 5 gave -10 %
+    and -23 %, 15 and 20 drifted over (+20 %, +23 %).
     """
     known: dict[str, list[int]] = {}
     for target in results.targets:

@@ -21,17 +21,33 @@ from flasklab.loadgen.lab_users import starting
 
 SAMPLES_KEY = "flasklab_samples"
 CPU_KEY = "flasklab_cpu"  # (wall-clock time, CPU seconds so far) of the worker process
-IN_FLIGHT_HEADER = "X-Lab-In-Flight"  # flasklab_app.inflight.HEADER: "PID COUNT SECONDS"
+IN_FLIGHT_HEADER = "X-Lab-In-Flight"  # flasklab_app.inflight.HEADER: "PID COUNT SECONDS BORN" (BORN since 0.x)
+
+
+def app_header(response: Any) -> list[str]:
+    """The lab app's header of this answer, split; empty without it (a user's app, no answer at all)."""
+    headers = getattr(response, "headers", None)
+    text = headers.get(IN_FLIGHT_HEADER) if headers is not None else None
+    parts = text.split() if isinstance(text, str) else []
+    return parts if len(parts) in (3, 4) else []
 
 
 def served(response: Any) -> tuple[int, float] | None:
     """What the app said of this answer: (requests in its process at its start, seconds in the app); None without
-    the header (a user's app, no answer at all) or with one that does not read as the lab's."""
-    headers = getattr(response, "headers", None)
-    text = headers.get(IN_FLIGHT_HEADER) if headers is not None else None
-    parts = text.split() if isinstance(text, str) else []
+    the header or with one that does not read as the lab's."""
+    parts = app_header(response)
     try:
-        return (int(parts[1]), float(parts[2])) if len(parts) == 3 else None
+        return (int(parts[1]), float(parts[2])) if parts else None
+    except ValueError:
+        return None
+
+
+def process_started(response: Any) -> tuple[int, float] | None:
+    """Which server process answered and when it started: (process id, Unix time); None where the app did not say
+    (a user's app, or the lab's before it said)."""
+    parts = app_header(response)
+    try:
+        return (int(parts[0]), float(parts[3])) if len(parts) == 4 else None
     except ValueError:
         return None
 
@@ -48,7 +64,8 @@ def error_kind(exception: BaseException) -> str:
 def forward_samples(environment: Any, **_: Any) -> None:
     if not isinstance(environment.runner, WorkerRunner):
         return
-    samples: list[tuple[float, float, str | None, str | None, tuple[int, float] | None]] = []
+    Sample = tuple[float, float, str | None, str | None, tuple[int, float] | None, tuple[int, float] | None]
+    samples: list[Sample] = []
 
     def on_request(
         response_time: float,
@@ -60,7 +77,7 @@ def forward_samples(environment: Any, **_: Any) -> None:
         if exception is None and starting():
             return
         error = error_kind(exception) if exception else None
-        samples.append((time.time(), response_time, error, name, served(response)))
+        samples.append((time.time(), response_time, error, name, served(response), process_started(response)))
 
     process = psutil.Process()
 

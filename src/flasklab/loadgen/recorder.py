@@ -22,7 +22,7 @@ from typing import Any
 import gevent
 
 from flasklab.core.steady import WARMUP_SLICES, warmed_up
-from flasklab.loadgen.distributed import CPU_KEY, SAMPLES_KEY, error_kind, served
+from flasklab.loadgen.distributed import CPU_KEY, SAMPLES_KEY, error_kind, process_started, served
 from flasklab.loadgen.lab_users import starting
 from flasklab.loadgen.openloop import due_time
 from flasklab.loadgen.window import Window
@@ -70,6 +70,16 @@ class Recorder:
         self.completed = 0  # completions recorded so far, warm-ups included
         self.kinds: set[str] = set()  # the request names that have succeeded so far, warm-ups included
         self.last_seen: dict[Hashable, float] = {}  # each user's last completion (a closed loop in this process)
+        self.process_starts: dict[int, float] = {}  # each server process that answered: when it started (run time)
+
+    def started_process(self, pid: int, born: float) -> None:
+        """An answer's server process and its start (Unix time), noted in run time the first time it answers."""
+        if pid not in self.process_starts:
+            self.process_starts[pid] = born - (time.time() - (time.perf_counter() - self.shape.start_time))
+
+    def starts(self, begin: float, end: float) -> list[float]:
+        """When the server processes that started between ``begin`` and ``end`` (run time) started."""
+        return [moment for moment in self.process_starts.values() if begin <= moment < end]
 
     def begin(self, step: int, start: float) -> Phase:
         phase = Phase(step, start, self.shape.warmup_s / WARMUP_SLICES)
@@ -90,9 +100,13 @@ class Recorder:
         name: str | None = None,
         app: tuple[int, float] | None = None,
         user: Hashable | None = None,
+        process: tuple[int, float] | None = None,
     ) -> None:
-        """File one completion; ``app``: what the app's header said of it (flasklab.loadgen.recorder.served);
-        ``user``: the closed-loop user that made it, in this process (its rate is then counted by cycles)."""
+        """File one completion; ``app``: what the app's header said of it (flasklab.loadgen.distributed.served);
+        ``user``: the closed-loop user that made it, in this process (its rate is then counted by cycles);
+        ``process``: the server process that answered and its start (``process_started``)."""
+        if process is not None:
+            self.started_process(*process)
         cycle_begin = None
         if user is not None:
             cycle_begin = self.last_seen.get(user, run_time - response_ms / 1000)
@@ -116,6 +130,7 @@ class Recorder:
         window.ended.append(run_time)
         if app is not None:
             window.served(*app)
+        window.told_starts |= process is not None
         if name is not None:
             window.names[name] += 1
         if error is not None:
@@ -125,6 +140,7 @@ class Recorder:
                 window.name_failures[name] += 1
         else:
             window.response_ms.append(response_ms)
+            window.succeeded_at.append(run_time)
             if name is not None:
                 window.name_ms.setdefault(name, []).append(response_ms)
 
@@ -150,7 +166,8 @@ class Recorder:
             return
         error = error_kind(exception) if exception else None
         now = time.perf_counter() - self.shape.start_time
-        self.record(now, response_time, error, name, served(response), user=gevent.getcurrent())
+        process = process_started(response)
+        self.record(now, response_time, error, name, served(response), gevent.getcurrent(), process)
 
     def open_listener(
         self,
@@ -167,15 +184,18 @@ class Recorder:
         due = due_time()
         response_ms = (now - due) * 1000 if due is not None else response_time
         error = error_kind(exception) if exception else None
-        self.record(now - self.shape.start_time, response_ms, error, name, served(response))
+        process = process_started(response)
+        self.record(now - self.shape.start_time, response_ms, error, name, served(response), None, process)
 
     def worker_listener(self, client_id: str, data: dict[str, Any]) -> None:
         """Samples a worker sent with its report: (wall-clock end, response ms, error kind or None, request name,
-        what the app said of it or None); a worker of an older lab sends the first four."""
+        what the app said of it or None, the answering process and its start or None); a worker of an older lab sends
+        the first four or five."""
         wall_start = time.time() - (time.perf_counter() - self.shape.start_time)
         for ended, response_ms, error, *rest in data.get(SAMPLES_KEY, ()):
             name = rest[0] if rest else None
             app = (int(rest[1][0]), float(rest[1][1])) if len(rest) > 1 and rest[1] else None
-            self.record(ended - wall_start, response_ms, error, name, app)
+            process = (int(rest[2][0]), float(rest[2][1])) if len(rest) > 2 and rest[2] else None
+            self.record(ended - wall_start, response_ms, error, name, app, None, process)
         if CPU_KEY in data:
             self.worker_cpu.setdefault(client_id, []).append(tuple(data[CPU_KEY]))

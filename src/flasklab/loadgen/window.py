@@ -43,6 +43,14 @@ RPS_DIGITS = 3
 # 0.1 %, not 5 %, because the test is made 20 times a second: simulated 5 s windows of 500 requests ended early in
 # none of 10,000 at 0.5 % failures, in 0.3 % of them at the 1 % limit itself (0.5 % of 2,000 windows of 5,000
 # requests), and in all but 0.3 % at 5 % (tests/test_intervals.py runs the 0.5 % and 5 % cases).
+# A window's timeline: one-second slices, each with its exact p99 and the server processes started in it. A worker
+# start (flasklab_app.inflight's BORN) is "around" the successes that complete within START_REACH_S after it: the
+# p99.9 without them (p999_apart_ms) is the tail the starts did not touch. Starts within TOGETHER_S of each other are
+# together. A p99.9 needs MIN_P999_SAMPLES successes to be more than their maximum.
+TIMELINE_SLICE_S = 1.0
+START_REACH_S = 1.0
+TOGETHER_S = 1.0
+MIN_P999_SAMPLES = 1000
 WINDOW_CHECK_S = 0.05
 MIN_WINDOW_SAMPLES = 20
 MIN_KIND_SAMPLES = 2
@@ -176,6 +184,7 @@ class Window:
 
     start: float
     response_ms: list[float] = field(default_factory=list)  # successes only: a fast failure is no latency
+    succeeded_at: list[float] = field(default_factory=list)  # when each of those completed (run time)
     ended: list[float] = field(default_factory=list)  # every completion, failed or not
     failures: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -185,6 +194,7 @@ class Window:
     app_s: float = 0.0  # seconds in the app of the completions whose answer said so (flasklab_app.inflight)
     app_answers: int = 0
     app_in_flight_max: int = 0  # the most requests one server process held when one of them began
+    told_starts: bool = False  # an answer said when its server process started (flasklab_app.inflight's BORN)
     # A closed loop in this process counts its rate by cycles (cycle_slices): each completion's cycle, each user's
     # last completion before the window and inside it, and the users that had not completed yet, running since the
     # step began. None: completions only (the open model, Locust workers).
@@ -223,8 +233,11 @@ class Window:
             "server_in_flight_max": self.app_in_flight_max if measured else None,
         }
 
-    def figures(self, duration_s: float, overdue_ms: list[float] | None = None) -> dict[str, Any]:
-        """The window's step fields. ``overdue_ms`` (open model): ages of the requests due and unanswered at its end.
+    def figures(
+        self, duration_s: float, overdue_ms: list[float] | None = None, starts: Sequence[float] = ()
+    ) -> dict[str, Any]:
+        """The window's step fields. ``overdue_ms`` (open model): ages of the requests due and unanswered at its end;
+        ``starts``: when server processes started (run time), as the answers told them.
 
         Those in flight longer than the window's median success are censored latencies: they join the percentiles
         at their age, which then are lower bounds. Younger ones are the window edge's ordinary traffic (their like
@@ -259,9 +272,59 @@ class Window:
             "censored": None if overdue_ms is None else len(censored),
             "percentiles_lower_bound": bool(censored),
             "errors": dict(self.errors.most_common(MAX_ERRORS)),
+            "p999_ms": nearest_rank(ordered, 99.9) if len(ordered) >= MIN_P999_SAMPLES else None,
             **self.server_in_flight(duration_s),
             **self.name_figures(),
+            **self.start_figures(duration_s, starts),
         }
+
+    def start_figures(self, duration_s: float, starts: Sequence[float]) -> dict[str, Any]:
+        """The window's timeline and its server processes started (the rule above TIMELINE_SLICE_S); the starts'
+        fields null where no answer told them."""
+        inside = sorted(moment for moment in starts if self.start <= moment < self.start + duration_s)
+        figures: dict[str, Any] = {"timeline": self.timeline(duration_s, inside)}
+        if not self.told_starts:
+            return figures | {"workers_started": None, "workers_started_together": None, "p999_apart_ms": None}
+
+        def around(moment: float) -> bool:  # within START_REACH_S after the latest start before it
+            latest = bisect.bisect_right(inside, moment) - 1
+            return latest >= 0 and moment - inside[latest] <= START_REACH_S
+
+        apart = sorted(
+            latency for latency, moment in zip(self.response_ms, self.succeeded_at, strict=True) if not around(moment)
+        )
+        together = max(
+            (bisect.bisect_right(inside, moment + TOGETHER_S) - index for index, moment in enumerate(inside)), default=0
+        )
+        return figures | {
+            "workers_started": len(inside),
+            "workers_started_together": together,
+            "p999_apart_ms": nearest_rank(apart, 99.9) if inside and len(apart) >= MIN_P999_SAMPLES else None,
+        }
+
+    def timeline(self, duration_s: float, starts: Sequence[float]) -> list[dict[str, Any]]:
+        """The window in TIMELINE_SLICE_S slices: completions, failures, exact p99 of the successes, starts."""
+        count = max(math.ceil(duration_s / TIMELINE_SLICE_S - 1e-9), 1)
+
+        def index(moment: float) -> int:
+            return min(max(int((moment - self.start) / TIMELINE_SLICE_S), 0), count - 1)
+
+        completed, started = Counter(index(moment) for moment in self.ended), Counter(index(m) for m in starts)
+        latencies: dict[int, list[float]] = {}
+        for latency, moment in zip(self.response_ms, self.succeeded_at, strict=True):
+            latencies.setdefault(index(moment), []).append(latency)
+        successes = {slot: len(values) for slot, values in latencies.items()}
+        return [
+            {
+                "t_s": round(self.start + slot * TIMELINE_SLICE_S, 3),
+                "length_s": max(round(min(TIMELINE_SLICE_S, duration_s - slot * TIMELINE_SLICE_S), 3), 0.001),
+                "requests": completed[slot],
+                "failures": completed[slot] - successes.get(slot, 0),
+                "p99_ms": nearest_rank(sorted(latencies.get(slot, [])), 99),
+                "workers_started": started[slot],
+            }
+            for slot in range(count)
+        ]
 
     def name_figures(self) -> dict[str, Any]:
         """Completions, failures and exact p95 per request name (the most frequent names), to read kinds apart."""

@@ -131,6 +131,11 @@ RULES: dict[str, Rule] = {
     "percentiles_lower_bound": any_round,
     "unstable": any_round,
     "backlog_path": dropped,  # each round's own path: "unstable" (any round's) says what it decided
+    "p999_ms": median,
+    "workers_started": total,
+    "workers_started_together": maximum,
+    "p999_apart_ms": median,
+    "timeline": dropped,  # each round's own seconds: the rounds' steps keep theirs
     "generator_workers": maximum,
     "server_cpu": median,
     "server_rss_mb": maximum,

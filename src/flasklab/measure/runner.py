@@ -17,7 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from flasklab import __version__
-from flasklab.core.catalog import Scenario, Server
+from flasklab.core.catalog import Scenario, Server, compose_environment, lab_root, recycling_unsupported
 from flasklab.core.claims import claim_definitions, decided_claims, run_claims
 from flasklab.core.results import (
     Meta,
@@ -233,7 +233,8 @@ class Run:
         targets = self.round_targets(server, round_index, scenarios)
         if targets is None:
             return  # a server that failed once is recorded as such; later rounds do not retry it
-        if reason := self.backend.unavailable(server):
+        unsupported = recycling_unsupported(server, compose_environment(lab_root()))
+        if reason := self.backend.unavailable(server) or unsupported:
             self.record_unprobed(server, "skipped", reason)
             self.close_all(targets, "skipped", reason, None)
             self.finished(targets)

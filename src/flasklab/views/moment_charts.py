@@ -1,0 +1,76 @@
+"""The run's moments over time: a target's latency second by second, and the worker starts in it.
+
+Every step's window records a timeline (flasklab.loadgen.window: one-second slices with an exact p99 and the server
+processes started in them); a server that recycles its workers (``max_requests``, recorded per server in
+``meta.server_entries``) shows each recycle there, as a bar under the latency it cost.
+"""
+
+from __future__ import annotations
+
+from plotly.subplots import make_subplots  # type: ignore[import-untyped]
+
+from flasklab.core.analysis import load_text
+from flasklab.core.results import Results, Target
+from flasklab.views.chart_style import Figure, ServerStyle, apply_layout, line, log_axis
+from flasklab.views.curve_charts import scenario_targets
+
+
+def recycles(results: Results, target: Target) -> bool:
+    """Does the target's server recycle its workers (max_requests above 0 in its catalog entry)?"""
+    entry = results.meta.server_entries.get(target.server)
+    return entry is not None and bool(entry.max_requests)
+
+
+def recycling_figure(results: Results, scenario: str, styles: dict[str, ServerStyle]) -> Figure | None:
+    """A scenario's latency over time for the servers that recycle workers, each second's p99 above the workers
+    started in it (every step's window on one time axis, the warm-ups between them left out); None when no server
+    of the scenario recycles or no step recorded a timeline."""
+    targets = [
+        target
+        for target in scenario_targets(results, scenario)
+        if recycles(results, target) and any(step.timeline for step in target.steps)
+    ]
+    if not targets:
+        return None
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.7, 0.3])
+    for target in targets:
+        style = styles[target.server]
+        slices = [(step, part) for step in target.steps for part in step.timeline or ()]
+        entry = results.meta.server_entries[target.server]
+        setting = f"max_requests {entry.max_requests}" + (
+            f" + jitter {entry.max_requests_jitter}" if entry.max_requests_jitter else ""
+        )
+        customdata = [[load_text(step), part.requests, part.workers_started] for step, part in slices]
+        hover = (
+            f"<b>{target.server}</b> ({setting})<br>%{{customdata[0]}}, second at %{{x:.0f}} s<br>"
+            "p99 %{y:,.1f} ms of %{customdata[1]} requests<br>%{customdata[2]} workers started<extra></extra>"
+        )
+        figure.add_scatter(
+            x=[part.t_s for _, part in slices],
+            y=[part.p99_ms for _, part in slices],
+            customdata=customdata,
+            name=f"{target.server} ({setting})",
+            legendgroup=target.server,
+            mode="lines+markers",
+            line=line(style),
+            marker={"color": style.colour, "size": 6},
+            hovertemplate=hover,
+            row=1,
+            col=1,
+        )
+        figure.add_bar(
+            x=[part.t_s for _, part in slices],
+            y=[part.workers_started for _, part in slices],
+            name=target.server,
+            legendgroup=target.server,
+            showlegend=False,
+            marker_color=style.colour,
+            hovertemplate=f"<b>{target.server}</b><br>%{{y}} workers started at %{{x:.0f}} s<extra></extra>",
+            row=2,
+            col=1,
+        )
+    apply_layout(figure, 620, barmode="group")
+    figure.update_yaxes(**log_axis(), title_text="p99 of the second (ms, log)", row=1, col=1)
+    figure.update_yaxes(title_text="workers started", rangemode="tozero", row=2, col=1)
+    figure.update_xaxes(title_text="seconds since the target's load began (its steps' windows)", row=2, col=1)
+    return figure
