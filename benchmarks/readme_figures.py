@@ -451,7 +451,7 @@ def recycling_figure() -> str:
                 [
                     f"`{server}`",
                     setting,
-                    f"{step.rps:,.0f}",
+                    f"{step.rps:,.0f}" + (" (generator-bound)" if step.generator_saturated else ""),
                     str(step.workers_started),
                     str(step.workers_started_together),
                     ms(step.p99_ms),
