@@ -66,6 +66,8 @@ WAITING_SERVERS = ("gunicorn-sync", "nginx-gunicorn-sync", "gunicorn-gthread", "
 WAITING_USERS = 16
 RECYCLING_SERVERS = ("gunicorn-sync", "gunicorn-gthread", "uwsgi")
 RECYCLING_LIMIT, RECYCLING_JITTER = "1000", "500"
+DEPLOY_SERVERS = ("gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent", "uwsgi", "waitress")
+DEPLOY_AT_S = "10"
 FIDELITY_SERVERS = (
     ("dev-single", "dev-threaded", "dev-processes", "gunicorn-sync", "gunicorn-gthread", "gunicorn-gthread-capped"),
     ("gunicorn-gevent", "gunicorn-eventlet", "gunicorn-tornado", "uwsgi", "uwsgi-gevent"),
@@ -139,6 +141,13 @@ RUNS = {
             flasklab_run(
                 "--profile", "moments", "--scenarios", "hello", "--servers", ",".join(RECYCLING_SERVERS[:2]),
                 "--max-requests", RECYCLING_LIMIT, "--max-requests-jitter", RECYCLING_JITTER, "--no-probe",
+            ),
+        ),
+        Run(
+            "deploy",
+            flasklab_run(
+                "--profile", "moments", "--scenarios", "hello", "--servers", ",".join(DEPLOY_SERVERS),
+                "--reload-at", DEPLOY_AT_S, "--no-probe",
             ),
         ),
         Run(
@@ -437,7 +446,7 @@ def recycling_figure() -> str:
     for run in ("recycling", "recycling-jitter"):
         meta = results(run).meta
         for server in meta.servers:
-            entry = meta.server_entries[server]
+            entry = (meta.server_entries or {})[server]
             setting = f"{entry.max_requests:,}" + (
                 f" + jitter {entry.max_requests_jitter}" if entry.max_requests_jitter else ""
             )
@@ -473,6 +482,41 @@ def recycling_figure() -> str:
     return block(
         f"Measured here ({meta.profile} profile: {meta.steps[0]} users on hello, a fixed {meta.window_s:g} s window, "
         f"local), {source('recycling')} and {source('recycling-jitter')}:\n\n" + table(header, rows)
+    )
+
+
+def deploy_figure() -> str:
+    """Each server reloaded under load: what it did, the requests failed, the way back, the code served after."""
+    run = results("deploy")
+    rows = []
+    for server in DEPLOY_SERVERS:
+        hello = target("deploy", server, "hello")
+        step = hello.steps[0] if hello.status == "ok" and hello.steps else None
+        if step is None or step.reload is None:
+            rows.append([f"`{server}`", f"{hello.status}: {hello.error or 'no reload'}", "", "", "", "", "", ""])
+            continue
+        reload, timeline = step.reload, step.timeline or []
+        moment = timeline[0].t_s + reload.at_s if timeline else 0.0
+        before = [part.p99_ms for part in timeline if part.t_s + part.length_s <= moment and part.p99_ms is not None]
+        around = [part.p99_ms for part in timeline if part.t_s <= moment + 2 and part.t_s + part.length_s > moment]
+        back = "not within the window" if reload.back_after_s is None else f"{reload.back_after_s:g} s"
+        rows.append(
+            [
+                f"`{server}`",
+                f"{reload.how}, code {reload.code_version}",
+                f"{step.rps:,.0f}" + (" (generator-bound)" if step.generator_saturated else ""),
+                str(reload.failures_after),
+                back,
+                ms(max(before, default=None)),
+                ms(max((p for p in around if p is not None), default=None)),
+                ", ".join(reload.served_after) or "-",
+            ]
+        )
+    header = ("server", "reload", "rps", "failed after", "back after", "p99 before (worst s)", "p99 around", "served")
+    return block(
+        f"Measured here ({run.meta.profile} profile: {run.meta.steps[0]} users on hello, a fixed "
+        f"{run.meta.window_s:g} s window, the reload {run.meta.reload_at_s:g} s in; local), {source('deploy')}; "
+        "p99 around: the worst second from the reload's to two seconds after it:\n\n" + table(header, rows)
     )
 
 
@@ -604,6 +648,7 @@ FIGURES: dict[str, Callable[[], str]] = {
     "slowclient": slowclient_figure,
     "waiting": waiting_figure,
     "recycling": recycling_figure,
+    "deploy": deploy_figure,
     "fidelity": fidelity_figure,
     "memory": memory_figure,
     "demo-time": demo_figure,

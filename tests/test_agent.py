@@ -26,7 +26,8 @@ from typing import Any
 import psutil
 import pytest
 
-from flasklab.measure.backends.local import free_port
+from flasklab.core.catalog import Server
+from flasklab.measure.backends.local import LocalBackend, free_port
 from flasklab.measure.backends.network import AgentTarget
 
 pytestmark = pytest.mark.real  # every test here starts processes
@@ -94,10 +95,11 @@ def start_agent(root: Path, tmp_path: Path) -> Iterator[Callable[..., Agent]]:
     ``before`` if any; every one is killed after."""
     started: list[Agent] = []
 
-    def start(mode: str, before: str = "") -> Agent:
+    def start(mode: str, before: str = "", server: str | None = None) -> Agent:
+        """``server``: a command of its own, with {port} for the port (default: the threaded dev server)."""
         agent_port, server_port = free_port(), free_port()
-        server = f"{sys.executable} -m flasklab_app.devserver --mode threaded"
-        command = f"{before}exec {server} --host 127.0.0.1 --port {server_port}"
+        devserver = f"{sys.executable} -m flasklab_app.devserver --mode threaded --host 127.0.0.1 --port {{port}}"
+        command = f"{before}exec {(server or devserver).format(port=server_port)}"
         environment = {
             **os.environ,
             "PYTHONPATH": str(root / "services" / "app"),
@@ -106,6 +108,7 @@ def start_agent(root: Path, tmp_path: Path) -> Iterator[Callable[..., Agent]]:
             "LAB_SERVER_START": mode,
             "LAB_STOP_GRACE_S": str(STOP_GRACE_S),
             "PORT": str(server_port),  # as the compose file sets it: the port whose accept queue the agent reads
+            "LAB_APP_VERSION_FILE": str(tmp_path / f"code-version-{agent_port}"),  # the container's /tmp in the lab
         }
         environment.pop("LAB_USAGE_SOURCE", None)
         output = tmp_path / f"agent-{agent_port}.log"
@@ -284,3 +287,28 @@ def test_the_agent_reads_its_servers_accept_queue(start_agent: Callable[..., Age
     agent.post("/stop")
     agent.wait_state("stopped")
     assert target.queue_sampler().start().stop() is None  # no socket on the port: not read, not an empty queue
+
+
+@pytest.mark.measuring
+def test_a_reload_through_the_agent_deploys_the_next_code_version(
+    start_agent: Callable[..., Agent], local_backend: LocalBackend, catalog_servers: dict[str, Server]
+) -> None:
+    """POST /reload (the compose lab's deploy under load): the next code version written where the app reads it,
+    then SIGHUP to gunicorn's master, whose new workers import the new code; the master stays, the old workers go."""
+    venv = local_backend.environment(catalog_servers["gunicorn-sync"].requirements)
+    gunicorn = f"{venv / 'bin' / 'gunicorn'} --workers 2 --bind 127.0.0.1:{{port}} flasklab_app.app:app"
+    agent = start_agent("now", server=gunicorn)
+    agent.wait_serving()
+    target = AgentTarget(agent.server_url, agent.url, "512m")
+    master = agent.status()["pid"]
+    assert target.served_versions() == ["1"]
+    assert target.reload() == "2"
+    deadline = time.monotonic() + 20
+    while target.served_versions(asks=6) != ["2"]:
+        assert time.monotonic() < deadline, agent.output.read_text()[-2000:]
+        time.sleep(0.2)
+    status = agent.status()
+    assert status["state"] == "running" and status["pid"] == master and status["starts"] == 1
+    assert f"reloaded the server (SIGHUP to pid {master}): code version 2" in target.log_tail()
+    agent.post("/stop")
+    assert agent.request("POST", "/reload")[0] == 409  # nothing to reload

@@ -26,7 +26,7 @@ from flasklab.measure.backends.base import RunningTarget
 from flasklab.measure.backends.local import LocalBackend
 from flasklab.measure.load import LoadJob, run_load
 from flasklab.views.chart_style import server_styles
-from flasklab.views.moment_charts import recycling_figure
+from flasklab.views.moment_charts import moments_figure
 from tests.helpers import ROOT
 
 RECYCLED = ("gunicorn-sync", "gunicorn-gthread", "gunicorn-gthread-capped", "gunicorn-gevent", "gunicorn-eventlet")
@@ -151,7 +151,7 @@ def test_recycled_gunicorn_workers_show_as_starts_and_a_server_without_recycling
     results = load_results(out / "results.json")
     waitress = next(target for target in results.targets if target.server == "waitress")
     assert waitress.status == "skipped" and waitress.error is not None and "recycles no worker" in waitress.error
-    entry = results.meta.server_entries["gunicorn-sync"]
+    entry = (results.meta.server_entries or {})["gunicorn-sync"]
     assert (entry.max_requests, entry.max_requests_jitter) == (100, 0)
     recycled = next(target for target in results.targets if target.server == "gunicorn-sync")
     started = sum(step.workers_started or 0 for step in recycled.steps)
@@ -159,8 +159,8 @@ def test_recycled_gunicorn_workers_show_as_starts_and_a_server_without_recycling
     for step in recycled.steps:
         assert step.timeline and sum(part.workers_started for part in step.timeline) == step.workers_started
         assert sum(part.requests for part in step.timeline) == step.requests
-    assert recycling_figure(results, "hello", server_styles(results)) is not None
-    assert 'id="figure-recycling-hello"' in (out / "report.html").read_text()
+    assert moments_figure(results, "hello", server_styles(results)) is not None
+    assert 'id="figure-moments-hello"' in (out / "report.html").read_text()
 
 
 @pytest.mark.real

@@ -20,6 +20,8 @@ HTTP on LAB_AGENT_HOST:LAB_AGENT_PORT (0.0.0.0:8001), with no request parameters
     POST /queue/start  read the accept queue of the server's listening socket on PORT (the container's network
                     namespace, flasklab_app.listen) until POST /queue/stop, which answers with what was read
                     ({"max", "mean", "backlog", "readings", "overflows"}, or null: no socket on PORT was seen)
+    POST /reload    a deploy under load (flasklab_app.deploy): the app's next code version, then SIGHUP to the
+                    server's main process; answers the status with "code_version" (409: the server is not running)
 
 LAB_SERVER_START: ``now`` (default: the server starts with the agent, as a container run by hand expects) or
 ``on-request`` (only on POST /start). SIGTERM or SIGINT to the agent stops the server, then the agent exits with the
@@ -34,6 +36,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -41,6 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
 
+from flasklab_app.deploy import VERSION_FILE, graceful_reload, write_version
 from flasklab_app.listen import AcceptQueueSampler
 from flasklab_app.usage import process_group_usage, server_usage
 
@@ -162,6 +166,18 @@ class Supervisor:
         with self.operation:
             self.stop()
             self.start()
+
+    def reload(self) -> dict[str, Any]:
+        """A deploy under load (flasklab_app.deploy): the next code version, then SIGHUP to the server's main process
+        (the one the launcher became). Answers the status with the version deployed."""
+        with self.operation:
+            with self.changed:
+                pid = self.pid
+            if pid is None:
+                raise OSError("the server is not running")
+            version = graceful_reload(pid, Path(os.environ[VERSION_FILE]))
+            self.note(f"reloaded the server (SIGHUP to pid {pid}): code version {version}")
+            return {**self.status(), "code_version": version}
 
     def copy_output(self, read_end: int) -> None:
         """Copy the server's lines to stdout and keep the last ones, sleeping in read() until it writes."""
@@ -289,6 +305,12 @@ class AgentHandler(BaseHTTPRequestHandler):
             reading = supervisor.queue_start() if self.path == "/queue/start" else supervisor.queue_stop()
             self.reply(200, json.dumps(reading), "application/json")
             return
+        if self.path == "/reload":
+            try:
+                self.reply(200, json.dumps(supervisor.reload()), "application/json")
+            except OSError as error:
+                self.reply(409, json.dumps({**supervisor.status(), "error": str(error)}), "application/json")
+            return
         actions = {"/start": supervisor.start, "/stop": supervisor.stop, "/restart": supervisor.restart}
         if self.path not in actions:
             self.refuse()
@@ -303,7 +325,7 @@ class AgentHandler(BaseHTTPRequestHandler):
     def refuse(self) -> None:
         """404 for a path the agent does not serve, 405 for one it serves by another method."""
         allowed = {"/usage": "GET", "/log": "GET", "/status": "GET", "/start": "POST", "/stop": "POST"}
-        allowed |= {"/restart": "POST", "/queue/start": "POST", "/queue/stop": "POST"}
+        allowed |= {"/restart": "POST", "/queue/start": "POST", "/queue/stop": "POST", "/reload": "POST"}
         method = allowed.get(self.path)
         if method is None:
             self.reply(404, "not found\n", "text/plain; charset=utf-8")
@@ -340,6 +362,9 @@ def main(argv: list[str]) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, AGENT_SIGNALS)
     for signum in AGENT_SIGNALS:
         signal.signal(signum, lambda *_: None)
+    # The app's code version lives in the container's /tmp (its one writable place): each POST /reload deploys the next.
+    os.environ.setdefault(VERSION_FILE, str(Path(tempfile.gettempdir()) / "flasklab-app-version"))
+    write_version(Path(os.environ[VERSION_FILE]))
     supervisor = Supervisor(argv[0], float(os.environ.get("LAB_STOP_GRACE_S", "10")))
     address = (os.environ.get("LAB_AGENT_HOST", "0.0.0.0"), int(os.environ.get("LAB_AGENT_PORT", "8001")))
     agent = AgentServer(address, AgentHandler)

@@ -32,6 +32,7 @@ DISTRIBUTIONS = ("const", "exp")  # /io's service time: ms itself, or exponentia
 EXP_CAP = 10  # an exponential sleep is cut at this many means
 SELF_CALL_TIMEOUT_S = float(os.environ.get("LAB_SELF_TIMEOUT_S", "2"))
 UPSTREAM_TIMEOUT_S = 30.0
+CODE_VERSION_FILE = "LAB_APP_VERSION_FILE"  # the lab writes the next version there before a graceful reload
 SERVER_PACKAGES = ("flask", "werkzeug", "gunicorn", "gevent", "eventlet", "tornado", "pyuwsgi", "waitress", "granian")
 
 app = Flask(__name__)
@@ -39,6 +40,20 @@ app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_KB * 1024
 app.wsgi_app = counted(app.wsgi_app)  # type: ignore[method-assign,assignment]  # X-Lab-In-Flight on every answer
 _PAYLOAD_BLOCK = b"x" * 1024
 _DRAWS = random.SystemRandom()  # unseeded draws: no state a fork (dev-processes) would copy into every child
+
+
+def code_version() -> str:
+    """The version of the app's code this process imported: what the lab last wrote to $LAB_APP_VERSION_FILE (a
+    reload's new code), "1" without one. Read once, at import, as a deploy's new code would be."""
+    path = os.environ.get(CODE_VERSION_FILE)
+    try:
+        with open(path or os.devnull) as file:
+            return file.read().strip()[:40] or "1"
+    except OSError:
+        return "1"
+
+
+CODE_VERSION = code_version()
 
 
 class BadParameter(ValueError):
@@ -232,7 +247,7 @@ def _version(package: str) -> str | None:
 
 @app.get("/_lab/info")
 def info() -> Response:
-    """Versions of Python and of every server package importable here."""
+    """Versions of Python and of every server package importable here, and of the app's code this process serves."""
     versions: dict[str, Any] = {"python": platform.python_version()}
     versions.update({name: _version(name) for name in SERVER_PACKAGES if _version(name)})
-    return jsonify(versions=versions, pid=os.getpid())
+    return jsonify(versions=versions, pid=os.getpid(), code_version=CODE_VERSION)

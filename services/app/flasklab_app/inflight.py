@@ -4,9 +4,10 @@ process held at its start, and how long the app took to answer it.
 A closed loop's configured users are not requests at the server: a busy generator sends fewer. The lab's app
 therefore answers every request with the header ``X-Lab-In-Flight: PID COUNT SECONDS BORN`` (the serving process,
 the requests in the app in that process when this one began, itself included, the time from entering the app to the
-response's start, and when the serving process was started: Unix time, from the kernel's start time of the process). The generator sums SECONDS over a window's completions: divided by the window's length that is the
-mean number of requests in the app over the window, across every process (Little's law, exact up to the requests
-cut by the window's edges). A user's own app (``--app``) sends no header: its in-flight is then not measured.
+response's start, and when the serving process was started: Unix time, from the kernel's start time of the
+process). The generator sums SECONDS over a window's completions: divided by the window's length that is the mean
+number of requests in the app over the window, across every process (Little's law, exact up to the requests cut by
+the window's edges). A user's own app (``--app``) sends no header: its in-flight is then not measured.
 
 BORN tells the generator when each serving process started, so that a worker started during the load shows: one
 recycled by ``max_requests``, restarted after a crash, or the dev server's process per request. A forked worker's
@@ -48,6 +49,7 @@ def process_born(pid: int) -> float:
         pass
     _born[pid] = born
     return born
+
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

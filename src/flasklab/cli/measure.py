@@ -73,6 +73,20 @@ def recycle(max_requests: int, jitter: int) -> None:
     os.environ[settings.MAX_REQUESTS_JITTER.envvar] = str(jitter)
 
 
+def with_reload(sweep: Sweep, reload_at_s: float) -> Sweep:
+    """The sweep with a deploy under load in each window (--reload-at), which must fall inside the profile's window;
+    exit 2 otherwise."""
+    if not reload_at_s:
+        return sweep
+    window_s = sweep.profile.window_s
+    if reload_at_s >= window_s:
+        raise click.BadParameter(
+            f"{reload_at_s:g} s is not inside the {sweep.profile.name} profile's {window_s:g} s window: give less",
+            param_hint=settings.RELOAD_AT.option,
+        )
+    return replace(sweep, reload_at_s=reload_at_s)
+
+
 def check_load_model(model: str, arrivals: str | None, rates: tuple[int, ...] | None, processes: int) -> None:
     """The options that go with the open model only, and the one Locust process it needs."""
     if arrivals is not None and model != "open":
@@ -240,6 +254,7 @@ def measure_and_report(sweep: Sweep, backend: Backend, as_json: bool, serve_port
 @option(settings.STEPS, "--steps", "steps_rule")
 @option(settings.MAX_REQUESTS)
 @option(settings.MAX_REQUESTS_JITTER)
+@option(settings.RELOAD_AT, "--reload-at", "reload_at_s")
 @seed_option
 @option(settings.MODEL)
 @option(settings.ARRIVALS)
@@ -290,6 +305,7 @@ def run(
     steps_rule: str,
     max_requests: int,
     max_requests_jitter: int,
+    reload_at_s: float,
     seed: int | None,
     model: str,
     arrivals: str | None,
@@ -328,6 +344,7 @@ def run(
         slo_p95_ms=slo_p95_ms,
         steps_rule=steps_rule,
     )
+    sweep = with_reload(sweep, reload_at_s)
     lab_backend = backend_for(EXTERNAL.name if targets else backend, root, sweep)
     if (app_spec or locustfile or app_path or app_requirements) and (targets or scenario_names):
         raise click.UsageError("--app/--locustfile bring your own app and traffic: drop --target and --scenarios")

@@ -175,6 +175,16 @@ def recycling_unsupported(server: Server, environment: Mapping[str, str]) -> str
     return None
 
 
+def reload_unsupported(server: Server, reload_at_s: float) -> str | None:
+    """Why ``server`` cannot be reloaded under load as asked (it is then skipped); None: it can, or none is asked."""
+    if reload_at_s and server.reload is None:
+        return (
+            f"{server.name} has no graceful reload in the catalog (label lab.reload: gunicorn's and uWSGI's SIGHUP); "
+            "a deploy restarts it"
+        )
+    return None
+
+
 _WORKER_SETTING = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*):-(?P<default>\d+)\}")
 LAB_SWITCH = "LAB_"
 
@@ -207,6 +217,7 @@ class Server:
     published: dict[int, int] = field(default_factory=dict)  # container port -> 127.0.0.1 port on the host
     worker_settings: dict[str, int] = field(default_factory=dict)  # its command's ${VARIABLE:-N} -> value now
     recycling: Recycling | None = None  # None: its command recycles no worker whatever the switches say
+    reload: str | None = None  # label lab.reload: its graceful reload (SIGHUP to its main process); None: none
 
     @property
     def concurrency_text(self) -> str:
@@ -243,6 +254,7 @@ def _server_from_service(name: str, service: dict[str, Any]) -> Server:
         requires=tuple(str(labels.get("lab.requires", "")).split()),
         note=" ".join(str(labels.get("lab.note", "")).split()),
         published=published,
+        reload=str(labels["lab.reload"]) if labels.get("lab.reload") else None,
     )
 
 

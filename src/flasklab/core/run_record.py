@@ -150,6 +150,9 @@ class ServerEntry(Record):
         description="up to this many more requests drawn per worker (LAB_MAX_REQUESTS_JITTER, gunicorn's); null: "
         "no random jitter in its command",
     )
+    reload: str | None = Field(
+        default=None, description="label lab.reload: its graceful reload (SIGHUP to its main process); null: none"
+    )
     note: str = ""
 
     @classmethod
@@ -164,6 +167,7 @@ class ServerEntry(Record):
                 "worker_settings": dict(server.worker_settings),
                 "max_requests": server.recycling.max_requests if server.recycling else None,
                 "max_requests_jitter": server.recycling.jitter if server.recycling else None,
+                "reload": server.reload,
                 "note": server.note,
             }
         )
@@ -214,6 +218,12 @@ class Meta(Record):
         default="fixed",
         description="adaptive: each target's curve stopped once it showed the server's limit (Target.stopped says "
         "why; flasklab.core.stopping); fixed (and every run before the rule): every step ran",
+    )
+    reload_at_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="a deploy under load this many seconds into each step's window (each step's `reload` says what "
+        "happened); null: none",
     )
     warmup_s: float
     window_s: float

@@ -337,6 +337,15 @@ MAX_REQUESTS_JITTER = Setting(
     click.IntRange(0, MAX_REQUESTS_LIMIT),
     metavar="N",
 )
+RELOAD_AT = Setting(
+    "reload_at_s",
+    0.0,
+    "A deploy under load: this many seconds into each step's window (fixed windows then), each server's graceful "
+    "reload with the app's next code version (gunicorn's and uWSGI's SIGHUP; the others are skipped); 0: never.",
+    click.FloatRange(0, 3600),
+    metavar="S",
+    flag="--reload-at",
+)
 
 # Command line only (`flasklab run --seed`, `flasklab plan --verify --seed`): not read from the environment.
 SEED = Setting[int | None](
@@ -368,6 +377,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     STEPS,
     MAX_REQUESTS,
     MAX_REQUESTS_JITTER,
+    RELOAD_AT,
     PROCESSES,
     LOCUST_WORKERS_SETTING,
     LOCUST_WEB,

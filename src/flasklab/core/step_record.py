@@ -53,6 +53,24 @@ class Slice(Record):
     workers_started: int = Field(default=0, ge=0, description="server processes that started in it")
 
 
+class Reload(Record):
+    """A deploy under load (``--reload-at``): the server's graceful reload asked during the window, and what the
+    requests saw."""
+
+    at_s: float = Field(ge=0, description="seconds into the window it was asked")
+    how: str = Field(description="what the lab did: the server's reload signal to its main process")
+    code_version: str | None = Field(description="the app's code version deployed; null: the reload failed")
+    served_after: list[str] = Field(
+        default_factory=list, description="the code versions the app answered with at the window's end (3 asks)"
+    )
+    failures_after: int = Field(ge=0, description="failed requests from the reload's second to the window's end")
+    back_after_s: float | None = Field(
+        description="seconds from the reload until every second completed at least as many requests as the fewest "
+        "whole second before it (0: none fell below); null: not back within the window, or no second before it"
+    )
+    error: str | None = Field(default=None, description="why the reload could not be asked")
+
+
 class Step(Record):
     """One measurement window at a fixed load (the warm-up before it is discarded).
 
@@ -242,6 +260,7 @@ class Step(Record):
         description="the window in one-second slices (exact p99, completions, worker starts): its latency over "
         "time; null where not recorded (Locust's running totals only, runs before it)",
     )
+    reload: Reload | None = Field(default=None, description="a deploy under load in this window; null: none")
     generator_workers: int = Field(default=0, ge=0, description="Locust workers (0: one local Locust process)")
     server_cpu: float | None = Field(description="server CPU in cores (all its processes or its cgroup)")
     server_rss_mb: float | None = Field(

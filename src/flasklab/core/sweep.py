@@ -88,6 +88,7 @@ class Sweep:
     prediction: dict[str, str] | None = None  # plan --verify: what the planner predicted for this run's one step
     slo_p95_ms: float = DEFAULT_SLO_P95_MS  # the latency objective its report judges it by, recorded with it
     steps_rule: StepsRule = "adaptive"  # or "fixed": every step of the profile (flasklab.core.stopping)
+    reload_at_s: float = 0.0  # a deploy under load this far into each window (0: none; windows then fixed)
 
     @property
     def loads(self) -> tuple[int, ...]:

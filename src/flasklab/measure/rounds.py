@@ -136,6 +136,7 @@ RULES: dict[str, Rule] = {
     "workers_started_together": maximum,
     "p999_apart_ms": median,
     "timeline": dropped,  # each round's own seconds: the rounds' steps keep theirs
+    "reload": dropped,  # each round's own deploy: the rounds' steps keep theirs
     "generator_workers": maximum,
     "server_cpu": median,
     "server_rss_mb": maximum,

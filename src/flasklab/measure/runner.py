@@ -17,7 +17,14 @@ from importlib.metadata import version
 from pathlib import Path
 
 from flasklab import __version__
-from flasklab.core.catalog import Scenario, Server, compose_environment, lab_root, recycling_unsupported
+from flasklab.core.catalog import (
+    Scenario,
+    Server,
+    compose_environment,
+    lab_root,
+    recycling_unsupported,
+    reload_unsupported,
+)
 from flasklab.core.claims import claim_definitions, decided_claims, run_claims
 from flasklab.core.results import (
     Meta,
@@ -71,6 +78,7 @@ def _meta(sweep: Sweep, backend: Backend) -> Meta:
         model=sweep.model,  # type: ignore[arg-type]
         steps=list(sweep.loads),
         steps_rule=sweep.steps_rule,
+        reload_at_s=sweep.reload_at_s or None,
         warmup_s=sweep.profile.warmup_s,
         window_s=sweep.profile.window_s,
         scenarios=[scenario.name for scenario in sweep.scenarios],
@@ -234,6 +242,7 @@ class Run:
         if targets is None:
             return  # a server that failed once is recorded as such; later rounds do not retry it
         unsupported = recycling_unsupported(server, compose_environment(lab_root()))
+        unsupported = unsupported or reload_unsupported(server, self.sweep.reload_at_s)
         if reason := self.backend.unavailable(server) or unsupported:
             self.record_unprobed(server, "skipped", reason)
             self.close_all(targets, "skipped", reason, None)

@@ -13,6 +13,7 @@ from flasklab.core.catalog import Scenario, Server
 from flasklab.core.results import Step, Target
 from flasklab.core.settings import PROBE_IO_MS, START_TIMEOUT
 from flasklab.measure.backends.base import RunningTarget, TargetFailed
+from flasklab.measure.deploy import Deploy
 from flasklab.measure.interrupts import held_interrupts
 from flasklab.measure.load import LoadFailed, LoadJob, run_load
 from flasklab.measure.observer import RunState
@@ -137,6 +138,7 @@ class TargetLoad:
         self.running = running
         self.target = target
         self.scenario = scenario
+        self.deploy: Deploy | None = None  # --reload-at: the reload of the window going on
 
     def measure(self) -> None:
         self.run.observer.target_started(self.target.server, self.target.scenario)
@@ -156,6 +158,18 @@ class TargetLoad:
 
     def window_started(self, _: int, users: int) -> None:
         self.run.observer.window_started(self.target.server, self.target.scenario, users)
+        sweep = self.run.sweep
+        if sweep.reload_at_s:
+            server = next((s for s in sweep.servers if s.name == self.target.server), None)
+            how = f"{server.reload if server and server.reload else 'a reload'} to the server's main process"
+            self.deploy = Deploy(self.running, sweep.reload_at_s, how)
+
+    def deployed(self, step: Step) -> Step:
+        """The step with what its window's reload did, if one was asked."""
+        if self.deploy is None:
+            return step
+        deploy, self.deploy = self.deploy, None
+        return step.model_copy(update={"reload": deploy.record(step)})
 
     def stopped(self, reason: str) -> None:
         """The curve stopped below the profile's top (adaptive steps): recorded and told, in the round that decided."""
@@ -164,7 +178,7 @@ class TargetLoad:
         self.run.observer.curve_stopped(self.target.server, self.target.scenario, reason)
 
     def step_finished(self, step: Step) -> None:
-        target = self.target
+        target, step = self.target, self.deployed(step)
         if target.rounds:
             target.rounds[-1].append(step)
             target.steps = combine_rounds(target.rounds)

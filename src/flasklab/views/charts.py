@@ -19,7 +19,7 @@ from flasklab.views.curve_charts import (
     measured_scenarios,
     waiting_figure,
 )
-from flasklab.views.moment_charts import recycling_figure
+from flasklab.views.moment_charts import moments_figure
 from flasklab.views.probe_charts import probe_figure, probe_timeline_figure
 from flasklab.views.resource_charts import failures_figure, resources_figure
 
@@ -29,7 +29,7 @@ CHART_TITLES = {
     "latency": "latency percentiles vs users",
     "hockey": "p95 latency vs throughput (the hockey stick)",
     "waiting": "where requests waited vs users: in the app, in the kernel's accept queue",
-    "recycling": "latency over time with worker recycling: each second's p99 and the workers started in it",
+    "moments": "latency over time (worker recycling, deploys): each second's p99 and the workers started in it",
     "probe": "Concurrency probe: requests really served at once",
     "timeline": "Probe timeline: each request from its start to its end, one lane per worker",
     "resources": "Server CPU and memory at each target's peak throughput",
@@ -54,7 +54,7 @@ def figures(results: Results, slo_p95_ms: float) -> list[tuple[str, str, str | N
             ("latency", scenario, latency_figure(results, scenario, styles, slo_p95_ms)),
             ("hockey", scenario, hockey_stick_figure(results, scenario, styles, slo_p95_ms)),
             ("waiting", scenario, waiting_figure(results, scenario, styles)),
-            ("recycling", scenario, recycling_figure(results, scenario, styles)),
+            ("moments", scenario, moments_figure(results, scenario, styles)),
         ]
     built += [
         ("probe", None, probe_figure(results, styles)),

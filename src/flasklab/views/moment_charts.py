@@ -2,7 +2,8 @@
 
 Every step's window records a timeline (flasklab.loadgen.window: one-second slices with an exact p99 and the server
 processes started in them); a server that recycles its workers (``max_requests``, recorded per server in
-``meta.server_entries``) shows each recycle there, as a bar under the latency it cost.
+``meta.server_entries``) shows each recycle there, as a bar under the latency it cost, and a deploy under load
+(``--reload-at``, each step's ``reload``) as a dotted line where it was asked, its new workers as bars.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ from flasklab.views.curve_charts import scenario_targets
 
 def recycles(results: Results, target: Target) -> bool:
     """Does the target's server recycle its workers (max_requests above 0 in its catalog entry)?"""
-    entry = results.meta.server_entries.get(target.server)
+    entry = (results.meta.server_entries or {}).get(target.server)
     return entry is not None and bool(entry.max_requests)
 
 
-def recycling_figure(results: Results, scenario: str, styles: dict[str, ServerStyle]) -> Figure | None:
-    """A scenario's latency over time for the servers that recycle workers, each second's p99 above the workers
-    started in it (every step's window on one time axis, the warm-ups between them left out); None when no server
-    of the scenario recycles or no step recorded a timeline."""
+def moments_figure(results: Results, scenario: str, styles: dict[str, ServerStyle]) -> Figure | None:
+    """A scenario's latency over time for the servers that recycle workers or were reloaded under load, each
+    second's p99 above the workers started in it (every step's window on one time axis, the warm-ups between them
+    left out); None when no server of the scenario did either or no step recorded a timeline."""
     targets = [
         target
         for target in scenario_targets(results, scenario)
-        if recycles(results, target) and any(step.timeline for step in target.steps)
+        if (recycles(results, target) or any(step.reload for step in target.steps))
+        and any(step.timeline for step in target.steps)
     ]
     if not targets:
         return None
@@ -36,10 +38,12 @@ def recycling_figure(results: Results, scenario: str, styles: dict[str, ServerSt
     for target in targets:
         style = styles[target.server]
         slices = [(step, part) for step in target.steps for part in step.timeline or ()]
-        entry = results.meta.server_entries[target.server]
-        setting = f"max_requests {entry.max_requests}" + (
-            f" + jitter {entry.max_requests_jitter}" if entry.max_requests_jitter else ""
-        )
+        entry = (results.meta.server_entries or {}).get(target.server)
+        setting = "reloaded"
+        if entry is not None and entry.max_requests:
+            setting = f"max_requests {entry.max_requests}" + (
+                f" + jitter {entry.max_requests_jitter}" if entry.max_requests_jitter else ""
+            )
         customdata = [[load_text(step), part.requests, part.workers_started] for step, part in slices]
         hover = (
             f"<b>{target.server}</b> ({setting})<br>%{{customdata[0]}}, second at %{{x:.0f}} s<br>"
@@ -69,6 +73,12 @@ def recycling_figure(results: Results, scenario: str, styles: dict[str, ServerSt
             row=2,
             col=1,
         )
+        for step in target.steps:
+            if step.reload is not None and step.timeline:
+                moment = step.timeline[0].t_s + step.reload.at_s
+                label = f"reload → code {step.reload.code_version}" if step.reload.code_version else "reload failed"
+                figure.add_vline(x=moment, line={"color": style.colour, "dash": "dot", "width": 2}, row="all", col=1)
+                figure.add_annotation(x=moment, y=1, yref="paper", text=label, showarrow=False, yanchor="bottom")
     apply_layout(figure, 620, barmode="group")
     figure.update_yaxes(**log_axis(), title_text="p99 of the second (ms, log)", row=1, col=1)
     figure.update_yaxes(title_text="workers started", rangemode="tozero", row=2, col=1)

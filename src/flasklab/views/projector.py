@@ -13,6 +13,7 @@ from flasklab.core.results import Results
 from flasklab.views.chart_style import PLOT_CONFIG, Chart, Figure, chart_library, for_projector, server_styles
 from flasklab.views.charts import chart_titles
 from flasklab.views.curve_charts import capacity_figure, measured_scenarios
+from flasklab.views.moment_charts import moments_figure
 from flasklab.views.pages import embedded_chart, templates
 from flasklab.views.probe_charts import probe_timeline_figure
 from flasklab.views.progress import LiveView, live_status, time_left
@@ -45,14 +46,17 @@ def timeline_servers(results: Results) -> list[str]:
 
 
 def projector_charts(results: Results, scenario: str | None) -> list[Chart]:
-    """The projector's two charts, in large type: the scenario's capacity curve and the probe timeline."""
+    """The projector's two charts, in large type: the scenario's capacity curve and the probe timeline, or in a run
+    of production moments (a deploy or worker recycling: the room watches latency over time) the moments chart."""
     styles = server_styles(results)
     recent = timeline_servers(results)
+    moments = moments_figure(results, scenario, styles) if scenario else None
+    second = ("moments", "moments", scenario, moments) if moments is not None else None
     built: list[tuple[str, str, str | None, Figure | None]] = [
         ("capacity", "capacity", scenario, capacity_figure(results, scenario, styles) if scenario else None),
-        ("timeline", "timeline", None, probe_timeline_figure(results, styles, servers=recent)),
+        second or ("timeline", "timeline", None, probe_timeline_figure(results, styles, servers=recent)),
     ]
-    heights = {"capacity": PROJECTOR_CAPACITY_PX, "timeline": PROJECTOR_TIMELINE_PX}
+    heights = {"capacity": PROJECTOR_CAPACITY_PX, "timeline": PROJECTOR_TIMELINE_PX, "moments": PROJECTOR_TIMELINE_PX}
     return [
         Chart(div_id, kind, of_scenario, embedded_chart(for_projector(figure, heights[kind]), div_id))
         for div_id, kind, of_scenario, figure in built

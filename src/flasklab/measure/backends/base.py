@@ -84,6 +84,25 @@ class RunningTarget(ABC):
         (flasklab_app.listen); None where the lab cannot (an external target, a container seen from the host)."""
         return None
 
+    def reload(self) -> str:
+        """A deploy under load: the app's next code version and the server's graceful reload (flasklab_app.deploy);
+        the version deployed. TargetFailed where this backend cannot (an external target)."""
+        raise TargetFailed("this backend cannot reload the server")
+
+    def served_versions(self, asks: int = 3) -> list[str]:
+        """The app's code versions the server answers with now (``asks`` requests to /_lab/info), sorted; a
+        request that fails or an app without the field adds nothing."""
+        seen = set()
+        for _ in range(asks):
+            try:
+                status, body = http_get(f"{self.url}/_lab/info", timeout=5)
+                version = json.loads(body).get("code_version") if status == 200 else None
+            except (OSError, ValueError, AttributeError):
+                version = None
+            if isinstance(version, str):
+                seen.add(version)
+        return sorted(seen)
+
     @abstractmethod
     def stop(self) -> None:
         """Stop it and everything it started; safe to call twice."""

@@ -35,6 +35,7 @@ from flasklab.core.userapp import (
 )
 from flasklab.measure.backends.base import Backend, RunningTarget, TargetFailed, Usage, server_budget
 from flasklab.measure.interrupts import held_interrupts
+from flasklab_app.deploy import VERSION_FILE, graceful_reload, write_version
 from flasklab_app.listen import AcceptQueueSampler
 from flasklab_app.usage import local_memory_measure, process_group_usage
 
@@ -157,11 +158,22 @@ def stack_versions(python: list[str]) -> dict[str, str]:
 
 
 class LocalTarget(RunningTarget):
-    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path, venv: Path) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], url: str, log_path: Path, venv: Path, version_file: Path
+    ) -> None:
         self.process = process
         self.url = url
         self.log_path = log_path
         self.venv = venv
+        self.version_file = version_file
+
+    def reload(self) -> str:
+        """The next code version, then SIGHUP to the server's main process (its command's ``exec``: the group's
+        leader), as a deploy does."""
+        try:
+            return graceful_reload(self.process.pid, self.version_file)
+        except (OSError, ProcessLookupError) as error:
+            raise TargetFailed(f"the server could not be reloaded: {error}") from error
 
     def stack_versions(self) -> dict[str, str]:
         return stack_versions([str(self.venv / "bin" / "python")])
@@ -281,6 +293,9 @@ class LocalBackend(Backend):
         }
         environment.pop("LAB_USAGE_SOURCE", None)
         self.logs.mkdir(parents=True, exist_ok=True)
+        version_file = self.logs / f"{server.name}.code-version"  # what a reload deploys (flasklab_app.deploy)
+        write_version(version_file)
+        environment[VERSION_FILE] = str(version_file)
         log_path = self.logs / f"{server.name}.log"
         command = pinned(["sh", "-c", server.command], self.pinning["server"] if self.pinning else None)
         # Append mode: a server that reopens its stdout by path (nginx's /dev/stdout) appends at the end, and the
@@ -296,7 +311,7 @@ class LocalBackend(Backend):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        return LocalTarget(process, url, log_path, venv).serving(self.app)
+        return LocalTarget(process, url, log_path, venv, version_file).serving(self.app)
 
     def generator_command(self, command: list[str]) -> list[str]:
         return pinned(command, self.pinning["generator"] if self.pinning else None)

@@ -176,6 +176,17 @@ class AgentTarget(RunningTarget):
     def queue_sampler(self) -> AgentQueueSampler:
         return AgentQueueSampler(self.agent_url)
 
+    def reload(self) -> str:
+        """The agent deploys the next code version and sends the server its SIGHUP (POST /reload)."""
+        try:
+            status, body = http_post(f"{self.agent_url}/reload", timeout=AGENT_TIMEOUT_S)
+            reading = json.loads(body)
+        except AGENT_ERRORS as error:
+            raise TargetFailed(f"the agent did not reload the server: {error}") from error
+        if status != 200 or not isinstance(reading, dict) or "code_version" not in reading:
+            raise TargetFailed(f"the agent did not reload the server ({status}: {reading.get('error', body[:200])})")
+        return str(reading["code_version"])
+
     def usage(self) -> Usage | None:
         try:
             status, body = http_get(f"{self.agent_url}/usage", timeout=2)
