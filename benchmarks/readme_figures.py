@@ -491,7 +491,7 @@ def deploy_figure() -> str:
     rows = []
     for server in DEPLOY_SERVERS:
         hello = target("deploy", server, "hello")
-        step = hello.steps[0] if hello.status == "ok" and hello.steps else None
+        step = hello.steps[0] if hello.steps else None
         if step is None or step.reload is None:
             rows.append([f"`{server}`", f"{hello.status}: {hello.error or 'no reload'}", "", "", "", "", "", ""])
             continue
@@ -503,7 +503,7 @@ def deploy_figure() -> str:
         rows.append(
             [
                 f"`{server}`",
-                f"{reload.how}, code {reload.code_version}",
+                f"{reload.how}, code {reload.code_version}" + (f"; {hello.error}" if hello.status != "ok" else ""),
                 f"{step.rps:,.0f}" + (" (generator-bound)" if step.generator_saturated else ""),
                 str(reload.failures_after),
                 back,

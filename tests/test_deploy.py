@@ -37,6 +37,8 @@ def test_the_way_back_is_the_last_second_below_the_fewest_before() -> None:
     assert after_reload(seconds(1000, 980, 990, 1001), 2.5) == (0, 0.0)  # nothing fell below: no way back to go
     still_low = after_reload(seconds(1000, 980, 400, 300, 200, failures={3: 7}), 2.5)
     assert still_low == (7, None)  # the window ended below: not back (and its failures counted)
+    erring = after_reload(seconds(1000, 980, 50, 1000, 1000, failures={3: 1000, 4: 1000}), 2.5)
+    assert erring == (2000, None)  # answered, but with errors only: completions came back, successes did not
     assert after_reload(seconds(1000, 500, 990), 0.5) == (0, None)  # no whole second before the reload
     assert after_reload([], 1.0) == (0, None)
 

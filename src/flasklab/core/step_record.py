@@ -65,8 +65,8 @@ class Reload(Record):
     )
     failures_after: int = Field(ge=0, description="failed requests from the reload's second to the window's end")
     back_after_s: float | None = Field(
-        description="seconds from the reload until every second completed at least as many requests as the fewest "
-        "whole second before it (0: none fell below); null: not back within the window, or no second before it"
+        description="seconds from the reload until every second had at least as many successes as the fewest whole "
+        "second before it (0: none fell below); null: not back within the window, or no second before it"
     )
     error: str | None = Field(default=None, description="why the reload could not be asked")
 
