@@ -35,6 +35,8 @@ def test_the_way_back_is_the_last_second_below_the_fewest_before() -> None:
     failures, back = after_reload(seconds(1000, 980, 400, 900, 990, 1010), 2.5)
     assert failures == 0 and back == 1.5  # back at 14 s, 1.5 s after the reload
     assert after_reload(seconds(1000, 980, 990, 1001), 2.5) == (0, 0.0)  # nothing fell below: no way back to go
+    noise = after_reload(seconds(1000, 980, 400, 990, 1000, 970, 1000), 2.5)
+    assert noise == (0, 0.5)  # a second under the floor later on is the window's noise, not the reload's
     still_low = after_reload(seconds(1000, 980, 400, 300, 200, failures={3: 7}), 2.5)
     assert still_low == (7, None)  # the window ended below: not back (and its failures counted)
     erring = after_reload(seconds(1000, 980, 50, 1000, 1000, failures={3: 1000, 4: 1000}), 2.5)

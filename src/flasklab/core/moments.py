@@ -9,12 +9,16 @@ from collections.abc import Sequence
 
 from flasklab.core.step_record import Slice
 
+DIP_STARTS_WITHIN = 2  # seconds: the reload's own and the next, where its new workers start
+
 
 def after_reload(timeline: Sequence[Slice], at_s: float) -> tuple[int, float | None]:
     """The requests failed from the reload's second to the window's end, and the seconds from the reload until the
-    throughput was back: until the last of the seconds from the reload's on whose successes were fewer than the
-    fewest whole second's before it (0.0: none were; None: still below at the window's end, or no whole second
-    before). Successes, not completions: a server that answers every request with an error is not back."""
+    throughput was back: to the end of the dip, the seconds one after another whose successes were fewer than the
+    fewest whole second's before the reload, the first of them the reload's own second or the next (0.0: neither
+    dipped; None: still below at the window's end, or no whole second before). A later second below that floor is
+    the window's noise, not the reload's. Successes, not completions: a server that answers every request with an
+    error is not back."""
     if not timeline:
         return 0, None
     moment = timeline[0].t_s + at_s
@@ -26,10 +30,16 @@ def after_reload(timeline: Sequence[Slice], at_s: float) -> tuple[int, float | N
     if not before:
         return failures, None
     floor = min(before)
-    low = [index for index, part in enumerate(after) if part.length_s >= 1 and part.requests - part.failures < floor]
-    if not low:
+
+    def low(index: int) -> bool:
+        return after[index].requests - after[index].failures < floor
+
+    first = next((index for index in range(min(DIP_STARTS_WITHIN, len(after))) if low(index)), None)
+    if first is None:
         return failures, 0.0
-    if low[-1] == len(after) - 1 or (low[-1] == len(after) - 2 and after[-1].length_s < 1):
+    last = first
+    while last + 1 < len(after) and (low(last + 1) or after[last + 1].length_s < 1):
+        last += 1
+    if last == len(after) - 1:
         return failures, None  # still below when the window ended
-    last = after[low[-1]]
-    return failures, round(last.t_s + last.length_s - moment, 3)
+    return failures, round(after[last].t_s + after[last].length_s - moment, 3)
