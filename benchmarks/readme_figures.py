@@ -499,13 +499,13 @@ def deploy_figure() -> str:
         moment = timeline[0].t_s + reload.at_s if timeline else 0.0
         before = [part.p99_ms for part in timeline if part.t_s + part.length_s <= moment and part.p99_ms is not None]
         around = [part.p99_ms for part in timeline if part.t_s <= moment + 2 and part.t_s + part.length_s > moment]
-        back = "not within the window" if reload.back_after_s is None else f"{reload.back_after_s:g} s"
+        back = "not within the window" if reload.back_after_s is None else f"{reload.back_after_s:.1f} s"
         rows.append(
             [
                 f"`{server}`",
                 f"{reload.how}, code {reload.code_version}" + (f"; {hello.error}" if hello.status != "ok" else ""),
                 f"{step.rps:,.0f}" + (" (generator-bound)" if step.generator_saturated else ""),
-                str(reload.failures_after),
+                f"{reload.failures_after:,}",
                 back,
                 ms(max(before, default=None)),
                 ms(max((p for p in around if p is not None), default=None)),

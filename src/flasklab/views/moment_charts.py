@@ -15,6 +15,8 @@ from flasklab.core.results import Results, Target
 from flasklab.views.chart_style import Figure, ServerStyle, apply_layout, line, log_axis
 from flasklab.views.curve_charts import scenario_targets
 
+LABEL_APART_S = 4.0  # reloads closer than this share their label
+
 
 def recycles(results: Results, target: Target) -> bool:
     """Does the target's server recycle its workers (max_requests above 0 in its catalog entry)?"""
@@ -35,6 +37,7 @@ def moments_figure(results: Results, scenario: str, styles: dict[str, ServerStyl
     if not targets:
         return None
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.7, 0.3])
+    reloads: list[tuple[float, str | None]] = []  # where a reload was asked, and the code it deployed
     for target in targets:
         style = styles[target.server]
         slices = [(step, part) for step in target.steps for part in step.timeline or ()]
@@ -62,24 +65,31 @@ def moments_figure(results: Results, scenario: str, styles: dict[str, ServerStyl
             row=1,
             col=1,
         )
-        figure.add_bar(
-            x=[part.t_s for _, part in slices],
+        figure.add_bar(  # each bar spans its second (the servers' seconds differ by their windows' starts)
+            x=[part.t_s + part.length_s / 2 for _, part in slices],
             y=[part.workers_started for _, part in slices],
+            width=[part.length_s * 0.9 for _, part in slices],
             name=target.server,
             legendgroup=target.server,
             showlegend=False,
             marker_color=style.colour,
-            hovertemplate=f"<b>{target.server}</b><br>%{{y}} workers started at %{{x:.0f}} s<extra></extra>",
+            opacity=0.7,
+            hovertemplate=f"<b>{target.server}</b><br>%{{y}} workers started in that second<extra></extra>",
             row=2,
             col=1,
         )
         for step in target.steps:
             if step.reload is not None and step.timeline:
                 moment = step.timeline[0].t_s + step.reload.at_s
-                label = f"reload → code {step.reload.code_version}" if step.reload.code_version else "reload failed"
                 figure.add_vline(x=moment, line={"color": style.colour, "dash": "dot", "width": 2}, row="all", col=1)
-                figure.add_annotation(x=moment, y=1, yref="paper", text=label, showarrow=False, yanchor="bottom")
-    apply_layout(figure, 620, barmode="group")
+                reloads.append((moment, step.reload.code_version))
+    labelled = -LABEL_APART_S
+    for moment, version in sorted(reloads):  # the servers' reloads fall close together: one label for those
+        if moment - labelled >= LABEL_APART_S:
+            label = f"reload → code {version}" if version else "reload"
+            figure.add_annotation(x=moment, y=1, yref="paper", text=label, showarrow=False, yanchor="bottom")
+            labelled = moment
+    apply_layout(figure, 620, barmode="overlay")
     figure.update_yaxes(**log_axis(), title_text="p99 of the second (ms, log)", row=1, col=1)
     figure.update_yaxes(title_text="workers started", rangemode="tozero", row=2, col=1)
     figure.update_xaxes(title_text="seconds since the target's load began (its steps' windows)", row=2, col=1)
