@@ -50,6 +50,7 @@ def lab(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT, env=dict(os.environ))
 
 
+@pytest.mark.real  # a process of the CLI
 @pytest.mark.parametrize(
     ("value", "message"),
     [("1.5", "1.5 s is not inside the quick profile's 1.5 s window: give less"), ("-1", "is not in the range")],

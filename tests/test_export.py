@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import BaseModel
 
 from flasklab.cli import main
 from flasklab.core.analysis import analyse, assess, limits
 from flasklab.core.results import Results, ResultsError, Spread, Step, Target, load_results
+from flasklab.core.step_record import Reload
 from flasklab.views.export import COLUMNS, CSV_FILE, STEP_COLUMNS, steps_csv, write_csv
 from tests.conftest import QUICK_RUN_SCENARIOS, QUICK_RUN_SERVERS
 from tests.helpers import flasklab
@@ -46,14 +48,19 @@ def expected_cell(value: object) -> str:
         return str(value).lower()
     if isinstance(value, dict):
         return json.dumps(value, separators=(",", ":")) if value else ""
+    if isinstance(value, list):  # a timeline's slices, a backlog path, the versions served after a reload
+        items = [item.model_dump() if isinstance(item, BaseModel) else item for item in value]
+        return json.dumps(items, separators=(",", ":")) if items else ""
     return str(value)
 
 
 def expected_step_cells(step: Step) -> dict[str, str]:
-    """Every step column's cell: a Step field, or one field of its spread (``spread_rps_median``...)."""
-    cells = {name: expected_cell(getattr(step, name)) for name in Step.model_fields if name != "spread"}
+    """Every step column's cell: a Step field, or one field of its spread or its reload (``spread_rps_median``...)."""
+    cells = {name: expected_cell(getattr(step, name)) for name in Step.model_fields if name not in ("spread", "reload")}
     for name in Spread.model_fields:
         cells[f"spread_{name}"] = expected_cell(getattr(step.spread, name) if step.spread else None)
+    for name in Reload.model_fields:
+        cells[f"reload_{name}"] = expected_cell(getattr(step.reload, name) if step.reload else None)
     return cells
 
 

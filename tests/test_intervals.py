@@ -98,7 +98,8 @@ def test_p95_interval_covers_by_simulation(n: int) -> None:
 
 
 def test_a_window_of_30_successes_has_no_upper_bound_and_says_so() -> None:
-    window = Window(start=0.0, response_ms=[float(ms) for ms in range(1, 31)], ended=[i / 10 for i in range(30)])
+    ended = [i / 10 for i in range(30)]
+    window = Window(start=0.0, response_ms=[float(ms) for ms in range(1, 31)], ended=ended, succeeded_at=ended)
     figures = window.figures(3.0)
     assert (figures["p95_ranks"], figures["p95_high_ms"], figures["p95_ms"]) == ("exact", None, 29.0)
     # a one-sided 95 % lower bound, B ~ Binomial(30, 0.95) by hand: P(B >= 27) = 0.939 is too little, P(B >= 26) = 0.984
@@ -253,7 +254,8 @@ def test_a_cycle_open_longer_than_any_counts_for_nothing() -> None:
 def test_a_window_counted_by_cycles_gives_its_rps_and_an_interval_around_it() -> None:
     """The step's rps is the cycles' count over the window, and its slices' interval is of the same counts."""
     cycles = [(0.95 + 0.1 * index, 1.05 + 0.1 * index) for index in range(10)]  # one user, from 0.95 s
-    window = Window(start=1.0, response_ms=[100.0] * 10, ended=[end for _, end in cycles], cycles=cycles)
+    ended = [end for _, end in cycles]
+    window = Window(start=1.0, response_ms=[100.0] * 10, ended=ended, succeeded_at=ended, cycles=cycles)
     window.last = {"user": cycles[-1][1]}  # open since 1.95 s: half a cycle in
     window.users = 1
     figures = window.figures(1.0)
@@ -350,7 +352,8 @@ def test_a_window_of_few_cycles_a_user_counts_its_completions() -> None:
     """8 users and 10 cycles: requests about as long as the window. Its open cycles would be most of its count, so the
     window counts its completions, as the open model and Locust workers do."""
     cycles = [(0.95 + 0.1 * index, 1.05 + 0.1 * index) for index in range(10)]
-    window = Window(start=1.0, response_ms=[100.0] * 10, ended=[end for _, end in cycles], cycles=cycles)
+    ended = [end for _, end in cycles]
+    window = Window(start=1.0, response_ms=[100.0] * 10, ended=ended, succeeded_at=ended, cycles=cycles)
     window.last = {"user": cycles[-1][1]}
     window.users = 8
     assert window.figures(1.0)["rps"] == 10.0 and window.rate_slices(1.0) is None

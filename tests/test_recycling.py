@@ -77,6 +77,7 @@ def lab(*args: str, **environment: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT, env=os.environ | environment)
 
 
+@pytest.mark.real  # a process of the CLI
 def test_a_bad_switch_exits_2_before_any_server_starts(tmp_path: Path) -> None:
     result = lab("run", "--servers", "gunicorn-sync", "--out", str(tmp_path / "run"), LAB_MAX_REQUESTS="x")
     assert result.returncode == 2 and "Invalid value for '--max-requests': 'x'" in result.stderr, result.stderr

@@ -24,6 +24,7 @@ SHARED = (
     "views.pages",
     "views.charts",
     "views.curve_charts",
+    "views.moment_charts",
     "views.probe_charts",
     "views.resource_charts",
     "views.headline",

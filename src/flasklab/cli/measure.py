@@ -324,7 +324,10 @@ def run(
     app_requirements: Path | None,
     locustfile: Path | None,
 ) -> None:
-    """Measure each server in turn under each scenario's step load; writes DIR/results.json."""
+    """Measure each server in turn under each scenario's step load; writes DIR/results.json.
+
+    Why this is long: one parameter per option of the command (click passes each by name).
+    """
     recycle(max_requests, max_requests_jitter)
     root, sweep = planned_sweep(
         server_names,

@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
-from flasklab.core import settings
+from flasklab.core.settings import MAX_REQUESTS as MAX_REQUESTS_SETTING
+from flasklab.core.settings import MAX_REQUESTS_JITTER as JITTER_SETTING
+from flasklab.core.settings import SettingError
 
 COMPOSE_FILE = "docker-compose.yml"
 DEFAULT_REQUIREMENTS = "services/requirements/servers.txt"
@@ -127,7 +129,7 @@ def parse_concurrency(service: str, label: str) -> int | None:
 # GUNICORN_SYNC_WORKERS), what `flasklab tune` varies; the lab's own switches (LAB_ACCESS_LOG) are not one.
 # Worker recycling (gunicorn's --max-requests and --max-requests-jitter, uWSGI's --max-requests): settings the
 # gunicorn and uWSGI commands read, 0 (never) unless set; a server whose command does not read them has none.
-MAX_REQUESTS, MAX_REQUESTS_JITTER = settings.MAX_REQUESTS.envvar, settings.MAX_REQUESTS_JITTER.envvar
+MAX_REQUESTS, MAX_REQUESTS_JITTER = MAX_REQUESTS_SETTING.envvar, JITTER_SETTING.envvar
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,8 @@ def recycling_asked(environment: Mapping[str, str]) -> tuple[int, int]:
     """The recycling ``environment`` asks for: (max requests, jitter), validated (a CatalogError naming the variable;
     a jitter without a limit is one too: gunicorn would ignore it)."""
     try:
-        limit, jitter = settings.MAX_REQUESTS.value(environment), settings.MAX_REQUESTS_JITTER.value(environment)
-    except settings.SettingError as error:
+        limit, jitter = MAX_REQUESTS_SETTING.value(environment), JITTER_SETTING.value(environment)
+    except SettingError as error:
         raise CatalogError(str(error)) from error
     if jitter and not limit:
         raise CatalogError(f"{MAX_REQUESTS_JITTER} spreads {MAX_REQUESTS}: set it too")

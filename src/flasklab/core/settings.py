@@ -2,6 +2,9 @@
 
 The CLI builds its options from these, and the same names (upper-cased, LAB_ prefix) are read from the
 environment and .env, as the compose file does.
+
+Why this is long: one declaration per setting and per profile (name, default, parser, help), the table the CLI's
+options and docs/commands.md are built from; split, a setting would be looked for in two places.
 """
 
 from __future__ import annotations

@@ -284,8 +284,7 @@ def step_figures(session: Session, generator: GeneratorCpu, measured: Measured) 
     if config.exact:
         assert phase.window_start is not None
         window = session.recorder.windows.pop(measured.step, Window(phase.window_start))
-        starts = session.recorder.starts(phase.window_start, phase.window_start + measured.duration_s)
-        figures = window.figures(measured.duration_s, measured.overdue_ms, starts)
+        figures = window.figures(measured.duration_s, measured.overdue_ms, session.recorder.starts(phase.window_start))
     else:
         figures = counted_figures(*measured.counted, measured.duration_s)
     return Step(

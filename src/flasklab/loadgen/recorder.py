@@ -77,9 +77,9 @@ class Recorder:
         if pid not in self.process_starts:
             self.process_starts[pid] = born - (time.time() - (time.perf_counter() - self.shape.start_time))
 
-    def starts(self, begin: float, end: float) -> list[float]:
-        """When the server processes that started between ``begin`` and ``end`` (run time) started."""
-        return [moment for moment in self.process_starts.values() if begin <= moment < end]
+    def starts(self, begin: float) -> list[float]:
+        """When the server processes that started from ``begin`` on (run time) started (the window takes its own)."""
+        return [moment for moment in self.process_starts.values() if begin <= moment]
 
     def begin(self, step: int, start: float) -> Phase:
         phase = Phase(step, start, self.shape.warmup_s / WARMUP_SLICES)
@@ -127,22 +127,8 @@ class Recorder:
             window = self.windows[phase.step] = self.open_window(phase, user is not None)
         if user is not None and cycle_begin is not None:
             window.cycled(user, cycle_begin, run_time)
-        window.ended.append(run_time)
-        if app is not None:
-            window.served(*app)
+        window.add(run_time, response_ms, error, name, app)
         window.told_starts |= process is not None
-        if name is not None:
-            window.names[name] += 1
-        if error is not None:
-            window.failures += 1
-            window.errors[error] += 1
-            if name is not None:
-                window.name_failures[name] += 1
-        else:
-            window.response_ms.append(response_ms)
-            window.succeeded_at.append(run_time)
-            if name is not None:
-                window.name_ms.setdefault(name, []).append(response_ms)
 
     def open_window(self, phase: Phase, cycles: bool) -> Window:
         """A step's window, at its first completion. Counted by cycles, it notes each user's last completion before

@@ -204,6 +204,27 @@ class Window:
     users: int = 0
     spawned: float = 0.0
 
+    def add(
+        self, run_time: float, response_ms: float, error: str | None, name: str | None, app: tuple[int, float] | None
+    ) -> None:
+        """One completion inside the window: when, how long, its failure's kind or None, its request name, and what
+        the app's header said of it (flasklab.loadgen.distributed.served)."""
+        self.ended.append(run_time)
+        if app is not None:
+            self.served(*app)
+        if name is not None:
+            self.names[name] += 1
+        if error is not None:
+            self.failures += 1
+            self.errors[error] += 1
+            if name is not None:
+                self.name_failures[name] += 1
+            return
+        self.response_ms.append(response_ms)
+        self.succeeded_at.append(run_time)
+        if name is not None:
+            self.name_ms.setdefault(name, []).append(response_ms)
+
     def cycled(self, user: Hashable, begin: float, end: float) -> None:
         """One completion's cycle, of ``user``: from ``begin`` (its previous completion, or its request's start)."""
         if self.cycles is not None:
@@ -275,56 +296,8 @@ class Window:
             "p999_ms": nearest_rank(ordered, 99.9) if len(ordered) >= MIN_P999_SAMPLES else None,
             **self.server_in_flight(duration_s),
             **self.name_figures(),
-            **self.start_figures(duration_s, starts),
+            **start_figures(self, duration_s, starts),
         }
-
-    def start_figures(self, duration_s: float, starts: Sequence[float]) -> dict[str, Any]:
-        """The window's timeline and its server processes started (the rule above TIMELINE_SLICE_S); the starts'
-        fields null where no answer told them."""
-        inside = sorted(moment for moment in starts if self.start <= moment < self.start + duration_s)
-        figures: dict[str, Any] = {"timeline": self.timeline(duration_s, inside)}
-        if not self.told_starts:
-            return figures | {"workers_started": None, "workers_started_together": None, "p999_apart_ms": None}
-
-        def around(moment: float) -> bool:  # within START_REACH_S after the latest start before it
-            latest = bisect.bisect_right(inside, moment) - 1
-            return latest >= 0 and moment - inside[latest] <= START_REACH_S
-
-        apart = sorted(
-            latency for latency, moment in zip(self.response_ms, self.succeeded_at, strict=True) if not around(moment)
-        )
-        together = max(
-            (bisect.bisect_right(inside, moment + TOGETHER_S) - index for index, moment in enumerate(inside)), default=0
-        )
-        return figures | {
-            "workers_started": len(inside),
-            "workers_started_together": together,
-            "p999_apart_ms": nearest_rank(apart, 99.9) if inside and len(apart) >= MIN_P999_SAMPLES else None,
-        }
-
-    def timeline(self, duration_s: float, starts: Sequence[float]) -> list[dict[str, Any]]:
-        """The window in TIMELINE_SLICE_S slices: completions, failures, exact p99 of the successes, starts."""
-        count = max(math.ceil(duration_s / TIMELINE_SLICE_S - 1e-9), 1)
-
-        def index(moment: float) -> int:
-            return min(max(int((moment - self.start) / TIMELINE_SLICE_S), 0), count - 1)
-
-        completed, started = Counter(index(moment) for moment in self.ended), Counter(index(m) for m in starts)
-        latencies: dict[int, list[float]] = {}
-        for latency, moment in zip(self.response_ms, self.succeeded_at, strict=True):
-            latencies.setdefault(index(moment), []).append(latency)
-        successes = {slot: len(values) for slot, values in latencies.items()}
-        return [
-            {
-                "t_s": round(self.start + slot * TIMELINE_SLICE_S, 3),
-                "length_s": max(round(min(TIMELINE_SLICE_S, duration_s - slot * TIMELINE_SLICE_S), 3), 0.001),
-                "requests": completed[slot],
-                "failures": completed[slot] - successes.get(slot, 0),
-                "p99_ms": nearest_rank(sorted(latencies.get(slot, [])), 99),
-                "workers_started": started[slot],
-            }
-            for slot in range(count)
-        ]
 
     def name_figures(self) -> dict[str, Any]:
         """Completions, failures and exact p95 per request name (the most frequent names), to read kinds apart."""
@@ -336,6 +309,56 @@ class Window:
                 name: nearest_rank(sorted(times), 95) for name, times in self.name_ms.items() if name in names and times
             },
         }
+
+
+def start_figures(window: Window, duration_s: float, starts: Sequence[float]) -> dict[str, Any]:
+    """The window's timeline and its server processes started (the rule above TIMELINE_SLICE_S); the starts'
+    fields null where no answer told them."""
+    inside = sorted(moment for moment in starts if window.start <= moment < window.start + duration_s)
+    figures: dict[str, Any] = {"timeline": timeline(window, duration_s, inside)}
+    if not window.told_starts:
+        return figures | {"workers_started": None, "workers_started_together": None, "p999_apart_ms": None}
+
+    def around(moment: float) -> bool:  # within START_REACH_S after the latest start before it
+        latest = bisect.bisect_right(inside, moment) - 1
+        return latest >= 0 and moment - inside[latest] <= START_REACH_S
+
+    apart = sorted(
+        latency for latency, moment in zip(window.response_ms, window.succeeded_at, strict=True) if not around(moment)
+    )
+    together = max(
+        (bisect.bisect_right(inside, moment + TOGETHER_S) - index for index, moment in enumerate(inside)), default=0
+    )
+    return figures | {
+        "workers_started": len(inside),
+        "workers_started_together": together,
+        "p999_apart_ms": nearest_rank(apart, 99.9) if inside and len(apart) >= MIN_P999_SAMPLES else None,
+    }
+
+
+def timeline(window: Window, duration_s: float, starts: Sequence[float]) -> list[dict[str, Any]]:
+    """The window in TIMELINE_SLICE_S slices: completions, failures, exact p99 of the successes, starts."""
+    count = max(math.ceil(duration_s / TIMELINE_SLICE_S - 1e-9), 1)
+
+    def index(moment: float) -> int:
+        return min(max(int((moment - window.start) / TIMELINE_SLICE_S), 0), count - 1)
+
+    completed, started = Counter(index(moment) for moment in window.ended), Counter(index(m) for m in starts)
+    latencies: dict[int, list[float]] = {}
+    for latency, moment in zip(window.response_ms, window.succeeded_at, strict=True):
+        latencies.setdefault(index(moment), []).append(latency)
+    successes = {slot: len(values) for slot, values in latencies.items()}
+    return [
+        {
+            "t_s": round(window.start + slot * TIMELINE_SLICE_S, 3),
+            "length_s": max(round(min(TIMELINE_SLICE_S, duration_s - slot * TIMELINE_SLICE_S), 3), 0.001),
+            "requests": completed[slot],
+            "failures": completed[slot] - successes.get(slot, 0),
+            "p99_ms": nearest_rank(sorted(latencies.get(slot, [])), 99),
+            "workers_started": started[slot],
+        }
+        for slot in range(count)
+    ]
 
 
 def counted_figures(requests: int, failures: int, duration_s: float) -> dict[str, Any]:

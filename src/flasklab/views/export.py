@@ -1,8 +1,9 @@
 """steps.csv: every step of a run as one flat table, for people who want their own spreadsheet.
 
 A pure function of results.json. The step columns follow the Step model, so a field added there is exported too; a
-nested record (the rounds' ``spread``) becomes one column per field (``spread_rps_median``, ...). Values are written
-as results.json holds them (full float precision, true/false); a missing value is an empty cell.
+nested record (the rounds' ``spread``, a deploy's ``reload``) becomes one column per field (``spread_rps_median``,
+``reload_failures_after``, ...), and a list one cell of compact JSON (a window's ``timeline``). Values are written as
+results.json holds them (full float precision, true/false); a missing value is an empty cell.
 
 The ``round`` column is empty on the run's own steps (one row per load level, as the views show them: with
 ``--rounds N`` those combine the rounds, with their spread) and 1 to N on each round's own steps, which follow.
@@ -24,12 +25,13 @@ from pydantic import BaseModel
 
 from flasklab.core.analysis import Limits, assess, limits
 from flasklab.core.results import Results, Spread, Step, Target, atomic_write, load_results
+from flasklab.core.step_record import Reload
 
 CSV_FILE = "steps.csv"
 TARGET_COLUMNS = ("run_id", "server", "scenario", "target_status", "concurrency", "params", "round")
 STANDING_COLUMNS = ("counts", "cause")  # flasklab.core.analysis's verdict on the step
 # Step fields that hold a record of their own, flattened into one column per field of that record.
-NESTED: dict[str, type[BaseModel]] = {"spread": Spread}
+NESTED: dict[str, type[BaseModel]] = {"spread": Spread, "reload": Reload}
 STEP_COLUMNS = tuple(
     column
     for name in Step.model_fields
@@ -41,11 +43,15 @@ Cell = str | int | float
 
 
 def cell(value: object) -> Cell:
-    """A CSV cell: empty for None, true/false as in JSON, compact JSON for errors by kind (a kind may hold any text)."""
+    """A CSV cell: empty for None, true/false as in JSON, compact JSON for errors by kind (a kind may hold any text)
+    and for lists (an open model's backlog path, a window's timeline: its one-second slices as objects)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        items = [item.model_dump() if isinstance(item, BaseModel) else item for item in value]
+        return json.dumps(items, separators=(",", ":"), ensure_ascii=False) if items else ""
     if isinstance(value, dict):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False) if value else ""
     if isinstance(value, int | float | str):

@@ -40,44 +40,7 @@ def moments_figure(results: Results, scenario: str, styles: dict[str, ServerStyl
     reloads: list[tuple[float, str | None]] = []  # where a reload was asked, and the code it deployed
     for target in targets:
         style = styles[target.server]
-        slices = [(step, part) for step in target.steps for part in step.timeline or ()]
-        entry = (results.meta.server_entries or {}).get(target.server)
-        setting = "reloaded"
-        if entry is not None and entry.max_requests:
-            setting = f"max_requests {entry.max_requests}" + (
-                f" + jitter {entry.max_requests_jitter}" if entry.max_requests_jitter else ""
-            )
-        customdata = [[load_text(step), part.requests, part.workers_started] for step, part in slices]
-        hover = (
-            f"<b>{target.server}</b> ({setting})<br>%{{customdata[0]}}, second at %{{x:.0f}} s<br>"
-            "p99 %{y:,.1f} ms of %{customdata[1]} requests<br>%{customdata[2]} workers started<extra></extra>"
-        )
-        figure.add_scatter(
-            x=[part.t_s for _, part in slices],
-            y=[part.p99_ms for _, part in slices],
-            customdata=customdata,
-            name=f"{target.server} ({setting})",
-            legendgroup=target.server,
-            mode="lines+markers",
-            line=line(style),
-            marker={"color": style.colour, "size": 6},
-            hovertemplate=hover,
-            row=1,
-            col=1,
-        )
-        figure.add_bar(  # each bar spans its second (the servers' seconds differ by their windows' starts)
-            x=[part.t_s + part.length_s / 2 for _, part in slices],
-            y=[part.workers_started for _, part in slices],
-            width=[part.length_s * 0.9 for _, part in slices],
-            name=target.server,
-            legendgroup=target.server,
-            showlegend=False,
-            marker_color=style.colour,
-            opacity=0.7,
-            hovertemplate=f"<b>{target.server}</b><br>%{{y}} workers started in that second<extra></extra>",
-            row=2,
-            col=1,
-        )
+        add_target(figure, target, style, setting_text(results, target))
         for step in target.steps:
             if step.reload is not None and step.timeline:
                 moment = step.timeline[0].t_s + step.reload.at_s
@@ -94,3 +57,48 @@ def moments_figure(results: Results, scenario: str, styles: dict[str, ServerStyl
     figure.update_yaxes(title_text="workers started", rangemode="tozero", row=2, col=1)
     figure.update_xaxes(title_text="seconds since the target's load began (its steps' windows)", row=2, col=1)
     return figure
+
+
+def setting_text(results: Results, target: Target) -> str:
+    """What the legend says of the target's server: its recycling, else that it was reloaded."""
+    entry = (results.meta.server_entries or {}).get(target.server)
+    if entry is None or not entry.max_requests:
+        return "reloaded"
+    jitter = f" + jitter {entry.max_requests_jitter}" if entry.max_requests_jitter else ""
+    return f"max_requests {entry.max_requests}{jitter}"
+
+
+def add_target(figure: Figure, target: Target, style: ServerStyle, setting: str) -> None:
+    """The target's seconds: their p99 as a line above, their workers started as bars below."""
+    slices = [(step, part) for step in target.steps for part in step.timeline or ()]
+    customdata = [[load_text(step), part.requests, part.workers_started] for step, part in slices]
+    hover = (
+        f"<b>{target.server}</b> ({setting})<br>%{{customdata[0]}}, second at %{{x:.0f}} s<br>"
+        "p99 %{y:,.1f} ms of %{customdata[1]} requests<br>%{customdata[2]} workers started<extra></extra>"
+    )
+    figure.add_scatter(
+        x=[part.t_s for _, part in slices],
+        y=[part.p99_ms for _, part in slices],
+        customdata=customdata,
+        name=f"{target.server} ({setting})",
+        legendgroup=target.server,
+        mode="lines+markers",
+        line=line(style),
+        marker={"color": style.colour, "size": 6},
+        hovertemplate=hover,
+        row=1,
+        col=1,
+    )
+    figure.add_bar(  # each bar spans its second (the servers' seconds differ by their windows' starts)
+        x=[part.t_s + part.length_s / 2 for _, part in slices],
+        y=[part.workers_started for _, part in slices],
+        width=[part.length_s * 0.9 for _, part in slices],
+        name=target.server,
+        legendgroup=target.server,
+        showlegend=False,
+        marker_color=style.colour,
+        opacity=0.7,
+        hovertemplate=f"<b>{target.server}</b><br>%{{y}} workers started in that second<extra></extra>",
+        row=2,
+        col=1,
+    )
