@@ -2,7 +2,7 @@
 
 The simulation is the referee: one server, first come first served, arrivals Poisson (seeded), constant or
 exponential service. Its backlog (requests arrived and not yet answered) is read where the Locust process reads it:
-at the window's start, at each slice boundary and at its end, after the standard profile's 0.5 s warm-up, over its
+at the window's start, at each slice boundary and at its end, after the standard profile's 0.3 s warm-up, over its
 5 s window. The rule's stated false-alarm rate and power (the module's docstring) must hold there.
 """
 
@@ -16,7 +16,7 @@ from itertools import pairwise
 import pytest
 
 from flasklab.core.settings import PROFILES
-from flasklab.core.steady import TREND_SLICES, backlog_trend, unstable
+from flasklab.core.steady import TREND_SLICES, WARMUP_CAP_S, WARMUP_SLICES, backlog_trend, unstable, warmup_cap_slices
 
 STANDARD = PROFILES["standard"]
 
@@ -74,3 +74,12 @@ def test_an_overload_is_flagged_with_the_stated_power(exponential: bool) -> None
     over = 3.6 * math.sqrt(noise / (capacity * STANDARD.window_s))
     assert flagged_share(1 + over, capacity, exponential) >= 0.9
     assert flagged_share(1 + over / 4, capacity, exponential) <= 0.4
+
+
+def test_a_warm_up_is_capped_at_three_times_the_profile_s_or_one_and_a_half_seconds() -> None:
+    # quick (0.5 s: sub-windows of 0.25 s) and full (2 s) keep three times their warm-up; standard (0.3 s) 1.5 s.
+    assert warmup_cap_slices(PROFILES["quick"].warmup_s) == 6
+    assert warmup_cap_slices(PROFILES["full"].warmup_s) == 6
+    assert warmup_cap_slices(STANDARD.warmup_s) * STANDARD.warmup_s / WARMUP_SLICES == pytest.approx(WARMUP_CAP_S)
+    assert warmup_cap_slices(0.3) == 10
+    assert warmup_cap_slices(0.1) == 30

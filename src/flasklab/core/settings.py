@@ -67,7 +67,7 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "standard",
             (1, 2, 4, 8, 16, 32, 64),
-            0.5,
+            0.3,
             5.0,
             "the default: users doubling to 64 (open model: 10 to 640 rps)",
             (10, 20, 40, 80, 160, 320, 640),
@@ -106,7 +106,7 @@ PROFILES: dict[str, Profile] = {
 DEFAULT_PROFILE = "standard"
 # A closed loop's window ends once it holds enough samples, never before this share of the profile's window (the rule:
 # flasklab.loadgen.window); the shortest step is the profile's warm-up and that much of its window.
-WINDOW_FLOOR = 1 / 4
+WINDOW_FLOOR = 1 / 5
 
 # A step whose load generator side was this busy or more (its busiest process, all of its processes together, or its
 # CPU set: flasklab.core.generator_side's rule) measured the generator, not the server.

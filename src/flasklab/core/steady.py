@@ -4,7 +4,8 @@
   once the last two sub-windows completed requests at the same rate (within 10 %, or within the counting noise of so
   few completions) and the requests in flight held still (closed loop: the same users running at both sub-windows'
   ends, so no spawning or dying in between; open model: requests due and unanswered at the same level). A warm-up
-  lasts at least the profile's and at most WARMUP_CAP times it; a step whose cap was hit is *not steady*.
+  lasts at least the profile's and at most WARMUP_CAP times it, and never less than WARMUP_CAP_S (the standard profile's
+  0.3 s warm-up may run to 1.5 s, as its 0.5 s one did); a step whose cap was hit is *not steady*.
 - **Unstable (open model): the server did not keep up.** The backlog (requests due and unanswered) is read at the
   window's start, at each of its TREND_SLICES slices' boundaries and at its end. Each slice's growth is its arrivals
   minus its completions. The step is unstable when their mean is above zero by more than their own noise: a
@@ -14,7 +15,7 @@
 
   *False alarms.* A server that keeps up returns its backlog to its level, so its slices' growths are negatively
   correlated and the test is stricter than its nominal 5 %. Simulated (one server, Poisson arrivals, constant or
-  exponential service, the standard profile's 0.5 s warm-up and 5 s window; tests/test_steady.py): 0-2 % at
+  exponential service, the standard profile's 0.3 s warm-up and 5 s window; tests/test_steady.py): 0-2 % at
   utilisation 0.8 and at most 3 % at 0.9 from 10 to 1,000 rps. A server at exactly its capacity, whose backlog does
   grow (as the square root of time), is flagged 5-11 % of the time.
 
@@ -38,10 +39,17 @@ from itertools import pairwise
 
 RATE_TOLERANCE = 0.10  # two sub-windows' completions within 10 % of each other ...
 NOISE_SIGMAS = 2.0  # ... or within 2 standard deviations of their (Poisson) counting noise
-WARMUP_CAP = 3.0  # a warm-up lasts at most this many times the profile's
+WARMUP_CAP = 3.0  # a warm-up lasts at most this many times the profile's ...
+WARMUP_CAP_S = 1.5  # ... or this many seconds, whichever is longer
 WARMUP_SLICES = 2  # sub-windows per profile warm-up: the shortest warm-up is exactly two of them
 TREND_SLICES = 10  # a window's backlog is read at its start, at these slices' boundaries and at its end
 TREND_T = 1.833  # Student's t, one-sided 5 %, TREND_SLICES - 1 = 9 degrees of freedom
+
+
+def warmup_cap_slices(warmup_s: float) -> int:
+    """The most sub-windows a steady warm-up may take, for a profile's warm-up of ``warmup_s`` (more than 0)."""
+    slice_s = warmup_s / WARMUP_SLICES
+    return max(round(WARMUP_CAP * WARMUP_SLICES), math.ceil(WARMUP_CAP_S / slice_s - 1e-9))
 
 
 def same_level(first: float, second: float) -> bool:

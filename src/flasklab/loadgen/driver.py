@@ -12,7 +12,7 @@ from typing import Any
 
 import gevent
 
-from flasklab.core.steady import WARMUP_CAP, WARMUP_SLICES
+from flasklab.core.steady import WARMUP_SLICES, warmup_cap_slices
 from flasklab.loadgen.openloop import OpenLoop
 from flasklab.loadgen.recorder import Phase
 
@@ -54,13 +54,14 @@ def warm_up(phase: Phase, driver: Driver, closed: bool, completed: Callable[[], 
     """Wait out a step's warm-up, sub-window by sub-window; the window may begin when this returns.
 
     With ``completed`` (a count of completions available at once) the warm-up goes on until two sub-windows are
-    steady or WARMUP_CAP times the profile's warm-up has passed, and says which (True: steady, False: cap hit).
+    steady or its cap has passed (WARMUP_CAP times the profile's warm-up, at least WARMUP_CAP_S), and says which
+    (True: steady, False: cap hit).
     Without it (Locust workers: samples arrive late) it lasts the profile's warm-up and returns None: its
     steadiness is judged once the samples are in.
     """
     if phase.slice_s <= 0:
         return None
-    last = round(WARMUP_CAP * WARMUP_SLICES) if completed is not None else WARMUP_SLICES
+    last = warmup_cap_slices(phase.slice_s * WARMUP_SLICES) if completed is not None else WARMUP_SLICES
     if completed is not None:
         phase.completed[0] = completed()
     for boundary in range(1, last + 1):

@@ -10,10 +10,10 @@ adds what only it can measure (the server's CPU and memory: left null here). ``-
 a locustfile and says what it defines; ``--worker --config DOCUMENT`` is one of the load's local Locust workers
 (flasklab.loadgen.worker).
 
-A step's warm-up lasts until completions and in-flight requests are steady (flasklab.core.steady), at least the
-profile's warm-up and at most WARMUP_CAP times it; with Locust workers, whose samples arrive seconds late, it is the
-profile's and its steadiness is judged afterwards. The generator side is measured as a whole (generator_cpu), and so is
-its own lag (flasklab.loadgen.lag: the event loop's oversleep; in the open model each arrival's delay in being sent).
+A step's warm-up lasts until completions and in-flight requests are steady, within its cap (flasklab.core.steady);
+with Locust workers, whose samples arrive seconds late, it is the profile's and its steadiness is judged afterwards.
+The generator side is measured as a whole (generator_cpu), and so is its own lag (flasklab.loadgen.lag: the event
+loop's oversleep; in the open model each arrival's delay in being sent).
 
 With the load's ``exact`` off the process records nothing of its own: a window's requests and failures are the
 differences of Locust's own running totals at its edges, and its percentiles and intervals are null. It exists to
