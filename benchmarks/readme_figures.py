@@ -39,9 +39,11 @@ from rich.console import Console
 
 from flasklab.core.analysis import Standing, TargetAnalysis, analyse, littles_law_efficiency, load_text
 from flasklab.core.probe_claims import FOLKLORE
+from flasklab.core.reload_claims import evaluate_reload_claims
 from flasklab.core.results import ProbeResult, Results, Target, load_results
 from flasklab.core.settings import PROFILES
 from flasklab.core.slow_client_claims import fast_users
+from flasklab.core.timeouts import timeout_outcomes
 from flasklab.measure.story import line, probe_line, probe_started_line, step_line, verdict_line
 from flasklab.views.summary import headline_table
 
@@ -68,6 +70,16 @@ RECYCLING_SERVERS = ("gunicorn-sync", "gunicorn-gthread", "uwsgi")
 RECYCLING_LIMIT, RECYCLING_JITTER = "1000", "500"
 DEPLOY_SERVERS = ("gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent", "uwsgi", "waitress")
 DEPLOY_AT_S = "10"
+TIMEOUT_SERVERS = (
+    "gunicorn-sync",
+    "gunicorn-gthread",
+    "gunicorn-gevent",
+    "gunicorn-tornado",
+    "uwsgi",
+    "uwsgi-gevent",
+    "waitress",
+    "nginx-gunicorn-sync",
+)
 FIDELITY_SERVERS = (
     ("dev-single", "dev-threaded", "dev-processes", "gunicorn-sync", "gunicorn-gthread", "gunicorn-gthread-capped"),
     ("gunicorn-gevent", "gunicorn-eventlet", "gunicorn-tornado", "uwsgi", "uwsgi-gevent"),
@@ -148,6 +160,13 @@ RUNS = {
             flasklab_run(
                 "--profile", "moments", "--scenarios", "hello", "--servers", ",".join(DEPLOY_SERVERS),
                 "--reload-at", DEPLOY_AT_S, "--no-probe",
+            ),
+        ),
+        Run(
+            "timeouts",
+            flasklab_run(
+                "--profile", "moments", "--scenarios", "timeout", "--servers", ",".join(TIMEOUT_SERVERS),
+                "--server-timeout", "1", "--no-probe",
             ),
         ),
         Run(
@@ -516,7 +535,38 @@ def deploy_figure() -> str:
     return block(
         f"Measured here ({run.meta.profile} profile: {run.meta.steps[0]} users on hello, a fixed "
         f"{run.meta.window_s:g} s window, the reload {run.meta.reload_at_s:g} s in; local), {source('deploy')}; "
-        "p99 around: the worst second from the reload's to two seconds after it:\n\n" + table(header, rows)
+        "p99 around: the worst second from the reload's to two seconds after it:\n\n"
+        + table(header, rows)
+        + "\n\nThe claims, decided on this run (`flasklab.core.reload_claims`):\n\n"
+        + "\n".join(f"- {c.text}: **{c.verdict}**: {c.evidence}" for c in evaluate_reload_claims(run))
+    )
+
+
+def timeouts_figure() -> str:
+    """Each server's long requests against its timeout: ended or run on, what the clients saw, what else failed."""
+    run = results("timeouts")
+    rows = []
+    for outcome in timeout_outcomes(run):
+        seen = "; ".join(f"{kind} ({count})" for kind, count in outcome.errors[:2]) or "-"
+        rows.append(
+            [
+                f"`{outcome.server}`",
+                "none" if outcome.timeout_s is None else f"{outcome.timeout_s} s",
+                f"**{outcome.verdict}**",
+                f"{outcome.long_failed} of {outcome.long_ok + outcome.long_failed}",
+                ms(outcome.long_p95_ms),
+                f"{outcome.short_failed} of {outcome.short_ok + outcome.short_failed:,}",
+                str(outcome.workers_started),
+                seen,
+            ]
+        )
+    missing = [f"`{t.server}` ({t.status}: {t.error})" for t in run.targets if t.status != "ok"]
+    header = ("server", "timeout", "verdict", "long ended", "long p95", "short failed", "workers started", "seen")
+    return block(
+        f"Measured here ({run.meta.profile} profile: {run.meta.steps[0]} users, a fixed {run.meta.window_s:g} s "
+        f"window; local), {source('timeouts')}:\n\n"
+        + table(header, rows)
+        + (f"\n\nNot measured: {', '.join(missing)}." if missing else "")
     )
 
 
@@ -649,6 +699,7 @@ FIGURES: dict[str, Callable[[], str]] = {
     "waiting": waiting_figure,
     "recycling": recycling_figure,
     "deploy": deploy_figure,
+    "timeouts": timeouts_figure,
     "fidelity": fidelity_figure,
     "memory": memory_figure,
     "demo-time": demo_figure,

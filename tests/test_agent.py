@@ -312,3 +312,25 @@ def test_a_reload_through_the_agent_deploys_the_next_code_version(
     assert f"reloaded the server (SIGHUP to pid {master}): code version 2" in target.log_tail()
     agent.post("/stop")
     assert agent.request("POST", "/reload")[0] == 409  # nothing to reload
+
+
+@pytest.mark.measuring
+def test_a_redeploy_through_the_agent_restarts_the_server_on_the_next_code_version(
+    start_agent: Callable[..., Agent], local_backend: LocalBackend, catalog_servers: dict[str, Server]
+) -> None:
+    """POST /redeploy (a deploy of a server without a graceful reload): the next code version, then the server stopped
+    and started again as a new process, which answers with it."""
+    venv = local_backend.environment(catalog_servers["waitress"].requirements)
+    waitress = f"{venv / 'bin' / 'waitress-serve'} --host 127.0.0.1 --port {{port}} flasklab_app.app:app"
+    agent = start_agent("now", server=waitress)
+    agent.wait_serving()
+    target = AgentTarget(agent.server_url, agent.url, "512m")
+    first = agent.status()["pid"]
+    assert target.served_versions() == ["1"]
+    assert target.redeploy() == "2"
+    agent.wait_serving()
+    assert target.served_versions() == ["2"]
+    status = agent.status()
+    assert status["state"] == "running" and status["pid"] != first and status["starts"] == 2
+    assert "redeployed the server by a restart: code version 2" in target.log_tail()
+    assert agent.request("GET", "/redeploy")[0] == 405

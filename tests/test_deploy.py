@@ -63,10 +63,11 @@ def test_a_reload_outside_the_window_exits_2(tmp_path: Path, value: str, message
 
 @pytest.mark.real
 @pytest.mark.measuring
-def test_gunicorn_reloads_under_load_and_a_server_without_a_reload_is_skipped(tmp_path: Path) -> None:
+def test_gunicorn_reloads_under_load_and_a_server_without_a_reload_is_restarted(tmp_path: Path) -> None:
     """gunicorn-sync on hello (quick profile, fixed 1.5 s windows), SIGHUP 0.5 s into each window: every window
     deploys the next code version, gunicorn's new workers serve it by the window's end, and the workers that replace
-    the old ones show as started; waitress has no graceful reload and is skipped with the reason."""
+    the old ones show as started; waitress has no graceful reload: each deploy restarts it, and its new process
+    answers with the new code."""
     out = tmp_path / "run"
     args = ("--servers", "gunicorn-sync,waitress", "--scenarios", "hello", "--profile", "quick", "--no-probe")
     result = lab("run", *args, "--steps", "fixed", "--reload-at", "0.5", "--out", str(out))
@@ -74,7 +75,11 @@ def test_gunicorn_reloads_under_load_and_a_server_without_a_reload_is_skipped(tm
     results = load_results(out)
     assert results.meta.reload_at_s == 0.5 and (results.meta.server_entries or {})["gunicorn-sync"].reload == "SIGHUP"
     waitress = next(target for target in results.targets if target.server == "waitress")
-    assert waitress.status == "skipped" and waitress.error and "has no graceful reload" in waitress.error
+    restarts = [step.reload for step in waitress.steps]
+    assert waitress.status == "ok" and [r.code_version if r else None for r in restarts] == ["2", "3", "4"], restarts
+    assert all(r is not None and r.how.startswith("a restart") and r.error is None for r in restarts), restarts
+    assert any(r is not None and r.served_after == [r.code_version] for r in restarts), restarts
+    assert sum(step.workers_started or 0 for step in waitress.steps) >= 1  # a new process answered
     gunicorn = next(target for target in results.targets if target.server == "gunicorn-sync")
     reloads = [step.reload for step in gunicorn.steps]
     assert [reload.code_version if reload else None for reload in reloads] == ["2", "3", "4"], reloads

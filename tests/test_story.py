@@ -95,7 +95,7 @@ def test_the_probe_and_each_verdict_are_told_as_they_are_decided(told: tuple[lis
     verdict = next(i for i, line in enumerate(lines) if "The dev server with threaded=False" in line)
     assert verdict < next(i for i, line in enumerate(lines) if line.startswith("start   gunicorn-sync"))
     unmeasured = len(results.claims) - len(decided)
-    assert f"{unmeasured} claims not measured: their servers or scenarios were not in this run" in lines
+    assert f"{unmeasured} claims not measured: their servers, scenarios or reloads were not in this run" in lines
 
 
 @pytest.mark.real

@@ -1,7 +1,7 @@
 #!/bin/sh
 # nginx-gunicorn-sync: gunicorn sync workers on a unix socket, nginx on $HOST:$PORT in front of them.
 # Usage: run.sh WORKERS [on|off]   (nginx's request and response buffering, on by default; HOST, PORT and
-# APP_MODULE come from the environment)
+# APP_MODULE come from the environment; LAB_SERVER_TIMEOUT_S is gunicorn's --timeout, 30 s unless set)
 set -eu
 workers=${1:?usage: run.sh WORKERS [on|off]}
 buffering=${2:-on}
@@ -17,7 +17,7 @@ chmod 711 "$RUN_DIR"
 sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@HOST@|$HOST|g" -e "s|@PORT@|$PORT|g" -e "s|@BUFFERING@|$buffering|g" \
     -e "s|@ACCESS_LOG@|$access_log|g" \
     "$here/nginx.conf.template" > "$RUN_DIR/nginx.conf"
-gunicorn --no-control-socket --umask 0 --bind "unix:$RUN_DIR/gunicorn.sock" --worker-class sync --workers "$workers" \
+gunicorn --no-control-socket --timeout "${LAB_SERVER_TIMEOUT_S:-30}" --umask 0 --bind "unix:$RUN_DIR/gunicorn.sock" --worker-class sync --workers "$workers" \
     "$APP_MODULE" &
 # nginx's startup check of its default log path fails as non-root; -e points it at stderr first.
 exec nginx -e stderr -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf"

@@ -22,6 +22,8 @@ HTTP on LAB_AGENT_HOST:LAB_AGENT_PORT (0.0.0.0:8001), with no request parameters
                     ({"max", "mean", "backlog", "readings", "overflows"}, or null: no socket on PORT was seen)
     POST /reload    a deploy under load (flasklab_app.deploy): the app's next code version, then SIGHUP to the
                     server's main process; answers the status with "code_version" (409: the server is not running)
+    POST /redeploy  a deploy by restart, for a server without a graceful reload: the next code version, then the
+                    server stopped and started again; answers the status with "code_version"
 
 LAB_SERVER_START: ``now`` (default: the server starts with the agent, as a container run by hand expects) or
 ``on-request`` (only on POST /start). SIGTERM or SIGINT to the agent stops the server, then the agent exits with the
@@ -44,7 +46,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
 
-from flasklab_app.deploy import VERSION_FILE, graceful_reload, write_version
+from flasklab_app.deploy import VERSION_FILE, graceful_reload, next_version, write_version
 from flasklab_app.listen import AcceptQueueSampler
 from flasklab_app.usage import process_group_usage, server_usage
 
@@ -166,6 +168,15 @@ class Supervisor:
         with self.operation:
             self.stop()
             self.start()
+
+    def redeploy(self) -> dict[str, Any]:
+        """A deploy by restart, for a server without a graceful reload: the next code version, then the server stopped
+        and started again (what its requests meet meanwhile is the finding). Answers the status with the version."""
+        with self.operation:
+            version = next_version(Path(os.environ[VERSION_FILE]))
+            self.restart()
+            self.note(f"redeployed the server by a restart: code version {version}")
+            return {**self.status(), "code_version": version}
 
     def reload(self) -> dict[str, Any]:
         """A deploy under load (flasklab_app.deploy): the next code version, then SIGHUP to the server's main process
@@ -305,9 +316,10 @@ class AgentHandler(BaseHTTPRequestHandler):
             reading = supervisor.queue_start() if self.path == "/queue/start" else supervisor.queue_stop()
             self.reply(200, json.dumps(reading), "application/json")
             return
-        if self.path == "/reload":
+        if self.path in ("/reload", "/redeploy"):
             try:
-                self.reply(200, json.dumps(supervisor.reload()), "application/json")
+                deploy = supervisor.reload if self.path == "/reload" else supervisor.redeploy
+                self.reply(200, json.dumps(deploy()), "application/json")
             except OSError as error:
                 self.reply(409, json.dumps({**supervisor.status(), "error": str(error)}), "application/json")
             return
@@ -326,6 +338,7 @@ class AgentHandler(BaseHTTPRequestHandler):
         """404 for a path the agent does not serve, 405 for one it serves by another method."""
         allowed = {"/usage": "GET", "/log": "GET", "/status": "GET", "/start": "POST", "/stop": "POST"}
         allowed |= {"/restart": "POST", "/queue/start": "POST", "/queue/stop": "POST", "/reload": "POST"}
+        allowed |= {"/redeploy": "POST"}
         method = allowed.get(self.path)
         if method is None:
             self.reply(404, "not found\n", "text/plain; charset=utf-8")

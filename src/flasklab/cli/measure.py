@@ -87,6 +87,21 @@ def with_reload(sweep: Sweep, reload_at_s: float) -> Sweep:
     return replace(sweep, reload_at_s=reload_at_s)
 
 
+def check_outlasted(sweep: Sweep, server_timeout_s: int) -> None:
+    """A scenario whose long requests must outlast the servers' timeout (the timeout scenario's long_ms) exits 2 when
+    they would not."""
+    for scenario in sweep.scenarios:
+        if (param := scenario.outlasts_server_timeout) is None:
+            continue
+        long_ms = scenario.params.get(param, 0)
+        if long_ms <= server_timeout_s * 1000:
+            raise click.BadParameter(
+                f"the {scenario.name} scenario's long requests ({param}={long_ms} ms) must outlast the servers' own "
+                f"timeout ({server_timeout_s} s): give {max(1, -(-long_ms // 1000) - 1)} or less",
+                param_hint=settings.SERVER_TIMEOUT.option,
+            )
+
+
 def check_load_model(model: str, arrivals: str | None, rates: tuple[int, ...] | None, processes: int) -> None:
     """The options that go with the open model only, and the one Locust process it needs."""
     if arrivals is not None and model != "open":
@@ -255,6 +270,7 @@ def measure_and_report(sweep: Sweep, backend: Backend, as_json: bool, serve_port
 @option(settings.MAX_REQUESTS)
 @option(settings.MAX_REQUESTS_JITTER)
 @option(settings.RELOAD_AT, "--reload-at", "reload_at_s")
+@option(settings.SERVER_TIMEOUT, "--server-timeout", "server_timeout_s")
 @seed_option
 @option(settings.MODEL)
 @option(settings.ARRIVALS)
@@ -306,6 +322,7 @@ def run(
     max_requests: int,
     max_requests_jitter: int,
     reload_at_s: float,
+    server_timeout_s: int,
     seed: int | None,
     model: str,
     arrivals: str | None,
@@ -329,6 +346,7 @@ def run(
     Why this is long: one parameter per option of the command (click passes each by name).
     """
     recycle(max_requests, max_requests_jitter)
+    os.environ[settings.SERVER_TIMEOUT.envvar] = str(server_timeout_s)  # where the catalog's commands read it
     root, sweep = planned_sweep(
         server_names,
         scenario_names,
@@ -348,6 +366,7 @@ def run(
         steps_rule=steps_rule,
     )
     sweep = with_reload(sweep, reload_at_s)
+    check_outlasted(sweep, server_timeout_s)
     lab_backend = backend_for(EXTERNAL.name if targets else backend, root, sweep)
     if (app_spec or locustfile or app_path or app_requirements) and (targets or scenario_names):
         raise click.UsageError("--app/--locustfile bring your own app and traffic: drop --target and --scenarios")

@@ -19,7 +19,7 @@ import yaml
 
 from flasklab.core.settings import MAX_REQUESTS as MAX_REQUESTS_SETTING
 from flasklab.core.settings import MAX_REQUESTS_JITTER as JITTER_SETTING
-from flasklab.core.settings import SettingError
+from flasklab.core.settings import SERVER_TIMEOUT, SettingError
 
 COMPOSE_FILE = "docker-compose.yml"
 DEFAULT_REQUIREMENTS = "services/requirements/servers.txt"
@@ -177,14 +177,15 @@ def recycling_unsupported(server: Server, environment: Mapping[str, str]) -> str
     return None
 
 
-def reload_unsupported(server: Server, reload_at_s: float) -> str | None:
-    """Why ``server`` cannot be reloaded under load as asked (it is then skipped); None: it can, or none is asked."""
-    if reload_at_s and server.reload is None:
-        return (
-            f"{server.name} has no graceful reload in the catalog (label lab.reload: gunicorn's and uWSGI's SIGHUP); "
-            "a deploy restarts it"
-        )
-    return None
+def parse_timeout(command: object, environment: Mapping[str, str]) -> int | None:
+    """The request timeout a command as written sets, in seconds (gunicorn's --timeout, uWSGI's --harakiri: both read
+    LAB_SERVER_TIMEOUT_S); None: it reads none, the server has no request timeout of its own."""
+    if f"${{{SERVER_TIMEOUT.envvar}:-" not in str(command or ""):
+        return None
+    try:
+        return SERVER_TIMEOUT.value(environment)
+    except SettingError as error:
+        raise CatalogError(str(error)) from error
 
 
 _WORKER_SETTING = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*):-(?P<default>\d+)\}")
@@ -220,6 +221,7 @@ class Server:
     worker_settings: dict[str, int] = field(default_factory=dict)  # its command's ${VARIABLE:-N} -> value now
     recycling: Recycling | None = None  # None: its command recycles no worker whatever the switches say
     reload: str | None = None  # label lab.reload: its graceful reload (SIGHUP to its main process); None: none
+    timeout_s: int | None = None  # its own request timeout as its command sets it (parse_timeout); None: none
 
     @property
     def concurrency_text(self) -> str:
@@ -283,7 +285,8 @@ def load_servers(root: Path | None = None, environment: Mapping[str, str] | None
             server = _server_from_service(name, _interpolate_tree(service, environment))
             settings = parse_worker_settings(service.get("command"), environment)
             recycling = parse_recycling(service.get("command"), environment)
-            servers[name] = replace(server, worker_settings=settings, recycling=recycling)
+            timeout_s = parse_timeout(service.get("command"), environment)
+            servers[name] = replace(server, worker_settings=settings, recycling=recycling, timeout_s=timeout_s)
     if not servers:
         raise CatalogError(f"{path} has no service with a lab.server label")
     return servers
@@ -302,6 +305,9 @@ class Scenario:
     # Its users hold the server's connections for seconds (slow clients): a busy generator does not stop the curve
     # (flasklab.core.stopping). LAB_SCENARIO's "holds_connections", false when not declared.
     holds_connections: bool = False
+    # The parameter (milliseconds) of its requests that must outlast the servers' own timeout (the timeout scenario's
+    # long_ms): LAB_SCENARIO's "outlasts_server_timeout"; the command line refuses a timeout that is not shorter.
+    outlasts_server_timeout: str | None = None
 
 
 def _literal_assignment(path: Path, variable: str) -> Any:
@@ -358,6 +364,7 @@ def load_scenarios(root: Path | None = None) -> dict[str, Scenario]:
                 profiles=tuple(declaration.get("profiles", ())),
                 work=work,
                 holds_connections=declaration.get("holds_connections", False) is True,
+                outlasts_server_timeout=declaration.get("outlasts_server_timeout"),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise CatalogError(f"{path}: LAB_SCENARIO needs name, work, params and profiles ({error!r})") from error

@@ -112,11 +112,21 @@ class ScenarioDeclaration(Record):
         default_factory=dict, description="its declared parameters (io's ms, cpu's ms, ...), before a run's overrides"
     )
     description: str = ""
+    outlasts_server_timeout: str | None = Field(
+        default=None,
+        description="the parameter (ms) of its requests meant to outlast the servers' own timeout (the timeout "
+        "scenario's long_ms); null: none",
+    )
 
     @classmethod
     def of(cls, scenario: Scenario) -> ScenarioDeclaration:
         return cls.model_validate(
-            {"work": scenario.work, "params": dict(scenario.params), "description": scenario.description}
+            {
+                "work": scenario.work,
+                "params": dict(scenario.params),
+                "description": scenario.description,
+                "outlasts_server_timeout": scenario.outlasts_server_timeout,
+            }
         )
 
 
@@ -153,6 +163,12 @@ class ServerEntry(Record):
     reload: str | None = Field(
         default=None, description="label lab.reload: its graceful reload (SIGHUP to its main process); null: none"
     )
+    timeout_s: int | None = Field(
+        default=None,
+        ge=1,
+        description="its own request timeout, seconds (LAB_SERVER_TIMEOUT_S: gunicorn's --timeout, uWSGI's "
+        "--harakiri); null: its command sets none",
+    )
     note: str = ""
 
     @classmethod
@@ -168,6 +184,7 @@ class ServerEntry(Record):
                 "max_requests": server.recycling.max_requests if server.recycling else None,
                 "max_requests_jitter": server.recycling.jitter if server.recycling else None,
                 "reload": server.reload,
+                "timeout_s": server.timeout_s,
                 "note": server.note,
             }
         )

@@ -344,10 +344,21 @@ RELOAD_AT = Setting(
     "reload_at_s",
     0.0,
     "A deploy under load: this many seconds into each step's window (fixed windows then), each server's graceful "
-    "reload with the app's next code version (gunicorn's and uWSGI's SIGHUP; the others are skipped); 0: never.",
+    "reload with the app's next code version (gunicorn's and uWSGI's SIGHUP; the others are restarted); 0: never.",
     click.FloatRange(0, 3600),
     metavar="S",
     flag="--reload-at",
+)
+# The servers' own request timeout: the gunicorn commands of the catalog (nginx's gunicorn too) read it as --timeout,
+# the uWSGI ones as --harakiri (docker-compose.yml); the other servers have none (flasklab.core.catalog.Server).
+SERVER_TIMEOUT = Setting(
+    "server_timeout_s",
+    30,
+    "The servers' own request timeout in whole seconds: gunicorn's --timeout (30, its default) and uWSGI's "
+    "--harakiri; the other servers have none. The timeout scenario's long requests must outlast it.",
+    click.IntRange(1, 3600),
+    metavar="S",
+    flag="--server-timeout",
 )
 
 # Command line only (`flasklab run --seed`, `flasklab plan --verify --seed`): not read from the environment.
@@ -381,6 +392,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     MAX_REQUESTS,
     MAX_REQUESTS_JITTER,
     RELOAD_AT,
+    SERVER_TIMEOUT,
     PROCESSES,
     LOCUST_WORKERS_SETTING,
     LOCUST_WEB,

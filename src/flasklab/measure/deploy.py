@@ -1,6 +1,7 @@
 """A deploy under load (``flasklab run --reload-at S``): S seconds into a step's window, the server's graceful reload
-with the app's next code version (RunningTarget.reload), and after the window what the requests saw (the step's
-``reload``: flasklab.core.moments reads the failures and the way back from its timeline)."""
+with the app's next code version (RunningTarget.reload), or for a server without one a restart (RunningTarget.redeploy:
+what its requests meet then is the finding), and after the window what the requests saw (the step's ``reload``:
+flasklab.core.moments reads the failures and the way back from its timeline)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from flasklab.measure.backends.base import RunningTarget, TargetFailed
 class Deploy:
     """One reload, asked ``at_s`` after the window began (a timer thread: the load goes on meanwhile)."""
 
-    def __init__(self, running: RunningTarget, at_s: float, how: str) -> None:
-        self.running, self.at_s, self.how = running, at_s, how
+    def __init__(self, running: RunningTarget, at_s: float, how: str, restart: bool = False) -> None:
+        self.running, self.at_s, self.how, self.restart = running, at_s, how, restart
         self.began = time.monotonic()
         self.asked_at_s: float | None = None
         self.version: str | None = None
@@ -29,7 +30,7 @@ class Deploy:
     def reload(self) -> None:
         self.asked_at_s = time.monotonic() - self.began
         try:
-            self.version = self.running.reload()
+            self.version = self.running.redeploy() if self.restart else self.running.reload()
         except TargetFailed as error:
             self.error = str(error)
 

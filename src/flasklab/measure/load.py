@@ -88,7 +88,9 @@ class LoadJob:
         """The load of one of ``sweep``'s targets: its scenario's locustfile and parameters, the sweep's knobs."""
         knobs: dict[str, Any] = {"model": sweep.model, "arrivals": sweep.arrivals, "connections": sweep.connections}
         knobs |= {"steps_rule": sweep.steps_rule, "holds_connections": scenario.holds_connections}
-        knobs["windows"] = "fixed" if sweep.reload_at_s else sweep.profile.windows  # a reload's window runs whole
+        # A reload's window runs whole, and so do a timeout scenario's: its few long requests are what it is about.
+        whole = sweep.reload_at_s or scenario.outlasts_server_timeout is not None
+        knobs["windows"] = "fixed" if whole else sweep.profile.windows
         return cls.of(scenario.locustfile, params, sweep.profile, sweep.processes, seed=sweep.seed or 0, **knobs)
 
     def repeating(self, loads: tuple[int, ...]) -> LoadJob:

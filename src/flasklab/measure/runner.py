@@ -23,7 +23,6 @@ from flasklab.core.catalog import (
     compose_environment,
     lab_root,
     recycling_unsupported,
-    reload_unsupported,
 )
 from flasklab.core.claims import claim_definitions, decided_claims, run_claims
 from flasklab.core.results import (
@@ -187,7 +186,7 @@ class Run:
             if unmeasured := len(self.results.claims) - len(self.announced):
                 reached = "in this run" if self.results.meta.status == "complete" else "in this run or not reached"
                 self.observer.message(
-                    f"{unmeasured} claims not measured: their servers or scenarios were not {reached}"
+                    f"{unmeasured} claims not measured: their servers, scenarios or reloads were not {reached}"
                 )
         return self.results
 
@@ -242,7 +241,6 @@ class Run:
         if targets is None:
             return  # a server that failed once is recorded as such; later rounds do not retry it
         unsupported = recycling_unsupported(server, compose_environment(lab_root()))
-        unsupported = unsupported or reload_unsupported(server, self.sweep.reload_at_s)
         if reason := self.backend.unavailable(server) or unsupported:
             self.record_unprobed(server, "skipped", reason)
             self.close_all(targets, "skipped", reason, None)

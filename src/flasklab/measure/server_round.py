@@ -161,8 +161,12 @@ class TargetLoad:
         sweep = self.run.sweep
         if sweep.reload_at_s:
             server = next((s for s in sweep.servers if s.name == self.target.server), None)
-            how = f"{server.reload if server and server.reload else 'a reload'} to the server's main process"
-            self.deploy = Deploy(self.running, sweep.reload_at_s, how)
+            if server is not None and server.reload is None:  # no graceful reload: a deploy restarts it
+                how = "a restart (no graceful reload in the catalog): stopped, then started again"
+                self.deploy = Deploy(self.running, sweep.reload_at_s, how, restart=True)
+            else:
+                how = f"{server.reload if server and server.reload else 'a reload'} to the server's main process"
+                self.deploy = Deploy(self.running, sweep.reload_at_s, how)
 
     def deployed(self, step: Step) -> Step:
         """The step with what its window's reload did, if one was asked."""

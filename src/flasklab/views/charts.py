@@ -29,7 +29,7 @@ CHART_TITLES = {
     "latency": "latency percentiles vs users",
     "hockey": "p95 latency vs throughput (the hockey stick)",
     "waiting": "where requests waited vs users: in the app, in the kernel's accept queue",
-    "moments": "latency over time (worker recycling, deploys): each second's p99 and the workers started in it",
+    "moments": "latency over time (recycling, deploys, timeouts): each second's p99 and the workers started in it",
     "probe": "Concurrency probe: requests really served at once",
     "timeline": "Probe timeline: each request from its start to its end, one lane per worker",
     "resources": "Server CPU and memory at each target's peak throughput",

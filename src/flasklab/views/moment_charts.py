@@ -24,14 +24,22 @@ def recycles(results: Results, target: Target) -> bool:
     return entry is not None and bool(entry.max_requests)
 
 
+def outlasts_timeout(results: Results, scenario: str) -> bool:
+    """Is ``scenario`` one whose long requests outlast the servers' timeout (the timeout scenario)?"""
+    declared = (results.meta.scenario_declarations or {}).get(scenario)
+    return declared is not None and declared.outlasts_server_timeout is not None
+
+
 def moments_figure(results: Results, scenario: str, styles: dict[str, ServerStyle]) -> Figure | None:
-    """A scenario's latency over time for the servers that recycle workers or were reloaded under load, each
-    second's p99 above the workers started in it (every step's window on one time axis, the warm-ups between them
-    left out); None when no server of the scenario did either or no step recorded a timeline."""
+    """A scenario's latency over time for the servers that recycle workers or were reloaded under load (every server
+    of the timeout scenario), each second's p99 above the workers started in it (every step's window on one time
+    axis, the warm-ups between them left out); None when no server of the scenario did either or no step recorded a
+    timeline."""
+    watched = outlasts_timeout(results, scenario)
     targets = [
         target
         for target in scenario_targets(results, scenario)
-        if (recycles(results, target) or any(step.reload for step in target.steps))
+        if (watched or recycles(results, target) or any(step.reload for step in target.steps))
         and any(step.timeline for step in target.steps)
     ]
     if not targets:
@@ -60,10 +68,14 @@ def moments_figure(results: Results, scenario: str, styles: dict[str, ServerStyl
 
 
 def setting_text(results: Results, target: Target) -> str:
-    """What the legend says of the target's server: its recycling, else that it was reloaded."""
+    """What the legend says of the target's server: its recycling, else its timeout (the timeout scenario), else that
+    it was reloaded."""
     entry = (results.meta.server_entries or {}).get(target.server)
+    if outlasts_timeout(results, target.scenario):
+        return f"timeout {entry.timeout_s} s" if entry is not None and entry.timeout_s else "no timeout"
     if entry is None or not entry.max_requests:
-        return "reloaded"
+        restarted = any(step.reload and step.reload.how.startswith("a restart") for step in target.steps)
+        return "restarted" if restarted else "reloaded"
     jitter = f" + jitter {entry.max_requests_jitter}" if entry.max_requests_jitter else ""
     return f"max_requests {entry.max_requests}{jitter}"
 

@@ -32,6 +32,7 @@ from flasklab.core.analysis import (
 )
 from flasklab.core.catalog import IO_WORK, CatalogError, load_scenarios
 from flasklab.core.results import Results, Step, Target, atomic_write, load_results, objective
+from flasklab.core.timeouts import timeout_outcomes
 from flasklab.views.chart_style import PLOT_CONFIG, Chart, chart_library, server_styles
 from flasklab.views.charts import chart_titles, figures
 from flasklab.views.curve_charts import scenario_targets
@@ -265,6 +266,7 @@ def render_report(
             headline_title=headline_title(results),
             efficiency=efficiency_tables(results),
             request_names=request_name_tables(results),
+            timeouts=timeout_outcomes(results),
             charts=charts(results, slo_p95_ms),
             warnings=run_warnings(results),
             knee_growth_percent=f"{(KNEE_GROWTH - 1) * 100:.0f}",

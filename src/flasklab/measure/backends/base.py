@@ -89,6 +89,11 @@ class RunningTarget(ABC):
         the version deployed. TargetFailed where this backend cannot (an external target)."""
         raise TargetFailed("this backend cannot reload the server")
 
+    def redeploy(self) -> str:
+        """A deploy by restart, for a server without a graceful reload: the app's next code version, the server stopped
+        and started again where it was; the version deployed. TargetFailed where this backend cannot."""
+        raise TargetFailed("this backend cannot restart the server")
+
     def served_versions(self, asks: int = 3) -> list[str]:
         """The app's code versions the server answers with now (``asks`` requests to /_lab/info), sorted; a
         request that fails or an app without the field adds nothing."""

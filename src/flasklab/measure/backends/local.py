@@ -35,7 +35,7 @@ from flasklab.core.userapp import (
 )
 from flasklab.measure.backends.base import Backend, RunningTarget, TargetFailed, Usage, server_budget
 from flasklab.measure.interrupts import held_interrupts
-from flasklab_app.deploy import VERSION_FILE, graceful_reload, write_version
+from flasklab_app.deploy import VERSION_FILE, graceful_reload, next_version, write_version
 from flasklab_app.listen import AcceptQueueSampler
 from flasklab_app.usage import local_memory_measure, process_group_usage
 
@@ -159,13 +159,30 @@ def stack_versions(python: list[str]) -> dict[str, str]:
 
 class LocalTarget(RunningTarget):
     def __init__(
-        self, process: subprocess.Popen[bytes], url: str, log_path: Path, venv: Path, version_file: Path
+        self,
+        process: subprocess.Popen[bytes],
+        url: str,
+        log_path: Path,
+        venv: Path,
+        version_file: Path,
+        spawn: Callable[[], subprocess.Popen[bytes]],
     ) -> None:
         self.process = process
         self.url = url
         self.log_path = log_path
         self.venv = venv
         self.version_file = version_file
+        self.spawn = spawn  # the server's command started again, on the same port, into the same log
+
+    def redeploy(self) -> str:
+        """The next code version, then the server stopped and started again on its port (no graceful reload)."""
+        version = next_version(self.version_file)
+        self.stop()
+        try:
+            self.process = self.spawn()
+        except OSError as error:
+            raise TargetFailed(f"the server could not be started again: {error}") from error
+        return version
 
     def reload(self) -> str:
         """The next code version, then SIGHUP to the server's main process (its command's ``exec``: the group's
@@ -298,20 +315,23 @@ class LocalBackend(Backend):
         environment[VERSION_FILE] = str(version_file)
         log_path = self.logs / f"{server.name}.log"
         command = pinned(["sh", "-c", server.command], self.pinning["server"] if self.pinning else None)
-        # Append mode: a server that reopens its stdout by path (nginx's /dev/stdout) appends at the end, and the
-        # shared descriptor must append too, or its next write lands at a stale offset over those lines.
+
+        def spawn() -> subprocess.Popen[bytes]:
+            # Append mode: a server that reopens its stdout by path (nginx's /dev/stdout) appends at the end, and the
+            # shared descriptor must append too, or its next write lands at a stale offset over those lines.
+            with log_path.open("ab") as log:
+                return subprocess.Popen(
+                    command,
+                    cwd=self.root,
+                    env=environment,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+
         log_path.write_bytes(b"")
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=self.root,
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return LocalTarget(process, url, log_path, venv, version_file).serving(self.app)
+        return LocalTarget(spawn(), url, log_path, venv, version_file, spawn).serving(self.app)
 
     def generator_command(self, command: list[str]) -> list[str]:
         return pinned(command, self.pinning["generator"] if self.pinning else None)

@@ -29,6 +29,7 @@ from flasklab_app.listen import AcceptQueue
 SERVER_PORT = 8000
 AGENT_PORT = 8001
 AGENT_TIMEOUT_S = 5.0
+REDEPLOY_TIMEOUT_S = 30.0  # a restart waits for the server's stop: the agent's grace (LAB_STOP_GRACE_S, 10 s) and more
 STOP_TIMEOUT_S = 40.0  # the agent's own grace (LAB_STOP_GRACE_S, 10 s) and its SIGKILL fit in it
 RETRY_S = 0.25  # between tries to reach an agent whose container is still coming up
 AGENT_ERRORS = (OSError, http.client.HTTPException, ValueError)  # no answer, a cut one, or not the JSON expected
@@ -178,13 +179,21 @@ class AgentTarget(RunningTarget):
 
     def reload(self) -> str:
         """The agent deploys the next code version and sends the server its SIGHUP (POST /reload)."""
+        return self.deploy("reload")
+
+    def redeploy(self) -> str:
+        """The agent deploys the next code version and restarts the server (POST /redeploy)."""
+        return self.deploy("redeploy")
+
+    def deploy(self, action: str) -> str:
         try:
-            status, body = http_post(f"{self.agent_url}/reload", timeout=AGENT_TIMEOUT_S)
+            waited = AGENT_TIMEOUT_S if action == "reload" else REDEPLOY_TIMEOUT_S
+            status, body = http_post(f"{self.agent_url}/{action}", timeout=waited)
             reading = json.loads(body)
         except AGENT_ERRORS as error:
-            raise TargetFailed(f"the agent did not reload the server: {error}") from error
+            raise TargetFailed(f"the agent did not {action} the server: {error}") from error
         if status != 200 or not isinstance(reading, dict) or "code_version" not in reading:
-            raise TargetFailed(f"the agent did not reload the server ({status}: {reading.get('error', body[:200])})")
+            raise TargetFailed(f"the agent did not {action} the server ({status}: {reading.get('error', body[:200])})")
         return str(reading["code_version"])
 
     def usage(self) -> Usage | None:
