@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from flasklab.cli import main
 from flasklab.core.results import Meta, Results, Step, Target, load_results
-from flasklab.core.settings import STEPS
+from flasklab.core.settings import STEPS, WINDOW_FLOOR
 from flasklab.core.stopping import FLAT_DOUBLINGS, STEPS_RULES, stop_reason
-from flasklab.core.sweep import PRIOR_CURVES, remaining
+from flasklab.core.sweep import PRIOR_CURVES, PRIOR_STEPS, remaining, step_length, whole_windows
 from tests.helpers import flasklab, step
 
 
@@ -183,6 +183,24 @@ def test_the_time_left_expects_each_scenario_to_stop_as_its_finished_curves_did(
     assert remaining(run_of([*done, running])).steps == round((hello - 2) + io + hello + io)
     fixed = run_of(done, steps_rule="fixed")  # a fixed grid: every step of every target not done
     assert remaining(fixed).steps == 2 * 2 * 7
+
+
+def test_a_step_s_length_leans_on_the_whole_window_where_every_window_runs_whole() -> None:
+    """Measured steps are shrunk towards the shortest a step may be: a fifth of the window where windows end once they
+    hold enough, the whole window where they run whole (the moments profile, a deploy, the timeout scenario); a run
+    of 32 s steps was told 12 s a step before."""
+    done = [curve("dev-single", "hello", [1, 2, 4], "flat")]  # 1.5 s each
+    enough = run_of(done)
+    assert step_length(enough) == pytest.approx(
+        (3 * 1.5 + PRIOR_STEPS * (1.0 + WINDOW_FLOOR * 5.0)) / (3 + PRIOR_STEPS)
+    )
+    for whole in (
+        enough.model_copy(update={"meta": enough.meta.model_copy(update={"profile": "moments"})}),
+        enough.model_copy(update={"meta": enough.meta.model_copy(update={"reload_at_s": 2.0})}),
+    ):
+        assert whole_windows(whole)
+        assert step_length(whole) == pytest.approx((3 * 1.5 + PRIOR_STEPS * 6.0) / (3 + PRIOR_STEPS))
+    assert not whole_windows(enough)
 
 
 @pytest.mark.real

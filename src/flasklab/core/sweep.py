@@ -16,7 +16,7 @@ from pathlib import Path
 from flasklab.core.catalog import Scenario, Server
 from flasklab.core.results import Estimate, Results, Target
 from flasklab.core.run_record import StepsRule
-from flasklab.core.settings import DEFAULT_SLO_P95_MS, WINDOW_FLOOR, Profile
+from flasklab.core.settings import DEFAULT_SLO_P95_MS, PROFILES, WINDOW_FLOOR, Profile
 from flasklab.core.userapp import UserApp
 
 # What an estimate of the time left adds to its steps, each a little above a local run's as `scripts/bench
@@ -179,6 +179,17 @@ def measured_steps(results: Results) -> list[float]:
     ]
 
 
+def whole_windows(results: Results) -> bool:
+    """Does every window of the run last the profile's whole window (the moments profile, a deploy under load, a run
+    of scenarios that outlast the servers' timeout only)?"""
+    meta, declared = results.meta, results.meta.scenario_declarations or {}
+    profile = PROFILES.get(meta.profile)
+    timeouts = bool(meta.scenarios) and all(
+        (scenario := declared.get(name)) is not None and scenario.outlasts_server_timeout for name in meta.scenarios
+    )
+    return (profile is not None and profile.windows == "fixed") or bool(meta.reload_at_s) or timeouts
+
+
 def step_length(results: Results) -> float:
     """A step's length for the time left: the mean of the steps measured so far shrunk towards the shortest step the
     profile allows (as if PRIOR_STEPS steps had lasted it), or the profile's warm-up and window (the longest a step
@@ -189,7 +200,7 @@ def step_length(results: Results) -> float:
     lengths = measured_steps(results)
     if not lengths:
         return meta.warmup_s + meta.window_s
-    shortest = meta.warmup_s + WINDOW_FLOOR * meta.window_s
+    shortest = meta.warmup_s + (meta.window_s if whole_windows(results) else WINDOW_FLOOR * meta.window_s)
     return (sum(lengths) + PRIOR_STEPS * shortest) / (len(lengths) + PRIOR_STEPS)
 
 

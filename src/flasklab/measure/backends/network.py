@@ -75,6 +75,19 @@ def agent_reading(body: bytes) -> dict[str, Any] | None:
     return reading if isinstance(reading, dict) else None
 
 
+def agent_deploy(agent_url: str, action: str) -> str:
+    """POST /reload or /redeploy to a server's agent: the code version it deployed (TargetFailed: it did not)."""
+    try:
+        waited = AGENT_TIMEOUT_S if action == "reload" else REDEPLOY_TIMEOUT_S
+        status, body = http_post(f"{agent_url}/{action}", timeout=waited)
+        reading = json.loads(body)
+    except AGENT_ERRORS as error:
+        raise TargetFailed(f"the agent did not {action} the server: {error}") from error
+    if status != 200 or not isinstance(reading, dict) or "code_version" not in reading:
+        raise TargetFailed(f"the agent did not {action} the server ({status}: {reading.get('error', body[:200])})")
+    return str(reading["code_version"])
+
+
 class AgentTarget(RunningTarget):
     """A server run by the agent of its container, which starts and stops it and says how it ended."""
 
@@ -179,22 +192,11 @@ class AgentTarget(RunningTarget):
 
     def reload(self) -> str:
         """The agent deploys the next code version and sends the server its SIGHUP (POST /reload)."""
-        return self.deploy("reload")
+        return agent_deploy(self.agent_url, "reload")
 
     def redeploy(self) -> str:
         """The agent deploys the next code version and restarts the server (POST /redeploy)."""
-        return self.deploy("redeploy")
-
-    def deploy(self, action: str) -> str:
-        try:
-            waited = AGENT_TIMEOUT_S if action == "reload" else REDEPLOY_TIMEOUT_S
-            status, body = http_post(f"{self.agent_url}/{action}", timeout=waited)
-            reading = json.loads(body)
-        except AGENT_ERRORS as error:
-            raise TargetFailed(f"the agent did not {action} the server: {error}") from error
-        if status != 200 or not isinstance(reading, dict) or "code_version" not in reading:
-            raise TargetFailed(f"the agent did not {action} the server ({status}: {reading.get('error', body[:200])})")
-        return str(reading["code_version"])
+        return agent_deploy(self.agent_url, "redeploy")
 
     def usage(self) -> Usage | None:
         try:
