@@ -68,7 +68,7 @@ WAITING_SERVERS = ("gunicorn-sync", "nginx-gunicorn-sync", "gunicorn-gthread", "
 WAITING_USERS = 16
 RECYCLING_SERVERS = ("gunicorn-sync", "gunicorn-gthread", "uwsgi")
 RECYCLING_LIMIT, RECYCLING_JITTER = "1000", "500"
-DEPLOY_SERVERS = ("gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent", "uwsgi", "waitress")
+DEPLOY_SERVERS = ("gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent", "uwsgi", "granian", "waitress")
 DEPLOY_AT_S = "10"
 TIMEOUT_SERVERS = (
     "gunicorn-sync",

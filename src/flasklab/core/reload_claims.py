@@ -1,7 +1,7 @@
 """The claims about deploys under load, decided on the steps that recorded a reload (``--reload-at``).
 
-"gunicorn reloads with HUP without losing a request under load", and the same of uWSGI: decided on every target of
-the run whose server is that software (its catalog label lab.server, as the run recorded it) and whose steps
+"gunicorn reloads with HUP without losing a request under load", and the same of uWSGI and granian: decided on every
+target of the run whose server is that software (its catalog label lab.server, as the run recorded it) and whose steps
 recorded a reload. Confirmed when each reload lost no request from its second to the window's end and the new code
 version was what the app answered with at the window's end; refuted, naming the first target that did not; not run
 when no reload of that software was measured (a run without ``--reload-at``, or the servers not in it).
@@ -73,6 +73,11 @@ RELOAD_CLAIMS: tuple[ReloadClaim, ...] = (
         "gunicorn-hup-loses-nothing", "gunicorn reloads with HUP without losing a request under load", "gunicorn"
     ),
     ReloadClaim("uwsgi-reload-loses-nothing", "uWSGI reloads gracefully without losing a request under load", "uwsgi"),
+    ReloadClaim(
+        "granian-hup-loses-nothing",
+        "granian respawns its workers on HUP without losing a request under load",
+        "granian",
+    ),
 )
 
 

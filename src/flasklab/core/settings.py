@@ -344,7 +344,8 @@ RELOAD_AT = Setting(
     "reload_at_s",
     0.0,
     "A deploy under load: this many seconds into each step's window (fixed windows then), each server's graceful "
-    "reload with the app's next code version (gunicorn's and uWSGI's SIGHUP; the others are restarted); 0: never.",
+    "reload with the app's next code version (gunicorn's, uWSGI's and granian's SIGHUP; the others are restarted); "
+    "0: never.",
     click.FloatRange(0, 3600),
     metavar="S",
     flag="--reload-at",
