@@ -214,7 +214,10 @@ def test_table_then_reasoning_on_request() -> None:
         (["--rps", "abc", "--p95-ms", "500", "--io-ms", "100"], "--rps"),
         (["--rps", "200", "--p95-ms", "500", "--io-ms", "100", "--max-utilisation", "1.5"], "--max-utilisation"),
         (["--rps", "200", "--p95-ms", "500", "--io-ms", "100", "--mem-per-instance", "0"], "--mem-per-instance"),
-        (["--rps", "200", "--p95-ms", "500", "--io-ms", "100", "--verify-server", "waitress"], "go with --verify"),
+        (
+            ["--rps", "200", "--p95-ms", "500", "--io-ms", "100", "--verify-server", "waitress"],
+            "goes with --verify or --emit",
+        ),
     ],
 )
 def test_bad_input_exits_2(args: list[str], message: str) -> None:

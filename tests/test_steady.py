@@ -77,9 +77,10 @@ def test_an_overload_is_flagged_with_the_stated_power(exponential: bool) -> None
 
 
 def test_a_warm_up_is_capped_at_three_times_the_profile_s_or_one_and_a_half_seconds() -> None:
-    # quick (0.5 s: sub-windows of 0.25 s) and full (2 s) keep three times their warm-up; standard (0.3 s) 1.5 s.
-    assert warmup_cap_slices(PROFILES["quick"].warmup_s) == 6
+    # full (2 s: sub-windows of 1 s) keeps three times its warm-up; quick and standard (0.3 s) run to 1.5 s.
+    assert warmup_cap_slices(PROFILES["quick"].warmup_s) == 10
     assert warmup_cap_slices(PROFILES["full"].warmup_s) == 6
+    assert warmup_cap_slices(0.5) == 6
     assert warmup_cap_slices(STANDARD.warmup_s) * STANDARD.warmup_s / WARMUP_SLICES == pytest.approx(WARMUP_CAP_S)
     assert warmup_cap_slices(0.3) == 10
     assert warmup_cap_slices(0.1) == 30

@@ -17,6 +17,7 @@ from flasklab.core import settings
 from flasklab.core.catalog import CatalogError, Scenario, load_servers
 from flasklab.core.settings import MAX_MS
 from flasklab.measure.backends.base import server_budget
+from flasklab.planning.emit import EMIT_FORMATS, EmitError, fleet_of, production_option, write_fleet
 from flasklab.planning.option import Plan
 from flasklab.planning.plan import budget_cpus, plan_capacity, plan_tuning
 from flasklab.planning.render import plan_json, plan_table, reason_lines, summary_lines
@@ -92,7 +93,9 @@ def make_plan(request: PlanRequest, run_dir: Path | None) -> Plan:
 )
 @click.option("--explain", is_flag=True, help="Also print every option's reasoning and the shared numbers.")
 @click.option("--verify", is_flag=True, help="Run one instance of the recommended option at its share, and judge.")
-@click.option("--verify-server", metavar="NAME", help="With --verify: that server's option instead.")
+@click.option(
+    "--verify-server", metavar="NAME", help="With --verify or --emit: that server's option instead of the recommended."
+)
 @click.option(
     "--verify-window-s",
     type=click.FloatRange(1, 3600),
@@ -101,6 +104,14 @@ def make_plan(request: PlanRequest, run_dir: Path | None) -> Plan:
 @option(settings.SEED, environment=False, help="With --verify: seed of the Poisson arrivals.")
 @backend_option
 @out_option
+@click.option(
+    "--emit",
+    type=(click.Choice(EMIT_FORMATS), click.Path(file_okay=False, path_type=Path)),
+    metavar="FORMAT DIR",
+    help="Write the recommended option's fleet (the best production server's where the dev server is recommended) "
+    "as deployment files into DIR: kubernetes (a Deployment and Service, and a LocustTest replaying the planned "
+    "rate) or compose (replicas behind nginx), with a README.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the request, the options and the notes as JSON.")
 def plan(
     rps: float,
@@ -117,6 +128,7 @@ def plan(
     seed: int | None,
     backend: str,
     out: Path | None,
+    emit: tuple[str, Path] | None,
     as_json: bool,
 ) -> None:
     """Workers per instance and instances per server for R rps within a p95, the recommended one first.
@@ -131,22 +143,32 @@ def plan(
             "say what a request does: --io-ms (blocking I/O, ms) and/or --cpu-ms (CPU, ms), or --from DIR to take "
             "the work from a run's io (or cpu) scenario"
         )
-    if (verify_server or verify_window_s or seed is not None or out) and not verify:
-        raise click.UsageError("--verify-server, --verify-window-s, --seed and --out go with --verify")
+    check_pairs(verify, bool(emit), verify_server, bool(verify_window_s or seed is not None or out))
     try:
         result = make_plan(PlanRequest(rps, p95_ms, io_ms, cpu_ms, max_utilisation, mem_per_instance), run_dir)
     except PlanError as error:
         raise click.BadParameter(str(error), param_hint=error.param) from error
     except CatalogError as error:
         raise click.BadParameter(str(error), param_hint="--from") from error
+    written = emit_fleet(result, verify_server, *emit) if emit else []
     verification = verify_plan(result, verify_server, verify_window_s, seed, out, backend) if verify else None
     if as_json:
         document = plan_json(result) | ({"verification": asdict(verification)} if verification else {})
         click.echo(json.dumps(document, indent=2))
     else:
         print_plan(result, explain, verification)
+        for path in written:
+            console.print(f"wrote {path}", highlight=False)
     if verification is not None and not verification.held:
         sys.exit(ExitCode.FAILED)
+
+
+def check_pairs(verify: bool, emit: bool, verify_server: str | None, verify_only: bool) -> None:
+    """Options that go with --verify (or --emit) and came without it: exit 2."""
+    if verify_only and not verify:
+        raise click.UsageError("--verify-window-s, --seed and --out go with --verify")
+    if verify_server and not (verify or emit):
+        raise click.UsageError("--verify-server goes with --verify or --emit")
 
 
 def print_plan(result: Plan, explain: bool, verification: Verification | None) -> None:
@@ -162,6 +184,18 @@ def print_plan(result: Plan, explain: bool, verification: Verification | None) -
         terminal.print(verification_table(verification))
         terminal.print(verdict_line(verification), highlight=False)
         terminal.print(prediction_line(verification), highlight=False)
+
+
+def emit_fleet(result: Plan, server_name: str | None, kind: str, folder: Path) -> list[Path]:
+    """Write the chosen option's fleet as deployment files (exit 2: no such option, or a folder it cannot write)."""
+    root, catalog_servers, _ = catalog()
+    try:
+        option = chosen_option(result, server_name) if server_name else production_option(result, catalog_servers)
+        if not server_name and not option.recommended:
+            console.print(f"emit: {option.server}, the best production option (the dev server is not one)")
+        return write_fleet(fleet_of(result, option, root, server_budget(root)), kind, result, folder)
+    except (VerifyError, EmitError) as error:
+        raise click.BadParameter(str(error), param_hint="--emit") from error
 
 
 def lab_scenario(result: Plan, scenarios: dict[str, Scenario]) -> Scenario:

@@ -63,7 +63,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     profile.name: profile
     for profile in (
-        Profile("quick", (1, 4, 16), 0.5, 1.5, "tests and demos: core scenarios, 3 short steps", (10, 40, 160)),
+        Profile("quick", (1, 4, 16), 0.3, 1.5, "tests and demos: core scenarios, 3 short steps", (10, 40, 160)),
         Profile(
             "standard",
             (1, 2, 4, 8, 16, 32, 64),

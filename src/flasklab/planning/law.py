@@ -183,6 +183,7 @@ def law_option(server: Server, request: PlanRequest, io_ms: float, cpu: Cpu, cpu
     option.expected_p95_ms, option.shape, option.rps_per_instance = found.p95_ms, kind.text(shape), load
     option.law_instances, option.law_bound_rps = instances, law_bound(shape.slots, io_ms, cpu.ms, cpus)
     option.utilisation, option.n_plus_one = found.busy_slots / shape.slots, instances + 1
+    option.processes, option.per_process = shape.processes, shape.per_process
     return option
 
 

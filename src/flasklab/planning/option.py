@@ -52,6 +52,8 @@ class Option:
     setting: str = ""  # from a tuning: the worker setting this option runs with, e.g. GUNICORN_SYNC_WORKERS=8
     run_dir: str = ""  # the run folder the option was measured in
     recommended: bool = False
+    processes: int | None = None  # the law's configuration of one instance: processes, each holding ...
+    per_process: int | None = None  # ... this many requests at once (None: the catalog's, as measured)
 
 
 @dataclass(frozen=True)
