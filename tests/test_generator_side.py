@@ -178,12 +178,13 @@ def test_percentiles_are_of_successes_and_on_start_is_set_up(
 def test_a_warm_up_that_completes_nothing_is_not_steady_and_stops_at_its_cap(
     start_server: Callable[[str], RunningTarget], root: Path
 ) -> None:
-    """1 user of 1.5 s requests: nothing completes in 0.2 s sub-windows, so the warm-up runs to 3 x 0.4 s."""
+    """1 user of 2.5 s requests: nothing completes in 0.2 s sub-windows, so the warm-up runs to its cap: 3 x 0.4 s,
+    but never less than 1.5 s (WARMUP_CAP_S): 8 sub-windows, 1.6 s."""
     target = start_server("gunicorn-gevent")
     locustfile = root / "locustfiles" / "io.py"
-    steps = loadgen(locustfile, target.url, steps=[1], warmup_s=0.4, window_s=0.5, params={"ms": 1500})
+    steps = loadgen(locustfile, target.url, steps=[1], warmup_s=0.4, window_s=0.5, params={"ms": 2500})
     assert steps[0].steady is False
-    assert steps[0].warmup_used_s == pytest.approx(1.2, abs=0.1)
+    assert steps[0].warmup_used_s == pytest.approx(1.6, abs=0.1)
 
 
 @pytest.mark.measuring

@@ -215,7 +215,7 @@ def test_fixed_steps_run_every_load_of_a_flat_curve(tmp_path: Path) -> None:
     (target,) = results.targets
     assert results.meta.steps_rule == "fixed" and target.stopped is None
     assert [step.users for step in target.steps] == [1, 4, 16]
-    assert "stopped" not in result.stderr and "start   dev-single · io: 3 steps of 2 s" in result.stderr
+    assert "stopped" not in result.stderr and "start   dev-single · io: 3 steps of 1.8 s" in result.stderr
 
 
 def test_a_bad_steps_rule_exits_2_naming_the_rules() -> None:

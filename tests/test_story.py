@@ -58,7 +58,7 @@ def test_each_target_says_what_comes_when_it_starts(told: tuple[list[str], Resul
     lines, _ = told
     for server in SERVERS:
         assert f"start   {server} · probe: how many 200 ms /io requests it serves at once, then GET /self" in lines
-        assert f"start   {server} · hello: up to 3 steps of 2 s at 1, 4, 16 users" in lines
+        assert f"start   {server} · hello: up to 3 steps of 1.8 s at 1, 4, 16 users" in lines
 
 
 @pytest.mark.real
