@@ -17,8 +17,18 @@ from flasklab.core import settings
 from flasklab.core.catalog import CatalogError, Scenario, load_servers
 from flasklab.core.settings import MAX_MS
 from flasklab.measure.backends.base import server_budget
+from flasklab.measure.backends.local import cpu_split
+from flasklab.planning.cluster import (
+    ACCESS_LOG,
+    BALANCE_METHODS,
+    ClusterFigures,
+    cluster_table,
+    fleet_server,
+    read_access_log,
+    unfair,
+)
 from flasklab.planning.emit import EMIT_FORMATS, EmitError, fleet_of, production_option, write_fleet
-from flasklab.planning.option import Plan
+from flasklab.planning.option import Option, Plan
 from flasklab.planning.plan import budget_cpus, plan_capacity, plan_tuning
 from flasklab.planning.render import plan_json, plan_table, reason_lines, summary_lines
 from flasklab.planning.request import (
@@ -97,6 +107,16 @@ def make_plan(request: PlanRequest, run_dir: Path | None) -> Plan:
     "--verify-server", metavar="NAME", help="With --verify or --emit: that server's option instead of the recommended."
 )
 @click.option(
+    "--cluster",
+    is_flag=True,
+    help="With --verify: run the whole fleet (every instance, local processes) behind nginx at the whole rate.",
+)
+@click.option(
+    "--balance",
+    type=click.Choice(BALANCE_METHODS),
+    help="With --cluster: nginx's balancing over the instances (default round-robin).",
+)
+@click.option(
     "--verify-window-s",
     type=click.FloatRange(1, 3600),
     help="With --verify: the measurement window (default: long enough for about 2,000 requests, 20 s to 300 s).",
@@ -124,6 +144,8 @@ def plan(
     explain: bool,
     verify: bool,
     verify_server: str | None,
+    cluster: bool,
+    balance: str | None,
     verify_window_s: float | None,
     seed: int | None,
     backend: str,
@@ -143,7 +165,9 @@ def plan(
             "say what a request does: --io-ms (blocking I/O, ms) and/or --cpu-ms (CPU, ms), or --from DIR to take "
             "the work from a run's io (or cpu) scenario"
         )
-    check_pairs(verify, bool(emit), verify_server, bool(verify_window_s or seed is not None or out))
+    check_pairs(
+        verify, bool(emit), verify_server, bool(verify_window_s or seed is not None or out or cluster or balance)
+    )
     try:
         result = make_plan(PlanRequest(rps, p95_ms, io_ms, cpu_ms, max_utilisation, mem_per_instance), run_dir)
     except PlanError as error:
@@ -151,12 +175,16 @@ def plan(
     except CatalogError as error:
         raise click.BadParameter(str(error), param_hint="--from") from error
     written = emit_fleet(result, verify_server, *emit) if emit else []
-    verification = verify_plan(result, verify_server, verify_window_s, seed, out, backend) if verify else None
+    fleet = (balance or BALANCE_METHODS[0]) if cluster else None
+    verified = verify_plan(result, verify_server, verify_window_s, seed, out, backend, fleet) if verify else None
+    verification, figures = verified or (None, None)
     if as_json:
         document = plan_json(result) | ({"verification": asdict(verification)} if verification else {})
-        click.echo(json.dumps(document, indent=2))
+        click.echo(json.dumps(document | ({"cluster": asdict(figures)} if figures else {}), indent=2))
     else:
         print_plan(result, explain, verification)
+        if figures is not None and verification is not None:
+            wide_console().print(cluster_table(figures, verification.instances))
         for path in written:
             console.print(f"wrote {path}", highlight=False)
     if verification is not None and not verification.held:
@@ -166,7 +194,7 @@ def plan(
 def check_pairs(verify: bool, emit: bool, verify_server: str | None, verify_only: bool) -> None:
     """Options that go with --verify (or --emit) and came without it: exit 2."""
     if verify_only and not verify:
-        raise click.UsageError("--verify-window-s, --seed and --out go with --verify")
+        raise click.UsageError("--verify-window-s, --seed, --out, --cluster and --balance go with --verify")
     if verify_server and not (verify or emit):
         raise click.UsageError("--verify-server goes with --verify or --emit")
 
@@ -207,9 +235,16 @@ def lab_scenario(result: Plan, scenarios: dict[str, Scenario]) -> Scenario:
 
 
 def verify_plan(
-    result: Plan, server_name: str | None, window_s: float | None, seed: int | None, out: Path | None, backend: str
-) -> Verification:
-    """Run one instance of the chosen option at its share as Poisson arrivals; the prediction beside the measurement."""
+    result: Plan,
+    server_name: str | None,
+    window_s: float | None,
+    seed: int | None,
+    out: Path | None,
+    backend: str,
+    fleet: str | None,
+) -> tuple[Verification, ClusterFigures | None]:
+    """Run one instance of the chosen option at its share as Poisson arrivals (``fleet``, a balancing method: every
+    instance behind nginx at the whole rate); the prediction beside the measurement."""
     root, _, scenarios = catalog()
     try:
         option = chosen_option(result, server_name)
@@ -223,12 +258,28 @@ def verify_plan(
             raise click.BadParameter(
                 f"{option.server} is not in the catalog: it cannot be started", param_hint="--verify"
             )
-        sweep = verification_sweep(
-            result, option, servers[option.server], scenario, out_folder(out, root), window_s, seed
-        )
+        if fleet is not None:
+            check_fleet(result, option, backend)  # before the run's folder is made
+        folder = out_folder(out, root)
+        server = servers[option.server]
+        if fleet is not None:
+            server = fleet_server(server, option.instances or 1, fleet, folder)
+        sweep = verification_sweep(result, option, server, scenario, folder, window_s, seed, whole=fleet is not None)
         console.print(
-            f"verify: {option.server} ({option.setting or option.shape}) at {sweep.profile.rates[0]} rps, Poisson "
+            f"verify: {server.name} ({option.setting or option.shape}) at {sweep.profile.rates[0]} rps, Poisson "
             f"arrivals, {sweep.profile.window_s:g} s window → {sweep.out}"
         )
         run = measure(replace(sweep, slo_p95_ms=result.request.p95_ms), backend, root)
-    return verdict(result, option, run, sweep.out)
+    instances = option.instances or 1 if fleet is not None else 1
+    figures = read_access_log(folder / ACCESS_LOG, fleet) if fleet is not None else None
+    return verdict(result, option, run, sweep.out, instances), figures
+
+
+def check_fleet(result: Plan, option: Option, backend: str) -> None:
+    """Exit 2 unless the option's whole fleet can run here: local processes, a fleet this machine hosts fairly
+    (flasklab.planning.cluster.unfair)."""
+    if backend != "local":
+        raise click.BadParameter("--cluster runs the fleet as local processes: --backend local", param_hint="--cluster")
+    split = cpu_split(float(server_budget(catalog()[0])["cpus"]))
+    if reason := unfair(result, option, len(split["server"]) if split else 1):
+        raise click.BadParameter(f"the fleet cannot be hosted fairly: {reason}", param_hint="--cluster")

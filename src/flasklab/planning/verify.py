@@ -67,6 +67,7 @@ class Verification:
     p99_error: float | None = None
     prediction_within: bool | None = None  # the p95 error at most VERIFY_TOLERANCE (None: no p95 to judge)
     tolerance: float = VERIFY_TOLERANCE
+    instances: int = 1  # run at once: 1 (its share), or the whole fleet behind nginx (--cluster, the whole rate)
 
 
 def relative_error(predicted: float | None, measured: float | None) -> float | None:
@@ -144,9 +145,11 @@ def verification_sweep(
     out: Path,
     window_s: float | None = None,
     seed: int | None = None,
+    whole: bool = False,
 ) -> Sweep:
-    """One instance of ``option`` at its share of the planned rate, as Poisson arrivals, with the prediction kept."""
-    rate = share_rps(plan, option)
+    """One instance of ``option`` at its share of the planned rate (``whole``: the fleet, flasklab.planning.cluster,
+    at the whole rate), as Poisson arrivals, with the prediction kept."""
+    rate = math.ceil(plan.request.rps - 1e-9) if whole else share_rps(plan, option)
     work = plan.workload
     return Sweep(
         servers=[server],
@@ -162,8 +165,9 @@ def verification_sweep(
     )
 
 
-def verdict(plan: Plan, option: Option, run: Results, run_dir: Path) -> Verification:
-    """The measured step beside the prediction; held when the step counts and its p95 met the objective."""
+def verdict(plan: Plan, option: Option, run: Results, run_dir: Path, fleet: int = 1) -> Verification:
+    """The measured step beside the prediction; held when the step counts and its p95 met the objective. ``fleet``:
+    the instances run (more than one: the whole fleet at the whole rate, predicted as evenly balanced shares)."""
     objective = plan.request.p95_ms
     checked = check_objective(run, objective)
     step, held = checked.step, checked.held
@@ -175,7 +179,7 @@ def verdict(plan: Plan, option: Option, run: Results, run_dir: Path) -> Verifica
     return Verification(
         server=option.server,
         setting=option.setting or option.shape,
-        rate_rps=rate,
+        rate_rps=math.ceil(plan.request.rps - 1e-9) if fleet > 1 else rate,
         window_s=run.meta.window_s,
         objective_p95_ms=objective,
         predicted_p95_ms=predicted_p95,
@@ -192,12 +196,13 @@ def verdict(plan: Plan, option: Option, run: Results, run_dir: Path) -> Verifica
         p95_error=p95_error,
         p99_error=relative_error(predicted_p99, measured_p99),
         prediction_within=None if p95_error is None else p95_error <= VERIFY_TOLERANCE,
+        instances=fleet,
     )
 
 
 def verification_table(verification: Verification) -> Table:
     """Prediction and measurement side by side, with the verdict as the title."""
-    table = Table(title=f"Verify: one {verification.server} at {verification.rate_rps} rps")
+    table = Table(title=f"Verify: {what_ran(verification)} at {verification.rate_rps} rps")
     for column in ("", "p95 ms", "p99 ms", "rps", "backlog", "failures"):
         table.add_column(column, justify="left" if not column else "right")
     table.add_row("predicted", _ms(verification.predicted_p95_ms), _ms(verification.predicted_p99_ms), "", "", "")
@@ -222,10 +227,16 @@ def verdict_line(verification: Verification) -> str:
     """The objective's verdict in words, with what was run."""
     held = "[green]HELD[/]" if verification.held else "[red]DID NOT HOLD[/]"
     return (
-        f"verdict: {held}: p95 objective {verification.objective_p95_ms:g} ms; one {verification.server} "
+        f"verdict: {held}: p95 objective {verification.objective_p95_ms:g} ms; {what_ran(verification)} "
         f"({verification.setting}) offered {verification.rate_rps} rps as Poisson arrivals for "
         f"{verification.window_s:g} s; run and report: {verification.run_dir}"
     )
+
+
+def what_ran(verification: Verification) -> str:
+    if verification.instances > 1:
+        return f"{verification.instances} x {verification.server} behind nginx"
+    return f"one {verification.server}"
 
 
 def prediction_line(verification: Verification) -> str:

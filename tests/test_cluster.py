@@ -1,0 +1,113 @@
+"""flasklab plan --verify --cluster: the whole fleet behind a real nginx, its shares read from nginx's own lines, the
+fleets this machine cannot host fairly refused, and a real two-instance gunicorn-sync fleet under real Locust load."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flasklab.cli import main
+from flasklab.core.catalog import load_servers
+from flasklab.measure.backends.base import server_budget
+from flasklab.planning.cluster import MAX_INSTANCES, fleet_server, read_access_log, unfair
+from flasklab.planning.option import Option, Plan
+from flasklab.planning.plan import budget_cpus, plan_capacity
+from flasklab.planning.request import PlanRequest
+from tests.helpers import ROOT
+
+
+def test_shares_p95s_and_passed_on_requests_come_from_nginx_s_lines(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    lines = [f"1.{i} 127.0.0.1:9001 0.{100 + i:03d} 200" for i in range(30)]
+    lines += [f"2.{i} 127.0.0.1:9002 0.050 200" for i in range(10)]
+    lines += ["3.0 127.0.0.1:9002, 127.0.0.1:9001 0.000, 0.101 200", "3.1 - - 502", "garbled"]
+    log.write_text("\n".join(lines) + "\n")
+    figures = read_access_log(log, "least-conn")
+    first, second = figures.instances
+    assert (first.address, first.requests, second.address, second.requests) == (
+        "127.0.0.1:9001",
+        31,
+        "127.0.0.1:9002",
+        10,
+    )
+    assert first.share == pytest.approx(31 / 41) and figures.imbalance == pytest.approx((31 / 41) / 0.5)
+    assert first.p95_ms == pytest.approx(128.0)  # nearest rank: the 30th of 31 times, 100 to 129 ms and one of 101
+    assert second.p95_ms is None  # 10 requests: too few for a p95
+    assert figures.moved == 1 and figures.method == "least-conn"
+    assert read_access_log(tmp_path / "missing.log", "round-robin").instances == []
+
+
+def io_plan(rps: float, cpu_ms: float | None = None) -> Plan:
+    request = PlanRequest(rps, 400, 100, cpu_ms, 0.8, None)
+    return plan_capacity(request, load_servers(ROOT), budget_cpus(server_budget(ROOT)), None)
+
+
+def test_a_fleet_the_machine_cannot_host_fairly_is_named_with_the_reason() -> None:
+    plan = io_plan(60)
+    sync = next(o for o in plan.options if o.server == "gunicorn-sync")
+    assert sync.instances == 2 and unfair(plan, sync, 1) is None
+    heavy = io_plan(400, cpu_ms=10)
+    option = next(o for o in heavy.options if o.server == "gunicorn-sync")
+    reason = unfair(heavy, option, 1)
+    assert reason is not None and reason.startswith("the fleet needs 4.2 cores of CPU at 400 rps (10.5 ms a request)")
+    many = Option("gunicorn-sync", "processes", "law", instances=MAX_INSTANCES + 1, cpu_ms_per_request=0.5)
+    assert (
+        unfair(plan, many, 1) == f"{MAX_INSTANCES + 1} instances: this machine hosts at most 16 for a fair measurement"
+    )
+
+
+def test_the_fleet_is_one_server_whose_command_starts_every_instance_behind_nginx(tmp_path: Path) -> None:
+    sync = load_servers(ROOT)["gunicorn-sync"]
+    fleet = fleet_server(sync, 3, "random-two", tmp_path)
+    assert fleet.name == "gunicorn-sync-x3" and fleet.concurrency == 12 and "nginx" in fleet.requires
+    assert "sh services/cluster/run.sh 3 random-two 'exec gunicorn " in fleet.command
+    assert f"LAB_CLUSTER_LOG={tmp_path}/cluster-access.log" in fleet.command
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--cluster"], "--cluster and --balance go with --verify"),
+        (
+            ["--verify", "--cluster", "--balance", "hash"],
+            "'hash' is not one of 'round-robin', 'least-conn', 'random-two'",
+        ),
+        (["--cpu-ms", "10", "--rps", "400", "--verify", "--cluster"], "cannot be hosted fairly: the fleet needs 4.2"),
+    ],
+)
+def test_bad_cluster_asks_exit_2(arguments: list[str], message: str) -> None:
+    work = ["--io-ms", "100"] if "--cpu-ms" not in arguments else []  # CPU alone: the cpu scenario verifies it
+    base = ["plan", "--rps", "60", "--p95-ms", "400", *work, "--verify-server", "gunicorn-sync"]
+    result = CliRunner().invoke(main, [*base, *arguments])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()), result.output
+
+
+@pytest.mark.real
+@pytest.mark.measuring
+def test_a_two_instance_fleet_behind_nginx_shares_the_planned_rate(tmp_path: Path) -> None:
+    """60 rps of 100 ms I/O: the law plans 2 gunicorn-sync instances of 4 workers; both run behind a real nginx
+    (least-conn) and the full 60 rps go to nginx as Poisson arrivals for 6 s: each instance answers about half."""
+    out = tmp_path / "verify"
+    command = [sys.executable, "-m", "flasklab", "plan", "--rps", "60", "--p95-ms", "400", "--io-ms", "100"]
+    command += ["--verify", "--cluster", "--balance", "least-conn", "--verify-server", "gunicorn-sync"]
+    command += ["--verify-window-s", "6", "--seed", "3", "--out", str(out), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=os.environ.copy())
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    document = json.loads(done.stdout)
+    cluster, verification = document["cluster"], document["verification"]
+    assert cluster["method"] == "least-conn" and len(cluster["instances"]) == 2, cluster
+    assert sum(i["share"] for i in cluster["instances"]) == pytest.approx(1.0)
+    assert all(0.3 <= i["share"] <= 0.7 for i in cluster["instances"]), cluster
+    assert 1.0 <= cluster["imbalance"] < 1.4 and cluster["moved"] == 0, cluster
+    assert all(i["p95_ms"] is not None and 95 <= i["p95_ms"] <= 400 for i in cluster["instances"]), cluster
+    assert verification["rate_rps"] == 60 and verification["requests"] > 250, verification
+    assert (out / "results.json").exists() and (out / "cluster-access.log").exists()
+    leftover = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True)
+    assert leftover.stdout == "", leftover.stdout  # the fleet and its nginx stopped with the run
