@@ -7,6 +7,8 @@
 # LAB_CLUSTER_LOG: where nginx writes one line per request: its end (epoch s), the instance that answered and the
 # instance's own time (both as nginx saw them, several when it moved on to another), the status.
 # LAB_CLUSTER_PIDS: where the instances' process ids are written, one a line, in instance order.
+# LAB_CLUSTER_LOSE_AT_S (optional): this many seconds after the fleet answers, the first instance is killed (SIGKILL,
+# with everything it started: an instance lost) and the moment (epoch s) is written to LAB_CLUSTER_LOST.
 # Every process is in the caller's process group: stopping the group stops the fleet.
 set -eu
 count=${1:?usage: run.sh N METHOD COMMAND}
@@ -45,7 +47,7 @@ pid $RUN_DIR/nginx.pid;
 error_log stderr warn;
 events { worker_connections 4096; }
 http {
-    log_format fleet '\$msec \$upstream_addr \$upstream_response_time \$status';
+    log_format fleet '\$msec \$upstream_addr \$upstream_response_time \$status \$request_time';
     access_log $log fleet;
     client_body_temp_path $RUN_DIR/client_body;
     proxy_temp_path $RUN_DIR/proxy;
@@ -83,4 +85,14 @@ for port in sys.argv[1:]:
                 sys.exit(f"run.sh: the instance on port {port} did not answer within 60 s")
             time.sleep(0.05)
 EOF
+if [ -n "${LAB_CLUSTER_LOSE_AT_S:-}" ]; then
+  first=$(head -n 1 "$pids")
+  lost=${LAB_CLUSTER_LOST:?run.sh: LAB_CLUSTER_LOST names where the moment of the loss is written}
+  (
+    sleep "$LAB_CLUSTER_LOSE_AT_S"
+    children=$(pgrep -P "$first" || true)
+    kill -KILL "$first" $children 2>/dev/null || true
+    python3 -c 'import time; print(f"{time.time():.3f}")' > "$lost"
+  ) &
+fi
 exec nginx -e stderr -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from contextlib import nullcontext
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import click
@@ -21,9 +22,11 @@ from flasklab.measure.backends.local import cpu_split
 from flasklab.planning.cluster import (
     ACCESS_LOG,
     BALANCE_METHODS,
+    START_LAG_S,
     ClusterFigures,
     cluster_table,
     fleet_server,
+    lost_moment,
     read_access_log,
     unfair,
 )
@@ -40,6 +43,7 @@ from flasklab.planning.request import (
 )
 from flasklab.planning.tune import load_tuning, setting
 from flasklab.planning.verify import (
+    VERIFY_WARMUP_S,
     Verification,
     VerifyError,
     chosen_option,
@@ -48,6 +52,7 @@ from flasklab.planning.verify import (
     verdict_line,
     verification_sweep,
     verification_table,
+    verify_profile,
 )
 
 
@@ -117,6 +122,11 @@ def make_plan(request: PlanRequest, run_dir: Path | None) -> Plan:
     help="With --cluster: nginx's balancing over the instances (default round-robin).",
 )
 @click.option(
+    "--lose-one",
+    is_flag=True,
+    help="With --cluster: run the plan's N+1 instances and lose one (SIGKILL) mid-window: do the others hold?",
+)
+@click.option(
     "--verify-window-s",
     type=click.FloatRange(1, 3600),
     help="With --verify: the measurement window (default: long enough for about 2,000 requests, 20 s to 300 s).",
@@ -146,6 +156,7 @@ def plan(
     verify_server: str | None,
     cluster: bool,
     balance: str | None,
+    lose_one: bool,
     verify_window_s: float | None,
     seed: int | None,
     backend: str,
@@ -159,6 +170,8 @@ def plan(
     queue model. A p95 at or below the work of one request cannot be met: that exits 2, as other bad input does.
     --verify runs the recommended option and gives two verdicts: the objective held or not (exit 0 or 1), and the
     prediction within 25 % of the measured p95 or not (words and --json; it does not set the exit code).
+
+    Why this is long: one parameter per option of the command (click passes each by name).
     """
     if io_ms is None and cpu_ms is None and run_dir is None:
         raise click.UsageError(
@@ -168,6 +181,8 @@ def plan(
     check_pairs(
         verify, bool(emit), verify_server, bool(verify_window_s or seed is not None or out or cluster or balance)
     )
+    if lose_one and not cluster:
+        raise click.UsageError("--lose-one goes with --cluster")
     try:
         result = make_plan(PlanRequest(rps, p95_ms, io_ms, cpu_ms, max_utilisation, mem_per_instance), run_dir)
     except PlanError as error:
@@ -175,18 +190,14 @@ def plan(
     except CatalogError as error:
         raise click.BadParameter(str(error), param_hint="--from") from error
     written = emit_fleet(result, verify_server, *emit) if emit else []
-    fleet = (balance or BALANCE_METHODS[0]) if cluster else None
+    fleet = Fleet(balance or BALANCE_METHODS[0], lose_one) if cluster else None
     verified = verify_plan(result, verify_server, verify_window_s, seed, out, backend, fleet) if verify else None
     verification, figures = verified or (None, None)
     if as_json:
         document = plan_json(result) | ({"verification": asdict(verification)} if verification else {})
         click.echo(json.dumps(document | ({"cluster": asdict(figures)} if figures else {}), indent=2))
     else:
-        print_plan(result, explain, verification)
-        if figures is not None and verification is not None:
-            wide_console().print(cluster_table(figures, verification.instances))
-        for path in written:
-            console.print(f"wrote {path}", highlight=False)
+        print_plan(result, explain, verification, figures, written)
     if verification is not None and not verification.held:
         sys.exit(ExitCode.FAILED)
 
@@ -199,8 +210,15 @@ def check_pairs(verify: bool, emit: bool, verify_server: str | None, verify_only
         raise click.UsageError("--verify-server goes with --verify or --emit")
 
 
-def print_plan(result: Plan, explain: bool, verification: Verification | None) -> None:
-    """The plan's table and summary; with --explain every option's reasoning; with --verify its verdict."""
+def print_plan(
+    result: Plan,
+    explain: bool,
+    verification: Verification | None,
+    figures: ClusterFigures | None = None,
+    written: list[Path] | None = None,
+) -> None:
+    """The plan's table and summary; with --explain every option's reasoning; with --verify its verdict (and with
+    --cluster the fleet's shares); with --emit the files written."""
     terminal = wide_console()
     terminal.print(plan_table(result))
     for line in summary_lines(result):
@@ -212,6 +230,10 @@ def print_plan(result: Plan, explain: bool, verification: Verification | None) -
         terminal.print(verification_table(verification))
         terminal.print(verdict_line(verification), highlight=False)
         terminal.print(prediction_line(verification), highlight=False)
+        if figures is not None:
+            terminal.print(cluster_table(figures, verification.instances))
+    for path in written or []:
+        terminal.print(f"wrote {path}", highlight=False)
 
 
 def emit_fleet(result: Plan, server_name: str | None, kind: str, folder: Path) -> list[Path]:
@@ -241,7 +263,7 @@ def verify_plan(
     seed: int | None,
     out: Path | None,
     backend: str,
-    fleet: str | None,
+    fleet: Fleet | None,
 ) -> tuple[Verification, ClusterFigures | None]:
     """Run one instance of the chosen option at its share as Poisson arrivals (``fleet``, a balancing method: every
     instance behind nginx at the whole rate); the prediction beside the measurement."""
@@ -262,17 +284,31 @@ def verify_plan(
             check_fleet(result, option, backend)  # before the run's folder is made
         folder = out_folder(out, root)
         server = servers[option.server]
+        instances, lose_at_s = option.instances or 1, None
+        if fleet is not None and fleet.lose_one:  # the plan's N+1, one lost halfway through the window
+            instances = option.n_plus_one or instances + 1
+            whole_rate = math.ceil(result.request.rps - 1e-9)
+            lose_at_s = VERIFY_WARMUP_S + verify_profile(whole_rate, window_s).window_s / 2 + START_LAG_S
         if fleet is not None:
-            server = fleet_server(server, option.instances or 1, fleet, folder)
+            server = fleet_server(server, instances, fleet.method, folder, lose_at_s)
         sweep = verification_sweep(result, option, server, scenario, folder, window_s, seed, whole=fleet is not None)
         console.print(
             f"verify: {server.name} ({option.setting or option.shape}) at {sweep.profile.rates[0]} rps, Poisson "
             f"arrivals, {sweep.profile.window_s:g} s window → {sweep.out}"
         )
         run = measure(replace(sweep, slo_p95_ms=result.request.p95_ms), backend, root)
-    instances = option.instances or 1 if fleet is not None else 1
-    figures = read_access_log(folder / ACCESS_LOG, fleet) if fleet is not None else None
+    if fleet is None:
+        return verdict(result, option, run, sweep.out), None
+    figures = read_access_log(folder / ACCESS_LOG, fleet.method, lost_moment(folder), result.request.p95_ms)
     return verdict(result, option, run, sweep.out, instances), figures
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """--cluster's asks: nginx's balancing method, and whether one of the plan's N+1 instances is lost mid-window."""
+
+    method: str
+    lose_one: bool
 
 
 def check_fleet(result: Plan, option: Option, backend: str) -> None:

@@ -17,6 +17,7 @@ instances, or a planned CPU load (rate x CPU per request) above FAIR_CPU_SHARE o
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shlex
 import statistics
@@ -34,7 +35,10 @@ MAX_INSTANCES = 16
 FAIR_CPU_SHARE = 0.7
 ACCESS_LOG = "cluster-access.log"
 PIDS_FILE = "cluster-instances.pids"
+LOST_FILE = "cluster-lost.txt"
+START_LAG_S = 1.0  # the load begins about this long after the fleet answers (the lab's health check, Locust's start)
 MIN_P95_SAMPLES = 20
+CLIENT_GONE = "499"  # nginx's status for a request whose client closed its connection before the answer
 
 
 class ClusterError(ValueError):
@@ -52,11 +56,24 @@ class InstanceFigures:
 
 
 @dataclass(frozen=True)
+class LossFigures:
+    """The requests that ended after one instance was lost (--lose-one): how many, how many failed, their p95
+    through nginx, and whether the survivors held the objective (at most 1 % failed, the p95 within it)."""
+
+    lost_at: float  # epoch seconds
+    requests: int
+    failures: int
+    p95_ms: float | None
+    held: bool
+
+
+@dataclass(frozen=True)
 class ClusterFigures:
     method: str
     instances: list[InstanceFigures]
     imbalance: float | None  # the largest share over the mean share (1: even)
     moved: int  # requests nginx passed on to another instance after a failed one
+    loss: LossFigures | None = None
 
 
 def unfair(plan: Plan, option: Option, server_cpus: int) -> str | None:
@@ -74,12 +91,14 @@ def unfair(plan: Plan, option: Option, server_cpus: int) -> str | None:
     return None
 
 
-def fleet_server(server: Server, instances: int, method: str, folder: Path) -> Server:
+def fleet_server(server: Server, instances: int, method: str, folder: Path, lose_at_s: float | None = None) -> Server:
     """The fleet as one catalog-like server: run.sh starting ``instances`` copies of ``server``'s command behind
-    nginx, its access log and instance ids in ``folder``."""
-    log, pids = folder / ACCESS_LOG, folder / PIDS_FILE
+    nginx, its access log and instance ids in ``folder``; with ``lose_at_s``, its first instance killed that long
+    after the fleet answers (the moment written to LOST_FILE)."""
+    log, pids, lost = folder / ACCESS_LOG, folder / PIDS_FILE, folder / LOST_FILE
+    losing = f"LAB_CLUSTER_LOSE_AT_S={lose_at_s:.1f} LAB_CLUSTER_LOST={shlex.quote(str(lost))} " if lose_at_s else ""
     command = (
-        f"exec env LAB_CLUSTER_LOG={shlex.quote(str(log))} LAB_CLUSTER_PIDS={shlex.quote(str(pids))} "
+        f"exec env LAB_CLUSTER_LOG={shlex.quote(str(log))} LAB_CLUSTER_PIDS={shlex.quote(str(pids))} {losing}"
         f"sh services/cluster/run.sh {instances} {method} {shlex.quote(server.command)}"
     )
     return replace(
@@ -93,33 +112,55 @@ def fleet_server(server: Server, instances: int, method: str, folder: Path) -> S
     )
 
 
-def read_access_log(path: Path, method: str) -> ClusterFigures:
-    """Each instance's requests, share and p95 from nginx's lines (end, instance[, next...], time[, next...],
-    status); a request passed on is counted at the instance that answered it."""
+def nearest_p95(times: list[float]) -> float | None:
+    """The exact p95 (nearest rank) from MIN_P95_SAMPLES times on, where it is more than their maximum."""
+    ordered = sorted(times)
+    return ordered[math.ceil(0.95 * len(ordered)) - 1] if len(ordered) >= MIN_P95_SAMPLES else None
+
+
+def read_access_log(
+    path: Path, method: str, lost_at: float | None = None, objective_p95_ms: float | None = None
+) -> ClusterFigures:
+    """Each instance's requests, share and p95 from nginx's lines (end, instance[,next...], its time[,next...],
+    status, the request's whole time); a request passed on is counted at the instance that answered it, one the
+    generator closed at the load's end (499) not at all. With ``lost_at``, the requests that ended after it too:
+    failed (an error status or no instance) and their p95."""
     times: dict[str, list[float]] = defaultdict(list)
-    moved = 0
+    moved, after, failed_after = 0, [], 0
     for line in path.read_text().splitlines() if path.exists() else []:
         fields = line.replace(", ", ",").split(" ")  # nginx joins the instances it tried with ", "
-        if len(fields) != 4:
+        if len(fields) != 5:
+            continue
+        try:
+            ended, total_ms = float(fields[0]), float(fields[4]) * 1000
+        except ValueError:
             continue
         answered, elapsed = fields[1].split(","), fields[2].split(",")
+        if fields[3] == CLIENT_GONE:  # the load's end: the generator closed what was still open, not an answer
+            continue
+        if lost_at is not None and ended >= lost_at:
+            after.append(total_ms)
+            failed_after += not fields[3].startswith(("2", "3"))
         if answered[-1] in ("", "-"):
             continue
         moved += len(answered) > 1
-        try:
+        with contextlib.suppress(ValueError):
             times[answered[-1]].append(float(elapsed[-1]) * 1000)
-        except ValueError:
-            continue
     counts = Counter({address: len(values) for address, values in times.items()})
     total = sum(counts.values())
-    figures = []
-    for address in sorted(counts):
-        ordered = sorted(times[address])  # the exact p95 (nearest rank), from 20 requests: more than their maximum
-        p95 = ordered[math.ceil(0.95 * len(ordered)) - 1] if len(ordered) >= MIN_P95_SAMPLES else None
-        figures.append(InstanceFigures(address, counts[address], counts[address] / total, p95))
+    figures = [
+        InstanceFigures(address, counts[address], counts[address] / total, nearest_p95(times[address]))
+        for address in sorted(counts)
+    ]
     shares = [figure.share for figure in figures]
     imbalance = max(shares) / statistics.mean(shares) if shares else None
-    return ClusterFigures(method, figures, imbalance, moved)
+    loss = None
+    if lost_at is not None:
+        p95 = nearest_p95(after)
+        held = bool(after) and failed_after <= 0.01 * len(after) and p95 is not None
+        held = held and (objective_p95_ms is None or (p95 is not None and p95 <= objective_p95_ms))
+        loss = LossFigures(lost_at, len(after), failed_after, p95, held)
+    return ClusterFigures(method, figures, imbalance, moved, loss)
 
 
 def cluster_table(figures: ClusterFigures, instances: int) -> Table:
@@ -134,4 +175,18 @@ def cluster_table(figures: ClusterFigures, instances: int) -> Table:
         f"imbalance (largest share / mean share) {imbalance}; {len(figures.instances)} of {instances} instances "
         f"answered; {figures.moved} requests passed on to another instance"
     )
+    if (loss := figures.loss) is not None:
+        p95 = "—" if loss.p95_ms is None else f"{loss.p95_ms:,.1f} ms"
+        table.caption += (
+            f"; one instance lost: {loss.requests:,} requests after it, {loss.failures} failed, p95 {p95}: N+1 "
+            f"{'HELD' if loss.held else 'DID NOT HOLD'}"
+        )
     return table
+
+
+def lost_moment(folder: Path) -> float | None:
+    """When run.sh killed the instance it was told to lose (None: it did not, or was not told to)."""
+    try:
+        return float((folder / LOST_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
