@@ -5,6 +5,10 @@ One standard run (``--from DIR`` to reuse one) of gunicorn-sync, gunicorn-gthrea
 p95 <= 300 ms, and 60 rps of ``cpu`` at p95 <= 100 ms. Each plan's recommended option is verified by running it
 (``flasklab plan --verify``: one instance at its share as Poisson arrivals, a 30 s window, seeded), and so is each
 ``io`` plan's gunicorn-sync option (4 workers: the one whose instances queue, where the model has work to do).
+Two ``io`` plans' gunicorn-sync options are also verified as whole fleets (``--cluster``: every instance behind a
+real nginx at the whole rate; the 200 rps one with ``--lose-one``, its N+1 instances, one killed mid-window), each
+line with its fleet's imbalance and, with the loss, whether the N+1 line held; ``plan_cluster_held``,
+``plan_cluster_p95_error_max`` and ``plan_cluster_imbalance_max`` sum them up.
 Figures: ``plan_held N/M`` (verified options whose measured p95 met the objective on a step that counts; goal: all),
 ``plan_prediction_within N/M`` (predicted p95 within 25 % of the measured one: ``plan --verify``'s second verdict)
 and ``plan_p95_error_max`` (the worst |predicted - measured| / measured p95 of them all; goal <= 0.25: a median
@@ -24,6 +28,7 @@ from flasklab.core.catalog import lab_root
 
 SERVERS = "gunicorn-sync,gunicorn-gthread,gunicorn-gevent"
 PLANS = (("io", 100, 300), ("io", 200, 300), ("io", 400, 300), ("cpu", 60, 100))
+CLUSTERS = ((100, ["--balance", "round-robin"]), (200, ["--balance", "least-conn", "--lose-one"]))
 WINDOW_S = "30"
 
 
@@ -40,15 +45,23 @@ def basis_run(folder: Path) -> Path:
 
 
 def verify(
-    basis: Path, folder: Path, scenario: str, rps: int, p95_ms: int, server: str | None
+    basis: Path,
+    folder: Path,
+    scenario: str,
+    rps: int,
+    p95_ms: int,
+    server: str | None,
+    cluster: list[str] | None = None,
 ) -> dict[str, object] | None:
-    """One plan verified: its JSON (options and verification), or None when nothing could be offered."""
+    """One plan verified (``cluster``: as a whole fleet, with these options): its JSON (options and verification), or
+    None when nothing could be offered."""
     work = ["--io-ms", "100"] if scenario == "io" else ["--cpu-ms", "10"]
     chosen = ["--verify-server", server] if server else []
-    out = folder / f"{scenario}-{rps}-{server or 'recommended'}"
+    fleet = ["--cluster", *cluster] if cluster is not None else []
+    out = folder / f"{scenario}-{rps}-{server or 'recommended'}{'-cluster' if fleet else ''}"
     done = flasklab(
         "plan", "--from", str(basis), "--rps", str(rps), "--p95-ms", str(p95_ms), *work,
-        "--verify", *chosen, "--verify-window-s", WINDOW_S, "--seed", "1", "--out", str(out), "--json",
+        "--verify", *chosen, *fleet, "--verify-window-s", WINDOW_S, "--seed", "1", "--out", str(out), "--json",
     )  # fmt: skip
     if done.returncode not in (0, 1):
         print(f"plan {scenario} {rps} rps: could not verify: {done.stderr.strip()[-400:]}")
@@ -85,5 +98,42 @@ def plan(extra: list[str]) -> int:
     print(f"plan_prediction_within {within}/{verified}")
     if errors:
         print(f"plan_p95_error_max {max(errors):.3f}")
+    clusters_held = clusters(basis, folder)
     print(f"basis run: {basis}")
-    return 0 if held == verified == len(checks) else 1
+    return 0 if held == verified == len(checks) and clusters_held else 1
+
+
+def clusters(basis: Path, folder: Path) -> bool:
+    """The CLUSTERS plans' gunicorn-sync fleets verified whole: a line each, then the sums; did every one hold?"""
+    held, errors, imbalances = 0, [], []
+    for rps, options in CLUSTERS:
+        document = verify(basis, folder, "io", rps, 300, "gunicorn-sync", options)
+        checked = document.get("verification") if document else None
+        fleet = document.get("cluster") if document else None
+        if not isinstance(checked, dict) or not isinstance(fleet, dict):
+            print(f"cluster io {rps} rps: no gunicorn-sync fleet to verify")
+            continue
+        loss = fleet.get("loss")
+        held += bool(checked["held"]) and (loss is None or bool(loss["held"]))
+        if checked["p95_error"] is not None:
+            errors.append(checked["p95_error"])
+        if fleet["imbalance"] is not None:
+            imbalances.append(fleet["imbalance"])
+        lost = (
+            f"; one lost: {loss['requests']} requests after, {loss['failures']} failed, p95 {loss['p95_ms']} ms, N+1 "
+            f"{'held' if loss['held'] else 'DID NOT HOLD'}"
+            if isinstance(loss, dict)
+            else ""
+        )
+        print(
+            f"cluster io {rps} rps p95<=300: {checked['instances']} x gunicorn-sync behind nginx ({fleet['method']}) "
+            f"at {checked['rate_rps']} rps: predicted p95 {checked['predicted_p95_ms'] or 0:.1f} ms, measured "
+            f"{checked['measured_p95_ms'] or 0:.1f} ms, imbalance {fleet['imbalance'] or 0:.2f}; "
+            f"{'held' if checked['held'] else 'DID NOT HOLD'}{lost}"
+        )
+    print(f"plan_cluster_held {held}/{len(CLUSTERS)}")
+    if errors:
+        print(f"plan_cluster_p95_error_max {max(errors):.3f}")
+    if imbalances:
+        print(f"plan_cluster_imbalance_max {max(imbalances):.2f}")
+    return held == len(CLUSTERS)
