@@ -289,6 +289,15 @@ def test_the_agent_reads_its_servers_accept_queue(start_agent: Callable[..., Age
     assert target.queue_sampler().start().stop() is None  # no socket on the port: not read, not an empty queue
 
 
+def serving_version_1(start_agent: Callable[..., Agent], server: str) -> tuple[Agent, AgentTarget, int]:
+    """An agent running ``server`` now, its target, and the server's process id; the app answers with code 1."""
+    agent = start_agent("now", server=server)
+    agent.wait_serving()
+    target = AgentTarget(agent.server_url, agent.url, "512m")
+    assert target.served_versions() == ["1"]
+    return agent, target, int(agent.status()["pid"])
+
+
 @pytest.mark.measuring
 def test_a_reload_through_the_agent_deploys_the_next_code_version(
     start_agent: Callable[..., Agent], local_backend: LocalBackend, catalog_servers: dict[str, Server]
@@ -297,11 +306,7 @@ def test_a_reload_through_the_agent_deploys_the_next_code_version(
     then SIGHUP to gunicorn's master, whose new workers import the new code; the master stays, the old workers go."""
     venv = local_backend.environment(catalog_servers["gunicorn-sync"].requirements)
     gunicorn = f"{venv / 'bin' / 'gunicorn'} --workers 2 --bind 127.0.0.1:{{port}} flasklab_app.app:app"
-    agent = start_agent("now", server=gunicorn)
-    agent.wait_serving()
-    target = AgentTarget(agent.server_url, agent.url, "512m")
-    master = agent.status()["pid"]
-    assert target.served_versions() == ["1"]
+    agent, target, master = serving_version_1(start_agent, gunicorn)
     assert target.reload() == "2"
     deadline = time.monotonic() + 20
     while target.served_versions(asks=6) != ["2"]:
@@ -322,11 +327,7 @@ def test_a_redeploy_through_the_agent_restarts_the_server_on_the_next_code_versi
     and started again as a new process, which answers with it."""
     venv = local_backend.environment(catalog_servers["waitress"].requirements)
     waitress = f"{venv / 'bin' / 'waitress-serve'} --host 127.0.0.1 --port {{port}} flasklab_app.app:app"
-    agent = start_agent("now", server=waitress)
-    agent.wait_serving()
-    target = AgentTarget(agent.server_url, agent.url, "512m")
-    first = agent.status()["pid"]
-    assert target.served_versions() == ["1"]
+    agent, target, first = serving_version_1(start_agent, waitress)
     assert target.redeploy() == "2"
     agent.wait_serving()
     assert target.served_versions() == ["2"]
