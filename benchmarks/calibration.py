@@ -31,9 +31,9 @@ from servers import local_server
 
 from flasklab.core.arrivals import Schedule, step_generator
 from flasklab.core.catalog import lab_root, load_scenarios, load_servers
+from flasklab.core.intervals import nearest_rank
 from flasklab.core.results import Step
 from flasklab.core.settings import Profile
-from flasklab.loadgen.window import nearest_rank
 from flasklab.measure.backends.base import RunningTarget, http_get
 from flasklab.measure.backends.local import LocalBackend
 from flasklab.measure.load import LoadJob, run_load

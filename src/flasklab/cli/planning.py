@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
@@ -53,6 +52,7 @@ from flasklab.planning.verify import (
     verification_sweep,
     verification_table,
     verify_profile,
+    whole_rps,
 )
 
 
@@ -287,8 +287,7 @@ def verify_plan(
         instances, lose_at_s = option.instances or 1, None
         if fleet is not None and fleet.lose_one:  # the plan's N+1, one lost halfway through the window
             instances = option.n_plus_one or instances + 1
-            whole_rate = math.ceil(result.request.rps - 1e-9)
-            lose_at_s = VERIFY_WARMUP_S + verify_profile(whole_rate, window_s).window_s / 2 + START_LAG_S
+            lose_at_s = VERIFY_WARMUP_S + verify_profile(whole_rps(result), window_s).window_s / 2 + START_LAG_S
         if fleet is not None:
             server = fleet_server(server, instances, fleet.method, folder, lose_at_s)
         sweep = verification_sweep(result, option, server, scenario, folder, window_s, seed, whole=fleet is not None)

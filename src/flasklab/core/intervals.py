@@ -98,3 +98,10 @@ def two_sided_min(q: float) -> int:
     while q**n + (1 - q) ** n > ALPHA:
         n += 1
     return n
+
+
+def nearest_rank(ordered: list[float], percent: float) -> float | None:
+    """The exact percentile of sorted values: the smallest value with at least ``percent`` % at or below it."""
+    if not ordered:
+        return None
+    return ordered[max(math.ceil(percent / 100 * len(ordered)) - 1, 0)]

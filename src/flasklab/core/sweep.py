@@ -17,6 +17,7 @@ from flasklab.core.catalog import Scenario, Server
 from flasklab.core.results import Estimate, Results, Target
 from flasklab.core.run_record import StepsRule
 from flasklab.core.settings import DEFAULT_SLO_P95_MS, PROFILES, WINDOW_FLOOR, Profile
+from flasklab.core.timeouts import outlasting
 from flasklab.core.userapp import UserApp
 
 # What an estimate of the time left adds to its steps, each a little above a local run's as `scripts/bench
@@ -182,11 +183,9 @@ def measured_steps(results: Results) -> list[float]:
 def whole_windows(results: Results) -> bool:
     """Does every window of the run last the profile's whole window (the moments profile, a deploy under load, a run
     of scenarios that outlast the servers' timeout only)?"""
-    meta, declared = results.meta, results.meta.scenario_declarations or {}
+    meta = results.meta
     profile = PROFILES.get(meta.profile)
-    timeouts = bool(meta.scenarios) and all(
-        (scenario := declared.get(name)) is not None and scenario.outlasts_server_timeout for name in meta.scenarios
-    )
+    timeouts = bool(meta.scenarios) and all(outlasting(results, name) for name in meta.scenarios)
     return (profile is not None and profile.windows == "fixed") or bool(meta.reload_at_s) or timeouts
 
 

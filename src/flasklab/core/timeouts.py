@@ -107,18 +107,23 @@ def timeout_outcome(target: Target, param: str, timeout_s: int | None) -> Timeou
     )
 
 
+def outlasting(results: Results, scenario: str) -> str | None:
+    """The parameter of ``scenario``'s requests meant to outlast the servers' timeout, as the run recorded it (None:
+    it has none, or the run recorded no declarations)."""
+    declared = (results.meta.scenario_declarations or {}).get(scenario)
+    return declared.outlasts_server_timeout if declared is not None else None
+
+
 def timeout_outcomes(results: Results) -> list[TimeoutOutcome]:
     """Every target of a scenario that outlasts the servers' timeout, in run order, with its server's timeout as the
     run recorded it."""
-    declarations = results.meta.scenario_declarations or {}
     entries = results.meta.server_entries or {}
     outcomes = []
     for target in results.targets:
-        declared = declarations.get(target.scenario)
-        if declared is None or declared.outlasts_server_timeout is None:
+        if (param := outlasting(results, target.scenario)) is None:
             continue
         entry = entries.get(target.server)
         timeout_s = entry.timeout_s if entry is not None else None
-        if (outcome := timeout_outcome(target, declared.outlasts_server_timeout, timeout_s)) is not None:
+        if (outcome := timeout_outcome(target, param, timeout_s)) is not None:
             outcomes.append(outcome)
     return outcomes

@@ -19,7 +19,7 @@ from typing import Any
 
 import gevent
 
-from flasklab.loadgen.window import nearest_rank
+from flasklab.core.intervals import nearest_rank
 
 LOOP_TICK_S = 0.010
 LAG_DIGITS = 3

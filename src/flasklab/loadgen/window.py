@@ -19,7 +19,7 @@ from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flasklab.core.intervals import binomial_at_least, quantile_ranks
+from flasklab.core.intervals import binomial_at_least, nearest_rank, quantile_ranks
 from flasklab.core.settings import WINDOW_FLOOR as WINDOW_FLOOR  # the rule's floor, with the profiles
 from flasklab.core.standing import MAX_FAILURE_RATE
 
@@ -56,13 +56,6 @@ MIN_WINDOW_SAMPLES = 20
 MIN_KIND_SAMPLES = 2
 RATE_WIDTH = 0.10
 FAILURES_ALPHA = 0.001
-
-
-def nearest_rank(ordered: list[float], percent: float) -> float | None:
-    """The exact percentile of sorted values: the smallest value with at least ``percent`` % at or below it."""
-    if not ordered:
-        return None
-    return ordered[max(math.ceil(percent / 100 * len(ordered)) - 1, 0)]
 
 
 def percentile_interval(ordered: list[float], percent: float) -> tuple[float | None, float | None]:

@@ -73,7 +73,7 @@ class ServerRound:
         for target, scenario in zip(self.targets, self.scenarios, strict=True):
             running = self.ready(target, previous) if previous is not None else self.running
             assert running is not None  # started before the first target
-            TargetLoad(self.run, running, target, scenario).measure()
+            TargetLoad(self.run, running, self.server, target, scenario).measure()
             previous = scenario.name
             self.done.append(scenario.name)
             self.run.finished([target])
@@ -133,9 +133,12 @@ class TargetLoad:
     """One target's load on a running server: each step saved and told as it ends, then the server's state after
     the load judged (gone, or silent through the last step: the target, and the server's round, failed)."""
 
-    def __init__(self, run: RunState, running: RunningTarget, target: Target, scenario: Scenario) -> None:
+    def __init__(
+        self, run: RunState, running: RunningTarget, server: Server, target: Target, scenario: Scenario
+    ) -> None:
         self.run = run
         self.running = running
+        self.server = server
         self.target = target
         self.scenario = scenario
         self.deploy: Deploy | None = None  # --reload-at: the reload of the window going on
@@ -160,12 +163,12 @@ class TargetLoad:
         self.run.observer.window_started(self.target.server, self.target.scenario, users)
         sweep = self.run.sweep
         if sweep.reload_at_s:
-            server = next((s for s in sweep.servers if s.name == self.target.server), None)
-            if server is not None and server.reload is None:  # no graceful reload: a deploy restarts it
+            server = self.server
+            if server.reload is None:  # no graceful reload: a deploy restarts it
                 how = "a restart (no graceful reload in the catalog): stopped, then started again"
                 self.deploy = Deploy(self.running, sweep.reload_at_s, how, restart=True)
             else:
-                how = f"{server.reload if server and server.reload else 'a reload'} to the server's main process"
+                how = f"{server.reload} to the server's main process"
                 self.deploy = Deploy(self.running, sweep.reload_at_s, how)
 
     def deployed(self, step: Step) -> Step:

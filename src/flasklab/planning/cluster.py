@@ -18,7 +18,6 @@ instances, or a planned CPU load (rate x CPU per request) above FAIR_CPU_SHARE o
 from __future__ import annotations
 
 import contextlib
-import math
 import shlex
 import statistics
 from collections import Counter, defaultdict
@@ -28,6 +27,7 @@ from pathlib import Path
 from rich.table import Table
 
 from flasklab.core.catalog import Server
+from flasklab.core.intervals import nearest_rank
 from flasklab.planning.option import Option, Plan
 
 BALANCE_METHODS = ("round-robin", "least-conn", "random-two")
@@ -113,9 +113,8 @@ def fleet_server(server: Server, instances: int, method: str, folder: Path, lose
 
 
 def nearest_p95(times: list[float]) -> float | None:
-    """The exact p95 (nearest rank) from MIN_P95_SAMPLES times on, where it is more than their maximum."""
-    ordered = sorted(times)
-    return ordered[math.ceil(0.95 * len(ordered)) - 1] if len(ordered) >= MIN_P95_SAMPLES else None
+    """The exact p95 from MIN_P95_SAMPLES times on, where it is more than their maximum."""
+    return nearest_rank(sorted(times), 95) if len(times) >= MIN_P95_SAMPLES else None
 
 
 def read_access_log(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,18 @@ from flasklab.planning.option import Option, Plan
 EMIT_FORMATS = ("kubernetes", "compose")
 PORT = 8000
 SERVICE_PORT = 80
-LOCUST_IMAGE = "locustio/locust:2.47.0"  # the version the lab pins
+LOCUST_IMAGE = f"locustio/locust:{version('locust')}"  # the version the lab pins and runs
 USERS_PER_WORKER = 50  # the replay's users per Locust worker (each offers rate / users requests a second)
 RPS_PER_USER = 20.0  # ... and at most this many requests a second each, so that a slow answer does not cap the rate
 REPLAY_RUN_TIME = "5m"
+# What every instance is given, in both formats (the compose lab's x-server environment, its agent starting it now).
+SERVER_ENVIRONMENT = {
+    "HOST": "0.0.0.0",
+    "PORT": str(PORT),
+    "APP_MODULE": "flasklab_app.app:app",
+    "LAB_SELF_URL": f"http://127.0.0.1:{PORT}",
+    "LAB_SERVER_START": "now",
+}
 
 
 DEV_SOFTWARE = "werkzeug"  # the dev server: measured beside the others, never written as a production fleet
@@ -163,13 +172,7 @@ def deployment(fleet: Fleet) -> dict[str, Any]:
         "name": "server",
         "image": fleet.image,
         "args": [fleet.server.command],  # the image's entry point (the lab's agent) runs it, as in compose
-        "env": [
-            {"name": "HOST", "value": "0.0.0.0"},
-            {"name": "PORT", "value": str(PORT)},
-            {"name": "APP_MODULE", "value": "flasklab_app.app:app"},
-            {"name": "LAB_SELF_URL", "value": f"http://127.0.0.1:{PORT}"},
-            {"name": "LAB_SERVER_START", "value": "now"},
-        ],
+        "env": [{"name": name, "value": value} for name, value in SERVER_ENVIRONMENT.items()],
         "ports": [{"name": "http", "containerPort": PORT}],
         "resources": {"requests": resources, "limits": resources},
         "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5},
@@ -276,13 +279,7 @@ def compose_document(fleet: Fleet) -> dict[str, Any]:
             "server": {
                 "image": fleet.image,
                 "command": [fleet.server.command],
-                "environment": {
-                    "HOST": "0.0.0.0",
-                    "PORT": str(PORT),
-                    "APP_MODULE": "flasklab_app.app:app",
-                    "LAB_SELF_URL": f"http://127.0.0.1:{PORT}",
-                    "LAB_SERVER_START": "now",
-                },
+                "environment": dict(SERVER_ENVIRONMENT),
                 "deploy": {
                     "replicas": fleet.replicas,
                     "resources": {"limits": {"cpus": fleet.cpus, "memory": fleet.memory}},

@@ -92,6 +92,11 @@ def chosen_option(plan: Plan, server: str | None) -> Option:
     return chosen
 
 
+def whole_rps(plan: Plan) -> int:
+    """The plan's whole traffic, in whole requests per second (rounded up): what a fleet verified whole is offered."""
+    return math.ceil(plan.request.rps - 1e-9)
+
+
 def share_rps(plan: Plan, option: Option) -> int:
     """One instance's share of the traffic, in whole requests per second (rounded up: the safe side)."""
     assert option.instances is not None
@@ -149,7 +154,7 @@ def verification_sweep(
 ) -> Sweep:
     """One instance of ``option`` at its share of the planned rate (``whole``: the fleet, flasklab.planning.cluster,
     at the whole rate), as Poisson arrivals, with the prediction kept."""
-    rate = math.ceil(plan.request.rps - 1e-9) if whole else share_rps(plan, option)
+    rate = whole_rps(plan) if whole else share_rps(plan, option)
     work = plan.workload
     return Sweep(
         servers=[server],
@@ -179,7 +184,7 @@ def verdict(plan: Plan, option: Option, run: Results, run_dir: Path, fleet: int 
     return Verification(
         server=option.server,
         setting=option.setting or option.shape,
-        rate_rps=math.ceil(plan.request.rps - 1e-9) if fleet > 1 else rate,
+        rate_rps=whole_rps(plan) if fleet > 1 else rate,
         window_s=run.meta.window_s,
         objective_p95_ms=objective,
         predicted_p95_ms=predicted_p95,

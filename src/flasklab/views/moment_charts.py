@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
 from flasklab.core.analysis import load_text
 from flasklab.core.results import Results, Target
+from flasklab.core.timeouts import outlasting
 from flasklab.views.chart_style import Figure, ServerStyle, apply_layout, line, log_axis
 from flasklab.views.curve_charts import scenario_targets
 
@@ -26,8 +27,7 @@ def recycles(results: Results, target: Target) -> bool:
 
 def outlasts_timeout(results: Results, scenario: str) -> bool:
     """Is ``scenario`` one whose long requests outlast the servers' timeout (the timeout scenario)?"""
-    declared = (results.meta.scenario_declarations or {}).get(scenario)
-    return declared is not None and declared.outlasts_server_timeout is not None
+    return outlasting(results, scenario) is not None
 
 
 def moments_figure(results: Results, scenario: str, styles: dict[str, ServerStyle]) -> Figure | None:
