@@ -8,7 +8,9 @@ p95 <= 300 ms, and 60 rps of ``cpu`` at p95 <= 100 ms. Each plan's recommended o
 Two ``io`` plans' gunicorn-sync options are also verified as whole fleets (``--cluster``: every instance behind a
 real nginx at the whole rate; the 200 rps one with ``--lose-one``, its N+1 instances, one killed mid-window), each
 line with its fleet's imbalance and, with the loss, whether the N+1 line held; ``plan_cluster_held``,
-``plan_cluster_p95_error_max`` and ``plan_cluster_imbalance_max`` sum them up.
+``plan_cluster_p95_error_max`` and ``plan_cluster_imbalance_max`` sum them up. The fleet verified without a loss is
+planned again with what it measured (``--balance-from``): its line says whether the imbalance was material and what
+it changed.
 Figures: ``plan_held N/M`` (verified options whose measured p95 met the objective on a step that counts; goal: all),
 ``plan_prediction_within N/M`` (predicted p95 within 25 % of the measured one: ``plan --verify``'s second verdict)
 and ``plan_p95_error_max`` (the worst |predicted - measured| / measured p95 of them all; goal <= 0.25: a median
@@ -125,6 +127,8 @@ def clusters(basis: Path, folder: Path) -> bool:
             if isinstance(loss, dict)
             else ""
         )
+        if loss is None:
+            learnt(basis, folder / f"io-{rps}-gunicorn-sync-cluster", rps, document or {})
         print(
             f"cluster io {rps} rps p95<=300: {checked['instances']} x gunicorn-sync behind nginx ({fleet['method']}) "
             f"at {checked['rate_rps']} rps: predicted p95 {checked['predicted_p95_ms'] or 0:.1f} ms, measured "
@@ -137,3 +141,27 @@ def clusters(basis: Path, folder: Path) -> bool:
     if imbalances:
         print(f"plan_cluster_imbalance_max {max(imbalances):.2f}")
     return held == len(CLUSTERS)
+
+
+def learnt(basis: Path, fleet_dir: Path, rps: int, document: dict[str, object]) -> None:
+    """The same plan again with the fleet's measured balance (``--balance-from``): the line --explain gives it, and
+    gunicorn-sync's instances and rate per instance before and after."""
+    done = flasklab(
+        "plan", "--from", str(basis), "--rps", str(rps), "--p95-ms", "300", "--io-ms", "100",
+        "--balance-from", str(fleet_dir), "--json",
+    )  # fmt: skip
+    if done.returncode != 0:
+        print(f"cluster io {rps} rps: could not plan with its balance: {done.stderr.strip()[-400:]}")
+        return
+    again = json.loads(done.stdout)
+    before, after = (sync_option(plan) for plan in (document, again))
+    balance = next((note for note in again["notes"] if note.startswith("balance: ")), "balance: none")
+    print(
+        f"cluster io {rps} rps learnt: {balance}; gunicorn-sync {before.get('instances')} -> "
+        f"{after.get('instances')} instances at {after.get('rps_per_instance') or 0:.1f} rps each"
+    )
+
+
+def sync_option(document: object) -> dict[str, object]:
+    options = document.get("options", []) if isinstance(document, dict) else []
+    return next((option for option in options if option.get("server") == "gunicorn-sync"), {})

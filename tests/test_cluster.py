@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -15,7 +17,9 @@ from click.testing import CliRunner
 from flasklab.cli import main
 from flasklab.core.catalog import load_servers
 from flasklab.measure.backends.base import server_budget
+from flasklab.planning.balance import CLUSTER_FILE, IMBALANCE_MATERIAL, Balance, BalanceError, judged, load_balance
 from flasklab.planning.cluster import MAX_INSTANCES, fleet_server, read_access_log, unfair
+from flasklab.planning.fleet_cpu import InstanceCpu
 from flasklab.planning.option import Option, Plan
 from flasklab.planning.plan import budget_cpus, plan_capacity
 from flasklab.planning.request import PlanRequest
@@ -47,8 +51,8 @@ def test_shares_p95s_and_passed_on_requests_come_from_nginx_s_lines(tmp_path: Pa
     assert lost is not None and (lost.requests, lost.failures, lost.p95_ms, lost.held) == (12, 1, None, False)
 
 
-def io_plan(rps: float, cpu_ms: float | None = None) -> Plan:
-    request = PlanRequest(rps, 400, 100, cpu_ms, 0.8, None)
+def io_plan(rps: float, cpu_ms: float | None = None, balance: Balance | None = None) -> Plan:
+    request = PlanRequest(rps, 400, 100, cpu_ms, 0.8, None, balance)
     return plan_capacity(request, load_servers(ROOT), budget_cpus(server_budget(ROOT)), None)
 
 
@@ -110,8 +114,10 @@ def test_a_fleet_behind_nginx_shares_the_planned_rate_and_survives_losing_one(tm
     assert cluster["method"] == "least-conn" and verification["instances"] == 3, cluster
     answered = {figure["address"]: figure for figure in cluster["instances"]}
     assert len(answered) == 3 and sum(f["share"] for f in answered.values()) == pytest.approx(1.0), cluster
-    first_port = (out / "cluster-instances.pids").read_text().split()  # the instances' processes, in order
-    assert len(first_port) == 3
+    instances = [line.split() for line in (out / "cluster-instances.pids").read_text().splitlines()]
+    assert sorted(f"127.0.0.1:{port}" for _, port in instances) == sorted(answered)  # "PID PORT", in order
+    assert all(0 < f["cpu_cores"] < 1.5 for f in answered.values()), cluster  # each instance's own, sampled
+    assert json.loads((out / "cluster.json").read_text())["instances"] == cluster["instances"]
     shares = sorted(f["share"] for f in answered.values())
     assert shares[0] < 0.3 and shares[-1] > 1 / 3, cluster  # the lost one served about half as long as the others
     assert all(f["p95_ms"] is not None and 95 <= f["p95_ms"] <= 400 for f in answered.values()), cluster
@@ -122,3 +128,91 @@ def test_a_fleet_behind_nginx_shares_the_planned_rate_and_survives_losing_one(tm
     assert (out / "results.json").exists() and (out / "cluster-lost.txt").exists()
     leftover = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True)
     assert leftover.stdout == "", leftover.stdout  # the fleet and its nginx stopped with the run
+
+
+def fleet_figures(folder: Path, counts: list[int], loss: dict[str, float] | None = None) -> Path:
+    """A cluster.json as --cluster writes it, for a fleet whose instances answered ``counts`` requests."""
+    total = sum(counts)
+    members = [{"address": f"127.0.0.1:{9001 + i}", "requests": n, "share": n / total} for i, n in enumerate(counts)]
+    imbalance = max(counts) / (total / len(counts))
+    document = {
+        "server": "gunicorn-sync",
+        "fleet": len(counts),
+        "instances": members,
+        "method": "random-two",
+        "imbalance": imbalance,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CLUSTER_FILE).write_text(json.dumps(document | {"moved": 0, "loss": loss}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("counts", "material", "why"),
+    [
+        ([1500, 900, 600], True, "the busiest instance 19.4 standard deviations above an even split"),
+        ([1040, 1000, 960], False, "under 1.05"),
+        ([54, 46, 50], False, "standard deviations above an even split: counting noise"),  # 1.08 from 150 requests
+        ([3000], False, "fewer than two instances answered"),
+    ],
+)
+def test_an_imbalance_is_material_past_5_percent_and_the_counting_noise(
+    counts: list[int], material: bool, why: str
+) -> None:
+    imbalance = max(counts) / (sum(counts) / len(counts))
+    assert judged(imbalance, counts)[0] is material
+    assert why in judged(imbalance, counts)[1]
+    assert IMBALANCE_MATERIAL == 1.05
+
+
+def test_the_planner_puts_the_busiest_share_on_every_instance_where_the_imbalance_is_material(tmp_path: Path) -> None:
+    """60 rps of 100 ms I/O: 2 gunicorn-sync instances of 4 workers at an even 30 rps each. A fleet measured 1.5 x
+    the mean share on its busiest instance: 45 rps would keep 4.5 requests in 4 workers, so the plan takes 3."""
+    even = next(o for o in io_plan(60).options if o.server == "gunicorn-sync")
+    learnt = load_balance(fleet_figures(tmp_path / "uneven", [1500, 900, 600]))
+    assert learnt.material and learnt.factor == pytest.approx(1.5) and learnt.instances == 3
+    plan = io_plan(60, balance=learnt)
+    sync = next(o for o in plan.options if o.server == "gunicorn-sync")
+    assert (even.instances, even.rps_per_instance) == (2, 30)
+    assert sync.instances == 3 and sync.rps_per_instance == pytest.approx(60 / 3 * 1.5)
+    assert any(line.startswith("balance: measured 1.50") and "R / N x 1.50" in line for line in plan.notes)
+    noise = load_balance(fleet_figures(tmp_path / "even", [1040, 1000, 960]))
+    assert not noise.material and noise.factor == 1.0
+    assert next(o for o in io_plan(60, balance=noise).options if o.server == "gunicorn-sync").instances == 2
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda folder: folder, "holds no cluster.json: give the folder of a `flasklab plan --verify --cluster` run"),
+        (lambda folder: fleet_figures(folder, [900, 300], {"lost_at": 1.0}), "lost an instance on purpose"),
+    ],
+)
+def test_a_folder_without_a_fleet_s_balance_exits_2(tmp_path: Path, make: Any, message: str) -> None:
+    folder = make(tmp_path)
+    with pytest.raises(BalanceError) as raised:
+        load_balance(folder)
+    assert message in str(raised.value)
+    base = ["plan", "--rps", "60", "--p95-ms", "400", "--io-ms", "100", "--balance-from", str(folder)]
+    result = CliRunner().invoke(main, base)
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+
+
+@pytest.mark.real  # real processes: one spinning, one asleep
+def test_each_instance_s_cpu_is_sampled_from_its_own_process_tree(tmp_path: Path) -> None:
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    rest = subprocess.Popen(["sleep", "30"])
+    try:
+        pids = tmp_path / "pids"
+        pids.write_text(f"{spin.pid} 9001\n{rest.pid} 9002\ngarbled\n")
+        with InstanceCpu(pids, every_s=0.1) as cpu:
+            started = time.time()
+            time.sleep(1.5)
+        ended = time.time()
+    finally:
+        spin.kill()
+        rest.kill()
+    busy, idle = cpu.cores("127.0.0.1:9001", started, ended), cpu.cores("127.0.0.1:9002", started, ended)
+    assert busy is not None and 0.2 < busy <= 1.1, busy  # a core's worth, less what a shared machine took
+    assert idle is not None and idle < 0.05, idle
+    assert cpu.cores("127.0.0.1:9003", started, ended) is None and cpu.cores("127.0.0.1:9001", 0, 1) is None

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -168,7 +169,7 @@ def test_kinds_from_the_catalog(catalog_servers: dict[str, Server]) -> None:
         ({"rps": 200, "p95_ms": 90, "io_ms": 100}, "--p95-ms"),  # faster than the work itself
     ],
 )
-def test_bad_requests(fields: dict[str, float], param: str) -> None:
+def test_bad_requests(fields: dict[str, Any], param: str) -> None:
     with pytest.raises(PlanError) as raised:
         PlanRequest(**fields)
     assert raised.value.param == param
@@ -237,7 +238,7 @@ def test_from_not_a_run_exits_2(tmp_path: Path) -> None:
 # Plans from a real run
 
 
-def measured_plan(run: Results, catalog_servers: dict[str, Server], **fields: float) -> Plan:
+def measured_plan(run: Results, catalog_servers: dict[str, Server], **fields: Any) -> Plan:
     return plan_capacity(PlanRequest(**({"rps": 200, "p95_ms": 500} | fields)), catalog_servers, CPUS, run)
 
 

@@ -6,7 +6,7 @@
 #   COMMAND: the catalog server's command; it reads $HOST and $PORT like every catalog command
 # LAB_CLUSTER_LOG: where nginx writes one line per request: its end (epoch s), the instance that answered and the
 # instance's own time (both as nginx saw them, several when it moved on to another), the status.
-# LAB_CLUSTER_PIDS: where the instances' process ids are written, one a line, in instance order.
+# LAB_CLUSTER_PIDS: where the instances' process ids and ports are written, "PID PORT" a line, in instance order.
 # LAB_CLUSTER_LOSE_AT_S (optional): this many seconds after the fleet answers, the first instance is killed (SIGKILL,
 # with everything it started: an instance lost) and the moment (epoch s) is written to LAB_CLUSTER_LOST.
 # Every process is in the caller's process group: stopping the group stops the fleet.
@@ -36,7 +36,7 @@ EOF
 servers=""
 for port in $ports; do
   HOST=127.0.0.1 PORT=$port LAB_SELF_URL=http://127.0.0.1:$port sh -c "$command" &
-  echo $! >> "$pids"
+  echo "$! $port" >> "$pids"
   servers="$servers        server 127.0.0.1:$port max_fails=1 fail_timeout=2s;
 "
 done
@@ -86,7 +86,7 @@ for port in sys.argv[1:]:
             time.sleep(0.05)
 EOF
 if [ -n "${LAB_CLUSTER_LOSE_AT_S:-}" ]; then
-  first=$(head -n 1 "$pids")
+  first=$(head -n 1 "$pids" | cut -d ' ' -f 1)
   lost=${LAB_CLUSTER_LOST:?run.sh: LAB_CLUSTER_LOST names where the moment of the loss is written}
   (
     sleep "$LAB_CLUSTER_LOSE_AT_S"

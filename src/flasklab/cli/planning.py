@@ -18,9 +18,11 @@ from flasklab.core.catalog import CatalogError, Scenario, load_servers
 from flasklab.core.settings import MAX_MS
 from flasklab.measure.backends.base import server_budget
 from flasklab.measure.backends.local import cpu_split
+from flasklab.planning.balance import Balance, BalanceError, load_balance, write_figures
 from flasklab.planning.cluster import (
     ACCESS_LOG,
     BALANCE_METHODS,
+    PIDS_FILE,
     START_LAG_S,
     ClusterFigures,
     cluster_table,
@@ -28,8 +30,10 @@ from flasklab.planning.cluster import (
     lost_moment,
     read_access_log,
     unfair,
+    with_cpu,
 )
 from flasklab.planning.emit import EMIT_FORMATS, EmitError, fleet_of, production_option, write_fleet
+from flasklab.planning.fleet_cpu import InstanceCpu
 from flasklab.planning.option import Option, Plan
 from flasklab.planning.plan import budget_cpus, plan_capacity, plan_tuning
 from flasklab.planning.render import plan_json, plan_table, reason_lines, summary_lines
@@ -106,6 +110,13 @@ def make_plan(request: PlanRequest, run_dir: Path | None) -> Plan:
     metavar="MIB",
     help="Memory budget of one instance, MiB: options measured above it are not offered.",
 )
+@click.option(
+    "--balance-from",
+    metavar="DIR",
+    type=click.Path(path_type=Path),
+    help="A fleet verified with --cluster (its --out): where its measured imbalance is material, each instance is "
+    "planned at the busiest one's share.",
+)
 @click.option("--explain", is_flag=True, help="Also print every option's reasoning and the shared numbers.")
 @click.option("--verify", is_flag=True, help="Run one instance of the recommended option at its share, and judge.")
 @click.option(
@@ -151,6 +162,7 @@ def plan(
     run_dir: Path | None,
     max_utilisation: float,
     mem_per_instance: float | None,
+    balance_from: Path | None,
     explain: bool,
     verify: bool,
     verify_server: str | None,
@@ -183,8 +195,10 @@ def plan(
     )
     if lose_one and not cluster:
         raise click.UsageError("--lose-one goes with --cluster")
+    learnt = learnt_balance(balance_from) if balance_from is not None else None
     try:
-        result = make_plan(PlanRequest(rps, p95_ms, io_ms, cpu_ms, max_utilisation, mem_per_instance), run_dir)
+        request = PlanRequest(rps, p95_ms, io_ms, cpu_ms, max_utilisation, mem_per_instance, learnt)
+        result = make_plan(request, run_dir)
     except PlanError as error:
         raise click.BadParameter(str(error), param_hint=error.param) from error
     except CatalogError as error:
@@ -200,6 +214,14 @@ def plan(
         print_plan(result, explain, verification, figures, written)
     if verification is not None and not verification.held:
         sys.exit(ExitCode.FAILED)
+
+
+def learnt_balance(folder: Path) -> Balance:
+    """The balance a fleet's verification measured (exit 2: not such a folder, or one that lost an instance)."""
+    try:
+        return load_balance(folder)
+    except BalanceError as error:
+        raise click.BadParameter(str(error), param_hint="--balance-from") from error
 
 
 def check_pairs(verify: bool, emit: bool, verify_server: str | None, verify_only: bool) -> None:
@@ -232,6 +254,9 @@ def print_plan(
         terminal.print(prediction_line(verification), highlight=False)
         if figures is not None:
             terminal.print(cluster_table(figures, verification.instances))
+            if figures.loss is None and figures.imbalance is not None:
+                learnt = load_balance(Path(verification.run_dir))
+                terminal.print(f"{learnt.text}; plan with it: --balance-from {learnt.source}", highlight=False)
     for path in written or []:
         terminal.print(f"wrote {path}", highlight=False)
 
@@ -295,10 +320,13 @@ def verify_plan(
             f"verify: {server.name} ({option.setting or option.shape}) at {sweep.profile.rates[0]} rps, Poisson "
             f"arrivals, {sweep.profile.window_s:g} s window → {sweep.out}"
         )
-        run = measure(replace(sweep, slo_p95_ms=result.request.p95_ms), backend, root)
-    if fleet is None:
+        with InstanceCpu(folder / PIDS_FILE) if fleet is not None else nullcontext() as cpu:
+            run = measure(replace(sweep, slo_p95_ms=result.request.p95_ms), backend, root)
+    if fleet is None or cpu is None:
         return verdict(result, option, run, sweep.out), None
     figures = read_access_log(folder / ACCESS_LOG, fleet.method, lost_moment(folder), result.request.p95_ms)
+    figures = with_cpu(figures, cpu)
+    write_figures(folder, option.server, instances, figures)
     return verdict(result, option, run, sweep.out, instances), figures
 
 

@@ -8,7 +8,9 @@ as Poisson arrivals. The fleet is one target of an ordinary run: the report, the
 the objective's verdict are the verification's. nginx writes a line per request (the instance that answered and
 its own time), from which each instance's share of the requests, its p95 and the imbalance (the largest share over
 the mean share) are read, over the step's warm-up and window. The fleet's CPU is the step's (every instance and
-nginx, one process group); an instance's own is not measured.
+nginx, one process group); each instance's own is sampled over the same span (flasklab.planning.fleet_cpu). The
+figures are written beside the run (flasklab.planning.balance.CLUSTER_FILE), where ``plan --balance-from`` learns the
+imbalance from them.
 
 A fleet the machine cannot host fairly is refused before anything starts (exit 2): more than MAX_INSTANCES
 instances, or a planned CPU load (rate x CPU per request) above FAIR_CPU_SHARE of the servers' CPUs here. On a
@@ -28,6 +30,7 @@ from rich.table import Table
 
 from flasklab.core.catalog import Server
 from flasklab.core.intervals import nearest_rank
+from flasklab.planning.fleet_cpu import InstanceCpu
 from flasklab.planning.option import Option, Plan
 
 BALANCE_METHODS = ("round-robin", "least-conn", "random-two")
@@ -53,6 +56,7 @@ class InstanceFigures:
     requests: int
     share: float
     p95_ms: float | None
+    cpu_cores: float | None = None  # its process tree's CPU over the load (flasklab.planning.fleet_cpu)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,15 @@ class ClusterFigures:
     imbalance: float | None  # the largest share over the mean share (1: even)
     moved: int  # requests nginx passed on to another instance after a failed one
     loss: LossFigures | None = None
+    span: tuple[float, float] | None = None  # the first and last answer's end (epoch s): the load nginx saw
+
+
+def with_cpu(figures: ClusterFigures, cpu: InstanceCpu) -> ClusterFigures:
+    """The figures with each instance's CPU over the load's span."""
+    if figures.span is None:
+        return figures
+    members = [replace(member, cpu_cores=cpu.cores(member.address, *figures.span)) for member in figures.instances]
+    return replace(figures, instances=members)
 
 
 def unfair(plan: Plan, option: Option, server_cpus: int) -> str | None:
@@ -125,7 +138,7 @@ def read_access_log(
     generator closed at the load's end (499) not at all. With ``lost_at``, the requests that ended after it too:
     failed (an error status or no instance) and their p95."""
     times: dict[str, list[float]] = defaultdict(list)
-    moved, after, failed_after = 0, [], 0
+    moved, after, failed_after, ends = 0, [], 0, []
     for line in path.read_text().splitlines() if path.exists() else []:
         fields = line.replace(", ", ",").split(" ")  # nginx joins the instances it tried with ", "
         if len(fields) != 5:
@@ -137,6 +150,7 @@ def read_access_log(
         answered, elapsed = fields[1].split(","), fields[2].split(",")
         if fields[3] == CLIENT_GONE:  # the load's end: the generator closed what was still open, not an answer
             continue
+        ends.append(ended)
         if lost_at is not None and ended >= lost_at:
             after.append(total_ms)
             failed_after += not fields[3].startswith(("2", "3"))
@@ -159,16 +173,17 @@ def read_access_log(
         held = bool(after) and failed_after <= 0.01 * len(after) and p95 is not None
         held = held and (objective_p95_ms is None or (p95 is not None and p95 <= objective_p95_ms))
         loss = LossFigures(lost_at, len(after), failed_after, p95, held)
-    return ClusterFigures(method, figures, imbalance, moved, loss)
+    return ClusterFigures(method, figures, imbalance, moved, loss, (min(ends), max(ends)) if ends else None)
 
 
 def cluster_table(figures: ClusterFigures, instances: int) -> Table:
     table = Table(title=f"The fleet: {instances} instances behind nginx ({figures.method})")
-    for column in ("instance", "requests", "share", "p95 ms (its own)"):
+    for column in ("instance", "requests", "share", "p95 ms (its own)", "CPU cores"):
         table.add_column(column, justify="left" if column == "instance" else "right")
     for figure in figures.instances:
         p95 = "—" if figure.p95_ms is None else f"{figure.p95_ms:,.1f}"
-        table.add_row(figure.address, f"{figure.requests:,}", f"{figure.share:.1%}", p95)
+        cpu = "—" if figure.cpu_cores is None else f"{figure.cpu_cores:.3f}"
+        table.add_row(figure.address, f"{figure.requests:,}", f"{figure.share:.1%}", p95, cpu)
     imbalance = "—" if figures.imbalance is None else f"{figures.imbalance:.2f}"
     table.caption = (
         f"imbalance (largest share / mean share) {imbalance}; {len(figures.instances)} of {instances} instances "

@@ -306,7 +306,7 @@ def readme(fleet: Fleet, kind: str, plan: Plan) -> str:
         f"# {fleet.server.name} x {fleet.replicas}: the plan for {plan.request.rps:g} rps within p95 "
         f"{plan.request.p95_ms:g} ms\n\nWritten by `flasklab plan --emit {kind}`: {fleet.replicas} instances of "
         f"{fleet.server.name} ({option.setting or option.shape}), each {fleet.cpus} CPU and {fleet.memory} of "
-        f"memory (the lab's budget), at {plan.request.rps / fleet.replicas:.4g} rps each; the plan predicted a p95 of "
+        f"memory (the lab's budget), at {plan.request.share(fleet.replicas):.4g} rps each; the plan predicted a p95 of "
         f"{option.expected_p95_ms or float('nan'):.0f} ms. Image: `{fleet.image}`, built by `docker compose build "
         f"{fleet.server.name}` in the lab's folder.\n\n"
     )

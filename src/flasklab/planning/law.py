@@ -156,7 +156,7 @@ def law_option(server: Server, request: PlanRequest, io_ms: float, cpu: Cpu, cpu
     option = Option(server.name, kind.name, "law", cpu_ms_per_request=cpu.ms, cpu_source=cpu.source)
 
     def at(instances: int, shape: Shape) -> Estimate | None:
-        return estimate(request.rps / instances, io_ms, cpu.ms, shape.slots, cpus)
+        return estimate(request.share(instances), io_ms, cpu.ms, shape.slots, cpus)
 
     if request.p95_ms <= io_ms + cpu.ms:
         option.reason = f"cannot: a request alone takes {ms(io_ms + cpu.ms)} ms (CPU {cpu.source})"
@@ -172,7 +172,7 @@ def law_option(server: Server, request: PlanRequest, io_ms: float, cpu: Cpu, cpu
     shape = shapes[bisect.bisect_left([fit(instances, s) for s in shapes], True)]
     found = at(instances, shape)
     assert found is not None  # the search found that it fits
-    load = request.rps / instances
+    load = request.share(instances)
     option.reason = (
         f"{instances} instance(s) of {kind.text(shape)}: {number(load)} rps each, {found.busy_slots:.3g} of "
         f"{shape.slots} {kind.unit} busy ({found.busy_slots / shape.slots:.0%}), CPU {found.cpu_utilisation:.0%} of "

@@ -90,18 +90,23 @@ def measured_option(analysis: TargetAnalysis, run: Results, request: PlanRequest
         return option
     curve = open_curve_rate(analysis, objective) if run.meta.model == "open" else None
     if curve is not None and curve.rps > 0:
-        instances = max(instances, math.ceil(request.rps / curve.rps - 1e-9))
+        instances = max(instances, curve_instances(request, curve))
     budget = request.mem_per_instance_mb
     if budget is not None and option.memory_mb is not None and option.memory_mb > budget:
         option.reason = f"cannot: an instance used {number(option.memory_mb)} MiB, over the {number(budget)} MiB asked"
         return option
-    found = basis.predict(request.rps / instances)
+    found = basis.predict(request.share(instances))
     assert found is not None  # the prediction met the objective at this count or fewer instances
     offer(option, basis, found, instances)
     capacity = analysis.capacity(request.p95_ms)
     option.capacity_rps = capacity.rps if capacity is not None else None
     option.reason = measured_reason(option, basis, found, curve, analysis, request)
     return option
+
+
+def curve_instances(request: PlanRequest, curve: Step) -> int:
+    """The fewest instances none of which is offered more than the open-model curve kept up with (``curve.rps``)."""
+    return fewest(lambda instances: request.share(instances) <= curve.rps + 1e-9, MAX_INSTANCES) or MAX_INSTANCES
 
 
 def describe_basis(option: Option, basis: ServiceBasis, analysis: TargetAnalysis) -> None:
@@ -122,7 +127,7 @@ def fewest_predicted(
     slots busy at most the utilisation target, and its predicted p95 within ``objective`` (None: no count does)."""
 
     def meets(instances: int) -> bool:
-        rate = request.rps / instances
+        rate = request.share(instances)
         if ceiling is not None and rate > ceiling.rps:
             return False
         if basis.cpu_ms is not None and rate * basis.cpu_ms / 1000 > request.max_utilisation * cpus:
@@ -162,7 +167,7 @@ def measured_reason(
     if curve is not None:
         text += (
             f"; the open-model curve kept up with {number(curve.rps)} rps within the objective (at "
-            f"{load_text(curve)}): at least {math.ceil(request.rps / curve.rps - 1e-9)} instance(s)"
+            f"{load_text(curve)}): at least {curve_instances(request, curve)} instance(s)"
         )
     if (capacity := analysis.capacity(request.p95_ms)) is not None:
         loop = "closed-loop " if capacity.offered_rps is None else ""

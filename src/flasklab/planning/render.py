@@ -41,6 +41,8 @@ def reasoning(request: PlanRequest, work: Workload, cpus: float, run: Results | 
         "utilisation)) + the Erlang C wait's 95th percentile; pessimistic for constant work, optimistic for bursts; "
         "no failover headroom (add an instance for N+1)",
     ]
+    if request.balance is not None:
+        lines.append(request.balance.text)
     if run is not None:
         lines.append(run_reasoning(run, work))
     return lines

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flasklab.core.catalog import CPU_WORK, IO_WORK, NO_WORK, Scenario, scenario_of_work
 from flasklab.core.results import Results, Target
 from flasklab.core.settings import MAX_MS
+from flasklab.planning.balance import Balance
 
 MAX_RPS = 1e7
 MAX_MEMORY_MB = 10**7
@@ -39,7 +40,8 @@ def _check(param: str, value: float, low: float, high: float, low_open: bool) ->
 @dataclass(frozen=True)
 class PlanRequest:
     """R rps with p95 <= p95_ms; each request waits io_ms and computes cpu_ms (None: not given). An instance's
-    slots are planned busy at most ``max_utilisation`` of the time, and within ``mem_per_instance_mb`` of memory."""
+    slots are planned busy at most ``max_utilisation`` of the time, and within ``mem_per_instance_mb`` of memory;
+    ``balance``: a verified fleet's split (flasklab.planning.balance): each instance planned at the busiest's rate."""
 
     rps: float
     p95_ms: float
@@ -47,6 +49,12 @@ class PlanRequest:
     cpu_ms: float | None = None
     max_utilisation: float = DEFAULT_MAX_UTILISATION
     mem_per_instance_mb: float | None = None
+    balance: Balance | None = None
+
+    def share(self, instances: int) -> float:
+        """One instance's planned rate: R / N, times the balance's material imbalance when there are several."""
+        factor = self.balance.factor if self.balance is not None and instances > 1 else 1.0
+        return self.rps / instances * factor
 
     def __post_init__(self) -> None:
         _check("--rps", self.rps, 0, MAX_RPS, low_open=True)

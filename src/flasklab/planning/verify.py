@@ -98,9 +98,10 @@ def whole_rps(plan: Plan) -> int:
 
 
 def share_rps(plan: Plan, option: Option) -> int:
-    """One instance's share of the traffic, in whole requests per second (rounded up: the safe side)."""
+    """One instance's share of the traffic (the busiest one's where the plan learnt a material imbalance), in whole
+    requests per second (rounded up: the safe side)."""
     assert option.instances is not None
-    return max(1, math.ceil(plan.request.rps / option.instances - 1e-9))
+    return max(1, math.ceil(plan.request.share(option.instances) - 1e-9))
 
 
 def verify_profile(rate: int, window_s: float | None) -> Profile:
