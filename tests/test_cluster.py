@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from flasklab.cli import main
 from flasklab.core.catalog import load_servers
+from flasklab.core.results import load_results
 from flasklab.measure.backends.base import server_budget
 from flasklab.planning.balance import CLUSTER_FILE, IMBALANCE_MATERIAL, Balance, BalanceError, judged, load_balance
 from flasklab.planning.cluster import MAX_INSTANCES, fleet_server, read_access_log, unfair
@@ -23,6 +25,7 @@ from flasklab.planning.fleet_cpu import InstanceCpu
 from flasklab.planning.option import Option, Plan
 from flasklab.planning.plan import budget_cpus, plan_capacity
 from flasklab.planning.request import PlanRequest
+from tests.compose_support import BASE_IMAGE, require_docker
 from tests.helpers import ROOT
 
 
@@ -115,7 +118,7 @@ def test_a_fleet_behind_nginx_shares_the_planned_rate_and_survives_losing_one(tm
     answered = {figure["address"]: figure for figure in cluster["instances"]}
     assert len(answered) == 3 and sum(f["share"] for f in answered.values()) == pytest.approx(1.0), cluster
     instances = [line.split() for line in (out / "cluster-instances.pids").read_text().splitlines()]
-    assert sorted(f"127.0.0.1:{port}" for _, port in instances) == sorted(answered)  # "PID PORT", in order
+    assert sorted(address for _, address in instances) == sorted(answered)  # "PID HOST:PORT", in order
     assert all(0 < f["cpu_cores"] < 1.5 for f in answered.values()), cluster  # each instance's own, sampled
     assert json.loads((out / "cluster.json").read_text())["instances"] == cluster["instances"]
     shares = sorted(f["share"] for f in answered.values())
@@ -204,7 +207,7 @@ def test_each_instance_s_cpu_is_sampled_from_its_own_process_tree(tmp_path: Path
     rest = subprocess.Popen(["sleep", "30"])
     try:
         pids = tmp_path / "pids"
-        pids.write_text(f"{spin.pid} 9001\n{rest.pid} 9002\ngarbled\n")
+        pids.write_text(f"{spin.pid} 127.0.0.1:9001\n{rest.pid} 127.0.0.1:9002\ngarbled\n")
         with InstanceCpu(pids, every_s=0.1) as cpu:
             started = time.time()
             time.sleep(1.5)
@@ -216,3 +219,63 @@ def test_each_instance_s_cpu_is_sampled_from_its_own_process_tree(tmp_path: Path
     assert busy is not None and 0.2 < busy <= 1.1, busy  # a core's worth, less what a shared machine took
     assert idle is not None and idle < 0.05, idle
     assert cpu.cores("127.0.0.1:9003", started, ended) is None and cpu.cores("127.0.0.1:9001", 0, 1) is None
+
+
+def fleet_projects() -> set[str]:
+    """The compose projects of fleets that have containers, running or not."""
+    listed = subprocess.run(
+        ["docker", "ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {project for project in listed.stdout.split() if project.startswith("flasklab-fleet-")}
+
+
+@pytest.mark.docker
+@pytest.mark.measuring
+def test_compose_replicas_behind_nginx_share_the_planned_rate_and_survive_losing_one(tmp_path: Path) -> None:
+    """The same plan as the local fleet's, as compose replicas (--backend docker): the 3 of N+1 scaled up behind the
+    lab's nginx image, each instance a container seen at its own address, the first killed (docker kill) halfway;
+    then the fleet is gone."""
+    require_docker(ROOT)
+    before = fleet_projects()
+    out = tmp_path / "verify"
+    command = [sys.executable, "-m", "flasklab", "plan", "--rps", "60", "--p95-ms", "400", "--io-ms", "100"]
+    command += ["--verify", "--cluster", "--backend", "docker", "--balance", "least-conn", "--lose-one"]
+    command += ["--verify-server", "gunicorn-sync", "--verify-window-s", "8", "--seed", "3", "--out", str(out)]
+    environment = os.environ | {"BASE_IMAGE": os.environ.get("BASE_IMAGE", BASE_IMAGE)}
+    done = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=900, cwd=ROOT, env=environment)
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    document = json.loads(done.stdout)
+    cluster, verification = document["cluster"], document["verification"]
+    assert verification["instances"] == 3 and verification["requests"] > 350, verification
+    answered = {figure["address"]: figure for figure in cluster["instances"]}
+    assert len(answered) == 3 and not any(address.startswith("127.") for address in answered), cluster
+    assert all(0 < figure["cpu_cores"] < 1.5 for figure in answered.values()), cluster  # each container's own
+    assert min(figure["share"] for figure in answered.values()) < 0.3, cluster  # the lost one served half as long
+    loss = cluster["loss"]
+    assert loss is not None and loss["requests"] > 100 and loss["failures"] <= 0.01 * loss["requests"], loss
+    fleet = yaml.safe_load((out / "fleet-compose.yml").read_text())["services"]
+    assert fleet["server"]["read_only"] is True and fleet["server"]["cap_drop"] == ["ALL"]
+    assert fleet["balancer"]["ports"] == ["127.0.0.1::8080"]
+    assert load_results(out).meta.backend == "docker"
+    assert fleet_projects() == before  # taken down with its target
+
+
+@pytest.mark.real
+def test_a_fleet_member_that_fails_to_start_fails_the_verification_with_its_log_tail(tmp_path: Path) -> None:
+    """An app that does not import: the first instance's exit ends the wait at once (not after the start timeout),
+    the target records why with the instances' log, and nothing of the fleet is left running."""
+    out = tmp_path / "verify"
+    command = [sys.executable, "-m", "flasklab", "plan", "--rps", "60", "--p95-ms", "400", "--io-ms", "100"]
+    command += ["--verify", "--cluster", "--verify-server", "gunicorn-sync", "--verify-window-s", "4"]
+    environment = os.environ | {"APP_MODULE": "nowhere:app"}
+    done = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, timeout=120, env=environment)
+    assert done.returncode == 1, done.stderr[-2000:]  # the objective did not hold: nothing was measured
+    (target,) = load_results(out).targets
+    assert target.status == "failed" and "exited during start-up" in (target.error or ""), target.error
+    tail = target.log_tail or ""
+    assert "No module named 'nowhere'" in tail and "exited before it answered" in tail
+    leftover = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True)
+    assert leftover.stdout == "", leftover.stdout

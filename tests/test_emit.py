@@ -131,3 +131,4 @@ def test_the_compose_fleet_is_a_file_compose_accepts(tmp_path: Path) -> None:
     sync = next(option for option in io_plan().options if option.server == "gunicorn-sync")
     assert server["deploy"]["replicas"] == sync.instances and server["read_only"] is True
     assert f"--workers {sync.processes}" in server["command"][0]
+    assert "--bind $$HOST:$$PORT " in server["command"][0]  # the container's shell reads them, not compose (as "$")

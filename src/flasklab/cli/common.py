@@ -182,9 +182,10 @@ def execute(sweep: Sweep, backend: Backend) -> Results:
         sys.exit(ExitCode.FAILED)
 
 
-def measure(sweep: Sweep, backend_name: str, root: Path) -> Results:
-    """Run the sweep on the named backend and write its report (judged by the sweep's own SLO, as it records it)."""
-    results = execute(sweep, backend_for(backend_name, root, sweep))
+def measure(sweep: Sweep, backend_name: str, root: Path, opened: Backend | None = None) -> Results:
+    """Run the sweep on the named backend (or one ``opened`` for it) and write its report (judged by the sweep's own
+    SLO, as it records it)."""
+    results = execute(sweep, opened or backend_for(backend_name, root, sweep))
     save_report(sweep.out)
     return results
 

@@ -18,6 +18,7 @@ from flasklab.core.catalog import CatalogError, Scenario, load_servers
 from flasklab.core.settings import MAX_MS
 from flasklab.measure.backends.base import server_budget
 from flasklab.measure.backends.local import cpu_split
+from flasklab.measure.backends.network import container_budget
 from flasklab.planning.balance import Balance, BalanceError, load_balance, write_figures
 from flasklab.planning.cluster import (
     ACCESS_LOG,
@@ -32,6 +33,7 @@ from flasklab.planning.cluster import (
     unfair,
     with_cpu,
 )
+from flasklab.planning.compose_fleet import ComposeFleetBackend
 from flasklab.planning.emit import EMIT_FORMATS, EmitError, fleet_of, production_option, write_fleet
 from flasklab.planning.fleet_cpu import InstanceCpu
 from flasklab.planning.option import Option, Plan
@@ -313,21 +315,27 @@ def verify_plan(
         if fleet is not None and fleet.lose_one:  # the plan's N+1, one lost halfway through the window
             instances = option.n_plus_one or instances + 1
             lose_at_s = VERIFY_WARMUP_S + verify_profile(whole_rps(result), window_s).window_s / 2 + START_LAG_S
-        if fleet is not None:
-            server = fleet_server(server, instances, fleet.method, folder, lose_at_s)
-        sweep = verification_sweep(result, option, server, scenario, folder, window_s, seed, whole=fleet is not None)
+        whole = server if fleet is None else fleet_server(server, instances, fleet.method, folder, lose_at_s)
+        sweep = verification_sweep(result, option, whole, scenario, folder, window_s, seed, whole=fleet is not None)
+        sweep = replace(sweep, slo_p95_ms=result.request.p95_ms)
         console.print(
-            f"verify: {server.name} ({option.setting or option.shape}) at {sweep.profile.rates[0]} rps, Poisson "
+            f"verify: {whole.name} ({option.setting or option.shape}) at {sweep.profile.rates[0]} rps, Poisson "
             f"arrivals, {sweep.profile.window_s:g} s window → {sweep.out}"
         )
-        with InstanceCpu(folder / PIDS_FILE) if fleet is not None else nullcontext() as cpu:
-            run = measure(replace(sweep, slo_p95_ms=result.request.p95_ms), backend, root)
-    if fleet is None or cpu is None:
-        return verdict(result, option, run, sweep.out), None
+        if fleet is None:
+            return verdict(result, option, measure(sweep, backend, root), sweep.out), None
+        replicas = None
+        if backend == "docker":  # compose replicas (flasklab.planning.compose_fleet), else run.sh's processes
+            replicas = ComposeFleetBackend(root, folder, server, instances, fleet.method, lose_at_s, console.print)
+        with InstanceCpu(folder / PIDS_FILE) as cpu:
+            run = measure(sweep, backend, root, replicas)
     figures = read_access_log(folder / ACCESS_LOG, fleet.method, lost_moment(folder), result.request.p95_ms)
     figures = with_cpu(figures, cpu)
     write_figures(folder, option.server, instances, figures)
     return verdict(result, option, run, sweep.out, instances), figures
+
+
+FLEET_BACKENDS = ("local", "docker")
 
 
 @dataclass(frozen=True)
@@ -339,10 +347,19 @@ class Fleet:
 
 
 def check_fleet(result: Plan, option: Option, backend: str) -> None:
-    """Exit 2 unless the option's whole fleet can run here: local processes, a fleet this machine hosts fairly
-    (flasklab.planning.cluster.unfair)."""
-    if backend != "local":
-        raise click.BadParameter("--cluster runs the fleet as local processes: --backend local", param_hint="--cluster")
-    split = cpu_split(float(server_budget(catalog()[0])["cpus"]))
-    if reason := unfair(result, option, len(split["server"]) if split else 1):
+    """Exit 2 unless the option's whole fleet can run here: local processes or compose replicas, a fleet this
+    machine hosts fairly on the servers' CPUs (flasklab.planning.cluster.unfair)."""
+    if backend not in FLEET_BACKENDS:
+        raise click.BadParameter(
+            f"--cluster runs the fleet as local processes or compose replicas: --backend {' or '.join(FLEET_BACKENDS)}",
+            param_hint="--cluster",
+        )
+    root = catalog()[0]
+    if backend == "docker":
+        pinning = container_budget(root)[1]
+        cpus = len(pinning["server"]) if pinning else 1
+    else:
+        split = cpu_split(float(server_budget(root)["cpus"]))
+        cpus = len(split["server"]) if split else 1
+    if reason := unfair(result, option, cpus):
         raise click.BadParameter(f"the fleet cannot be hosted fairly: {reason}", param_hint="--cluster")

@@ -150,10 +150,16 @@ def fleet_of(plan: Plan, option: Option, root: Path, budget: dict[str, str]) -> 
     server = load_servers(
         root, environment | {k: str(v) for k, v in planned_settings(option, catalog[option.server]).items()}
     )[option.server]
-    service = (read_compose(root).get("services") or {}).get(server.name) or {}
-    image = interpolate(str(service.get("image") or "flasklab-server:latest"), environment)
+    image = service_image(root, server.name, environment)
     work_ms = plan.workload.io_ms + (plan.request.cpu_ms or 0.0)
     return Fleet(option, server, image, budget["cpus"], budget["memory"], plan.request.rps, request_path(plan), work_ms)
+
+
+def service_image(root: Path, name: str, environment: dict[str, str] | None = None) -> str:
+    """The image of the lab's compose service ``name``, as compose names it (LAB_IMAGE_TAG and the like filled in)."""
+    service = (read_compose(root).get("services") or {}).get(name) or {}
+    settings = compose_environment(root) if environment is None else environment
+    return interpolate(str(service.get("image") or "flasklab-server:latest"), settings)
 
 
 def kubernetes_memory(memory: str) -> str:
@@ -268,6 +274,12 @@ http {
 """
 
 
+def compose_escaped(command: str) -> str:
+    """A shell command as a compose file must hold it: its ``$`` doubled, so that the container's shell, not
+    compose, reads $HOST and $PORT."""
+    return command.replace("$", "$$")
+
+
 def compose_document(fleet: Fleet) -> dict[str, Any]:
     """The fleet as a compose file: the server's replicas behind nginx on 127.0.0.1:8080 (nginx resolves the service
     name to every replica's address and balances round-robin over them)."""
@@ -278,7 +290,7 @@ def compose_document(fleet: Fleet) -> dict[str, Any]:
         "services": {
             "server": {
                 "image": fleet.image,
-                "command": [fleet.server.command],
+                "command": [compose_escaped(fleet.server.command)],
                 "environment": dict(SERVER_ENVIRONMENT),
                 "deploy": {
                     "replicas": fleet.replicas,

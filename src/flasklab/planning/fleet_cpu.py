@@ -1,7 +1,8 @@
 """Each fleet instance's CPU (``flasklab plan --verify --cluster``), sampled from the kernel while the fleet runs.
 
 The step's CPU is the fleet's as a whole: every instance and nginx are one process group. services/cluster/run.sh
-writes each instance's process id and port (flasklab.planning.cluster.PIDS_FILE); while the verification runs, a
+writes each instance's process id and address (flasklab.planning.cluster.PIDS_FILE; for compose replicas,
+flasklab.planning.compose_fleet writes each container's first process); while the verification runs, a
 thread of the plan command samples every SAMPLE_S the CPU time of each instance's process tree: its own, its live
 descendants' and what its reaped children left (a replaced worker). An instance's CPU over a span (the load, from
 nginx's first to its last line) is the CPU time between the first sample at or after its start and the last at or
@@ -38,7 +39,8 @@ def tree_cpu_s(pid: int) -> float | None:
 
 
 class InstanceCpu:
-    """Samples the instances named in ``pids_file`` ("PID PORT" lines) from entering to leaving, in a thread."""
+    """Samples the instances named in ``pids_file`` ("PID HOST:PORT" lines: a local instance's process, or a
+    container's first process as the host sees it) from entering to leaving, in a thread."""
 
     def __init__(self, pids_file: Path, every_s: float = SAMPLE_S) -> None:
         self.pids_file, self.every_s = pids_file, every_s
@@ -67,11 +69,11 @@ class InstanceCpu:
             return  # the fleet has not started yet
         for line in lines:
             fields = line.split()
-            if len(fields) != 2 or not all(field.isdigit() for field in fields):
+            if len(fields) != 2 or not fields[0].isdigit():
                 continue
             cpu = tree_cpu_s(int(fields[0]))
             if cpu is not None:
-                self.samples.setdefault(f"127.0.0.1:{fields[1]}", []).append((time.time(), cpu))
+                self.samples.setdefault(fields[1], []).append((time.time(), cpu))
 
     def cores(self, address: str, start: float, end: float) -> float | None:
         """The instance's mean CPU in cores over [start, end] (epoch s), from the samples inside it."""

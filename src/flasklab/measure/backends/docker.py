@@ -53,6 +53,14 @@ def inside(root: Path, path: Path, option: str) -> str:
         ) from None
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def without_escapes(text: str) -> str:
+    """Compose's output without the terminal's escape sequences it writes even with --no-color (an erased line)."""
+    return ANSI_ESCAPE.sub("", text)
+
+
 def failure_reason(result: subprocess.CompletedProcess[str]) -> str:
     """Why a compose command failed: pip's ``ERROR:`` lines when an image build's pip failed, else the output's tail."""
     output = f"{result.stdout}\n{result.stderr}"
@@ -97,7 +105,7 @@ class DockerTarget(AgentTarget):
 
     def log_tail(self, lines: int = 40) -> str:
         logs = self.backend.compose("logs", "--no-color", "--tail", str(lines), self.service, check=False)
-        return logs.stdout.strip()
+        return without_escapes(logs.stdout).strip()
 
     def stop(self) -> None:
         """The container goes (its agent stops the server on the way): the next start is a fresh one."""
