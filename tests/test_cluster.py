@@ -19,9 +19,9 @@ from flasklab.cli import main
 from flasklab.core.catalog import load_servers
 from flasklab.core.results import load_results
 from flasklab.measure.backends.base import server_budget
+from flasklab.measure.fleet_cpu import InstanceCpu
 from flasklab.planning.balance import CLUSTER_FILE, IMBALANCE_MATERIAL, Balance, BalanceError, judged, load_balance
 from flasklab.planning.cluster import MAX_INSTANCES, fleet_server, read_access_log, unfair
-from flasklab.planning.fleet_cpu import InstanceCpu
 from flasklab.planning.option import Option, Plan
 from flasklab.planning.plan import budget_cpus, plan_capacity
 from flasklab.planning.request import PlanRequest

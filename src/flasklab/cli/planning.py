@@ -15,15 +15,16 @@ from flasklab.cli.exits import ExitCode
 from flasklab.cli.options import backend_option, option, out_option
 from flasklab.core import settings
 from flasklab.core.catalog import CatalogError, Scenario, load_servers
+from flasklab.core.fleet_files import ACCESS_LOG, PIDS_FILE
 from flasklab.core.settings import MAX_MS
 from flasklab.measure.backends.base import server_budget
+from flasklab.measure.backends.fleet import ComposeFleetBackend
 from flasklab.measure.backends.local import cpu_split
 from flasklab.measure.backends.network import container_budget
+from flasklab.measure.fleet_cpu import InstanceCpu
 from flasklab.planning.balance import Balance, BalanceError, load_balance, write_figures
 from flasklab.planning.cluster import (
-    ACCESS_LOG,
     BALANCE_METHODS,
-    PIDS_FILE,
     START_LAG_S,
     ClusterFigures,
     cluster_table,
@@ -33,9 +34,7 @@ from flasklab.planning.cluster import (
     unfair,
     with_cpu,
 )
-from flasklab.planning.compose_fleet import ComposeFleetBackend
 from flasklab.planning.emit import EMIT_FORMATS, EmitError, fleet_of, production_option, write_fleet
-from flasklab.planning.fleet_cpu import InstanceCpu
 from flasklab.planning.option import Option, Plan
 from flasklab.planning.plan import budget_cpus, plan_capacity, plan_tuning
 from flasklab.planning.render import plan_json, plan_table, reason_lines, summary_lines
@@ -325,12 +324,12 @@ def verify_plan(
         if fleet is None:
             return verdict(result, option, measure(sweep, backend, root), sweep.out), None
         replicas = None
-        if backend == "docker":  # compose replicas (flasklab.planning.compose_fleet), else run.sh's processes
+        if backend == "docker":  # compose replicas (flasklab.measure.backends.fleet), else run.sh's processes
             replicas = ComposeFleetBackend(root, folder, server, instances, fleet.method, lose_at_s, console.print)
         with InstanceCpu(folder / PIDS_FILE) as cpu:
             run = measure(sweep, backend, root, replicas)
     figures = read_access_log(folder / ACCESS_LOG, fleet.method, lost_moment(folder), result.request.p95_ms)
-    figures = with_cpu(figures, cpu)
+    figures = with_cpu(figures, cpu.cores)
     write_figures(folder, option.server, instances, figures)
     return verdict(result, option, run, sweep.out, instances), figures
 

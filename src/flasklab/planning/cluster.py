@@ -8,7 +8,7 @@ as Poisson arrivals. The fleet is one target of an ordinary run: the report, the
 the objective's verdict are the verification's. nginx writes a line per request (the instance that answered and
 its own time), from which each instance's share of the requests, its p95 and the imbalance (the largest share over
 the mean share) are read, over the step's warm-up and window. The fleet's CPU is the step's (every instance and
-nginx, one process group); each instance's own is sampled over the same span (flasklab.planning.fleet_cpu). The
+nginx, one process group); each instance's own is sampled over the same span (flasklab.measure.fleet_cpu). The
 figures are written beside the run (flasklab.planning.balance.CLUSTER_FILE), where ``plan --balance-from`` learns the
 imbalance from them.
 
@@ -23,22 +23,20 @@ import contextlib
 import shlex
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.table import Table
 
 from flasklab.core.catalog import Server
+from flasklab.core.fleet_files import ACCESS_LOG, LOST_FILE, PIDS_FILE
 from flasklab.core.intervals import nearest_rank
-from flasklab.planning.fleet_cpu import InstanceCpu
 from flasklab.planning.option import Option, Plan
 
 BALANCE_METHODS = ("round-robin", "least-conn", "random-two")
 MAX_INSTANCES = 16
 FAIR_CPU_SHARE = 0.7
-ACCESS_LOG = "cluster-access.log"
-PIDS_FILE = "cluster-instances.pids"
-LOST_FILE = "cluster-lost.txt"
 START_LAG_S = 1.0  # the load begins about this long after the fleet answers (the lab's health check, Locust's start)
 MIN_P95_SAMPLES = 20
 CLIENT_GONE = "499"  # nginx's status for a request whose client closed its connection before the answer
@@ -56,7 +54,7 @@ class InstanceFigures:
     requests: int
     share: float
     p95_ms: float | None
-    cpu_cores: float | None = None  # its process tree's CPU over the load (flasklab.planning.fleet_cpu)
+    cpu_cores: float | None = None  # its process tree's CPU over the load (flasklab.measure.fleet_cpu)
 
 
 @dataclass(frozen=True)
@@ -81,11 +79,12 @@ class ClusterFigures:
     span: tuple[float, float] | None = None  # the first and last answer's end (epoch s): the load nginx saw
 
 
-def with_cpu(figures: ClusterFigures, cpu: InstanceCpu) -> ClusterFigures:
-    """The figures with each instance's CPU over the load's span."""
+def with_cpu(figures: ClusterFigures, cores: Callable[[str, float, float], float | None]) -> ClusterFigures:
+    """The figures with each instance's CPU over the load's span (``cores``: an instance's address, the span's start
+    and end, as flasklab.measure.fleet_cpu.InstanceCpu.cores reads them)."""
     if figures.span is None:
         return figures
-    members = [replace(member, cpu_cores=cpu.cores(member.address, *figures.span)) for member in figures.instances]
+    members = [replace(member, cpu_cores=cores(member.address, *figures.span)) for member in figures.instances]
     return replace(figures, instances=members)
 
 

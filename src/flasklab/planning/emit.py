@@ -21,26 +21,16 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from flasklab.core.catalog import Server, compose_environment, interpolate, load_servers, read_compose
+from flasklab.core.catalog import Server, compose_environment, load_servers
+from flasklab.core.fleet_files import PORT, SERVER_ENVIRONMENT, compose_escaped, dump_all, service_image
 from flasklab.planning.option import Option, Plan
 
 EMIT_FORMATS = ("kubernetes", "compose")
-PORT = 8000
 SERVICE_PORT = 80
 LOCUST_IMAGE = f"locustio/locust:{version('locust')}"  # the version the lab pins and runs
 USERS_PER_WORKER = 50  # the replay's users per Locust worker (each offers rate / users requests a second)
 RPS_PER_USER = 20.0  # ... and at most this many requests a second each, so that a slow answer does not cap the rate
 REPLAY_RUN_TIME = "5m"
-# What every instance is given, in both formats (the compose lab's x-server environment, its agent starting it now).
-SERVER_ENVIRONMENT = {
-    "HOST": "0.0.0.0",
-    "PORT": str(PORT),
-    "APP_MODULE": "flasklab_app.app:app",
-    "LAB_SELF_URL": f"http://127.0.0.1:{PORT}",
-    "LAB_SERVER_START": "now",
-}
 
 
 DEV_SOFTWARE = "werkzeug"  # the dev server: measured beside the others, never written as a production fleet
@@ -48,24 +38,6 @@ DEV_SOFTWARE = "werkzeug"  # the dev server: measured beside the others, never w
 
 class EmitError(ValueError):
     """A fleet that cannot be written (an option without instances, a folder that cannot be written)."""
-
-
-class _Plain(yaml.SafeDumper):
-    """YAML without anchors (each manifest reads on its own), multi-line text as a literal block."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _text(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
-
-
-_Plain.add_representer(str, _text)
-
-
-def dump_all(documents: list[dict[str, Any]]) -> str:
-    return yaml.dump_all(documents, Dumper=_Plain, sort_keys=False)
 
 
 def production_option(plan: Plan, servers: dict[str, Server]) -> Option:
@@ -153,13 +125,6 @@ def fleet_of(plan: Plan, option: Option, root: Path, budget: dict[str, str]) -> 
     image = service_image(root, server.name, environment)
     work_ms = plan.workload.io_ms + (plan.request.cpu_ms or 0.0)
     return Fleet(option, server, image, budget["cpus"], budget["memory"], plan.request.rps, request_path(plan), work_ms)
-
-
-def service_image(root: Path, name: str, environment: dict[str, str] | None = None) -> str:
-    """The image of the lab's compose service ``name``, as compose names it (LAB_IMAGE_TAG and the like filled in)."""
-    service = (read_compose(root).get("services") or {}).get(name) or {}
-    settings = compose_environment(root) if environment is None else environment
-    return interpolate(str(service.get("image") or "flasklab-server:latest"), settings)
 
 
 def kubernetes_memory(memory: str) -> str:
@@ -272,12 +237,6 @@ http {
   server { listen 8080; location / { proxy_pass http://fleet; } }
 }
 """
-
-
-def compose_escaped(command: str) -> str:
-    """A shell command as a compose file must hold it: its ``$`` doubled, so that the container's shell, not
-    compose, reads $HOST and $PORT."""
-    return command.replace("$", "$$")
 
 
 def compose_document(fleet: Fleet) -> dict[str, Any]:

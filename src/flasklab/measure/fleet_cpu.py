@@ -1,8 +1,8 @@
 """Each fleet instance's CPU (``flasklab plan --verify --cluster``), sampled from the kernel while the fleet runs.
 
 The step's CPU is the fleet's as a whole: every instance and nginx are one process group. services/cluster/run.sh
-writes each instance's process id and address (flasklab.planning.cluster.PIDS_FILE; for compose replicas,
-flasklab.planning.compose_fleet writes each container's first process); while the verification runs, a
+writes each instance's process id and address (flasklab.core.fleet_files.PIDS_FILE; for compose replicas,
+flasklab.measure.backends.fleet writes each container's first process); while the verification runs, a
 thread of the plan command samples every SAMPLE_S the CPU time of each instance's process tree: its own, its live
 descendants' and what its reaped children left (a replaced worker). An instance's CPU over a span (the load, from
 nginx's first to its last line) is the CPU time between the first sample at or after its start and the last at or

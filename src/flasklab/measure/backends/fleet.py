@@ -9,9 +9,9 @@ answers and balances over them with the method asked, published on a 127.0.0.1 p
 host, pinned to LOAD_CPUSET, as for the docker backend.
 
 The compose file is written into the run's folder (FLEET_FILE) under a project of its own, and the fleet is taken
-down when its target stops, with the balancer's access-log lines kept first (flasklab.planning.cluster.ACCESS_LOG:
+down when its target stops, with the balancer's access-log lines kept first (ACCESS_LOG:
 the same figures as a local fleet's). Each replica's first process, as the host sees it, and its address go to
-PIDS_FILE for flasklab.planning.fleet_cpu; the fleet's usage (its step's CPU and memory) is every container's
+PIDS_FILE for flasklab.measure.fleet_cpu; the fleet's usage (its step's CPU and memory) is every container's
 process tree, balancer included, as a local fleet's is its process group. ``--lose-one`` kills the first replica
 (``docker kill``) that long after the fleet answers.
 """
@@ -30,6 +30,17 @@ from typing import Any
 import psutil
 
 from flasklab.core.catalog import Server
+from flasklab.core.fleet_files import (
+    ACCESS_LOG,
+    FLEET_FILE,
+    LOST_FILE,
+    PIDS_FILE,
+    PORT,
+    SERVER_ENVIRONMENT,
+    compose_escaped,
+    dump_all,
+    service_image,
+)
 from flasklab.measure.backends.base import Backend, RunningTarget, TargetFailed, Usage
 from flasklab.measure.backends.docker import (
     BUILD_TIMEOUT_S,
@@ -38,11 +49,8 @@ from flasklab.measure.backends.docker import (
     failure_reason,
     without_escapes,
 )
-from flasklab.planning.cluster import ACCESS_LOG, LOST_FILE, PIDS_FILE
-from flasklab.planning.emit import PORT, SERVER_ENVIRONMENT, compose_escaped, dump_all, service_image
-from flasklab.planning.fleet_cpu import tree_cpu_s
+from flasklab.measure.fleet_cpu import tree_cpu_s
 
-FLEET_FILE = "fleet-compose.yml"
 BALANCER_SERVICE = "nginx-gunicorn-sync"  # the lab's service whose image has nginx
 BALANCER_PORT = 8080
 HARDENED = {"read_only": True, "tmpfs": ["/tmp"], "cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"]}
