@@ -331,7 +331,7 @@ def verify_plan(
     figures = read_access_log(folder / ACCESS_LOG, fleet.method, lost_moment(folder), result.request.p95_ms)
     figures = with_cpu(figures, cpu.cores)
     write_figures(folder, option.server, instances, figures)
-    return verdict(result, option, run, sweep.out, instances), figures
+    return verdict(result, option, run, sweep.out, instances, fleet.method), figures
 
 
 FLEET_BACKENDS = ("local", "docker")

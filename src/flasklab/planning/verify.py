@@ -28,6 +28,7 @@ from flasklab.core.catalog import Scenario, Server
 from flasklab.core.results import Results
 from flasklab.core.settings import Profile
 from flasklab.core.sweep import Sweep
+from flasklab.planning.fleet_model import FleetPrediction, fleet_prediction
 from flasklab.planning.law import estimate
 from flasklab.planning.option import Option, Plan
 from flasklab.planning.queueing import ServiceTime, predict_served
@@ -37,6 +38,7 @@ VERIFY_MIN_WINDOW_S = 20.0
 VERIFY_MAX_WINDOW_S = 300.0
 VERIFY_WARMUP_S = 3.0
 VERIFY_TOLERANCE = 0.25  # a prediction within 25 % of the measured p95 is a good one
+ONE_INSTANCE = "the plan's model of one instance at its share"
 
 
 class VerifyError(ValueError):
@@ -68,6 +70,7 @@ class Verification:
     prediction_within: bool | None = None  # the p95 error at most VERIFY_TOLERANCE (None: no p95 to judge)
     tolerance: float = VERIFY_TOLERANCE
     instances: int = 1  # run at once: 1 (its share), or the whole fleet behind nginx (--cluster, the whole rate)
+    predicted_by: str = ONE_INSTANCE
 
 
 def relative_error(predicted: float | None, measured: float | None) -> float | None:
@@ -171,9 +174,25 @@ def verification_sweep(
     )
 
 
-def verdict(plan: Plan, option: Option, run: Results, run_dir: Path, fleet: int = 1) -> Verification:
+def fleet_predicted(plan: Plan, option: Option, instances: int, method: str) -> FleetPrediction | None:
+    """The whole fleet behind ``method`` at the whole rate, simulated (flasklab.planning.fleet_model) on the option's
+    own service time and slots: the measured quantile function, or the law's work as a constant. None where the
+    option's model is not slots (time-sliced CPU) or lacks its inputs."""
+    if option.basis == "measured" and option.service_points and option.slots and option.shared_admitted is None:
+        service, slots = ServiceTime(tuple(option.service_points)), option.slots
+    elif option.basis == "law" and option.workers and option.cpu_ms_per_request is not None:
+        service, slots = ServiceTime.constant(plan.workload.io_ms + option.cpu_ms_per_request), option.workers
+    else:
+        return None
+    return fleet_prediction(whole_rps(plan), instances, slots, service, method)
+
+
+def verdict(
+    plan: Plan, option: Option, run: Results, run_dir: Path, fleet: int = 1, method: str | None = None
+) -> Verification:
     """The measured step beside the prediction; held when the step counts and its p95 met the objective. ``fleet``:
-    the instances run (more than one: the whole fleet at the whole rate, predicted as evenly balanced shares)."""
+    the instances run (more than one: the whole fleet at the whole rate behind ``method``, predicted by simulating
+    the fleet where the option's model allows, else as evenly balanced shares)."""
     objective = plan.request.p95_ms
     checked = check_objective(run, objective)
     step, held = checked.step, checked.held
@@ -181,6 +200,9 @@ def verdict(plan: Plan, option: Option, run: Results, run_dir: Path, fleet: int 
     measured_p95, measured_p99 = (step.p95_ms, step.p99_ms) if step else (None, None)
     rate = share_rps(plan, option)
     predicted_p95, predicted_p99 = predicted_at(plan, option, rate)
+    whole = fleet_predicted(plan, option, fleet, method) if fleet > 1 and method is not None else None
+    if whole is not None:
+        predicted_p95, predicted_p99 = whole.p95_ms, whole.p99_ms
     p95_error = relative_error(predicted_p95, measured_p95)
     return Verification(
         server=option.server,
@@ -203,6 +225,7 @@ def verdict(plan: Plan, option: Option, run: Results, run_dir: Path, fleet: int 
         p99_error=relative_error(predicted_p99, measured_p99),
         prediction_within=None if p95_error is None else p95_error <= VERIFY_TOLERANCE,
         instances=fleet,
+        predicted_by=whole.text if whole is not None else ONE_INSTANCE,
     )
 
 
@@ -225,7 +248,7 @@ def verification_table(verification: Verification) -> Table:
         for name, error in (("p95", verification.p95_error), ("p99", verification.p99_error))
         if error is not None
     ]
-    table.caption = "; ".join([*errors, *verification.flags])
+    table.caption = "; ".join([f"predicted: {verification.predicted_by}", *errors, *verification.flags])
     return table
 
 
