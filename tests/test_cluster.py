@@ -90,6 +90,10 @@ def test_the_fleet_is_one_server_whose_command_starts_every_instance_behind_ngin
             "'hash' is not one of 'round-robin', 'least-conn', 'random-two'",
         ),
         (["--cpu-ms", "10", "--rps", "400", "--verify", "--cluster"], "cannot be hosted fairly: the fleet needs 4.2"),
+        (
+            ["--verify", "--cluster", "--backend", "network"],
+            "--cluster runs the fleet as local processes or compose replicas: --backend local or docker",
+        ),
     ],
 )
 def test_bad_cluster_asks_exit_2(arguments: list[str], message: str) -> None:
