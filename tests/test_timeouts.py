@@ -148,7 +148,7 @@ def test_a_sync_worker_past_its_timeout_is_killed_and_a_gthread_one_runs_on(
     scenario = catalog_scenarios["timeout"]
     servers = load_servers(ROOT, {"LAB_SERVER_TIMEOUT_S": "1"})
     profile = replace(PROFILES["quick"], steps=(8,), window_s=6.0)  # a replacement is counted once it answers
-    outcomes = {}
+    outcomes, seen = {}, {}
     for name in ("gunicorn-sync", "gunicorn-gthread"):
         target = local_backend.start(servers[name])
         steps: list[Step] = []
@@ -156,12 +156,15 @@ def test_a_sync_worker_past_its_timeout_is_killed_and_a_gthread_one_runs_on(
             target.wait_healthy(START_TIMEOUT_S)
             job = LoadJob.of(scenario.locustfile, dict(scenario.params), profile, windows="fixed")
             run_load(job, target, local_backend, lambda *_: None, steps.append)
+            booted = [line for line in target.log_tail(200).splitlines() if "Booting worker" in line]
         finally:
             target.stop()
         recorded = Target(server=name, scenario="timeout", concurrency=None, params=scenario.params, status="ok")
         outcomes[name] = timeout_outcome(recorded.model_copy(update={"steps": steps}), "long_ms", 1)
+        timeline = [(part.t_s, part.failures, part.workers_started) for step in steps for part in step.timeline or []]
+        seen[name] = (timeline, [step.workers_started for step in steps], booted)  # what a failure shows
     sync, gthread = outcomes["gunicorn-sync"], outcomes["gunicorn-gthread"]
     assert sync is not None and sync.verdict == "ended" and sync.long_failed >= 1, sync
-    assert sync.workers_started >= 1 and sync.long_ok == 0, sync
+    assert sync.workers_started >= 1 and sync.long_ok == 0, (sync, seen["gunicorn-sync"])
     assert gthread is not None and gthread.verdict == "ran on" and gthread.long_ok >= 1, gthread
     assert gthread.long_p95_ms is not None and gthread.long_p95_ms >= 3000 and gthread.workers_started == 0, gthread
