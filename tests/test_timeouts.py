@@ -142,13 +142,13 @@ def test_a_sync_worker_past_its_timeout_is_killed_and_a_gthread_one_runs_on(
     local_backend: LocalBackend, catalog_scenarios: dict[str, Scenario]
 ) -> None:
     """One window of 8 users (7 short, 1 long of 3 s) against a 1 s timeout: gunicorn's arbiter kills the sync worker
-    that stopped notifying it (the client gets an HTTP 500, a new worker starts: counted once it answers, which a 4 s
-    window missed once in CI); a gthread worker's main thread
+    that stopped notifying it (the client gets an HTTP 500, a new worker boots: the lab counts it once it answers,
+    which a replacement that takes the next long request never does); a gthread worker's main thread
     keeps notifying while a thread sleeps, so the long request runs its 3 s."""
     scenario = catalog_scenarios["timeout"]
     servers = load_servers(ROOT, {"LAB_SERVER_TIMEOUT_S": "1"})
     profile = replace(PROFILES["quick"], steps=(8,), window_s=6.0)  # a replacement is counted once it answers
-    outcomes, seen = {}, {}
+    outcomes, boots = {}, {}
     for name in ("gunicorn-sync", "gunicorn-gthread"):
         target = local_backend.start(servers[name])
         steps: list[Step] = []
@@ -156,17 +156,16 @@ def test_a_sync_worker_past_its_timeout_is_killed_and_a_gthread_one_runs_on(
             target.wait_healthy(START_TIMEOUT_S)
             job = LoadJob.of(scenario.locustfile, dict(scenario.params), profile, windows="fixed")
             run_load(job, target, local_backend, lambda *_: None, steps.append)
-            booted = [line for line in target.log_tail(200).splitlines() if "Booting worker" in line]
+            boots[name] = sum("Booting worker" in line for line in target.log_tail(400).splitlines())
         finally:
             target.stop()
         recorded = Target(server=name, scenario="timeout", concurrency=None, params=scenario.params, status="ok")
         outcomes[name] = timeout_outcome(recorded.model_copy(update={"steps": steps}), "long_ms", 1)
-        timeline = [(part.t_s, part.failures, part.workers_started) for step in steps for part in step.timeline or []]
-        seen[name] = (timeline, [step.workers_started for step in steps], booted)
-        print(name, "timeline (t, failures, starts):", timeline, "steps' starts:", seen[name][1])  # a failure shows it
-        print("\n".join(booted))
     sync, gthread = outcomes["gunicorn-sync"], outcomes["gunicorn-gthread"]
-    assert sync is not None and sync.verdict == "ended" and sync.long_failed >= 1, sync
-    assert sync.workers_started >= 1 and sync.long_ok == 0, sync
+    workers = int(servers["gunicorn-sync"].concurrency or 0)
+    assert sync is not None and sync.verdict == "ended" and sync.long_failed >= 1 and sync.long_ok == 0, sync
+    # Each kill was followed by a replacement (gunicorn's log); the lab counts the ones that answered, never more.
+    assert boots["gunicorn-sync"] - workers >= sync.long_failed - 1, boots
+    assert 0 <= sync.workers_started <= boots["gunicorn-sync"] - workers, (sync, boots)
     assert gthread is not None and gthread.verdict == "ran on" and gthread.long_ok >= 1, gthread
     assert gthread.long_p95_ms is not None and gthread.long_p95_ms >= 3000 and gthread.workers_started == 0, gthread

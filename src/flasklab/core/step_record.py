@@ -241,8 +241,9 @@ class Step(Record):
         ge=0,
         description="server processes that started during the window, each told by the lab app's answers (their "
         "X-Lab-In-Flight header says when the answering process started): a worker recycled by max_requests, one "
-        "restarted after a crash, or the dev server's process per request; null: not told (a user's app, runs "
-        "before it)",
+        "restarted after a crash, or the dev server's process per request; a process that never answered a "
+        "request successfully (a replacement that took a request its own timeout ended too) is not seen, so it is a "
+        "lower bound; null: not told (a user's app, runs before it)",
     )
     workers_started_together: int | None = Field(
         default=None,

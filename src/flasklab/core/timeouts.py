@@ -12,6 +12,10 @@ A scenario that declares ``outlasts_server_timeout`` (its locustfile's LAB_SCENA
 - **not outlasted**: the recorded timeout was not shorter than the long requests (nothing to see);
 - **not measured**: no long request completed or failed in a window.
 
+The worker processes started are the new ones that answered (each answer says when its process started): a killed
+worker's replacement that takes the next long request at once, and is killed in turn, never answers, so the count is
+a lower bound of the replacements (gunicorn's own log has every "Booting worker").
+
 Pure: no Locust, no I/O.
 """
 
@@ -53,7 +57,7 @@ class TimeoutOutcome:
             besides = f"; {self.short_failed} short requests failed beside them" if self.short_failed else ""
             return (
                 f"{limit} ended {self.long_failed} of {long}: the clients saw {seen}{besides}; "
-                f"{self.workers_started} worker processes started"
+                f"{self.workers_started} new worker processes answered"
             )
         if self.verdict in ("ran on", "no timeout"):
             p95 = f", p95 {self.long_p95_ms:,.0f} ms" if self.long_p95_ms is not None else ""
