@@ -23,19 +23,26 @@ import psutil
 SAMPLE_S = 0.5
 
 
-def tree_cpu_s(pid: int) -> float | None:
-    """The CPU seconds of a process, its live descendants and its reaped children (None: it is gone)."""
+def tree_usage(pid: int) -> tuple[float, int] | None:
+    """A process, its live descendants and its reaped children: their CPU seconds, and the resident memory of those
+    alive (bytes); None when it is gone."""
     try:
         process = psutil.Process(pid)
         times = process.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
+        cpu, memory = times.user + times.system + times.children_user + times.children_system, process.memory_info().rss
         for child in process.children(recursive=True):
             with contextlib.suppress(psutil.Error):
                 child_times = child.cpu_times()
-                total += child_times.user + child_times.system
-        return total
+                cpu, memory = cpu + child_times.user + child_times.system, memory + child.memory_info().rss
+        return cpu, memory
     except psutil.Error:
         return None
+
+
+def tree_cpu_s(pid: int) -> float | None:
+    """The CPU seconds of a process, its live descendants and its reaped children (None: it is gone)."""
+    found = tree_usage(pid)
+    return None if found is None else found[0]
 
 
 class InstanceCpu:

@@ -31,6 +31,7 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
+from flasklab.core.intervals import nearest_rank
 from flasklab.planning.queueing import ServiceTime
 
 FLEET_REQUESTS = 40_000
@@ -149,12 +150,14 @@ def fleet_prediction(
         return None
     latency, counts = simulate_fleet(rate_rps, instances, slots, service, method)
     kept = sorted(latency[int(WARMUP_SHARE * len(latency)) :])
+    p95, p99 = nearest_rank(kept, 95), nearest_rank(kept, 99)
+    assert p95 is not None and p99 is not None  # FLEET_REQUESTS latencies, most of them kept
     return FleetPrediction(
         method,
         instances,
         slots,
         rate_rps,
-        p95_ms=kept[math.ceil(0.95 * len(kept)) - 1],
-        p99_ms=kept[math.ceil(0.99 * len(kept)) - 1],
+        p95_ms=p95,
+        p99_ms=p99,
         busiest_share=max(counts) / (sum(counts) / instances),
     )

@@ -18,7 +18,6 @@ process tree, balancer included, as a local fleet's is its process group. ``--lo
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import threading
@@ -49,7 +48,7 @@ from flasklab.measure.backends.docker import (
     failure_reason,
     without_escapes,
 )
-from flasklab.measure.fleet_cpu import tree_cpu_s
+from flasklab.measure.fleet_cpu import tree_usage
 
 BALANCER_SERVICE = "nginx-gunicorn-sync"  # the lab's service whose image has nginx
 BALANCER_PORT = 8080
@@ -128,12 +127,8 @@ class FleetTarget(RunningTarget):
         pids = [pid for pid, _ in self.members] + ([self.balancer_pid] if self.balancer_pid else [])
         if not pids:
             return None
-        cpu, memory = 0.0, 0
-        for pid in pids:
-            cpu += tree_cpu_s(pid) or 0.0
-            with contextlib.suppress(psutil.Error):
-                process = psutil.Process(pid)
-                memory += sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
+        trees = [found for pid in pids if (found := tree_usage(pid)) is not None]
+        cpu, memory = sum(cpu for cpu, _ in trees), sum(memory for _, memory in trees)
         return Usage(cpu, memory, time.monotonic())
 
     def stop(self) -> None:
